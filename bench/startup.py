@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Start-up benchmark: process start → first paint of the Alerts pane with demo alerts.
+
+Two measurements, each the median of --runs runs:
+
+* outside: the real CLI in tmux at 80x24 (TERM=xterm-256color), timed from just before
+  tmux starts it until ``capture-pane`` shows alert rows — what an operator over SSH sees;
+* headless: the same app under Textual's headless driver, timed from process spawn until
+  the first poll has been applied to the table.
+
+Also reports idle RSS of the TUI after it has run for a few seconds.
+Run: ``.venv/bin/python bench/startup.py [--runs 7]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HEADLESS_CHILD = r"""
+import os, sys, time
+t0 = float(os.environ["BENCH_T0"])
+from sreconsole.config import load_settings
+from sreconsole.tui.app import make_app
+app = make_app(load_settings(overrides={"demo_mode": True}))
+async def auto(pilot):
+    while app.polls < 1:
+        await pilot.pause(0.002)
+    await pilot.pause()
+    print(f"FIRST_PAINT {time.time() - t0:.4f}", flush=True)
+    app.exit()
+app.run(headless=True, size=(80, 24), auto_pilot=auto)
+"""
+
+
+def headless_once(env: dict[str, str]) -> float:
+    env = {**env, "BENCH_T0": repr(time.time())}
+    out = subprocess.run([sys.executable, "-c", HEADLESS_CHILD], capture_output=True, text=True, env=env, timeout=60)
+    for line in out.stdout.splitlines():
+        if line.startswith("FIRST_PAINT"):
+            return float(line.split()[1])
+    raise RuntimeError(f"headless run failed: {out.stderr[-2000:]}")
+
+
+def tmux_once(env: dict[str, str], measure_rss: bool = False) -> tuple[float, int | None]:
+    sock = f"sreconsole-bench-{uuid.uuid4().hex[:8]}"
+    cmd = f"env TERM=xterm-256color SRECONSOLE_DATA_DIR={env['SRECONSOLE_DATA_DIR']} {sys.executable} -m sreconsole --demo"
+    t0 = time.perf_counter()
+    subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", "80", "-y", "24", cmd], check=True)
+    try:
+        while True:
+            screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "b"], capture_output=True, text=True).stdout
+            if "CRIT " in screen and "Watchdog" in screen:
+                elapsed = time.perf_counter() - t0
+                break
+            if time.perf_counter() - t0 > 30:
+                raise RuntimeError(f"no alerts after 30 s:\n{screen}")
+            time.sleep(0.005)
+        rss = None
+        if measure_rss:
+            time.sleep(5)  # a few polls of the demo
+            pid = subprocess.run(["tmux", "-L", sock, "display", "-p", "-t", "b", "#{pane_pid}"], capture_output=True, text=True).stdout.strip()
+            with open(f"/proc/{pid}/status") as fh:
+                rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+        return elapsed, rss
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    data = tempfile.mkdtemp(prefix="sreconsole-bench-")
+    env = {**os.environ, "SRECONSOLE_DATA_DIR": data}
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    headless_once(env)  # warm the page cache and .pyc files; not counted
+    headless = [headless_once(env) for _ in range(args.runs)]
+    print(f"headless first paint: median {statistics.median(headless) * 1000:.0f} ms "
+          f"(min {min(headless) * 1000:.0f}, max {max(headless) * 1000:.0f}, n={len(headless)})")
+    if shutil.which("tmux"):
+        outside = [tmux_once(env)[0] for _ in range(args.runs)]
+        print(f"tmux 80x24 first paint: median {statistics.median(outside) * 1000:.0f} ms "
+              f"(min {min(outside) * 1000:.0f}, max {max(outside) * 1000:.0f}, n={len(outside)})")
+        _, rss = tmux_once(env, measure_rss=True)
+        print(f"idle RSS after 5 s: {rss / 1024:.0f} MB")
+    else:
+        print("tmux not installed: outside measurement skipped")
+    shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from sreconsole.cli import main
+
+sys.exit(main())

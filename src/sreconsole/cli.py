@@ -1,0 +1,145 @@
+"""Entry points: ``sreconsole`` starts the TUI; sub-commands do every job headless.
+
+Imports are local to each command so that ``sreconsole --version`` and the TUI's
+start-up pay only for what they use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sreconsole import __version__
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sreconsole",
+        description="Terminal dashboard for on-call operators. With no sub-command, starts the TUI.",
+    )
+    parser.add_argument("--version", action="version", version=f"sreconsole {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/sreconsole/config.toml)")
+    parser.add_argument("--demo", action="store_true", help="run on the embedded demo cluster even if sources are configured")
+    parser.add_argument("--seed", type=int, metavar="N", help="seed of the demo cluster (same seed, same alerts)")
+    parser.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL")
+    parser.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    parser.add_argument("--loki", metavar="URL", help="Loki base URL")
+    parser.add_argument("--data-dir", metavar="PATH", help="where all state lives (also SRECONSOLE_DATA_DIR)")
+    parser.add_argument("--theme", choices=("dark", "light"), help="colour theme")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    config = sub.add_parser("config", help="inspect the effective configuration")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = config_sub.add_parser("show", help="effective settings, each value's origin, secrets redacted")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    doctor = sub.add_parser("doctor", help="check configured sources and local prerequisites")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "demo_mode": True if args.demo else None,
+        "demo.seed": args.seed,
+        "alertmanager.url": args.alertmanager,
+        "prometheus.url": args.prometheus,
+        "loki.url": args.loki,
+        "data_dir": args.data_dir,
+        "theme": args.theme,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from pathlib import Path
+
+    from sreconsole.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(Path(args.config) if args.config else None, overrides=_overrides(args))
+    except ConfigError as exc:
+        print(f"sreconsole: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    if args.command == "config":
+        for warning in settings.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return _config_show(settings, as_json=args.json)
+    if args.command == "doctor":
+        for warning in settings.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return _doctor(settings, as_json=args.json)
+    return _run_tui(settings)
+
+
+def _run_tui(settings) -> int:
+    from sreconsole.sources.demo.simulator import ScenarioError
+    from sreconsole.tui.app import make_app
+
+    try:
+        app = make_app(settings)
+    except ScenarioError as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    app.run()
+    return app.return_code or 0
+
+
+def _config_show(settings, as_json: bool) -> int:
+    from sreconsole.config import display_value
+
+    rows = settings.items()
+    if as_json:
+        out = {
+            key: {"value": ("<redacted>" if value else "") if is_secret else value, "origin": origin}
+            for key, value, origin, is_secret, _ in rows
+        }
+        out["_config_file"] = {"value": str(settings.config_path), "origin": "default"}
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"sreconsole settings (file: {settings.config_path})", title_justify="left")
+    table.add_column("setting", no_wrap=True)
+    table.add_column("value")
+    table.add_column("origin", style="dim")
+    for key, value, origin, is_secret, _doc in rows:
+        table.add_row(Text(key), Text(display_value(value, is_secret)), Text(origin))
+    Console().print(table)
+    return 0
+
+
+def _doctor(settings, as_json: bool) -> int:
+    from sreconsole.services.doctor import exit_code, run_checks
+
+    checks = run_checks(settings)
+    code = exit_code(checks)
+    if as_json:
+        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+        return code
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="sreconsole doctor", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail")
+    for c in checks:
+        status = Text("ok", style="green") if c.ok else Text("failed", style="bold red") if c.ok is False else Text("-", style="dim")
+        table.add_row(Text(c.name), status, Text(c.detail))
+    console = Console()
+    console.print(table)
+    console.print("all configured checks passed" if code == 0 else "some checks failed", style="green" if code == 0 else "bold red")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

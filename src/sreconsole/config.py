@@ -1,0 +1,369 @@
+"""Settings: one typed object built from defaults, a TOML file, ``SRECONSOLE_*`` and flags.
+
+Precedence, lowest first: defaults → config file → environment → command-line flags.
+Every value remembers where it came from, so ``sreconsole config show`` can say why a
+setting has the value it has. Secrets are stored like any other value but never printed.
+
+The file lives at ``$XDG_CONFIG_HOME/sreconsole/config.toml`` (``--config PATH`` or
+``$SRECONSOLE_CONFIG`` override it). ``SRECONSOLE_DATA_DIR`` relocates all state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SRECONSOLE_"
+REDACTED = "********"
+
+
+class ConfigError(Exception):
+    """A configuration problem worth stopping for. ``str()`` is the one line to print."""
+
+
+def secret(default: str = "", doc: str = "") -> Any:
+    return field(default=default, metadata={"secret": True, "doc": doc})
+
+
+def setting(default: Any, doc: str) -> Any:
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass
+class AlertmanagerSettings:
+    url: str = setting("", "Alertmanager base URL, e.g. http://alertmanager:9093. Empty: use the demo.")
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.")
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.")
+    username: str = setting("", "HTTP basic-auth user, if Alertmanager sits behind one.")
+    password: str = secret(doc="HTTP basic-auth password.")
+    bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
+
+
+@dataclass
+class PrometheusSettings:
+    url: str = setting("", "Prometheus base URL, e.g. http://prometheus:9090.")
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.")
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.")
+    bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
+
+
+@dataclass
+class LokiSettings:
+    url: str = setting("", "Loki base URL, e.g. http://loki:3100.")
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.")
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.")
+    tenant: str = setting("", "X-Scope-OrgID for multi-tenant Loki.")
+    bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
+
+
+@dataclass
+class KubernetesSettings:
+    kubeconfig: str = setting("", "Path to a kubeconfig file. Empty: not configured.")
+    context: str = setting("", "Context in the kubeconfig; empty means its current-context.")
+    in_cluster: bool = setting(False, "Use the pod's service account instead of a kubeconfig.")
+    timeout_s: float = setting(5.0, "Timeout of one API call, seconds.")
+
+
+@dataclass
+class MlflowSettings:
+    tracking_uri: str = setting("", "MLflow tracking URI. Empty: a local store under the data dir.")
+
+
+@dataclass
+class S3Settings:
+    endpoint: str = setting("", "S3/MinIO endpoint as host:port. Empty: a local artifact directory.")
+    access_key: str = setting("", "Access key id.")
+    secret_key: str = secret(doc="Secret access key.")
+    bucket: str = setting("ml-models", "Bucket for model artifacts.")
+    secure: bool = setting(True, "Use HTTPS.")
+
+
+@dataclass
+class OllamaSettings:
+    url: str = setting("", "Ollama base URL, e.g. http://localhost:11434. Empty: not used.")
+    model: str = setting("llama3.2:3b", "Model Bruno asks.")
+    timeout_s: float = setting(60.0, "Timeout of one generation request, seconds.")
+
+
+@dataclass
+class DemoSettings:
+    seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.")
+    poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.")
+    scenario: str = setting("", "A scenario TOML file. Empty: the shipped scenario.")
+
+
+@dataclass
+class Settings:
+    """Everything sreconsole can be told. Sections map to TOML tables of the same name."""
+
+    environment: str = setting("", "Name shown in the header (cluster name). Empty: 'demo' or the Alertmanager host.")
+    theme: str = setting("dark", "'dark' or 'light'.")
+    poll_interval_s: float = setting(5.0, "How often live sources are polled, seconds.")
+    stale_after_s: float = setting(30.0, "A source that last answered longer ago than this is shown as down.")
+    data_dir: str = setting("", "Where all state lives (databases, models, runs, caches). Env: SRECONSOLE_DATA_DIR.")
+    read_only: bool = setting(False, "Disable every action that changes the cluster or the queue.")
+    demo_mode: bool = setting(False, "Force the embedded demo even when sources are configured (--demo).")
+    keymap: dict[str, str] = setting({}, "Binding id → keys, e.g. 'alerts.filter' = 'f'.")
+    alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    loki: LokiSettings = field(default_factory=LokiSettings)
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    ollama: OllamaSettings = field(default_factory=OllamaSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+
+    origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Dotted key → where its value came from (``default``, ``file``, ``env NAME``, ``flag``)."""
+    warnings: list[str] = field(default_factory=list, repr=False, compare=False)
+    """Problems worth telling the operator about that do not stop start-up (unknown keys)."""
+    config_path: Path | None = field(default=None, repr=False, compare=False)
+
+    # -- derived values -------------------------------------------------------------
+
+    @property
+    def is_demo(self) -> bool:
+        """The demo runs when forced or when no alert source is configured."""
+        return self.demo_mode or not self.alertmanager.url
+
+    @property
+    def environment_name(self) -> str:
+        if self.environment:
+            return self.environment
+        if self.is_demo:
+            return "demo"
+        host = re.sub(r"^[a-z]+://", "", self.alertmanager.url).split("/")[0]
+        return host or "cluster"
+
+    @property
+    def data_path(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "sreconsole"
+
+    def configured_sources(self) -> dict[str, str]:
+        """Outside sources that have an address, by name (the header and doctor list these)."""
+        out = {}
+        if self.alertmanager.url and not self.demo_mode:
+            out["alertmanager"] = self.alertmanager.url
+        if self.prometheus.url and not self.demo_mode:
+            out["prometheus"] = self.prometheus.url
+        if self.loki.url and not self.demo_mode:
+            out["loki"] = self.loki.url
+        if (self.kubernetes.kubeconfig or self.kubernetes.in_cluster) and not self.demo_mode:
+            out["kubernetes"] = self.kubernetes.kubeconfig or "in-cluster"
+        if self.mlflow.tracking_uri:
+            out["mlflow"] = self.mlflow.tracking_uri
+        if self.s3.endpoint:
+            out["s3"] = self.s3.endpoint
+        if self.ollama.url:
+            out["ollama"] = self.ollama.url
+        return out
+
+    # -- introspection for ``config show`` ----------------------------------------
+
+    def items(self) -> list[tuple[str, Any, str, bool, str]]:
+        """``(dotted key, value, origin, is_secret, doc)`` for every setting."""
+        rows: list[tuple[str, Any, str, bool, str]] = []
+        for f in _public_fields(type(self)):
+            value = getattr(self, f.name)
+            if dataclasses.is_dataclass(value):
+                for sub in fields(value):
+                    key = f"{f.name}.{sub.name}"
+                    rows.append(
+                        (
+                            key,
+                            getattr(value, sub.name),
+                            self.origins.get(key, "default"),
+                            bool(sub.metadata.get("secret")),
+                            sub.metadata.get("doc", ""),
+                        )
+                    )
+            else:
+                rows.append(
+                    (f.name, value, self.origins.get(f.name, "default"), False, f.metadata.get("doc", ""))
+                )
+        return rows
+
+
+_SECTIONS = {
+    "alertmanager",
+    "prometheus",
+    "loki",
+    "kubernetes",
+    "mlflow",
+    "s3",
+    "ollama",
+    "demo",
+}
+
+
+def _public_fields(cls: type) -> list[dataclasses.Field]:
+    return [f for f in fields(cls) if f.name not in ("origins", "warnings", "config_path")]
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get(ENV_PREFIX + "CONFIG"):
+        return Path(env[ENV_PREFIX + "CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "sreconsole" / "config.toml"
+
+
+def _coerce(value: Any, target: Any, where: str, key: str) -> Any:
+    """Convert a file or env value to the field's type, or say clearly why not."""
+    kind = target if isinstance(target, type) else type(target)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    elif kind is dict:
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return {str(k): v for k, v in value.items()}
+    raise ConfigError(f"{where}: {key}: expected {kind.__name__}, got {type(value).__name__} {value!r:.60}")
+
+
+def _decode_error_line(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """``path:line:col: problem`` from tomllib's message ``problem (at line L, column C)``."""
+    msg = str(exc)
+    m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", msg)
+    if m:
+        return f"{path}:{m.group(1)}:{m.group(2)}: invalid TOML: {msg[: m.start()]}"
+    m = re.search(r"\s*\(at end of document\)\s*$", msg)
+    if m:
+        lines = path.read_text(encoding="utf-8", errors="replace").count("\n") + 1
+        return f"{path}:{lines}: invalid TOML: {msg[: m.start()]} (at end of file)"
+    return f"{path}: invalid TOML: {msg}"
+
+
+def _apply(settings: Settings, key: str, raw: Any, origin: str, where: str) -> bool:
+    """Set one dotted key; returns False when the key is unknown."""
+    parts = key.split(".")
+    target: Any = settings
+    if len(parts) == 2 and parts[0] in _SECTIONS:
+        target = getattr(settings, parts[0])
+        name = parts[1]
+    elif len(parts) == 1:
+        name = parts[0]
+    else:
+        return False
+    known = {f.name: f for f in (_public_fields(type(target)) if target is settings else fields(target))}
+    if name not in known or (target is settings and name in _SECTIONS):
+        return False
+    current = getattr(target, name)
+    setattr(target, name, _coerce(raw, current if not isinstance(current, dict) else dict, where, key))
+    settings.origins[key] = origin
+    return True
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the effective settings. Raises :class:`ConfigError` for anything fatal.
+
+    ``path`` None means the default location, which may be absent; an explicit path
+    must exist. ``overrides`` are dotted keys from command-line flags.
+    """
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    explicit = path is not None or bool(env.get(ENV_PREFIX + "CONFIG"))
+    cfg_path = path or default_config_path(env)
+    settings.config_path = cfg_path
+
+    if cfg_path.exists() or explicit:
+        try:
+            raw_bytes = cfg_path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"{cfg_path}: config file not found") from None
+        except OSError as exc:
+            raise ConfigError(f"{cfg_path}: cannot read config file: {exc.strerror}") from None
+        try:
+            doc = tomllib.loads(raw_bytes.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            line = raw_bytes[: exc.start].count(b"\n") + 1
+            raise ConfigError(f"{cfg_path}:{line}: config file is not valid UTF-8") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(_decode_error_line(cfg_path, exc)) from None
+        for key, value in _flatten(doc):
+            if not _apply(settings, key, value, f"file {cfg_path}", str(cfg_path)):
+                settings.warnings.append(f"{cfg_path}: unknown setting '{key}' ignored")
+
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        key = _env_key(name[len(ENV_PREFIX) :].lower())
+        if key is None or not _apply(settings, key, value, f"env {name}", f"environment {name}"):
+            settings.warnings.append(f"environment: unknown variable {name} ignored")
+
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if not _apply(settings, key, value, "flag", "command line"):
+            raise ConfigError(f"command line: unknown setting {key}")
+
+    if settings.theme not in ("dark", "light"):
+        raise ConfigError(f"{settings.origins.get('theme', 'default')}: theme must be 'dark' or 'light', got {settings.theme!r}")
+    for key in ("poll_interval_s", "stale_after_s"):
+        if getattr(settings, key) <= 0:
+            raise ConfigError(f"{settings.origins.get(key, 'default')}: {key} must be > 0")
+    return settings
+
+
+def _flatten(doc: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in doc.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            out.extend((f"{key}.{sub}", v) for sub, v in value.items())
+        else:
+            out.append((key, value))
+    return out
+
+
+def _env_key(name: str) -> str | None:
+    """``alertmanager_url`` → ``alertmanager.url``; ``data_dir`` → ``data_dir``."""
+    for section in _SECTIONS:
+        if name.startswith(section + "_"):
+            return f"{section}.{name[len(section) + 1 :]}"
+    if name.startswith("keymap"):
+        return None  # keymaps belong in the file; an env var per binding would be noise
+    return name
+
+
+def display_value(value: Any, is_secret: bool) -> str:
+    if is_secret:
+        return REDACTED if value else "(unset)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    if value == "":
+        return "(unset)"
+    return str(value)

@@ -1,0 +1,1 @@
+"""Dataclasses and pure logic: no Textual, no IO."""

@@ -1,0 +1,150 @@
+"""Alerts as the operator sees them, independent of where they come from."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+class Severity(enum.IntEnum):
+    """Alert severity, ordered so that sorting ascending puts the worst first."""
+
+    CRITICAL = 0
+    WARNING = 1
+    INFO = 2
+    NONE = 3
+
+    @classmethod
+    def parse(cls, value: str | None) -> Severity:
+        """Map the many spellings seen in rule files onto four levels."""
+        v = (value or "").strip().lower()
+        if v in ("critical", "page", "p1", "error", "high", "emergency", "fatal"):
+            return cls.CRITICAL
+        if v in ("warning", "warn", "p2", "p3", "medium", "major", "minor"):
+            return cls.WARNING
+        if v in ("info", "informational", "low", "p4", "p5", "notice"):
+            return cls.INFO
+        return cls.NONE
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class AlertState(enum.Enum):
+    """Alertmanager's view of an alert (``status.state`` in API v2)."""
+
+    FIRING = "firing"  # Alertmanager calls it "active"
+    SILENCED = "silenced"
+    INHIBITED = "inhibited"
+    RESOLVED = "resolved"
+
+
+# Labels that say *what* is affected, in the order an operator looks for them.
+TARGET_LABELS = (
+    "namespace",
+    "pod",
+    "deployment",
+    "statefulset",
+    "daemonset",
+    "persistentvolumeclaim",
+    "kustomization",
+    "helmrelease",
+    "gitrepository",
+    "node",
+    "instance",
+    "job",
+)
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager-compatible fingerprint: FNV-1a 64 over sorted ``name\\xffvalue\\xff``.
+
+    The same label set gets the same fingerprint Alertmanager would give it, so alerts
+    from the demo and from a real Alertmanager diff and cache the same way.
+    """
+    h = 0xCBF29CE484222325
+    for name in sorted(labels):
+        for part in (name, "\xff", labels[name], "\xff"):
+            for byte in part.encode("utf-8", errors="surrogateescape"):
+                h ^= byte
+                h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert instance. Label and annotation values are untrusted text."""
+
+    fingerprint: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    starts_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    ends_at: datetime | None = None
+    state: AlertState = AlertState.FIRING
+    generator_url: str = ""
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.parse(self.labels.get("severity"))
+
+    @property
+    def summary(self) -> str:
+        a = self.annotations
+        return a.get("summary") or a.get("message") or a.get("description", "")
+
+    @property
+    def namespace(self) -> str:
+        return self.labels.get("namespace", "")
+
+    def target(self) -> str:
+        """The most specific affected object, for example ``pod/payments-api-7d9f``."""
+        for name in TARGET_LABELS[1:]:
+            value = self.labels.get(name)
+            if value:
+                return f"{name}/{value}"
+        return ""
+
+    def age_seconds(self, now: datetime) -> float:
+        return max((now - self.starts_at).total_seconds(), 0.0)
+
+    def search_text(self) -> str:
+        """Lower-cased text that free-text filtering matches against."""
+        parts = [f"{k}={v}" for k, v in self.labels.items()]
+        parts.append(self.summary)
+        parts.append(self.state.value)
+        return " ".join(parts).lower()
+
+
+def format_age(seconds: float) -> str:
+    """Compact age like ``45s``, ``12m``, ``3h``, ``2d`` (what k9s and karma show)."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m" if s < 36000 else f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def matches_filter(alert: Alert, query: str) -> bool:
+    """Free-text filter: every whitespace-separated term must occur somewhere."""
+    terms = query.lower().split()
+    if not terms:
+        return True
+    haystack = alert.search_text()
+    return all(term in haystack for term in terms)
+
+
+def sort_key(alert: Alert) -> tuple[int, float, str]:
+    """Worst severity first, then the oldest, then by name."""
+    return (int(alert.severity), alert.starts_at.timestamp(), alert.alertname)

@@ -1,0 +1,1 @@
+"""Chunking, embeddings, the DuckDB store and hybrid search. No Textual here."""

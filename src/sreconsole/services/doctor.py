@@ -1,0 +1,127 @@
+"""``sreconsole doctor``: check every configured source and every local prerequisite."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sreconsole.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the doctor's table."""
+
+    name: str
+    ok: bool | None  # None: not configured / not applicable
+    detail: str
+    required: bool = True  # a failed required check makes doctor exit non-zero
+
+
+def _check_data_dir(settings: Settings) -> Check:
+    path = settings.data_path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-", delete=True):
+            pass
+    except OSError as exc:
+        return Check("data dir", False, f"{path}: {exc.strerror or exc}")
+    return Check("data dir", True, str(path))
+
+
+def _check_styles() -> Check:
+    from sreconsole.resources import styles_dir
+
+    try:
+        where = styles_dir()
+    except FileNotFoundError as exc:
+        return Check("styles", False, str(exc))
+    return Check("styles", True, str(where))
+
+
+def _check_assets() -> list[Check]:
+    from sreconsole.knowledge.offline import MissingAsset, duckdb_extension_path, minilm_files
+
+    out = []
+    for ext in ("fts", "vss"):
+        try:
+            out.append(Check(f"duckdb {ext} extension", True, str(duckdb_extension_path(ext))))
+        except MissingAsset as exc:
+            out.append(Check(f"duckdb {ext} extension", False, str(exc)))
+    try:
+        files = minilm_files()
+        out.append(Check("embedding model", True, f"all-MiniLM-L6-v2 int8 ({files['model.onnx'].parent})"))
+    except MissingAsset as exc:
+        out.append(Check("embedding model", False, str(exc)))
+    for module, label in (("mlx", "mlx"), ("mlx_lm", "mlx-lm"), ("duckdb", "duckdb"), ("fastembed", "fastembed")):
+        found = importlib.util.find_spec(module) is not None
+        out.append(Check(label, found, "installed" if found else "not installed"))
+    return out
+
+
+def _check_kubernetes(settings: Settings) -> Check:
+    k = settings.kubernetes
+    if k.in_cluster:
+        host = os.environ.get("KUBERNETES_SERVICE_HOST")
+        return Check("kubernetes", bool(host), f"in-cluster API at {host}" if host else "KUBERNETES_SERVICE_HOST is not set")
+    path = Path(k.kubeconfig).expanduser()
+    if not path.is_file():
+        return Check("kubernetes", False, f"kubeconfig {path} not found")
+    try:
+        from kubernetes import client, config  # heavy: only when kubernetes is configured
+
+        api = config.new_client_from_config(config_file=str(path), context=k.context or None)
+        version = client.VersionApi(api).get_code(_request_timeout=k.timeout_s)
+    except Exception as exc:  # the client raises many types; doctor reports, never crashes
+        reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        return Check("kubernetes", False, f"{path}: {str(reason)[:160]}")
+    return Check("kubernetes", True, f"API server {version.git_version}")
+
+
+def _check_mlflow_local(settings: Settings) -> Check:
+    uri = settings.mlflow.tracking_uri
+    return Check("mlflow", True, f"local store {uri}", required=True)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    from sreconsole.sources.probes import check_all, probes_for
+
+    checks: list[Check] = []
+    mode = "demo (embedded simulated cluster)" if settings.is_demo else f"live: {settings.environment_name}"
+    checks.append(Check("environment", True, mode))
+    sources = settings.configured_sources()
+    probes = probes_for(sources, timeout_s=3.0, stale_after_s=settings.stale_after_s)
+    now = datetime.now(timezone.utc)
+    results = asyncio.run(check_all(probes)) if probes else []
+    for probe, health in zip(probes, results):
+        ok = health.state.value == "ok"
+        detail = f"{probe.endpoint()}" + ("" if ok else f": {health.describe(now)}")
+        checks.append(Check(probe.name, ok, detail))
+    probed = {p.name for p in probes}
+    for name in ("alertmanager", "prometheus", "loki", "kubernetes", "mlflow", "s3", "ollama"):
+        if name in probed:
+            continue
+        if name == "kubernetes" and name in sources:
+            checks.append(_check_kubernetes(settings))
+        elif name == "mlflow" and name in sources:
+            checks.append(_check_mlflow_local(settings))
+        else:
+            default = {
+                "alertmanager": "not configured: the demo cluster is used",
+                "mlflow": "not configured: local store under the data dir",
+                "s3": "not configured: local artifact directory",
+            }.get(name, "not configured")
+            checks.append(Check(name, None, default, required=False))
+    checks.append(_check_data_dir(settings))
+    checks.append(_check_styles())
+    checks.extend(_check_assets())
+    return checks
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.ok is False and c.required for c in checks) else 0

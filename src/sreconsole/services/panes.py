@@ -1,0 +1,50 @@
+"""What each not-yet-built pane says about itself, so the TUI never shows fake data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PaneStatus:
+    """Whether a pane's capability exists yet and, if not, what it will be."""
+
+    available: bool
+    title: str
+    message: str = ""
+
+
+class ReviewService:
+    """Review queue: approve and reject proposed remediations (arrives with the review store)."""
+
+    def status(self) -> PaneStatus:
+        return PaneStatus(
+            False,
+            "Review queue",
+            "Not available yet: the review queue (SQLite store, audit trail, executor) is not built. "
+            "Nothing is proposed and nothing can be approved from here.",
+        )
+
+
+class TrainingService:
+    """Training runs of the triage model (arrives with the pipeline runner)."""
+
+    def status(self) -> PaneStatus:
+        return PaneStatus(
+            False,
+            "Training runs",
+            "Not available yet: the training pipeline (MLX runs, MLflow, artifact store) is not built. "
+            "No runs exist.",
+        )
+
+
+class ChatService:
+    """Bruno, the runbook-grounded assistant (arrives with the knowledge base)."""
+
+    def status(self) -> PaneStatus:
+        return PaneStatus(
+            False,
+            "Bruno",
+            "Not available yet: Bruno needs the knowledge base (runbook index and retrieval), "
+            "which is not built. Bruno will not answer without sources to cite.",
+        )

@@ -1,0 +1,1 @@
+"""Adapters to the outside world (and the embedded demo). No Textual here."""

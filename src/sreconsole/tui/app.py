@@ -1,0 +1,216 @@
+"""The sreconsole application: a header, four panes, a footer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from sreconsole.config import Settings
+from sreconsole.domain.operator import Operator
+from sreconsole.resources import stylesheets
+from sreconsole.services.alerts import AlertsService
+from sreconsole.services.environment import build_alert_source, poll_interval, wall_clock
+from sreconsole.services.panes import ChatService, ReviewService, TrainingService
+from sreconsole.tui.commands import SreCommands
+from sreconsole.tui.header import StatusHeader
+from sreconsole.tui.help import HelpScreen
+from sreconsole.tui.messages import AlertsRefreshed, SourcesChecked
+from sreconsole.tui.panes.alerts import AlertsPane, AlertTable
+from sreconsole.tui.panes.bruno import BrunoPane
+from sreconsole.tui.panes.review import ReviewPane
+from sreconsole.tui.panes.training import TrainingPane
+from sreconsole.tui.widgets import VimTable
+
+PANES = ("alerts", "review", "training", "bruno")
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+
+
+class SreConsoleApp(App[None]):
+    """One screen: header, the four panes as tabs, a footer with the focused pane's keys."""
+
+    TITLE = "sreconsole"
+    COMMANDS = App.COMMANDS | {SreCommands}
+    BINDINGS = [
+        Binding("1", "show_pane('alerts')", "Alerts", id="app.pane.alerts", tooltip="Live alerts"),
+        Binding("2", "show_pane('review')", "Review", id="app.pane.review", tooltip="Review queue"),
+        Binding("3", "show_pane('training')", "Training", id="app.pane.training", tooltip="Training runs"),
+        Binding("4", "show_pane('bruno')", "Bruno", id="app.pane.bruno", tooltip="Chat with the runbooks"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = wall_clock,
+        demo_epoch: datetime | None = None,
+        operator: Operator | None = None,
+    ) -> None:
+        super().__init__(css_path=[str(p) for p in stylesheets()])
+        self.settings = settings
+        self.clock = clock
+        self.operator = operator or Operator("unknown")
+        self.alerts_service = AlertsService(build_alert_source(settings, clock, demo_epoch), clock)
+        self.review_service = ReviewService()
+        self.training_service = TrainingService()
+        self.chat_service = ChatService()
+        self.poll_interval_s = poll_interval(settings)
+        self._probes = None
+        self.polls = 0
+        """Completed polls of the alert source (tests wait on this)."""
+
+    # -- layout -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self.settings.environment_name, self.operator, id="header")
+        with TabbedContent(id="panes", initial="alerts"):
+            with TabPane("1 Alerts", id="alerts"):
+                yield AlertsPane(id="alerts-pane")
+            with TabPane("2 Review", id="review"):
+                yield ReviewPane(self.review_service, id="review-pane")
+            with TabPane("3 Training", id="training"):
+                yield TrainingPane(self.training_service, id="training-pane")
+            with TabPane("4 Bruno", id="bruno"):
+                yield BrunoPane(self.chat_service, id="bruno-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.theme = THEMES[self.settings.theme]
+        if self.settings.keymap:
+            self._apply_keymap(self.settings.keymap)
+        for warning in self.settings.warnings:
+            self.notify(warning, severity="warning", timeout=8)
+        self.query_one(AlertTable).focus()
+        self.poll_alerts()
+        self._start_probes()
+
+    def _apply_keymap(self, keymap: dict[str, str]) -> None:
+        known = {b.id for _, bindings in self.binding_groups() for b in bindings if b.id}
+        unknown = sorted(set(keymap) - known)
+        for binding_id in unknown:
+            self.notify(f"keymap: unknown binding id '{binding_id}' ignored", severity="warning", timeout=8)
+        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+
+    def binding_groups(self) -> list[tuple[str, list[Binding]]]:
+        """Every binding by where it applies (the help screen and keymap checks use this)."""
+        return [
+            ("global", list(self.BINDINGS)),
+            ("alerts", list(AlertsPane.BINDINGS)),
+            ("lists", list(VimTable.BINDINGS)),
+            ("help", list(HelpScreen.BINDINGS)),
+        ]
+
+    # -- polling ------------------------------------------------------------------
+
+    @work(exclusive=True, group="alerts-poll", exit_on_error=False, description="poll alert source")
+    async def poll_alerts(self) -> None:
+        snapshot = await self.alerts_service.refresh()
+        self.post_message(AlertsRefreshed(snapshot))
+
+    def on_alerts_refreshed(self, message: AlertsRefreshed) -> None:
+        self.polls += 1
+        self.query_one(AlertsPane).show(message.snapshot)
+        self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
+        self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
+
+    def _start_probes(self) -> None:
+        from sreconsole.services.environment import probe_sources
+
+        sources = {k: v for k, v in self.settings.configured_sources().items() if k != "alertmanager"}
+        self._probes = probe_sources(sources, self.settings)
+        if self._probes:
+            self.check_sources()
+
+    @work(exclusive=True, group="source-probes", exit_on_error=False, description="probe sources")
+    async def check_sources(self) -> None:
+        from sreconsole.sources.probes import check_all
+
+        health = await check_all(self._probes, self.clock)
+        self.post_message(SourcesChecked(health))
+
+    def on_sources_checked(self, message: SourcesChecked) -> None:
+        self.query_one(StatusHeader).update_health(message.health, self.clock())
+        self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """One place for worker failures: say what failed, keep polling."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        self.notify(f"{event.worker.description}: {type(error).__name__}: {error}"[:300], severity="error", timeout=10)
+        if event.worker.group == "alerts-poll":
+            self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
+        elif event.worker.group == "source-probes":
+            self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
+
+    async def on_unmount(self) -> None:
+        await self.alerts_service.aclose()
+
+    # -- actions ------------------------------------------------------------------
+
+    def action_show_pane(self, pane: str) -> None:
+        if pane not in PANES:
+            return
+        self.query_one(TabbedContent).active = pane
+        self._focus_pane(pane)
+
+    def _focus_pane(self, pane: str) -> None:
+        if pane == "alerts":
+            self.query_one(AlertTable).focus()
+        else:
+            self.query_one(f"#{pane}-pane").focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id in PANES:
+            self._focus_pane(event.pane.id)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.binding_groups()))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]
+        pane = self.query_one(AlertsPane)
+        if pane.snapshot is not None:
+            pane.show(pane.snapshot)  # severity colours come from the theme
+
+    def action_alerts_filter(self) -> None:
+        self.action_show_pane("alerts")
+        self.query_one(AlertsPane).action_filter()
+
+    def action_alerts_clear_filter(self) -> None:
+        self.action_show_pane("alerts")
+        self.query_one(AlertsPane).action_clear_filter()
+
+    def action_alerts_refresh(self) -> None:
+        self.poll_alerts()
+
+
+def make_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = wall_clock,
+    demo_epoch: datetime | None = None,
+    operator: Operator | None = None,
+) -> SreConsoleApp:
+    """The one factory the CLI, the tests and the benchmarks share."""
+    import getpass
+    import os
+
+    if operator is None:
+        try:
+            account = getpass.getuser()  # the password database, when $USER is not set
+        except (KeyError, OSError):
+            account = "unknown"
+        operator = Operator.from_environ(os.environ, fallback_user=account)
+    return SreConsoleApp(settings, clock=clock, demo_epoch=demo_epoch, operator=operator)

@@ -1,0 +1,74 @@
+"""Shared fixtures: isolated config and data dirs, a fixed clock, one app factory.
+
+Snapshots live in ``snapshots/`` at the top of the repository (not ``tests/__snapshots__``):
+the SVG extension of pytest-textual-snapshot is pointed there below.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import pytest_textual_snapshot
+
+from sreconsole.config import Settings, load_settings
+from sreconsole.domain.operator import Operator
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT_DIR = ROOT / "snapshots"
+FIXED_NOW = datetime(2026, 11, 23, 18, 0, 30, tzinfo=timezone.utc)
+DEMO_EPOCH = datetime(2026, 11, 23, 18, 0, 0, tzinfo=timezone.utc)
+
+
+class ProjectSVGExtension(pytest_textual_snapshot.SVGImageExtension):
+    @classmethod
+    def dirname(cls, *, test_location) -> str:
+        return str(SNAPSHOT_DIR / test_location.basename)
+
+
+# snap_compare looks the extension up in its module at call time.
+pytest_textual_snapshot.SVGImageExtension = ProjectSVGExtension
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads the developer's config or writes outside its tmp dir."""
+    for name in list(__import__("os").environ):
+        if name.startswith("SRECONSOLE_") or name in ("SSH_CONNECTION", "SSH_CLIENT"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    monkeypatch.setenv("SRECONSOLE_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def make_demo_app(settings: Settings):
+    """The app on the demo cluster at a fixed moment, as the CLI would build it."""
+    from sreconsole.tui.app import make_app
+
+    def factory(s: Settings | None = None, now: datetime = FIXED_NOW):
+        return make_app(
+            s or settings,
+            clock=lambda: now,
+            demo_epoch=DEMO_EPOCH,
+            operator=Operator("alice", "10.1.2.3"),
+        )
+
+    return factory
+
+
+async def wait_for_polls(app, pilot, n: int = 1) -> None:
+    """Wait until the app has applied ``n`` polls of its alert source."""
+    for _ in range(200):
+        if app.polls >= n:
+            await pilot.pause()
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"app did not finish {n} poll(s)")

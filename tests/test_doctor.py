@@ -1,0 +1,61 @@
+"""``sreconsole doctor`` reports each configured source and exits non-zero when one is down."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _doctor(*args: str):
+    return subprocess.run([sys.executable, "-m", "sreconsole", *args, "doctor", "--json"], capture_output=True, text=True, timeout=60)
+
+
+def test_doctor_passes_on_the_demo_with_local_prerequisites():
+    result = _doctor("--demo")
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
+    assert result.returncode == 0, result.stdout
+    for name in ("data dir", "styles", "duckdb fts extension", "duckdb vss extension", "embedding model", "mlx"):
+        assert checks[name]["ok"] is True, checks[name]
+    assert checks["alertmanager"]["ok"] is None
+
+
+def test_unreachable_source_is_reported_down_with_reason_and_exit_1():
+    port = _free_port()  # nothing listens there
+    result = _doctor("--prometheus", f"http://127.0.0.1:{port}")
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
+    assert result.returncode == 1
+    assert checks["prometheus"]["ok"] is False
+    assert "connection refused" in checks["prometheus"]["detail"]
+
+
+class _Healthy(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self.send_response(200 if self.path == "/-/healthy" else 404)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_reachable_source_is_ok():
+    # A stand-in only for "something answers 200 at /-/healthy"; real Prometheus and
+    # Alertmanager are exercised by the live-alerts tests.
+    server = HTTPServer(("127.0.0.1", 0), _Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = _doctor("--prometheus", f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
+    assert checks["prometheus"]["ok"] is True and result.returncode == 0
