@@ -1,0 +1,159 @@
+"""Alertmanager label matchers, parsed and validated as Alertmanager does.
+
+Syntax (``amtool``, the Alertmanager UI and silences): ``name=value``, ``name!=value``,
+``name=~regex``, ``name!~regex``; values quoted (``"..."`` with ``\\"``, ``\\\\`` and ``\\n``
+escapes) or bare; several matchers separated by commas or spaces, optionally inside ``{}``.
+Regexes are anchored at both ends, like Alertmanager's ``^(?:re)$``, and are refused when
+they use what Go's RE2 engine does not have (look-around, back-references), so a filter that
+works here also works as a silence there.
+
+The Alerts pane's filter mixes matchers with free text: ``severity="critical" payments``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_RE2_UNSUPPORTED = re.compile(r"\(\?(?:=|!|<=|<!|P=)|\\[1-9]")
+
+
+class MatcherError(ValueError):
+    """The filter or silence matchers are invalid; ``str()`` says where and why."""
+
+
+class MatchType(enum.Enum):
+    EQUAL = "="
+    NOT_EQUAL = "!="
+    REGEX = "=~"
+    NOT_REGEX = "!~"
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    type: MatchType
+    value: str
+    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def create(cls, name: str, type_: MatchType, value: str) -> Matcher:
+        if not LABEL_NAME.fullmatch(name):
+            raise MatcherError(f"invalid label name {name!r}")
+        regex = None
+        if type_ in (MatchType.REGEX, MatchType.NOT_REGEX):
+            if _RE2_UNSUPPORTED.search(value):
+                raise MatcherError(f"{name}{type_.value}: look-around and back-references are not supported by Alertmanager")
+            try:
+                regex = re.compile(f"^(?:{value})$", re.DOTALL)
+            except re.error as exc:
+                raise MatcherError(f"{name}{type_.value}: invalid regular expression: {exc}") from None
+        return cls(name, type_, value, regex)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """A missing label matches as the empty string, as in Alertmanager."""
+        actual = labels.get(self.name, "")
+        if self.type is MatchType.EQUAL:
+            return actual == self.value
+        if self.type is MatchType.NOT_EQUAL:
+            return actual != self.value
+        assert self._regex is not None
+        hit = self._regex.match(actual) is not None
+        return hit if self.type is MatchType.REGEX else not hit
+
+    @property
+    def is_regex(self) -> bool:
+        return self.type in (MatchType.REGEX, MatchType.NOT_REGEX)
+
+    @property
+    def is_equal(self) -> bool:
+        return self.type in (MatchType.EQUAL, MatchType.REGEX)
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.type.value}"{escaped}"'
+
+    def to_api(self) -> dict[str, object]:
+        """The Alertmanager API v2 form used in silences."""
+        return {"name": self.name, "value": self.value, "isRegex": self.is_regex, "isEqual": self.type in (MatchType.EQUAL, MatchType.REGEX)}
+
+
+_SEPARATORS = ", \t{}"
+_OPERATOR = re.compile(r"(=~|!~|!=|=)")
+
+
+def _read_value(text: str, i: int) -> tuple[str, int]:
+    """A quoted or bare value starting at ``i``; returns (value, index after it)."""
+    if i < len(text) and text[i] == '"':
+        out = []
+        i += 1
+        while i < len(text):
+            ch = text[i]
+            if ch == "\\" and i + 1 < len(text):
+                nxt = text[i + 1]
+                out.append({"n": "\n", '"': '"', "\\": "\\"}.get(nxt, "\\" + nxt))
+                i += 2
+                continue
+            if ch == '"':
+                return "".join(out), i + 1
+            out.append(ch)
+            i += 1
+        raise MatcherError("unterminated quoted value")
+    start = i
+    while i < len(text) and text[i] not in _SEPARATORS:
+        i += 1
+    return text[start:i], i
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter: matchers (all must hold) and free-text terms (all must occur)."""
+
+    matchers: tuple[Matcher, ...] = ()
+    terms: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str], text: str) -> bool:
+        return all(m.matches(labels) for m in self.matchers) and all(t in text for t in self.terms)
+
+    def __bool__(self) -> bool:
+        return bool(self.matchers or self.terms)
+
+
+def parse_filter(text: str) -> Filter:
+    """Split ``text`` into matchers and free-text terms. Raises :class:`MatcherError`."""
+    s = text.strip()
+    matchers: list[Matcher] = []
+    terms: list[str] = []
+    i = 0
+    while i < len(s):
+        if s[i] in _SEPARATORS:
+            i += 1
+            continue
+        name_match = LABEL_NAME.match(s, i)
+        if name_match:
+            op = _OPERATOR.match(s, name_match.end())
+            if op:
+                value, i = _read_value(s, op.end())
+                matchers.append(Matcher.create(name_match.group(0), MatchType(op.group(1)), value))
+                continue
+        start = i
+        while i < len(s) and s[i] not in _SEPARATORS:
+            i += 1
+        word = s[start:i]
+        if any(ch in word for ch in "=~") and _OPERATOR.search(word):
+            raise MatcherError(f"invalid matcher {word!r}: label names are letters, digits and _")
+        terms.append(word.lower())
+    return Filter(tuple(matchers), tuple(terms))
+
+
+def parse_matchers(text: str) -> list[Matcher]:
+    """Strict form for silences: only matchers, at least one, no free text."""
+    parsed = parse_filter(text)
+    if parsed.terms:
+        raise MatcherError(f"not a matcher: {parsed.terms[0]!r} (expected name=\"value\")")
+    if not parsed.matchers:
+        raise MatcherError("at least one matcher is needed")
+    return list(parsed.matchers)
