@@ -17,12 +17,13 @@ async def test_first_poll_fills_the_table_with_demo_alerts(make_demo_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_polls(app, pilot)
         table = app.query_one(AlertTable)
-        names = [table.get_row(row.key)[1].plain for row in table.ordered_rows]
+        alert_rows = [row.key for row in table.ordered_rows if not row.key.value.startswith("group:")]
+        names = [table.get_row(key)[1].plain for key in alert_rows]
         assert "KubePodCrashLooping" in names
         assert "FluxHelmReleaseFailed" in names  # fires 4 s into the demo; clock is at 30 s
         assert len(names) == len(app.query_one(AlertsPane).snapshot.alerts)
         # worst first: every CRIT row comes before every WARN row
-        sev = [table.get_row(row.key)[0].plain for row in table.ordered_rows]
+        sev = [table.get_row(key)[0].plain for key in alert_rows]
         assert sev.index("WARN") > max(i for i, s in enumerate(sev) if s == "CRIT")
 
 
@@ -156,3 +157,99 @@ async def test_header_shows_environment_sources_and_operator(make_demo_app):
         assert "demo" in env
         assert "demo ok" in sources
         assert operator == "alice@10.1.2.3"
+
+
+async def test_matcher_filter_and_bad_matcher_keeps_last_good_filter(make_demo_app):
+    app = make_demo_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        await pilot.press("slash", *'severity="critical"')
+        await pilot.pause()
+        assert pane.visible_alerts() and {a.labels["severity"] for a in pane.visible_alerts()} == {"critical"}
+        # pasted in one go: an unbalanced regex is refused and the last good filter stays
+        app.query_one("#alerts-filter", Input).value = 'severity="critical" namespace=~"(chec"'
+        await pilot.pause()
+        assert "invalid regular expression" in pane.filter_error
+        assert {a.labels["severity"] for a in pane.visible_alerts()} == {"critical"}
+        title = str(app.query_one("#alerts-title").render())
+        assert "filter:" in title
+
+
+async def test_grouping_and_sorting_cycle_from_keys(make_demo_app):
+    app = make_demo_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        table = app.query_one(AlertTable)
+        assert pane.grouping == "alertname"
+        await pilot.press("v")
+        assert pane.grouping == "namespace"
+        keys = [r.key.value for r in table.ordered_rows]
+        assert "group:checkout" in keys  # three checkout alerts share a header
+        checkout = keys.index("group:checkout")
+        following = [pane.snapshot and next(a for a in pane.snapshot.alerts if a.fingerprint == k) for k in keys[checkout + 1 : checkout + 4]]
+        assert {a.namespace for a in following} == {"checkout"}
+        await pilot.press("v", "v")
+        assert pane.grouping == "none" and not any(k.startswith("group:") for k in (r.key.value for r in table.ordered_rows))
+        await pilot.press("o")
+        assert pane.sorting == "age"
+        ages = [a.starts_at for a in pane.visible_alerts()]
+        assert ages == sorted(ages)
+
+
+async def test_silence_and_expire_in_the_demo_from_keys(make_demo_app):
+    app = make_demo_app()
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        target = next(a for a in pane.visible_alerts() if a.alertname == "HighErrorRate")
+        pane.select_fingerprint(target.fingerprint)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")  # no comment: refused inside the dialog
+        await pilot.pause()
+        from sreconsole.tui.modals import SilenceScreen
+
+        assert isinstance(app.screen, SilenceScreen)
+        assert "comment is required" in str(app.screen.query_one("#silence-error").render())
+        await pilot.press(*"rollback in progress", "enter")
+        await app.workers.wait_for_complete()
+        await wait_for_polls(app, pilot, app.polls + 1)
+        silenced = next(a for a in pane.snapshot.alerts if a.fingerprint == target.fingerprint)
+        assert silenced.state.value == "silenced" and silenced.silenced_by
+        pane.select_fingerprint(target.fingerprint)
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await wait_for_polls(app, pilot, app.polls + 1)
+        again = next(a for a in pane.snapshot.alerts if a.fingerprint == target.fingerprint)
+        assert again.state.value == "firing"
+        messages = " ".join(n.message for n in app._notifications)
+        assert "created for HighErrorRate" in messages and "expired" in messages
+
+
+async def test_new_alerts_are_marked_and_resolved_ones_fade_then_leave(settings):
+    from datetime import timedelta
+
+    from sreconsole.tui.app import make_app
+
+    from conftest import DEMO_EPOCH
+
+    now = [DEMO_EPOCH + timedelta(seconds=2)]
+    app = make_app(settings, clock=lambda: now[0], demo_epoch=DEMO_EPOCH)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        table = app.query_one(AlertTable)
+        assert not any(c.plain == "new" for r in table.ordered_rows for c in table.get_row(r.key))
+        now[0] = DEMO_EPOCH + timedelta(seconds=6)  # FluxHelmReleaseFailed fires at 4 s
+        await wait_for_polls(app, pilot, app.polls + 1)
+        helm = next(a for a in pane.visible_alerts() if a.alertname == "FluxHelmReleaseFailed")
+        assert table.get_row(helm.fingerprint)[3].plain == "new"
+        now[0] = DEMO_EPOCH + timedelta(seconds=305)  # resolved at 304 s
+        await wait_for_polls(app, pilot, app.polls + 1)
+        row = table.get_row(helm.fingerprint)
+        assert row[4].plain == "resolved"
+        now[0] = DEMO_EPOCH + timedelta(seconds=320)
+        await wait_for_polls(app, pilot, app.polls + 1)
+        assert helm.fingerprint not in {r.key.value for r in table.ordered_rows}

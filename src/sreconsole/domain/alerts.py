@@ -148,3 +148,21 @@ def matches_filter(alert: Alert, query: str) -> bool:
 def sort_key(alert: Alert) -> tuple[int, float, str]:
     """Worst severity first, then the oldest, then by name."""
     return (int(alert.severity), alert.starts_at.timestamp(), alert.alertname)
+
+
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 timestamp as Alertmanager and Prometheus write them (nanoseconds too)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    # Go writes nanoseconds; Python's fromisoformat takes at most microseconds.
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        zone = tail[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

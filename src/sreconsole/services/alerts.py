@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sreconsole.domain.alerts import Alert, sort_key
 from sreconsole.domain.health import SourceHealth
+from sreconsole.domain.operator import Operator
+from sreconsole.domain.silences import ACK_PREFIX, matchers_for
 from sreconsole.sources.base import AlertSource, SourceError
+
+
+ACK_DURATION = timedelta(minutes=15)
+"""How long an acknowledgement silences the alert (karma's default is of the same order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,27 @@ class AlertsService:
             added=added,
             removed=removed,
         )
+
+    # -- silences and acknowledgements -------------------------------------------
+
+    async def silence(self, alert: Alert, duration: timedelta, comment: str, operator: Operator) -> str:
+        """Silence exactly this alert (its identifying labels); returns the silence id."""
+        if not comment.strip():
+            raise SourceError("a silence needs a comment saying why")
+        now = self.clock()
+        return await self.source.create_silence(matchers_for(alert), now, now + duration, str(operator), comment.strip())
+
+    async def acknowledge(self, alert: Alert, operator: Operator, note: str = "", duration: timedelta = ACK_DURATION) -> str:
+        """A short silence whose comment marks it as an ack: someone is on it."""
+        comment = f"{ACK_PREFIX} {operator} is looking at this" + (f": {note.strip()}" if note.strip() else "")
+        now = self.clock()
+        return await self.source.create_silence(matchers_for(alert), now, now + duration, str(operator), comment)
+
+    async def expire(self, silence_id: str) -> None:
+        await self.source.expire_silence(silence_id)
+
+    async def silences(self):
+        return await self.source.list_silences()
 
     async def aclose(self) -> None:
         await self.source.aclose()

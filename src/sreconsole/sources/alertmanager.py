@@ -7,34 +7,23 @@ TUI makes them safe to display.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
-from sreconsole.domain.alerts import Alert, AlertState, fingerprint
+from sreconsole.domain.alerts import Alert, AlertState, fingerprint, parse_time
+from sreconsole.domain.matchers import Matcher
+from sreconsole.domain.silences import Silence, parse_silence
 from sreconsole.domain.health import SourceHealth, HealthState, after_failure, after_success
 from sreconsole.domain.text import to_str
 from sreconsole.sources.base import SourceError
-from sreconsole.sources.http import auth_headers, get_json
+from sreconsole.sources.http import auth_headers, describe_error, get_json
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    # Go writes nanoseconds; Python's fromisoformat takes at most microseconds.
-    if "." in text:
-        head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        zone = tail[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+_SILENCE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -126,6 +115,48 @@ class AlertmanagerSource:
 
     def health(self) -> SourceHealth:
         return self._health
+
+    # -- silences -----------------------------------------------------------------
+
+    async def list_silences(self) -> list[Silence]:
+        data = await get_json(self._client, f"{self.url}/api/v2/silences", retries=self.retries)
+        if not isinstance(data, list):
+            raise SourceError("unexpected answer to /api/v2/silences")
+        return [s for s in (parse_silence(item) for item in data) if s is not None]
+
+    async def create_silence(
+        self, matchers: Sequence[Matcher], starts_at: datetime, ends_at: datetime, created_by: str, comment: str
+    ) -> str:
+        """Create a silence; returns its id. Not retried after the request was sent:
+        a timeout may still have created it, and a second one would be a duplicate."""
+        body = {
+            "matchers": [m.to_api() for m in matchers],
+            "startsAt": starts_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "endsAt": ends_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "createdBy": created_by,
+            "comment": comment,
+        }
+        try:
+            response = await self._client.post(f"{self.url}/api/v2/silences", json=body)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"silence not confirmed: {describe_error(exc)}") from None
+        if response.status_code != 200:
+            raise SourceError(f"Alertmanager refused the silence: HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            silence_id = response.json()["silenceID"]
+        except (ValueError, KeyError, TypeError):
+            raise SourceError("Alertmanager answered without a silence id") from None
+        return to_str(silence_id)
+
+    async def expire_silence(self, silence_id: str) -> None:
+        if not _SILENCE_ID.fullmatch(silence_id):
+            raise SourceError(f"not a silence id: {silence_id[:60]!r}")
+        try:
+            response = await self._client.delete(f"{self.url}/api/v2/silence/{silence_id}")
+        except httpx.HTTPError as exc:
+            raise SourceError(f"expire not confirmed: {describe_error(exc)}") from None
+        if response.status_code != 200:
+            raise SourceError(f"Alertmanager refused to expire {silence_id}: HTTP {response.status_code}: {response.text[:200]}")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from datetime import datetime
+
 from sreconsole.domain.alerts import Alert
+from sreconsole.domain.matchers import Matcher
+from sreconsole.domain.silences import Silence
 from sreconsole.domain.health import SourceHealth
 
 
@@ -28,3 +32,13 @@ class AlertSource(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+    async def list_silences(self) -> Sequence[Silence]: ...
+
+    async def create_silence(
+        self, matchers: Sequence[Matcher], starts_at: datetime, ends_at: datetime, created_by: str, comment: str
+    ) -> str:
+        """Create a silence and return its id. Raises :class:`SourceError`."""
+        ...
+
+    async def expire_silence(self, silence_id: str) -> None: ...

@@ -20,6 +20,7 @@ from sreconsole.services.panes import ChatService, ReviewService, TrainingServic
 from sreconsole.tui.commands import SreCommands
 from sreconsole.tui.header import StatusHeader
 from sreconsole.tui.help import HelpScreen
+from sreconsole.tui.modals import AlertDetailScreen, SilenceScreen
 from sreconsole.tui.messages import AlertsRefreshed, SourcesChecked
 from sreconsole.tui.panes.alerts import AlertsPane, AlertTable
 from sreconsole.tui.panes.bruno import BrunoPane
@@ -73,7 +74,7 @@ class SreConsoleApp(App[None]):
         yield StatusHeader(self.settings.environment_name, self.operator, id="header")
         with TabbedContent(id="panes", initial="alerts"):
             with TabPane("1 Alerts", id="alerts"):
-                yield AlertsPane(id="alerts-pane")
+                yield AlertsPane(self.alerts_service, self.operator, id="alerts-pane")
             with TabPane("2 Review", id="review"):
                 yield ReviewPane(self.review_service, id="review-pane")
             with TabPane("3 Training", id="training"):
@@ -106,6 +107,8 @@ class SreConsoleApp(App[None]):
             ("alerts", list(AlertsPane.BINDINGS)),
             ("lists", list(VimTable.BINDINGS)),
             ("help", list(HelpScreen.BINDINGS)),
+            ("silence dialog", list(SilenceScreen.BINDINGS)),
+            ("alert detail", list(AlertDetailScreen.BINDINGS)),
         ]
 
     # -- polling ------------------------------------------------------------------
@@ -194,6 +197,11 @@ class SreConsoleApp(App[None]):
 
     def action_alerts_refresh(self) -> None:
         self.poll_alerts()
+
+    def action_alerts(self, method: str, *args: str) -> None:
+        """Palette entry point: ``alerts('set_grouping', 'namespace')`` and the like."""
+        self.action_show_pane("alerts")
+        getattr(self.query_one(AlertsPane), method)(*args)
 
 
 def make_app(

@@ -8,12 +8,14 @@ background thread: asking "what is firing at T?" computes the answer.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import random
 import re
 import string
 import tomllib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sreconsole.domain.alerts import Alert, AlertState, fingerprint
+from sreconsole.domain.silences import Silence
 from sreconsole.domain.health import HealthState, SourceHealth, after_success
 
 SHAPES = ("ramp", "step", "drop", "saw", "spike")
@@ -366,7 +369,11 @@ def _shape(shape: str, frac: float, seconds: float) -> float:
 
 
 class DemoAlertSource:
-    """The demo cluster behind the same interface a real Alertmanager has."""
+    """The demo cluster behind the same interface a real Alertmanager has.
+
+    Silences made in the demo live in this process only; they mute matching alerts the
+    way Alertmanager would, so the silence and ack flows can be tried without a cluster.
+    """
 
     name = "demo"
 
@@ -374,12 +381,43 @@ class DemoAlertSource:
         self.cluster = cluster
         self.clock = clock
         self._health = SourceHealth("demo", HealthState.OK)
+        self._silences: dict[str, Silence] = {}
 
     async def fetch_alerts(self) -> Sequence[Alert]:
         now = self.clock()
-        alerts = self.cluster.alerts_at(now)
+        alerts = [self._apply_silences(a, now) for a in self.cluster.alerts_at(now)]
         self._health = after_success(self.name, now)
         return alerts
+
+    def _apply_silences(self, alert: Alert, now: datetime) -> Alert:
+        ids = tuple(
+            s.id
+            for s in self._silences.values()
+            if s.starts_at and s.ends_at and s.starts_at <= now < s.ends_at and all(m.matches(alert.labels) for m in s.matchers)
+        )
+        if not ids:
+            return alert
+        return dataclasses.replace(alert, state=AlertState.SILENCED, silenced_by=alert.silenced_by + ids)
+
+    async def list_silences(self) -> list[Silence]:
+        now = self.clock()
+        return [
+            dataclasses.replace(s, state="active" if s.ends_at and now < s.ends_at else "expired")
+            for s in self._silences.values()
+        ]
+
+    async def create_silence(self, matchers, starts_at: datetime, ends_at: datetime, created_by: str, comment: str) -> str:
+        silence_id = str(uuid.uuid4())
+        self._silences[silence_id] = Silence(silence_id, tuple(matchers), starts_at, ends_at, created_by, comment, "active")
+        return silence_id
+
+    async def expire_silence(self, silence_id: str) -> None:
+        from sreconsole.sources.base import SourceError
+
+        silence = self._silences.get(silence_id)
+        if silence is None:
+            raise SourceError(f"no silence {silence_id}")
+        self._silences[silence_id] = dataclasses.replace(silence, ends_at=self.clock(), state="expired")
 
     def health(self) -> SourceHealth:
         return self._health

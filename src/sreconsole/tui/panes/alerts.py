@@ -1,19 +1,24 @@
-"""The Alerts pane: live alerts from the configured source, filterable, keyboard only."""
+"""The Alerts pane: live alerts, grouped, sorted and filtered, with silence/ack from the keys."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age, matches_filter
-from sreconsole.services.alerts import AlertsSnapshot
+from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age
+from sreconsole.domain.matchers import Filter, MatcherError, parse_filter
+from sreconsole.domain.operator import Operator
+from sreconsole.services.alerts import AlertsService, AlertsSnapshot
+from sreconsole.sources.base import SourceError
+from sreconsole.tui.modals import AlertDetailScreen, SilenceRequest, SilenceScreen
 from sreconsole.tui.render import safe
 from sreconsole.tui.widgets import VimTable
 
@@ -36,27 +41,68 @@ COLUMNS = (
 FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key != "summary")
 """Columns before the summary, with DataTable's one-cell padding on each side: 80 at 80x24."""
 
+GROUPINGS = ("alertname", "namespace", "severity", "none")
+SORTINGS = ("severity", "age", "name")
+NEW_FOR = timedelta(seconds=10)
+"""How long a new alert is marked."""
+RESOLVED_FOR = timedelta(seconds=10)
+"""How long a resolved alert stays, faded, before it leaves the table."""
+GROUP_PREFIX = "group:"
+
 
 class AlertTable(VimTable):
-    """The alerts, one row per fingerprint."""
+    """The alerts, one row per fingerprint, with a header row per group."""
+
+
+def _sort_key(sorting: str):
+    if sorting == "age":
+        return lambda a: (a.starts_at, int(a.severity), a.alertname)
+    if sorting == "name":
+        return lambda a: (a.alertname.lower(), int(a.severity), a.starts_at)
+    return lambda a: (int(a.severity), a.starts_at, a.alertname)
+
+
+def _group_of(alert: Alert, grouping: str) -> str:
+    if grouping == "alertname":
+        return alert.alertname or "(no alertname)"
+    if grouping == "namespace":
+        return alert.namespace or "(no namespace)"
+    if grouping == "severity":
+        return alert.severity.label
+    return ""
 
 
 class AlertsPane(Vertical):
     """Title with counts, the filter input (``/``) and the table."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="alerts.filter", tooltip="Filter alerts by text"),
+        Binding("slash", "filter", "Filter", id="alerts.filter", tooltip="Filter: text and matchers like severity=\"critical\""),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="alerts.clear_filter"),
+        Binding("s", "silence", "Silence", id="alerts.silence", tooltip="Silence the selected alert in Alertmanager"),
+        Binding("a", "acknowledge", "Ack", id="alerts.ack", tooltip="Acknowledge: a 15 min silence marked as an ack"),
+        Binding("x", "expire", "Expire", id="alerts.expire", tooltip="Expire the silences on the selected alert"),
+        Binding("y", "copy", "Copy cmd", show=False, id="alerts.copy", tooltip="Copy the proposed command"),
+        Binding("v", "cycle_grouping", "Group", id="alerts.group", tooltip="Group by alertname, namespace, severity, none"),
+        Binding("o", "cycle_sorting", "Sort", id="alerts.sort", tooltip="Sort by severity, age, name"),
     ]
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, service: AlertsService, operator: Operator, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.service = service
+        self.operator = operator
         self.snapshot: AlertsSnapshot | None = None
         self.filter_text = ""
+        self.filter: Filter = Filter()
+        self.filter_error = ""
+        self.grouping = "alertname"
+        self.sorting = "severity"
+        self._first_seen: dict[str, datetime] = {}
+        self._resolved: dict[str, tuple[Alert, datetime]] = {}
+        self._polls = 0
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
-        yield Input(placeholder="filter: text to match in labels and summary (enter: keep, esc: clear)", id="alerts-filter")
+        yield Input(placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
         table = AlertTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         for key, label, width in COLUMNS:
             table.add_column(label, key=key, width=width)
@@ -72,11 +118,9 @@ class AlertsPane(Vertical):
             table._require_update_dimensions = True  # Textual recomputes virtual size lazily
             table.refresh()
 
-    # -- actions ------------------------------------------------------------------
-
+    # -- filter -------------------------------------------------------------------
     # Focus moves synchronously (display set inline, ``set_focus`` instead of ``focus()``):
-    # keys typed right after ``/`` in the same burst, as over a slow SSH link or a paste,
-    # must land in the filter, not in the table behind it.
+    # keys typed right after ``/`` must land in the filter, not in the table behind it.
 
     def action_filter(self) -> None:
         field = self.query_one("#alerts-filter", Input)
@@ -87,33 +131,108 @@ class AlertsPane(Vertical):
         field = self.query_one("#alerts-filter", Input)
         if self.filter_text or field.value:
             field.value = ""
-            self.filter_text = ""
-            self._render_rows()
+            self._set_filter("")
         field.display = False
         self.screen.set_focus(self.query_one(AlertTable))
 
     @on(Input.Changed, "#alerts-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
+        self._set_filter(event.value)
+
+    def _set_filter(self, text: str) -> None:
+        """A filter that does not parse keeps the last good one and says why."""
+        try:
+            self.filter = parse_filter(text)
+            self.filter_text = text
+            self.filter_error = ""
+        except MatcherError as exc:
+            self.filter_error = str(exc)
         self._render_rows()
 
     @on(Input.Submitted, "#alerts-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         if not event.value:
             event.input.display = False
-        self.screen.set_focus(self.query_one(AlertTable))
+        # Deferred: moving focus now would hand this same Enter to the table's bindings,
+        # which would open the detail view of whatever row the cursor is on.
+        self.call_later(self.screen.set_focus, self.query_one(AlertTable))
+
+    # -- grouping and sorting -----------------------------------------------------
+
+    def action_cycle_grouping(self) -> None:
+        self.set_grouping(GROUPINGS[(GROUPINGS.index(self.grouping) + 1) % len(GROUPINGS)])
+
+    def action_cycle_sorting(self) -> None:
+        self.set_sorting(SORTINGS[(SORTINGS.index(self.sorting) + 1) % len(SORTINGS)])
+
+    def set_grouping(self, grouping: str) -> None:
+        if grouping in GROUPINGS:
+            self.grouping = grouping
+            self._render_rows()
+
+    def set_sorting(self, sorting: str) -> None:
+        if sorting in SORTINGS:
+            self.sorting = sorting
+            self._render_rows()
 
     # -- data ---------------------------------------------------------------------
 
     def show(self, snapshot: AlertsSnapshot) -> None:
+        """Apply a poll: note new alerts, keep resolved ones for a moment, redraw."""
+        now = snapshot.fetched_at
+        previous = {a.fingerprint: a for a in self.snapshot.alerts} if self.snapshot else {}
+        current = {a.fingerprint for a in snapshot.alerts}
+        if not snapshot.error:
+            for alert in snapshot.alerts:
+                if alert.fingerprint not in self._first_seen:
+                    # Everything is "new" on the first poll; marking it all would mean nothing.
+                    self._first_seen[alert.fingerprint] = now if self._polls else now - NEW_FOR
+            for fp, alert in previous.items():
+                if fp not in current and fp not in self._resolved:
+                    self._resolved[fp] = (replace(alert, state=AlertState.RESOLVED), now)
+            for fp in list(self._resolved):
+                if fp in current or now - self._resolved[fp][1] >= RESOLVED_FOR:
+                    del self._resolved[fp]
+            self._polls += 1
         self.snapshot = snapshot
         self.set_class(bool(snapshot.error), "-stale")
         self._render_rows()
 
     def visible_alerts(self) -> list[Alert]:
+        """Alerts that pass the filter, in display order (resolved ones last in their group)."""
         if self.snapshot is None:
             return []
-        return [a for a in self.snapshot.alerts if matches_filter(a, self.filter_text)]
+        alerts = [a for a in self.snapshot.alerts if self.filter.matches(a.labels, a.search_text())]
+        alerts += [a for a, _ in self._resolved.values() if self.filter.matches(a.labels, a.search_text())]
+        alerts.sort(key=_sort_key(self.sorting))
+        if self.grouping != "none":
+            order: dict[str, int] = {}
+            for a in alerts:
+                order.setdefault(_group_of(a, self.grouping), len(order))
+            alerts.sort(key=lambda a: order[_group_of(a, self.grouping)])
+        return alerts
+
+    def _display_rows(self, alerts: list[Alert]) -> list[tuple[str, Alert | None, str, int]]:
+        """(row key, alert or None for a group header, group name, group size).
+
+        A group of one alert gets no header row: at 80x24 every line counts, and a header
+        over a single row says nothing the row does not.
+        """
+        if self.grouping == "none":
+            return [(a.fingerprint, a, "", 0) for a in alerts]
+        sizes: dict[str, int] = {}
+        for a in alerts:
+            g = _group_of(a, self.grouping)
+            sizes[g] = sizes.get(g, 0) + 1
+        rows: list[tuple[str, Alert | None, str, int]] = []
+        last = None
+        for a in alerts:
+            g = _group_of(a, self.grouping)
+            if g != last and sizes[g] > 1:
+                rows.append((GROUP_PREFIX + g, None, g, sizes[g]))
+                last = g
+            rows.append((a.fingerprint, a, g, 0))
+        return rows
 
     def _row(self, alert: Alert, now: datetime) -> list[Text]:
         theme = self.app.current_theme
@@ -122,24 +241,41 @@ class AlertsPane(Vertical):
             Severity.WARNING: theme.warning,
             Severity.INFO: theme.primary,
         }.get(alert.severity)
-        sev = Text(SEVERITY_TEXT[alert.severity], style=f"bold {sev_color}" if sev_color else "dim")
-        state_style = "" if alert.state is AlertState.FIRING else "dim italic"
+        resolved = alert.state is AlertState.RESOLVED
+        fade = "dim strike" if resolved else ""
+        sev = Text(SEVERITY_TEXT[alert.severity], style=fade or (f"bold {sev_color}" if sev_color else "dim"))
+        state_style = fade or ("" if alert.state is AlertState.FIRING else "dim italic")
         target = "/".join(x for x in (alert.namespace, alert.target().split("/", 1)[-1]) if x)
+        first = self._first_seen.get(alert.fingerprint)
+        is_new = first is not None and not resolved and now - first < NEW_FOR
+        age = Text("new", style=f"bold {theme.accent}") if is_new else Text(format_age(alert.age_seconds(now)), style=fade)
         return [
             sev,
-            safe(alert.alertname, 60),
-            safe(target, 80),
-            Text(format_age(alert.age_seconds(now))),
+            safe(alert.alertname, 60, style=fade),
+            safe(target, 80, style=fade),
+            age,
             Text(alert.state.value, style=state_style),
             Text("no model", style="dim"),
-            safe(alert.summary, 300),
+            safe(alert.summary, 300, style=fade),
+        ]
+
+    def _group_row(self, name: str, size: int) -> list[Text]:
+        label = {"alertname": "", "namespace": "ns ", "severity": "severity "}[self.grouping]
+        return [
+            Text("▾", style="bold"),
+            Text.assemble((label, "dim"), safe(name, 60, style="bold")),
+            Text(f"{size} alert{'s' if size != 1 else ''}", style="dim"),
+            Text(""),
+            Text(""),
+            Text(""),
+            Text(""),
         ]
 
     def _render_rows(self) -> None:
-        """Bring the table in line with the alerts to show, keeping the selection in place.
+        """Bring the table in line with the rows to show, keeping the selection in place.
 
         When the set of rows is unchanged (the common poll), only cells are updated. When
-        alerts come or go, rows are rebuilt in order and the cursor follows its alert by
+        rows come or go, they are rebuilt in order and the cursor follows its alert by
         fingerprint, with the scroll offset kept, so the operator's place never jumps.
         """
         table = self.query_one(AlertTable)
@@ -147,25 +283,30 @@ class AlertsPane(Vertical):
         if snapshot is None:
             return
         alerts = self.visible_alerts()
+        rows = self._display_rows(alerts)
         now = snapshot.fetched_at
-        wanted = [a.fingerprint for a in alerts]
+        wanted = [key for key, *_ in rows]
         present = [row.key.value for row in table.ordered_rows]
         if present == wanted:
-            for alert in alerts:
-                for (key, _, _), cell in zip(COLUMNS, self._row(alert, now)):
-                    table.update_cell(alert.fingerprint, key, cell)
+            for key, alert, _group, _size in rows:
+                if alert is not None:
+                    for (column, _, _), cell in zip(COLUMNS, self._row(alert, now)):
+                        table.update_cell(key, column, cell)
         else:
-            selected = self.selected_fingerprint()
+            selected = self.selected_key()
             scroll_y = table.scroll_y
             table.clear()
-            for alert in alerts:
-                table.add_row(*self._row(alert, now), key=alert.fingerprint)
+            for key, alert, group, size in rows:
+                cells = self._row(alert, now) if alert is not None else self._group_row(group, size)
+                table.add_row(*cells, key=key)
             if selected in set(wanted):
                 table.move_cursor(row=table.get_row_index(selected), animate=False, scroll=False)
+            elif rows and table.cursor_row >= len(rows):
+                table.move_cursor(row=len(rows) - 1, animate=False)
             table.scroll_to(y=scroll_y, animate=False, immediate=True)
-        self._update_title(alerts)
+        self._update_title([a for a in alerts if a.state is not AlertState.RESOLVED])
 
-    def selected_fingerprint(self) -> str | None:
+    def selected_key(self) -> str | None:
         table = self.query_one(AlertTable)
         if not table.row_count:
             return None
@@ -173,6 +314,23 @@ class AlertsPane(Vertical):
             return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except RowDoesNotExist:
             return None
+
+    def selected_fingerprint(self) -> str | None:
+        key = self.selected_key()
+        return None if key is None or key.startswith(GROUP_PREFIX) else key
+
+    def selected_alert(self) -> Alert | None:
+        fp = self.selected_fingerprint()
+        if fp is None or self.snapshot is None:
+            return None
+        for alert in self.snapshot.alerts:
+            if alert.fingerprint == fp:
+                return alert
+        return None
+
+    def select_fingerprint(self, fingerprint: str) -> None:
+        table = self.query_one(AlertTable)
+        table.move_cursor(row=table.get_row_index(fingerprint), animate=False)
 
     def _update_title(self, alerts: list[Alert]) -> None:
         snapshot = self.snapshot
@@ -189,6 +347,94 @@ class AlertsPane(Vertical):
         for sev, color in ((Severity.CRITICAL, theme.error), (Severity.WARNING, theme.warning), (Severity.INFO, theme.primary)):
             title.append(f"{counts[sev]} {sev.label}", style=f"bold {color}" if counts[sev] else "dim")
             title.append("  ")
-        if snapshot.error:
-            title.append(f"stale: {snapshot.error}", style=f"bold {theme.warning}")
+        title.append(f"by {self.grouping} · sort {self.sorting}  ", style="dim")
+        if self.filter_error:
+            title.append_text(safe(f"filter: {self.filter_error}", 120, style=f"bold {theme.error}"))
+        elif snapshot.error:
+            title.append_text(safe(f"stale: {snapshot.error}", 120, style=f"bold {theme.warning}"))
         self.query_one("#alerts-title", Static).update(title)
+
+    # -- actions on the selected alert ---------------------------------------------
+
+    def _need_alert(self) -> Alert | None:
+        alert = self.selected_alert()
+        if alert is None:
+            self.app.notify("select an alert first (this row is a group)", severity="warning")
+        return alert
+
+    def _read_only(self) -> bool:
+        if getattr(self.app, "settings", None) is not None and self.app.settings.read_only:
+            self.app.notify("read-only mode: silences are disabled", severity="warning")
+            return True
+        return False
+
+    def action_silence(self) -> None:
+        alert = self._need_alert()
+        if alert is None or self._read_only():
+            return
+
+        def done(request: SilenceRequest | None) -> None:
+            if request is not None:
+                self._create_silence(alert, request)
+
+        self.app.push_screen(SilenceScreen(alert, str(self.operator)), done)
+
+    @work(group="alerts-silence", exit_on_error=False, description="create silence")
+    async def _create_silence(self, alert: Alert, request: SilenceRequest) -> None:
+        try:
+            silence_id = await self.service.silence(alert, request.duration, request.comment, self.operator)
+        except SourceError as exc:
+            self.app.notify(f"silence failed: {exc}", severity="error", timeout=10)
+            return
+        self.app.notify(f"silence {silence_id} created for {alert.alertname} ({format_age(request.duration.total_seconds())})", timeout=8)
+        self.app.action_alerts_refresh()
+
+    def action_acknowledge(self) -> None:
+        alert = self._need_alert()
+        if alert is None or self._read_only():
+            return
+        self._ack(alert)
+
+    @work(group="alerts-silence", exit_on_error=False, description="acknowledge")
+    async def _ack(self, alert: Alert) -> None:
+        try:
+            silence_id = await self.service.acknowledge(alert, self.operator)
+        except SourceError as exc:
+            self.app.notify(f"ack failed: {exc}", severity="error", timeout=10)
+            return
+        self.app.notify(f"acknowledged {alert.alertname} (silence {silence_id}, 15m)", timeout=8)
+        self.app.action_alerts_refresh()
+
+    def action_expire(self) -> None:
+        alert = self._need_alert()
+        if alert is None or self._read_only():
+            return
+        if not alert.silenced_by:
+            self.app.notify(f"{alert.alertname} is not silenced", severity="warning")
+            return
+        self._expire(alert)
+
+    @work(group="alerts-silence", exit_on_error=False, description="expire silence")
+    async def _expire(self, alert: Alert) -> None:
+        done = []
+        for silence_id in alert.silenced_by:
+            try:
+                await self.service.expire(silence_id)
+                done.append(silence_id)
+            except SourceError as exc:
+                self.app.notify(f"expire {silence_id} failed: {exc}", severity="error", timeout=10)
+        if done:
+            self.app.notify(f"expired {', '.join(done)}", timeout=8)
+            self.app.action_alerts_refresh()
+
+    def action_copy(self) -> None:
+        alert = self._need_alert()
+        if alert is None:
+            return
+        self.app.notify("no proposed command yet: no triage model is loaded", severity="warning")
+
+    @on(DataTable.RowSelected, "#alerts-table")
+    def _open_detail(self, event: DataTable.RowSelected) -> None:
+        alert = self.selected_alert()
+        if alert is not None and self.snapshot is not None:
+            self.app.push_screen(AlertDetailScreen(alert, self.snapshot.fetched_at))

@@ -1,0 +1,81 @@
+"""Silences and acknowledgements (a short silence marked as an ack, as karma does)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sreconsole.domain.alerts import Alert, parse_time
+from sreconsole.domain.matchers import Matcher, MatcherError, MatchType
+from sreconsole.domain.text import to_str
+
+ACK_PREFIX = "ACK!"
+"""Comment prefix that marks a silence as an acknowledgement (karma uses the same idea)."""
+
+# Labels that identify the alert instance; silencing by them mutes exactly this alert.
+_IDENTITY_SKIP = {"severity"}
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    created_by: str
+    comment: str
+    state: str  # active | pending | expired
+
+    @property
+    def is_ack(self) -> bool:
+        return self.comment.startswith(ACK_PREFIX)
+
+
+def parse_silence(raw: Any) -> Silence | None:
+    if not isinstance(raw, dict) or not raw.get("id"):
+        return None
+    matchers = []
+    for m in raw.get("matchers") or []:
+        if not isinstance(m, dict):
+            continue
+        is_regex = bool(m.get("isRegex"))
+        is_equal = m.get("isEqual", True) is not False
+        kind = {(False, True): MatchType.EQUAL, (False, False): MatchType.NOT_EQUAL, (True, True): MatchType.REGEX, (True, False): MatchType.NOT_REGEX}[(is_regex, is_equal)]
+        try:
+            matchers.append(Matcher.create(to_str(m.get("name")), kind, to_str(m.get("value"))))
+        except MatcherError:
+            continue
+    status = raw.get("status") if isinstance(raw.get("status"), dict) else {}
+    return Silence(
+        id=to_str(raw["id"]),
+        matchers=tuple(matchers),
+        starts_at=parse_time(raw.get("startsAt")),
+        ends_at=parse_time(raw.get("endsAt")),
+        created_by=to_str(raw.get("createdBy")),
+        comment=to_str(raw.get("comment")),
+        state=to_str(status.get("state", "")),
+    )
+
+
+def matchers_for(alert: Alert) -> list[Matcher]:
+    """Equality matchers on the alert's identifying labels: the silence mutes this alert."""
+    return [Matcher.create(k, MatchType.EQUAL, v) for k, v in sorted(alert.labels.items()) if k not in _IDENTITY_SKIP and re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", k)]
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``2h``, ``30m``, ``1d12h``, ``90s`` → timedelta. Raises ValueError with a clear message."""
+    m = _DURATION.match(text or "")
+    if not m or not any(m.groups()):
+        raise ValueError(f"duration {text!r}: use forms like 30m, 2h, 1d12h")
+    d, h, mi, s = (int(x) if x else 0 for x in m.groups())
+    delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    if delta <= timedelta(0):
+        raise ValueError("duration must be positive")
+    if delta > timedelta(days=365):
+        raise ValueError("duration longer than a year: use a config change, not a silence")
+    return delta

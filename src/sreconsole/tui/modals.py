@@ -1,0 +1,132 @@
+"""Modal dialogs that return typed results: silence, alert detail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from sreconsole.domain.alerts import Alert, format_age
+from sreconsole.domain.silences import matchers_for, parse_duration
+from sreconsole.tui.render import safe
+
+
+@dataclass(frozen=True)
+class SilenceRequest:
+    duration: timedelta
+    comment: str
+
+
+class SilenceScreen(ModalScreen[SilenceRequest | None]):
+    """Duration and comment for a silence of the selected alert; shows the matchers used."""
+
+    DEFAULT_CSS = """
+    SilenceScreen { align: center middle; }
+    SilenceScreen > Vertical {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $warning; background: $surface; padding: 0 1;
+    }
+    SilenceScreen Input { margin: 0; }
+    SilenceScreen #silence-error { color: $error; height: auto; }
+    SilenceScreen #silence-matchers { color: $text-muted; height: auto; max-height: 6; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="silence.cancel")]
+
+    def __init__(self, alert: Alert, operator: str, default_duration: str = "2h") -> None:
+        super().__init__()
+        self.alert = alert
+        self.operator = operator
+        self.default_duration = default_duration
+
+    def compose(self) -> ComposeResult:
+        matchers = ", ".join(str(m) for m in matchers_for(self.alert))
+        with Vertical():
+            yield Label(Text.assemble(("Silence ", "bold"), safe(self.alert.alertname, 60), (f"  as {self.operator}", "dim")))
+            yield Static(safe("matchers: " + matchers, 600, single_line=False), id="silence-matchers")
+            yield Input(value=self.default_duration, placeholder="duration: 30m, 2h, 1d", id="silence-duration")
+            yield Input(placeholder="comment: why (required)", id="silence-comment")
+            yield Static("", id="silence-error")
+            yield Label(Text("enter: create silence · tab: next field · esc: cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#silence-comment", Input).focus()
+
+    @on(Input.Submitted)
+    def _submit(self) -> None:
+        error = self.query_one("#silence-error", Static)
+        try:
+            duration = parse_duration(self.query_one("#silence-duration", Input).value)
+        except ValueError as exc:
+            error.update(Text(str(exc)))
+            self.query_one("#silence-duration", Input).focus()
+            return
+        comment = self.query_one("#silence-comment", Input).value.strip()
+        if not comment:
+            error.update(Text("a comment is required: say why the alert is silenced"))
+            self.query_one("#silence-comment", Input).focus()
+            return
+        self.dismiss(SilenceRequest(duration, comment))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AlertDetailScreen(ModalScreen[None]):
+    """Everything about one alert: labels, annotations, times, silences."""
+
+    DEFAULT_CSS = """
+    AlertDetailScreen { align: center middle; }
+    AlertDetailScreen > VerticalScroll {
+        width: 100%; height: 100%; border: round $primary; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "Close", id="detail.close"),
+        Binding("j,down", "scroll('down')", "Down", show=False, id="detail.down"),
+        Binding("k,up", "scroll('up')", "Up", show=False, id="detail.up"),
+    ]
+
+    def __init__(self, alert: Alert, now) -> None:
+        super().__init__()
+        self.alert = alert
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(alert_detail(self.alert, self.now), id="detail-body")
+
+    def action_scroll(self, direction: str) -> None:
+        self.query_one(VerticalScroll).scroll_relative(y=1 if direction == "down" else -1, animate=False)
+
+
+def alert_detail(alert: Alert, now) -> Table:
+    """A two-column table of everything known about the alert, all values inert."""
+    table = Table(box=None, show_header=False, expand=True, pad_edge=False)
+    table.add_column("key", style="bold", no_wrap=True, max_width=28)
+    table.add_column("value", overflow="fold")
+    table.add_row(Text("alert"), safe(alert.alertname, 200))
+    table.add_row(Text("state"), Text(alert.state.value))
+    table.add_row(Text("since"), Text(f"{alert.starts_at:%Y-%m-%d %H:%M:%S} UTC ({format_age(alert.age_seconds(now))} ago)"))
+    table.add_row(Text("fingerprint"), Text(alert.fingerprint))
+    if alert.silenced_by:
+        table.add_row(Text("silenced by"), safe(", ".join(alert.silenced_by), 400))
+    if alert.inhibited_by:
+        table.add_row(Text("inhibited by"), safe(", ".join(alert.inhibited_by), 400))
+    table.add_row(Text("labels", style="underline"), Text(""))
+    for key, value in sorted(alert.labels.items()):
+        table.add_row(safe(key, 60), safe(value, 2000, single_line=False))
+    if alert.annotations:
+        table.add_row(Text("annotations", style="underline"), Text(""))
+        for key, value in sorted(alert.annotations.items()):
+            table.add_row(safe(key, 60), safe(value, 4000, single_line=False))
+    if alert.generator_url:
+        table.add_row(Text("source"), safe(alert.generator_url, 500))
+    return table
