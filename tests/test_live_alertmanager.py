@@ -193,3 +193,39 @@ async def test_pane_shows_alerts_from_real_alertmanager_and_silences_from_keys(s
         assert abs(length.total_seconds() - 90 * 60) < 5
         assert any(m["name"] == "alertname" and m["value"] == "TestPodCrashLoopBackOff" for m in silences[0]["matchers"])
         assert any(silences[0]["id"] in n.message for n in app._notifications)
+
+
+def test_cli_alerts_list_reads_the_real_alertmanager(stack):
+    import json
+    import subprocess
+    import sys
+
+    am, _prom, _rules = stack
+    cmd = [sys.executable, "-m", "sreconsole", "--alertmanager", am.url, "alerts", "list", "--json", "--filter", 'namespace="ai" severity=~"warn.*"']
+    deadline = time.monotonic() + 40
+    while True:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        rows = json.loads(out.stdout)
+        if any(r["alertname"] == "TestPodCrashLoopBackOff" for r in rows) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert rows and all(r["labels"]["namespace"] == "ai" and r["severity"] == "warning" for r in rows)
+    assert any(r["alertname"] == "TestPodCrashLoopBackOff" for r in rows)
+
+
+def test_cli_alerts_list_on_the_demo_and_when_the_source_is_down():
+    import json
+    import subprocess
+    import sys
+
+    from harness import free_port
+
+    out = subprocess.run([sys.executable, "-m", "sreconsole", "--demo", "alerts", "list", "--json"], capture_output=True, text=True, timeout=60)
+    names = {r["alertname"] for r in json.loads(out.stdout)}
+    assert out.returncode == 0 and "KubePodCrashLooping" in names
+    down = subprocess.run(
+        [sys.executable, "-m", "sreconsole", "--alertmanager", f"http://127.0.0.1:{free_port()}", "alerts", "list"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert down.returncode == 1 and "connection refused" in down.stderr

@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     show = config_sub.add_parser("show", help="effective settings, each value's origin, secrets redacted")
     show.add_argument("--json", action="store_true", help="machine-readable output")
 
+    alerts = sub.add_parser("alerts", help="live alerts from the configured source (or the demo)")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    alerts_list = alerts_sub.add_parser("list", help="print the current alerts")
+    alerts_list.add_argument("--filter", metavar="MATCHERS", default="", help='matchers and words, e.g. \'severity="critical" payments\'')
+    alerts_list.add_argument("--json", action="store_true", help="machine-readable output")
+
     doctor = sub.add_parser("doctor", help="check configured sources and local prerequisites")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -70,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         for warning in settings.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         return _config_show(settings, as_json=args.json)
+    if args.command == "alerts":
+        return _alerts_list(settings, args.filter, as_json=args.json)
     if args.command == "doctor":
         for warning in settings.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -112,6 +120,64 @@ def _config_show(settings, as_json: bool) -> int:
     table.add_column("origin", style="dim")
     for key, value, origin, is_secret, _doc in rows:
         table.add_row(Text(key), Text(display_value(value, is_secret)), Text(origin))
+    Console().print(table)
+    return 0
+
+
+def _alerts_list(settings, filter_text: str, as_json: bool) -> int:
+    """What the Alerts pane shows, for scripts: exit 1 when the source cannot be read."""
+    import asyncio
+
+    from sreconsole.domain.alerts import format_age
+    from sreconsole.domain.matchers import MatcherError, parse_filter
+    from sreconsole.domain.text import clean
+    from sreconsole.services.alerts import AlertsService
+    from sreconsole.services.environment import build_alert_source
+
+    try:
+        flt = parse_filter(filter_text)
+    except MatcherError as exc:
+        print(f"sreconsole: invalid filter: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def fetch():
+        service = AlertsService(build_alert_source(settings))
+        try:
+            return await service.refresh()
+        finally:
+            await service.aclose()
+
+    snapshot = asyncio.run(fetch())
+    if snapshot.error:
+        print(f"sreconsole: {snapshot.health.name}: {snapshot.error}", file=sys.stderr)
+        return 1
+    alerts = [a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())]
+    if as_json:
+        print(json.dumps([
+            {
+                "fingerprint": a.fingerprint,
+                "alertname": a.alertname,
+                "severity": a.severity.label,
+                "state": a.state.value,
+                "labels": dict(a.labels),
+                "annotations": dict(a.annotations),
+                "starts_at": a.starts_at.isoformat(),
+                "silenced_by": list(a.silenced_by),
+                "inhibited_by": list(a.inhibited_by),
+            }
+            for a in alerts
+        ], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{len(alerts)} alerts from {snapshot.health.name}", title_justify="left")
+    for column, width in (("severity", 8), ("alertname", 12), ("target", 10), ("age", 5), ("state", 9), ("summary", 10)):
+        table.add_column(column, no_wrap=column != "summary", overflow="ellipsis", min_width=width)
+    for a in alerts:
+        target = "/".join(x for x in (a.namespace, a.target().split("/", 1)[-1]) if x)
+        table.add_row(*(Text(clean(v, 200)) for v in (a.severity.label, a.alertname, target, format_age(a.age_seconds(snapshot.fetched_at)), a.state.value, a.summary)))
     Console().print(table)
     return 0
 
