@@ -16,6 +16,7 @@ from sreconsole.domain.operator import Operator
 from sreconsole.resources import stylesheets
 from sreconsole.services.alerts import AlertsService
 from sreconsole.services.environment import build_alert_source, poll_interval, wall_clock
+from sreconsole.services.evidence import build_evidence_service
 from sreconsole.services.panes import ChatService, ReviewService, TrainingService
 from sreconsole.tui.commands import SreCommands
 from sreconsole.tui.header import StatusHeader
@@ -59,7 +60,9 @@ class SreConsoleApp(App[None]):
         self.settings = settings
         self.clock = clock
         self.operator = operator or Operator("unknown")
-        self.alerts_service = AlertsService(build_alert_source(settings, clock, demo_epoch), clock)
+        source = build_alert_source(settings, clock, demo_epoch)
+        self.alerts_service = AlertsService(source, clock)
+        self.evidence_service = build_evidence_service(settings, source, clock)
         self.review_service = ReviewService()
         self.training_service = TrainingService()
         self.chat_service = ChatService()
@@ -74,7 +77,7 @@ class SreConsoleApp(App[None]):
         yield StatusHeader(self.settings.environment_name, self.operator, id="header")
         with TabbedContent(id="panes", initial="alerts"):
             with TabPane("1 Alerts", id="alerts"):
-                yield AlertsPane(self.alerts_service, self.operator, id="alerts-pane")
+                yield AlertsPane(self.alerts_service, self.operator, self.evidence_service, id="alerts-pane")
             with TabPane("2 Review", id="review"):
                 yield ReviewPane(self.review_service, id="review-pane")
             with TabPane("3 Training", id="training"):

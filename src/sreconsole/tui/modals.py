@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, Static
 
 from sreconsole.domain.alerts import Alert, format_age
 from sreconsole.domain.silences import matchers_for, parse_duration
+from sreconsole.tui.evidence_view import evidence_renderable
 from sreconsole.tui.render import safe
 
 
@@ -94,14 +95,29 @@ class AlertDetailScreen(ModalScreen[None]):
         Binding("k,up", "scroll('up')", "Up", show=False, id="detail.up"),
     ]
 
-    def __init__(self, alert: Alert, now) -> None:
+    def __init__(self, alert: Alert, now, evidence_service=None) -> None:
         super().__init__()
         self.alert = alert
         self.now = now
+        self.evidence_service = evidence_service
+        self.evidence = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(alert_detail(self.alert, self.now), id="detail-body")
+            yield Static(Text("evidence: loading…", style="dim"), id="detail-evidence")
+
+    def on_mount(self) -> None:
+        if self.evidence_service is not None:
+            self._load()
+        else:
+            self.query_one("#detail-evidence", Static).update(Text("evidence: not available", style="dim"))
+
+    @work(exclusive=True, group="detail-evidence", exit_on_error=False, description="load evidence")
+    async def _load(self) -> None:
+        self.evidence = await self.evidence_service.gather(self.alert)
+        width = max(self.size.width - 6, 20)
+        self.query_one("#detail-evidence", Static).update(evidence_renderable(self.evidence, width, self.app.current_theme))
 
     def action_scroll(self, direction: str) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=1 if direction == "down" else -1, animate=False)

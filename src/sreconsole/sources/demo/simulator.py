@@ -322,6 +322,8 @@ class DemoCluster:
             else:
                 frac = _shape(spec.shape, into / total, into)
             value = spec.baseline + (spec.peak - spec.baseline) * frac + rng.uniform(-noise, noise)
+            if spec.baseline >= 0 and spec.peak >= 0:
+                value = max(value, 0.0)  # counts, ratios and bytes are never negative
             out.append((t, round(value, 4)))
             t += timedelta(seconds=step_s)
         return out

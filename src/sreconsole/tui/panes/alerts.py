@@ -9,16 +9,18 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowDoesNotExist
 
 from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age
+from sreconsole.domain.evidence import Evidence
 from sreconsole.domain.matchers import Filter, MatcherError, parse_filter
 from sreconsole.domain.operator import Operator
 from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.sources.base import SourceError
-from sreconsole.tui.modals import AlertDetailScreen, SilenceRequest, SilenceScreen
+from sreconsole.tui.evidence_view import evidence_renderable
+from sreconsole.tui.modals import AlertDetailScreen, SilenceRequest, SilenceScreen, alert_detail
 from sreconsole.tui.render import safe
 from sreconsole.tui.widgets import VimTable
 
@@ -48,6 +50,9 @@ NEW_FOR = timedelta(seconds=10)
 RESOLVED_FOR = timedelta(seconds=10)
 """How long a resolved alert stays, faded, before it leaves the table."""
 GROUP_PREFIX = "group:"
+SIDE_PANEL_MIN_WIDTH = 140
+"""Terminal width from which the detail panel sits beside the table."""
+SIDE_PANEL_WIDTH = 56
 
 
 class AlertTable(VimTable):
@@ -86,9 +91,11 @@ class AlertsPane(Vertical):
         Binding("o", "cycle_sorting", "Sort", id="alerts.sort", tooltip="Sort by severity, age, name"),
     ]
 
-    def __init__(self, service: AlertsService, operator: Operator, **kwargs) -> None:
+    def __init__(self, service: AlertsService, operator: Operator, evidence_service=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.service = service
+        self.evidence_service = evidence_service
+        self.evidence: Evidence | None = None
         self.operator = operator
         self.snapshot: AlertsSnapshot | None = None
         self.filter_text = ""
@@ -106,12 +113,20 @@ class AlertsPane(Vertical):
         table = AlertTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         for key, label, width in COLUMNS:
             table.add_column(label, key=key, width=width)
-        yield table
+        with Horizontal(id="alerts-body"):
+            yield table
+            with VerticalScroll(id="alerts-side"):
+                yield Static("", id="side-detail")
+                yield Static("", id="side-evidence")
 
     def on_resize(self) -> None:
-        """The summary takes whatever width is left, so nothing scrolls sideways."""
+        """The summary takes whatever width is left, so nothing scrolls sideways; wide
+        terminals get the detail panel beside the table."""
         table = self.query_one(AlertTable)
-        width = max(self.size.width - FIXED_WIDTH - 3, 10)
+        side = self.query_one("#alerts-side")
+        side.display = self.size.width >= SIDE_PANEL_MIN_WIDTH
+        side_width = SIDE_PANEL_WIDTH if side.display else 0
+        width = max(self.size.width - side_width - FIXED_WIDTH - 3, 10)
         column = table.columns.get("summary")  # type: ignore[call-overload]
         if column is not None and column.width != width:
             column.width = width
@@ -437,4 +452,35 @@ class AlertsPane(Vertical):
     def _open_detail(self, event: DataTable.RowSelected) -> None:
         alert = self.selected_alert()
         if alert is not None and self.snapshot is not None:
-            self.app.push_screen(AlertDetailScreen(alert, self.snapshot.fetched_at))
+            self.app.push_screen(AlertDetailScreen(alert, self.snapshot.fetched_at, self.evidence_service))
+
+    # -- the side panel: evidence for the selected alert only, loaded lazily ---------
+
+    @on(DataTable.RowHighlighted, "#alerts-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if not self.query_one("#alerts-side").display:
+            return
+        alert = self.selected_alert()
+        if alert is None:
+            self.query_one("#side-detail", Static).update(Text("a group: select an alert", style="dim"))
+            self.query_one("#side-evidence", Static).update("")
+            return
+        if self.evidence is not None and self.evidence.fingerprint == alert.fingerprint:
+            return
+        now = self.snapshot.fetched_at if self.snapshot else alert.starts_at
+        self.query_one("#side-detail", Static).update(alert_detail(alert, now))
+        self.query_one("#side-evidence", Static).update(evidence_renderable(None, SIDE_PANEL_WIDTH, self.app.current_theme, loading=True))
+        self.evidence = None
+        if self.evidence_service is not None:
+            self._load_evidence(alert)
+
+    @work(exclusive=True, group="side-evidence", exit_on_error=False, description="load evidence")
+    async def _load_evidence(self, alert: Alert) -> None:
+        import asyncio
+
+        await asyncio.sleep(0.15)  # j held down: only the row the cursor stops on is fetched
+        evidence = await self.evidence_service.gather(alert)
+        if self.selected_fingerprint() != evidence.fingerprint:
+            return  # stale: the operator has moved on
+        self.evidence = evidence
+        self.query_one("#side-evidence", Static).update(evidence_renderable(evidence, SIDE_PANEL_WIDTH - 4, self.app.current_theme))

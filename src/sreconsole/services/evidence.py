@@ -1,0 +1,143 @@
+"""Evidence for one alert: the rule's metric trend (Prometheus) and recent logs (Loki).
+
+Each part runs concurrently under its own deadline, so a slow or dead source costs its own
+part, never the other's, and never the UI. The demo answers from the simulated cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from sreconsole.config import Settings
+from sreconsole.domain.alerts import Alert
+from sreconsole.domain.evidence import Evidence, LogLine, parse_threshold
+from sreconsole.sources.base import SourceError
+
+WINDOW = timedelta(hours=1)
+STEP_S = 60.0
+
+
+class MetricEvidence(Protocol):
+    async def expression_for(self, alert: Alert) -> tuple[str, float | None, str] | None: ...
+    async def series(self, expr: str, alert: Alert, start: datetime, end: datetime, step_s: float) -> list[tuple[datetime, float]]: ...
+
+
+class LogEvidence(Protocol):
+    async def logs_for(self, alert: Alert, since: timedelta, limit: int) -> list[LogLine]: ...
+
+
+class PrometheusEvidence:
+    """The rule behind the alert, evaluated as a range narrowed to the alert's own labels."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+
+    async def expression_for(self, alert: Alert):
+        rule = await self.source.rule_for(alert)
+        if rule is None:
+            return None
+        threshold = parse_threshold(rule.expr)
+        return rule.expr, threshold[1] if threshold else None, ""
+
+    async def series(self, expr, alert, start, end, step_s):
+        return await self.source.range(expr, start, end, step_s)
+
+
+class DemoEvidence:
+    def __init__(self, cluster, clock: Callable[[], datetime]) -> None:
+        self.cluster = cluster
+        self.clock = clock
+
+    async def expression_for(self, alert: Alert):
+        return self.cluster.rule_expression(alert)
+
+    async def series(self, expr, alert, start, end, step_s):
+        return self.cluster.metric_series(alert, start, end, step_s)
+
+    async def logs_for(self, alert: Alert, since: timedelta, limit: int) -> list[LogLine]:
+        return [LogLine(at, text, {"pod": alert.labels.get("pod", "")}) for at, text in self.cluster.log_lines(alert, self.clock(), limit)]
+
+
+class EvidenceService:
+    def __init__(
+        self,
+        metrics: MetricEvidence | None,
+        logs: LogEvidence | None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.metrics = metrics
+        self.logs = logs
+        self.clock = clock
+        self.timeout_s = timeout_s
+
+    async def gather(self, alert: Alert, log_limit: int = 30) -> Evidence:
+        (expr, threshold, unit, series, metric_error), (logs, logs_error) = await asyncio.gather(
+            self._metric(alert), self._logs(alert, log_limit)
+        )
+        return Evidence(
+            fingerprint=alert.fingerprint,
+            expr=expr,
+            threshold=threshold,
+            unit=unit,
+            series=tuple(series),
+            metric_error=metric_error,
+            logs=tuple(logs),
+            logs_error=logs_error,
+            runbook_url=alert.annotations.get("runbook_url", ""),
+        )
+
+    async def _metric(self, alert: Alert):
+        if self.metrics is None:
+            return "", None, "", [], "no Prometheus configured"
+        try:
+            found = await asyncio.wait_for(self.metrics.expression_for(alert), self.timeout_s)
+            if found is None:
+                return "", None, "", [], f"no alerting rule named {alert.alertname} in Prometheus"
+            expr, threshold, unit = found
+            end = self.clock()
+            series = await asyncio.wait_for(self.metrics.series(_without_comparison(expr), alert, end - WINDOW, end, STEP_S), self.timeout_s)
+            return expr, threshold, unit, series, "" if series else "the expression returned no data in the last hour"
+        except (SourceError, TimeoutError, asyncio.TimeoutError) as exc:
+            return "", None, "", [], str(exc) or "timed out"
+
+    async def _logs(self, alert: Alert, limit: int):
+        if self.logs is None:
+            return [], "no Loki configured"
+        try:
+            return await asyncio.wait_for(self.logs.logs_for(alert, WINDOW, limit), self.timeout_s), ""
+        except (SourceError, TimeoutError, asyncio.TimeoutError) as exc:
+            return [], str(exc) or "timed out"
+
+
+def _without_comparison(expr: str) -> str:
+    """Plot the value, not the boolean: drop a trailing ``> 0.5`` so the line shows how
+    close the metric is to its threshold."""
+    import re
+
+    stripped = re.sub(r"\s*(>=|<=|==|!=|>|<)\s*(?:bool\s+)?-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$", "", expr.strip())
+    return stripped or expr
+
+
+def build_evidence_service(settings: Settings, alert_source, clock: Callable[[], datetime]) -> EvidenceService:
+    """The demo's own evidence, or the configured Prometheus and Loki (each optional)."""
+    if settings.is_demo and hasattr(alert_source, "cluster"):
+        demo = DemoEvidence(alert_source.cluster, clock)
+        return EvidenceService(demo, demo, clock)
+    metrics = logs = None
+    if settings.prometheus.url:
+        from sreconsole.sources.prometheus import PrometheusSource
+
+        p = settings.prometheus
+        metrics = PrometheusEvidence(
+            PrometheusSource(p.url, timeout_s=p.timeout_s, retries=p.retries, bearer_token=p.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
+        )
+    if settings.loki.url:
+        from sreconsole.sources.loki import LokiSource
+
+        lk = settings.loki
+        logs = LokiSource(lk.url, timeout_s=lk.timeout_s, retries=lk.retries, tenant=lk.tenant, bearer_token=lk.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
+    return EvidenceService(metrics, logs, clock)
