@@ -151,7 +151,7 @@ async def test_hostile_labels_from_real_alertmanager_render_inert(tmp_path, make
             alert = pane.visible_alerts()[0]
             assert alert.labels["long"] == "L" * 10_000  # the data itself is kept as received
             table = app.query_one(AlertTable)
-            cells = table.get_row(alert.fingerprint)
+            cells = table.cells(alert.fingerprint)
             joined = " ".join(c.plain for c in cells)
             assert "\x1b" not in joined and "\u202e" not in joined and "\u200b" not in joined
             assert "Hostile[bold red]Markup[/]" in joined  # markup shown literally

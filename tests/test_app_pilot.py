@@ -17,13 +17,13 @@ async def test_first_poll_fills_the_table_with_demo_alerts(make_demo_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_polls(app, pilot)
         table = app.query_one(AlertTable)
-        alert_rows = [row.key for row in table.ordered_rows if not row.key.value.startswith("group:")]
-        names = [table.get_row(key)[1].plain for key in alert_rows]
+        alert_rows = [key for key in table.keys if not key.startswith("group:")]
+        names = [table.cells(key)[1].plain for key in alert_rows]
         assert "KubePodCrashLooping" in names
         assert "FluxHelmReleaseFailed" in names  # fires 4 s into the demo; clock is at 30 s
         assert len(names) == len(app.query_one(AlertsPane).snapshot.alerts)
         # worst first: every CRIT row comes before every WARN row
-        sev = [table.get_row(key)[0].plain for key in alert_rows]
+        sev = [table.cells(key)[0].plain for key in alert_rows]
         assert sev.index("WARN") > max(i for i, s in enumerate(sev) if s == "CRIT")
 
 
@@ -68,8 +68,8 @@ async def test_slash_filters_and_escape_clears(make_demo_app):
         await pilot.press(*"payments")
         await pilot.pause()
         assert 0 < table.row_count < total
-        for row in table.ordered_rows:
-            cells = [c.plain for c in table.get_row(row.key)]
+        for key in table.keys:
+            cells = [c.plain for c in table.cells(key)]
             assert "payments" in " ".join(cells) or "payments" in str(app.query_one(AlertsPane).snapshot)
         await pilot.press("enter")
         assert app.focused is table
@@ -89,7 +89,7 @@ async def test_selection_follows_its_alert_when_rows_change(make_demo_app):
         chosen = pane.selected_fingerprint()
         await pilot.press("slash", *"a")  # a filter that removes some rows above
         await pilot.pause()
-        if chosen in {r.key.value for r in table.ordered_rows}:
+        if chosen in set(table.keys):
             assert pane.selected_fingerprint() == chosen
 
 
@@ -185,13 +185,13 @@ async def test_grouping_and_sorting_cycle_from_keys(make_demo_app):
         assert pane.grouping == "alertname"
         await pilot.press("v")
         assert pane.grouping == "namespace"
-        keys = [r.key.value for r in table.ordered_rows]
+        keys = list(table.keys)
         assert "group:checkout" in keys  # three checkout alerts share a header
         checkout = keys.index("group:checkout")
         following = [pane.snapshot and next(a for a in pane.snapshot.alerts if a.fingerprint == k) for k in keys[checkout + 1 : checkout + 4]]
         assert {a.namespace for a in following} == {"checkout"}
         await pilot.press("v", "v")
-        assert pane.grouping == "none" and not any(k.startswith("group:") for k in (r.key.value for r in table.ordered_rows))
+        assert pane.grouping == "none" and not any(k.startswith("group:") for k in table.keys)
         await pilot.press("o")
         assert pane.sorting == "age"
         ages = [a.starts_at for a in pane.visible_alerts()]
@@ -241,15 +241,15 @@ async def test_new_alerts_are_marked_and_resolved_ones_fade_then_leave(settings)
         await wait_for_polls(app, pilot)
         pane = app.query_one(AlertsPane)
         table = app.query_one(AlertTable)
-        assert not any(c.plain == "new" for r in table.ordered_rows for c in table.get_row(r.key))
+        assert not any(c.plain == "new" for k in table.keys for c in table.cells(k))
         now[0] = DEMO_EPOCH + timedelta(seconds=6)  # FluxHelmReleaseFailed fires at 4 s
         await wait_for_polls(app, pilot, app.polls + 1)
         helm = next(a for a in pane.visible_alerts() if a.alertname == "FluxHelmReleaseFailed")
-        assert table.get_row(helm.fingerprint)[3].plain == "new"
+        assert table.cells(helm.fingerprint)[3].plain == "new"
         now[0] = DEMO_EPOCH + timedelta(seconds=305)  # resolved at 304 s
         await wait_for_polls(app, pilot, app.polls + 1)
-        row = table.get_row(helm.fingerprint)
+        row = table.cells(helm.fingerprint)
         assert row[4].plain == "resolved"
         now[0] = DEMO_EPOCH + timedelta(seconds=320)
         await wait_for_polls(app, pilot, app.polls + 1)
-        assert helm.fingerprint not in {r.key.value for r in table.ordered_rows}
+        assert helm.fingerprint not in set(table.keys)

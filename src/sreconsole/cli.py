@@ -151,7 +151,9 @@ def _alerts_list(settings, filter_text: str, as_json: bool) -> int:
     if snapshot.error:
         print(f"sreconsole: {snapshot.health.name}: {snapshot.error}", file=sys.stderr)
         return 1
-    alerts = [a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())]
+    from sreconsole.domain.alerts import sort_key
+
+    alerts = sorted((a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())), key=sort_key)
     if as_json:
         print(json.dumps([
             {

@@ -87,6 +87,8 @@ class Alert:
     generator_url: str = ""
     silenced_by: tuple[str, ...] = ()
     inhibited_by: tuple[str, ...] = ()
+    _search: str | None = field(default=None, init=False, repr=False, compare=False)
+    _severity: Severity | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def alertname(self) -> str:
@@ -94,7 +96,9 @@ class Alert:
 
     @property
     def severity(self) -> Severity:
-        return Severity.parse(self.labels.get("severity"))
+        if self._severity is None:  # sorted and counted on every poll: parse once
+            object.__setattr__(self, "_severity", Severity.parse(self.labels.get("severity")))
+        return self._severity
 
     @property
     def summary(self) -> str:
@@ -117,11 +121,14 @@ class Alert:
         return max((now - self.starts_at).total_seconds(), 0.0)
 
     def search_text(self) -> str:
-        """Lower-cased text that free-text filtering matches against."""
-        parts = [f"{k}={v}" for k, v in self.labels.items()]
-        parts.append(self.summary)
-        parts.append(self.state.value)
-        return " ".join(parts).lower()
+        """Lower-cased text that free-text filtering matches against (computed once: a
+        filter keystroke over 10,000 alerts must not rebuild 10,000 strings)."""
+        if self._search is None:
+            parts = [f"{k}={v}" for k, v in self.labels.items()]
+            parts.append(self.summary)
+            parts.append(self.state.value)
+            object.__setattr__(self, "_search", " ".join(parts).lower())  # a cache, not state
+        return self._search
 
 
 def format_age(seconds: float) -> str:

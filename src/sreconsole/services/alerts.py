@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sreconsole.domain.alerts import Alert, sort_key
+from sreconsole.domain.alerts import Alert
 from sreconsole.domain.health import SourceHealth
 from sreconsole.domain.operator import Operator
 from sreconsole.domain.silences import ACK_PREFIX, matchers_for
@@ -42,7 +42,7 @@ class AlertsService:
             fetched = await self.source.fetch_alerts()
         except SourceError as exc:
             return AlertsSnapshot(
-                alerts=tuple(sorted(self._last.values(), key=sort_key)),
+                alerts=tuple(self._last.values()),
                 health=self.source.health(),
                 fetched_at=self.clock(),
                 error=str(exc),
@@ -52,7 +52,7 @@ class AlertsService:
         removed = frozenset(self._last.keys() - current.keys())
         self._last = current
         return AlertsSnapshot(
-            alerts=tuple(sorted(current.values(), key=sort_key)),
+            alerts=tuple(fetched),  # in the source's order: each view sorts as it shows them
             health=self.source.health(),
             fetched_at=self.clock(),
             added=added,

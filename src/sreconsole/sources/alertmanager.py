@@ -95,6 +95,7 @@ class AlertmanagerSource:
             transport=transport,
         )
         self._health = SourceHealth(self.name, HealthState.DOWN, reason="not asked yet")
+        self._cache: dict[str, tuple[tuple, Alert]] = {}
 
     async def fetch_alerts(self) -> Sequence[Alert]:
         try:
@@ -109,8 +110,34 @@ class AlertmanagerSource:
         except SourceError as exc:
             self._health = after_failure(self._health, self.name, self.clock(), str(exc), self.stale_after_s)
             raise
-        alerts = [a for a in (parse_alert(item) for item in data) if a is not None]
+        alerts = self._parse_all(data)
         self._health = after_success(self.name, self.clock())
+        return alerts
+
+    def _parse_all(self, data: list) -> list[Alert]:
+        """Parse, reusing the previous poll's Alert when Alertmanager reports it unchanged
+        (same fingerprint, ``updatedAt``, state and silences): at 10,000 alerts most of a
+        poll is alerts that did not change."""
+        previous = self._cache
+        current: dict[str, tuple[tuple, Alert]] = {}
+        alerts = []
+        for item in data:
+            if not isinstance(item, dict):
+                continue
+            fp = item.get("fingerprint")
+            status = item.get("status")
+            signature = (item.get("updatedAt"), item.get("endsAt"), repr(status)) if isinstance(fp, str) else None
+            cached = previous.get(fp) if signature is not None else None
+            if cached is not None and cached[0] == signature:
+                alert = cached[1]
+            else:
+                alert = parse_alert(item)
+                if alert is None:
+                    continue
+            if signature is not None:
+                current[fp] = (signature, alert)
+            alerts.append(alert)
+        self._cache = current
         return alerts
 
     def health(self) -> SourceHealth:

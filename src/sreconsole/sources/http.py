@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from sreconsole.sources.base import SourceError
 
@@ -72,7 +73,7 @@ async def get_json(
             if response.status_code >= 400:
                 raise SourceError(f"HTTP {response.status_code} from {url}")
             try:
-                return response.json()
+                return orjson.loads(response.content)
             except ValueError:
                 ctype = response.headers.get("content-type", "?").split(";")[0]
                 raise SourceError(f"not JSON ({ctype}, {len(response.content)} bytes)") from None

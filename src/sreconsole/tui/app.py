@@ -27,7 +27,7 @@ from sreconsole.tui.panes.alerts import AlertsPane, AlertTable
 from sreconsole.tui.panes.bruno import BrunoPane
 from sreconsole.tui.panes.review import ReviewPane
 from sreconsole.tui.panes.training import TrainingPane
-from sreconsole.tui.widgets import VimTable
+from sreconsole.tui.alert_list import AlertList
 
 PANES = ("alerts", "review", "training", "bruno")
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -108,7 +108,7 @@ class SreConsoleApp(App[None]):
         return [
             ("global", list(self.BINDINGS)),
             ("alerts", list(AlertsPane.BINDINGS)),
-            ("lists", list(VimTable.BINDINGS)),
+            ("lists", list(AlertList.BINDINGS)),
             ("help", list(HelpScreen.BINDINGS)),
             ("silence dialog", list(SilenceScreen.BINDINGS)),
             ("alert detail", list(AlertDetailScreen.BINDINGS)),
@@ -170,10 +170,11 @@ class SreConsoleApp(App[None]):
         self._focus_pane(pane)
 
     def _focus_pane(self, pane: str) -> None:
-        if pane == "alerts":
-            self.query_one(AlertTable).focus()
-        else:
-            self.query_one(f"#{pane}-pane").focus()
+        # Synchronous on purpose: a deferred ``focus()`` would land after keys already
+        # typed (``1`` then ``/`` then text) and pull focus back from the filter.
+        target = self.query_one(AlertTable) if pane == "alerts" else self.query_one(f"#{pane}-pane")
+        if self.focused is not target and not (pane == "alerts" and self.focused is not None and self.query_one(AlertsPane) in self.focused.ancestors):
+            self.screen.set_focus(target)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -10,8 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Input, Static
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets import Input, Static
 
 from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age
 from sreconsole.domain.evidence import Evidence
@@ -22,7 +21,7 @@ from sreconsole.sources.base import SourceError
 from sreconsole.tui.evidence_view import evidence_renderable
 from sreconsole.tui.modals import AlertDetailScreen, SilenceRequest, SilenceScreen, alert_detail
 from sreconsole.tui.render import safe
-from sreconsole.tui.widgets import VimTable
+from sreconsole.tui.alert_list import AlertList
 
 SEVERITY_TEXT = {
     Severity.CRITICAL: "CRIT",
@@ -41,7 +40,7 @@ COLUMNS = (
     ("summary", "SUMMARY", 40),
 )
 FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key != "summary")
-"""Columns before the summary, with DataTable's one-cell padding on each side: 80 at 80x24."""
+"""Columns before the summary, with one cell of padding on each side: 80 at 80x24."""
 
 GROUPINGS = ("alertname", "namespace", "severity", "none")
 SORTINGS = ("severity", "age", "name")
@@ -55,8 +54,8 @@ SIDE_PANEL_MIN_WIDTH = 140
 SIDE_PANEL_WIDTH = 56
 
 
-class AlertTable(VimTable):
-    """The alerts, one row per fingerprint, with a header row per group."""
+class AlertTable(AlertList):
+    """The alerts, one row per fingerprint, with a header row per group of several."""
 
 
 def _sort_key(sorting: str):
@@ -106,13 +105,15 @@ class AlertsPane(Vertical):
         self._first_seen: dict[str, datetime] = {}
         self._resolved: dict[str, tuple[Alert, datetime]] = {}
         self._polls = 0
+        self._rows: dict[str, tuple[Alert | None, str, int]] = {}
+        """Row key → (alert, or None for a group header; group name; group size)."""
+        self._cells: dict[str, list[Text]] = {}
+        """Rendered cells of rows already drawn since the last change (only visible rows)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
         yield Input(placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
-        table = AlertTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
+        table = AlertTable(COLUMNS, self._render_key, id="alerts-table")
         with Horizontal(id="alerts-body"):
             yield table
             with VerticalScroll(id="alerts-side"):
@@ -126,12 +127,7 @@ class AlertsPane(Vertical):
         side = self.query_one("#alerts-side")
         side.display = self.size.width >= SIDE_PANEL_MIN_WIDTH
         side_width = SIDE_PANEL_WIDTH if side.display else 0
-        width = max(self.size.width - side_width - FIXED_WIDTH - 3, 10)
-        column = table.columns.get("summary")  # type: ignore[call-overload]
-        if column is not None and column.width != width:
-            column.width = width
-            table._require_update_dimensions = True  # Textual recomputes virtual size lazily
-            table.refresh()
+        table.set_column_width("summary", max(self.size.width - side_width - FIXED_WIDTH - 3, 10))
 
     # -- filter -------------------------------------------------------------------
     # Focus moves synchronously (display set inline, ``set_focus`` instead of ``focus()``):
@@ -214,38 +210,48 @@ class AlertsPane(Vertical):
         self._render_rows()
 
     def visible_alerts(self) -> list[Alert]:
-        """Alerts that pass the filter, in display order (resolved ones last in their group)."""
+        """Alerts that pass the filter, in display order (grouped, then sorted)."""
+        return [alert for alert, _ in self._visible()]
+
+    def _visible(self) -> list[tuple[Alert, str]]:
+        """(alert, group) in display order. One pass each for filter, group key and sort:
+        this runs on every poll and every filter keystroke, over every alert."""
         if self.snapshot is None:
             return []
-        alerts = [a for a in self.snapshot.alerts if self.filter.matches(a.labels, a.search_text())]
-        alerts += [a for a, _ in self._resolved.values() if self.filter.matches(a.labels, a.search_text())]
-        alerts.sort(key=_sort_key(self.sorting))
-        if self.grouping != "none":
-            order: dict[str, int] = {}
-            for a in alerts:
-                order.setdefault(_group_of(a, self.grouping), len(order))
-            alerts.sort(key=lambda a: order[_group_of(a, self.grouping)])
-        return alerts
+        pool = list(self.snapshot.alerts)
+        pool += [a for a, _ in self._resolved.values()]
+        flt = self.filter
+        if flt:
+            pool = [a for a in pool if flt.matches(a.labels, a.search_text())]
+        pool.sort(key=_sort_key(self.sorting))
+        if self.grouping == "none":
+            return [(a, "") for a in pool]
+        grouping = self.grouping
+        keyed = [(_group_of(a, grouping), a) for a in pool]
+        rank: dict[str, int] = {}
+        for g, _ in keyed:
+            if g not in rank:
+                rank[g] = len(rank)
+        keyed.sort(key=lambda pair: rank[pair[0]])  # stable: the sort order holds inside a group
+        return [(a, g) for g, a in keyed]
 
-    def _display_rows(self, alerts: list[Alert]) -> list[tuple[str, Alert | None, str, int]]:
+    def _display_rows(self, visible: list[tuple[Alert, str]]) -> list[tuple[str, Alert | None, str, int]]:
         """(row key, alert or None for a group header, group name, group size).
 
         A group of one alert gets no header row: at 80x24 every line counts, and a header
         over a single row says nothing the row does not.
         """
         if self.grouping == "none":
-            return [(a.fingerprint, a, "", 0) for a in alerts]
+            return [(a.fingerprint, a, "", 0) for a, _ in visible]
         sizes: dict[str, int] = {}
-        for a in alerts:
-            g = _group_of(a, self.grouping)
+        for _, g in visible:
             sizes[g] = sizes.get(g, 0) + 1
         rows: list[tuple[str, Alert | None, str, int]] = []
         last = None
-        for a in alerts:
-            g = _group_of(a, self.grouping)
+        for a, g in visible:
             if g != last and sizes[g] > 1:
                 rows.append((GROUP_PREFIX + g, None, g, sizes[g]))
-                last = g
+            last = g
             rows.append((a.fingerprint, a, g, 0))
         return rows
 
@@ -287,48 +293,37 @@ class AlertsPane(Vertical):
         ]
 
     def _render_rows(self) -> None:
-        """Bring the table in line with the rows to show, keeping the selection in place.
+        """Hand the table the rows to show; it draws only those on screen.
 
-        When the set of rows is unchanged (the common poll), only cells are updated. When
-        rows come or go, they are rebuilt in order and the cursor follows its alert by
-        fingerprint, with the scroll offset kept, so the operator's place never jumps.
+        The cursor follows its alert by key and the scroll offset is kept, so the
+        operator's place never jumps when alerts come, go or change.
         """
         table = self.query_one(AlertTable)
-        snapshot = self.snapshot
-        if snapshot is None:
+        if self.snapshot is None:
             return
-        alerts = self.visible_alerts()
-        rows = self._display_rows(alerts)
-        now = snapshot.fetched_at
-        wanted = [key for key, *_ in rows]
-        present = [row.key.value for row in table.ordered_rows]
-        if present == wanted:
-            for key, alert, _group, _size in rows:
-                if alert is not None:
-                    for (column, _, _), cell in zip(COLUMNS, self._row(alert, now)):
-                        table.update_cell(key, column, cell)
+        visible = self._visible()
+        alerts = [a for a, _ in visible]
+        rows = self._display_rows(visible)
+        self._rows = {key: (alert, group, size) for key, alert, group, size in rows}
+        self._cells.clear()
+        keys = [key for key, *_ in rows]
+        if keys == table.keys:
+            table.refresh_rows()
         else:
-            selected = self.selected_key()
-            scroll_y = table.scroll_y
-            table.clear()
-            for key, alert, group, size in rows:
-                cells = self._row(alert, now) if alert is not None else self._group_row(group, size)
-                table.add_row(*cells, key=key)
-            if selected in set(wanted):
-                table.move_cursor(row=table.get_row_index(selected), animate=False, scroll=False)
-            elif rows and table.cursor_row >= len(rows):
-                table.move_cursor(row=len(rows) - 1, animate=False)
-            table.scroll_to(y=scroll_y, animate=False, immediate=True)
+            table.set_rows(keys)
         self._update_title([a for a in alerts if a.state is not AlertState.RESOLVED])
 
+    def _render_key(self, key: str) -> list[Text]:
+        cells = self._cells.get(key)
+        if cells is None:
+            alert, group, size = self._rows.get(key, (None, "", 0))
+            now = self.snapshot.fetched_at if self.snapshot else datetime.now()
+            cells = self._row(alert, now) if alert is not None else self._group_row(group, size)
+            self._cells[key] = cells
+        return cells
+
     def selected_key(self) -> str | None:
-        table = self.query_one(AlertTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except RowDoesNotExist:
-            return None
+        return self.query_one(AlertTable).cursor_key
 
     def selected_fingerprint(self) -> str | None:
         key = self.selected_key()
@@ -336,16 +331,16 @@ class AlertsPane(Vertical):
 
     def selected_alert(self) -> Alert | None:
         fp = self.selected_fingerprint()
-        if fp is None or self.snapshot is None:
+        if fp is None:
             return None
-        for alert in self.snapshot.alerts:
-            if alert.fingerprint == fp:
-                return alert
-        return None
+        alert = self._rows.get(fp, (None,))[0]
+        return alert if alert is not None and alert.state is not AlertState.RESOLVED else None
 
     def select_fingerprint(self, fingerprint: str) -> None:
         table = self.query_one(AlertTable)
-        table.move_cursor(row=table.get_row_index(fingerprint), animate=False)
+        index = table.index_of(fingerprint)
+        if index is not None:
+            table.move_cursor(index)
 
     def _update_title(self, alerts: list[Alert]) -> None:
         snapshot = self.snapshot
@@ -448,16 +443,16 @@ class AlertsPane(Vertical):
             return
         self.app.notify("no proposed command yet: no triage model is loaded", severity="warning")
 
-    @on(DataTable.RowSelected, "#alerts-table")
-    def _open_detail(self, event: DataTable.RowSelected) -> None:
+    @on(AlertList.Selected, "#alerts-table")
+    def _open_detail(self, event: AlertList.Selected) -> None:
         alert = self.selected_alert()
         if alert is not None and self.snapshot is not None:
             self.app.push_screen(AlertDetailScreen(alert, self.snapshot.fetched_at, self.evidence_service))
 
     # -- the side panel: evidence for the selected alert only, loaded lazily ---------
 
-    @on(DataTable.RowHighlighted, "#alerts-table")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(AlertList.Highlighted, "#alerts-table")
+    def _row_highlighted(self, event: AlertList.Highlighted) -> None:
         if not self.query_one("#alerts-side").display:
             return
         alert = self.selected_alert()
