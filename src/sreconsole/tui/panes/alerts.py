@@ -108,6 +108,7 @@ class AlertsPane(Vertical):
         self._rows: dict[str, tuple[Alert | None, str, int]] = {}
         """Row key → (alert, or None for a group header; group name; group size)."""
         self._cells: dict[str, list[Text]] = {}
+        self._ordered_cache: tuple[tuple, list[tuple[Alert, str]]] | None = None
         """Rendered cells of rows already drawn since the last change (only visible rows)."""
 
     def compose(self) -> ComposeResult:
@@ -214,26 +215,39 @@ class AlertsPane(Vertical):
         return [alert for alert, _ in self._visible()]
 
     def _visible(self) -> list[tuple[Alert, str]]:
-        """(alert, group) in display order. One pass each for filter, group key and sort:
-        this runs on every poll and every filter keystroke, over every alert."""
+        """(alert, group) in display order, filtered.
+
+        Filtering keeps order, so the ordered list is computed once per poll, sorting and
+        grouping, and a filter keystroke is a single pass over it with no sort.
+        """
+        ordered = self._ordered()
+        flt = self.filter
+        if not flt:
+            return ordered
+        return [pair for pair in ordered if flt.matches(pair[0].labels, pair[0].search_text())]
+
+    def _ordered(self) -> list[tuple[Alert, str]]:
         if self.snapshot is None:
             return []
+        cache_key = (id(self.snapshot), len(self._resolved), self.sorting, self.grouping)
+        if self._ordered_cache is not None and self._ordered_cache[0] == cache_key:
+            return self._ordered_cache[1]
         pool = list(self.snapshot.alerts)
         pool += [a for a, _ in self._resolved.values()]
-        flt = self.filter
-        if flt:
-            pool = [a for a in pool if flt.matches(a.labels, a.search_text())]
         pool.sort(key=_sort_key(self.sorting))
         if self.grouping == "none":
-            return [(a, "") for a in pool]
-        grouping = self.grouping
-        keyed = [(_group_of(a, grouping), a) for a in pool]
-        rank: dict[str, int] = {}
-        for g, _ in keyed:
-            if g not in rank:
-                rank[g] = len(rank)
-        keyed.sort(key=lambda pair: rank[pair[0]])  # stable: the sort order holds inside a group
-        return [(a, g) for g, a in keyed]
+            ordered = [(a, "") for a in pool]
+        else:
+            grouping = self.grouping
+            keyed = [(_group_of(a, grouping), a) for a in pool]
+            rank: dict[str, int] = {}
+            for g, _ in keyed:
+                if g not in rank:
+                    rank[g] = len(rank)
+            keyed.sort(key=lambda pair: rank[pair[0]])  # stable: the sort order holds inside a group
+            ordered = [(a, g) for g, a in keyed]
+        self._ordered_cache = (cache_key, ordered)
+        return ordered
 
     def _display_rows(self, visible: list[tuple[Alert, str]]) -> list[tuple[str, Alert | None, str, int]]:
         """(row key, alert or None for a group header, group name, group size).
@@ -456,26 +470,31 @@ class AlertsPane(Vertical):
         if not self.query_one("#alerts-side").display:
             return
         alert = self.selected_alert()
-        if alert is None:
-            self.query_one("#side-detail", Static).update(Text("a group: select an alert", style="dim"))
-            self.query_one("#side-evidence", Static).update("")
+        if alert is not None and self.evidence is not None and self.evidence.fingerprint == alert.fingerprint:
             return
-        if self.evidence is not None and self.evidence.fingerprint == alert.fingerprint:
-            return
-        now = self.snapshot.fetched_at if self.snapshot else alert.starts_at
-        self.query_one("#side-detail", Static).update(alert_detail(alert, now))
-        self.query_one("#side-evidence", Static).update(evidence_renderable(None, SIDE_PANEL_WIDTH, self.app.current_theme, loading=True))
         self.evidence = None
-        if self.evidence_service is not None:
-            self._load_evidence(alert)
+        self._load_evidence(alert)
 
     @work(exclusive=True, group="side-evidence", exit_on_error=False, description="load evidence")
-    async def _load_evidence(self, alert: Alert) -> None:
+    async def _load_evidence(self, alert: Alert | None) -> None:
+        """Debounced: while j is held or a filter is typed, only the row the cursor stops on
+        is drawn and fetched. A result for a row the operator has left is dropped."""
         import asyncio
 
-        await asyncio.sleep(0.15)  # j held down: only the row the cursor stops on is fetched
+        await asyncio.sleep(0.15)
+        detail = self.query_one("#side-detail", Static)
+        evidence_view = self.query_one("#side-evidence", Static)
+        if alert is None:
+            detail.update(Text("a group: select an alert", style="dim"))
+            evidence_view.update("")
+            return
+        now = self.snapshot.fetched_at if self.snapshot else alert.starts_at
+        detail.update(alert_detail(alert, now))
+        evidence_view.update(evidence_renderable(None, SIDE_PANEL_WIDTH, self.app.current_theme, loading=True))
+        if self.evidence_service is None:
+            return
         evidence = await self.evidence_service.gather(alert)
         if self.selected_fingerprint() != evidence.fingerprint:
             return  # stale: the operator has moved on
         self.evidence = evidence
-        self.query_one("#side-evidence", Static).update(evidence_renderable(evidence, SIDE_PANEL_WIDTH - 4, self.app.current_theme))
+        evidence_view.update(evidence_renderable(evidence, SIDE_PANEL_WIDTH - 4, self.app.current_theme))
