@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sreconsole.domain.alerts import Alert
@@ -25,12 +25,11 @@ class AlertsSnapshot:
     health: SourceHealth
     fetched_at: datetime
     error: str = ""
-    added: frozenset[str] = field(default_factory=frozenset)
-    removed: frozenset[str] = field(default_factory=frozenset)
 
 
 class AlertsService:
-    """Polls one :class:`AlertSource` and diffs successive answers by fingerprint."""
+    """Polls one :class:`AlertSource`; on failure the last good answer is served, marked
+    with the error. (The pane diffs successive snapshots itself: it needs the times.)"""
 
     def __init__(self, source: AlertSource, clock: Callable[[], datetime] | None = None) -> None:
         self.source = source
@@ -47,16 +46,11 @@ class AlertsService:
                 fetched_at=self.clock(),
                 error=str(exc),
             )
-        current = {a.fingerprint: a for a in fetched}
-        added = frozenset(current.keys() - self._last.keys())
-        removed = frozenset(self._last.keys() - current.keys())
-        self._last = current
+        self._last = {a.fingerprint: a for a in fetched}
         return AlertsSnapshot(
             alerts=tuple(fetched),  # in the source's order: each view sorts as it shows them
             health=self.source.health(),
             fetched_at=self.clock(),
-            added=added,
-            removed=removed,
         )
 
     # -- silences and acknowledgements -------------------------------------------

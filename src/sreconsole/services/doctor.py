@@ -84,8 +84,15 @@ def _check_kubernetes(settings: Settings) -> Check:
 
 
 def _check_mlflow_local(settings: Settings) -> Check:
+    """A file or sqlite tracking URI: its directory must exist or be creatable."""
     uri = settings.mlflow.tracking_uri
-    return Check("mlflow", True, f"local store {uri}", required=True)
+    path = Path(uri.split(":///", 1)[-1] if ":///" in uri else uri.removeprefix("file:")).expanduser()
+    directory = path if uri.startswith("file:") or "://" not in uri else path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return Check("mlflow", False, f"local store {uri}: {exc.strerror or exc}")
+    return Check("mlflow", True, f"local store {uri}")
 
 
 def run_checks(settings: Settings) -> list[Check]:
