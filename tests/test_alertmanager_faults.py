@@ -7,7 +7,6 @@ client code. Hostile labels are posted to the real Alertmanager and read back.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
 import httpx

@@ -98,8 +98,6 @@ async def test_help_screen_lists_every_binding_with_its_id(make_demo_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        rendered = app.screen.query_one("#help-table").render()
-        text = str(rendered) if not hasattr(rendered, "columns") else ""
         ids = {b.id for _, group in app.binding_groups() for b in group}
         from sreconsole.tui.help import binding_rows
 

@@ -4,7 +4,6 @@ here), and the demo's own evidence."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -56,6 +55,8 @@ async def test_rule_and_trend_from_real_prometheus(prometheus):
     assert evidence.threshold == 0.5 and evidence.series
     assert all(v == 1.0 for _, v in evidence.series)  # `up` of a live target, comparison removed
     assert evidence.logs_error == "no Loki configured"
+    instant = await source.instant('up{job="prometheus"}')
+    assert instant and instant[0]["metric"]["job"] == "prometheus" and float(instant[0]["value"][1]) == 1.0
     missing = await evidence_service.gather(_alert(alertname="NotARule"))
     assert "no alerting rule named NotARule" in missing.metric_error
     await source.aclose()

@@ -159,7 +159,7 @@ async def test_killed_alertmanager_goes_stale_then_down_and_recovers(tmp_path):
 async def test_pane_shows_alerts_from_real_alertmanager_and_silences_from_keys(stack):
     """The TUI pointed at the real Alertmanager: rows appear; `s` creates a real silence."""
     from sreconsole.tui.app import make_app
-    from sreconsole.tui.panes.alerts import AlertsPane, AlertTable
+    from sreconsole.tui.panes.alerts import AlertsPane
 
     from conftest import wait_for_polls
 

@@ -6,7 +6,6 @@ socket keeps the test away from any tmux the developer is running.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -78,7 +78,7 @@ class Matcher:
 
     def to_api(self) -> dict[str, object]:
         """The Alertmanager API v2 form used in silences."""
-        return {"name": self.name, "value": self.value, "isRegex": self.is_regex, "isEqual": self.type in (MatchType.EQUAL, MatchType.REGEX)}
+        return {"name": self.name, "value": self.value, "isRegex": self.is_regex, "isEqual": self.is_equal}
 
 
 _SEPARATORS = ", \t{}"

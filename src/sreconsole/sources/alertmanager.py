@@ -17,9 +17,8 @@ import httpx
 from sreconsole.domain.alerts import Alert, AlertState, fingerprint, parse_time
 from sreconsole.domain.matchers import Matcher
 from sreconsole.domain.silences import Silence, parse_silence
-from sreconsole.domain.health import SourceHealth, HealthState, after_failure, after_success
 from sreconsole.domain.text import to_str
-from sreconsole.sources.base import SourceError
+from sreconsole.sources.base import SourceError, TracksHealth
 from sreconsole.sources.http import auth_headers, describe_error, get_json
 
 
@@ -65,7 +64,7 @@ def parse_alert(raw: Any) -> Alert | None:
     )
 
 
-class AlertmanagerSource:
+class AlertmanagerSource(TracksHealth):
     """Alerts from a real Alertmanager."""
 
     name = "alertmanager"
@@ -94,7 +93,6 @@ class AlertmanagerSource:
             auth=auth,
             transport=transport,
         )
-        self._health = SourceHealth(self.name, HealthState.DOWN, reason="not asked yet")
         self._cache: dict[str, tuple[tuple, Alert]] = {}
 
     async def fetch_alerts(self) -> Sequence[Alert]:
@@ -108,10 +106,10 @@ class AlertmanagerSource:
             if not isinstance(data, list):
                 raise SourceError(f"unexpected answer: a JSON {type(data).__name__}, not a list of alerts")
         except SourceError as exc:
-            self._health = after_failure(self._health, self.name, self.clock(), str(exc), self.stale_after_s)
+            self._failed(str(exc))
             raise
         alerts = self._parse_all(data)
-        self._health = after_success(self.name, self.clock())
+        self._answered()
         return alerts
 
     def _parse_all(self, data: list) -> list[Alert]:
@@ -139,9 +137,6 @@ class AlertmanagerSource:
             alerts.append(alert)
         self._cache = current
         return alerts
-
-    def health(self) -> SourceHealth:
-        return self._health
 
     # -- silences -----------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from datetime import datetime
@@ -10,11 +10,33 @@ from datetime import datetime
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.matchers import Matcher
 from sreconsole.domain.silences import Silence
-from sreconsole.domain.health import SourceHealth
+from sreconsole.domain.health import HealthState, SourceHealth, after_failure, after_success
 
 
 class SourceError(Exception):
     """A source could not answer. ``str()`` is one readable line for the operator."""
+
+
+class TracksHealth:
+    """Health bookkeeping shared by every outside source: ok after an answer, stale while
+    the last answer is recent, down after that. Subclasses set ``name``, ``clock`` and
+    ``stale_after_s`` and call :meth:`_answered` / :meth:`_failed` around each call."""
+
+    name: str
+    clock: Callable[[], datetime]
+    stale_after_s: float
+    _health: SourceHealth | None = None
+
+    def health(self) -> SourceHealth:
+        if self._health is None:
+            return SourceHealth(self.name, HealthState.DOWN, reason="not asked yet")
+        return self._health
+
+    def _answered(self) -> None:
+        self._health = after_success(self.name, self.clock())
+
+    def _failed(self, reason: str) -> None:
+        self._health = after_failure(self._health, self.name, self.clock(), reason, self.stale_after_s)
 
 
 @runtime_checkable

@@ -16,9 +16,8 @@ import httpx
 
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import LogLine
-from sreconsole.domain.health import HealthState, SourceHealth, after_failure, after_success
 from sreconsole.domain.text import to_str
-from sreconsole.sources.base import SourceError
+from sreconsole.sources.base import SourceError, TracksHealth
 from sreconsole.sources.http import auth_headers, get_json
 
 SELECTOR_LABELS = ("namespace", "pod", "container")
@@ -64,7 +63,7 @@ def parse_streams(payload: Any, limit: int) -> list[LogLine]:
     return lines[-limit:]
 
 
-class LokiSource:
+class LokiSource(TracksHealth):
     name = "loki"
 
     def __init__(
@@ -84,10 +83,6 @@ class LokiSource:
         self.stale_after_s = stale_after_s
         self.clock = clock
         self._client = httpx.AsyncClient(timeout=timeout_s, headers=auth_headers(bearer_token, tenant), transport=transport)
-        self._health = SourceHealth(self.name, HealthState.DOWN, reason="not asked yet")
-
-    def health(self) -> SourceHealth:
-        return self._health
 
     async def logs_for(self, alert: Alert, since: timedelta = timedelta(hours=1), limit: int = 50) -> list[LogLine]:
         selector = build_selector(dict(alert.labels))
@@ -103,9 +98,9 @@ class LokiSource:
             payload = await get_json(self._client, f"{self.url}/loki/api/v1/query_range", params=params, retries=self.retries)
             lines = parse_streams(payload, limit)
         except SourceError as exc:
-            self._health = after_failure(self._health, self.name, self.clock(), str(exc), self.stale_after_s)
+            self._failed(str(exc))
             raise
-        self._health = after_success(self.name, self.clock())
+        self._answered()
         return lines
 
     async def aclose(self) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import httpx
 
-from sreconsole.domain.health import HealthState, SourceHealth, after_failure, after_success
+from sreconsole.domain.health import SourceHealth, after_failure, after_success
 from sreconsole.sources.http import describe_error
 
 # Where each kind answers "I am alive" without side effects.
@@ -68,6 +68,3 @@ async def check_all(probes: list[HttpProbe], clock: Callable[[], datetime] | Non
     now = clock or (lambda: datetime.now(timezone.utc))
     return list(await asyncio.gather(*(p.check(now) for p in probes)))
 
-
-def unchecked(name: str) -> SourceHealth:
-    return SourceHealth(name, HealthState.DOWN, reason="not checked yet")

@@ -18,9 +18,8 @@ from urllib3.util.retry import Retry
 
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import AlertRule
-from sreconsole.domain.health import HealthState, SourceHealth, after_failure, after_success
 from sreconsole.domain.text import to_str
-from sreconsole.sources.base import SourceError
+from sreconsole.sources.base import SourceError, TracksHealth
 
 RULES_TTL_S = 60.0
 
@@ -36,7 +35,7 @@ def _reason(exc: BaseException) -> str:
     return text[:200]
 
 
-class PrometheusSource:
+class PrometheusSource(TracksHealth):
     name = "prometheus"
 
     def __init__(
@@ -58,19 +57,15 @@ class PrometheusSource:
         retry = Retry(total=retries, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "POST"))
         self._prom = PrometheusConnect(url=self.url, headers=headers, session=self._session, timeout=timeout_s, retry=retry)
         self._rules: tuple[float, list[AlertRule]] | None = None
-        self._health = SourceHealth(self.name, HealthState.DOWN, reason="not asked yet")
-
-    def health(self) -> SourceHealth:
-        return self._health
 
     async def _call(self, fn, *args, **kwargs):
         try:
             result = await asyncio.to_thread(fn, *args, **kwargs)
         except Exception as exc:  # requests and the client raise many types; all become one line
             reason = _reason(exc)
-            self._health = after_failure(self._health, self.name, self.clock(), reason, self.stale_after_s)
+            self._failed(reason)
             raise SourceError(reason) from None
-        self._health = after_success(self.name, self.clock())
+        self._answered()
         return result
 
     def _get_rules(self) -> list[AlertRule]:

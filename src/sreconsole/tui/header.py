@@ -65,6 +65,3 @@ class StatusHeader(Horizontal):
             text.append(h.name + " ")
             text.append_text(safe(h.describe(now) if now else h.state.value, 60, style=f"bold {color}" if color else "dim"))
         return text
-
-    def health_of(self, name: str) -> SourceHealth | None:
-        return self._health.get(name)

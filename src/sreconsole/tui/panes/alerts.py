@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -403,15 +404,24 @@ class AlertsPane(Vertical):
 
         self.app.push_screen(SilenceScreen(alert, str(self.operator)), done)
 
+    async def _make_silence(self, what: str, call, done: Callable[[str], str]) -> None:
+        """Run one silence call; report the id (or the reason) and refresh at once."""
+        try:
+            silence_id = await call
+        except SourceError as exc:
+            self.app.notify(f"{what} failed: {exc}", severity="error", timeout=10)
+            return
+        self.app.notify(done(silence_id), timeout=8)
+        self.app.action_alerts_refresh()
+
     @work(group="alerts-silence", exit_on_error=False, description="create silence")
     async def _create_silence(self, alert: Alert, request: SilenceRequest) -> None:
-        try:
-            silence_id = await self.service.silence(alert, request.duration, request.comment, self.operator)
-        except SourceError as exc:
-            self.app.notify(f"silence failed: {exc}", severity="error", timeout=10)
-            return
-        self.app.notify(f"silence {silence_id} created for {alert.alertname} ({format_age(request.duration.total_seconds())})", timeout=8)
-        self.app.action_alerts_refresh()
+        length = format_age(request.duration.total_seconds())
+        await self._make_silence(
+            "silence",
+            self.service.silence(alert, request.duration, request.comment, self.operator),
+            lambda sid: f"silence {sid} created for {alert.alertname} ({length})",
+        )
 
     def action_acknowledge(self) -> None:
         alert = self._need_alert()
@@ -421,13 +431,9 @@ class AlertsPane(Vertical):
 
     @work(group="alerts-silence", exit_on_error=False, description="acknowledge")
     async def _ack(self, alert: Alert) -> None:
-        try:
-            silence_id = await self.service.acknowledge(alert, self.operator)
-        except SourceError as exc:
-            self.app.notify(f"ack failed: {exc}", severity="error", timeout=10)
-            return
-        self.app.notify(f"acknowledged {alert.alertname} (silence {silence_id}, 15m)", timeout=8)
-        self.app.action_alerts_refresh()
+        await self._make_silence(
+            "ack", self.service.acknowledge(alert, self.operator), lambda sid: f"acknowledged {alert.alertname} (silence {sid}, 15m)"
+        )
 
     def action_expire(self) -> None:
         alert = self._need_alert()
