@@ -14,6 +14,7 @@ from typing import Any
 from sreconsole import __version__
 
 EXIT_CONFIG = 2
+EXIT_BUSY = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     alerts_list = alerts_sub.add_parser("list", help="print the current alerts")
     alerts_list.add_argument("--filter", metavar="MATCHERS", default="", help='matchers and words, e.g. \'severity="critical" payments\'')
     alerts_list.add_argument("--json", action="store_true", help="machine-readable output")
+
+    kb = sub.add_parser("kb", help="the knowledge base: index documents, search, statistics")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
+    kb_index = kb_sub.add_parser("index", help="index Markdown/text files (incremental: unchanged files cost a stat)")
+    kb_index.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: knowledge.paths, plus the demo's documents in demo mode)")
+    kb_index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    kb_stats = kb_sub.add_parser("stats", help="what the store holds")
+    kb_stats.add_argument("--json", action="store_true", help="machine-readable output")
+    kb_search = kb_sub.add_parser("search", help="hybrid (BM25 + vector) search; hits cite path and lines")
+    kb_search.add_argument("query", nargs="?", help="what to look for")
+    kb_search.add_argument("--batch", metavar="FILE", help="one query per line (- for stdin); one JSON object per line out")
+    kb_search.add_argument("-k", type=int, default=5, metavar="N", help="hits per query (default 5, at most 100)")
+    kb_search.add_argument("--mode", choices=("hybrid", "bm25", "vector"), default="hybrid", help="ranking (default hybrid)")
+    kb_search.add_argument("--kind", metavar="KIND", help="only this kind: runbook, markdown, text, incident")
+    kb_search.add_argument("--alertname", metavar="NAME", help="only passages about this alert")
+    kb_search.add_argument("--since", metavar="DURATION", help="only incidents/passages newer than this, e.g. 7d, 12h")
+    kb_search.add_argument("--json", action="store_true", help="machine-readable output")
 
     doctor = sub.add_parser("doctor", help="check configured sources and local prerequisites")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
@@ -78,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         return _config_show(settings, as_json=args.json)
     if args.command == "alerts":
         return _alerts_list(settings, args.filter, as_json=args.json)
+    if args.command == "kb":
+        from sreconsole.cli_kb import run_kb
+
+        return run_kb(settings, args)
     if args.command == "doctor":
         for warning in settings.warnings:
             print(f"warning: {warning}", file=sys.stderr)

@@ -34,6 +34,8 @@ def secret(default: str = "", doc: str = "") -> Any:
 def setting(default: Any, doc: str) -> Any:
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata={"doc": doc})
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"doc": doc})
     return field(default=default, metadata={"doc": doc})
 
 
@@ -94,6 +96,15 @@ class OllamaSettings:
 
 
 @dataclass
+class KnowledgeSettings:
+    store: str = setting("", "DuckDB file of the knowledge base. Empty: knowledge.duckdb under the data dir. Several operators may share one file.")
+    paths: list[str] = setting([], "Files and directories `sreconsole kb index` reads when given no PATH (env: comma-separated).")
+    model: str = setting("sentence-transformers/all-MiniLM-L6-v2", "fastembed model id. The default ships with sreconsole; any other needs model_path.")
+    model_path: str = setting("", "Local directory with the model's files (never downloaded).")
+    chunk_words: int = setting(160, "Largest chunk, in words (chosen by measurement; see bench/README.md).")
+
+
+@dataclass
 class DemoSettings:
     seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.")
     poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.")
@@ -119,6 +130,7 @@ class Settings:
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     s3: S3Settings = field(default_factory=S3Settings)
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
 
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -203,6 +215,7 @@ _SECTIONS = {
     "mlflow",
     "s3",
     "ollama",
+    "knowledge",
     "demo",
 }
 
@@ -245,6 +258,11 @@ def _coerce(value: Any, target: Any, where: str, key: str) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
+    elif kind is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
     elif kind is dict:
         if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
             return {str(k): v for k, v in value.items()}
@@ -279,7 +297,8 @@ def _apply(settings: Settings, key: str, raw: Any, origin: str, where: str) -> b
     if name not in known or (target is settings and name in _SECTIONS):
         return False
     current = getattr(target, name)
-    setattr(target, name, _coerce(raw, current if not isinstance(current, dict) else dict, where, key))
+    kind = dict if isinstance(current, dict) else list if isinstance(current, list) else current
+    setattr(target, name, _coerce(raw, kind, where, key))
     settings.origins[key] = origin
     return True
 
@@ -364,6 +383,8 @@ def display_value(value: Any, is_secret: bool) -> str:
         return REDACTED if value else "(unset)"
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    if isinstance(value, list):
+        return ", ".join(value) or "[]"
     if value == "":
         return "(unset)"
     return str(value)

@@ -1,0 +1,181 @@
+"""``sreconsole kb …``: index, stats and search, headless.
+
+Exit codes: 0 ok; 1 the store or model cannot be used (message on stderr); 2 bad arguments;
+3 another process is writing the store (the message names it). Output paths are absolute
+and line numbers 1-based and inclusive, so editors and scripts can jump to a hit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+
+from sreconsole.cli import EXIT_BUSY, EXIT_CONFIG
+
+
+def run_kb(settings, args) -> int:
+    from sreconsole.knowledge.embedder import EmbedderError
+    from sreconsole.knowledge.store import StoreBusy, StoreError
+
+    try:
+        if args.kb_command == "index":
+            return _index(settings, args.paths, args.json)
+        if args.kb_command == "stats":
+            return _stats(settings, args.json)
+        return _search(settings, args)
+    except StoreBusy as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except (StoreError, EmbedderError) as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return 1
+
+
+def _index(settings, paths: list[str], as_json: bool) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sreconsole.knowledge.store import Writer
+    from sreconsole.services.knowledge import demo_incidents, index_paths, make_embedder, store_path
+
+    targets = paths or index_paths(settings)
+    if not targets:
+        print("sreconsole: nothing to index: name a PATH or set knowledge.paths", file=sys.stderr)
+        return EXIT_CONFIG
+    err = Console(stderr=True)
+    path = store_path(settings)
+    with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("index", total=None)
+
+        def progress(_phase: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        with Writer(path, make_embedder(settings), settings.knowledge.chunk_words) as w:
+            summary = w.index(targets, progress=progress)
+            if settings.is_demo and not paths:
+                have = w.con.execute("SELECT count(*) FROM incidents WHERE incident_id LIKE 'demo-%'").fetchone()[0]
+                if not have:
+                    w.add_incidents(demo_incidents(settings, datetime.now(timezone.utc)))
+    if as_json:
+        print(json.dumps({"store": str(path.resolve()), **summary.as_dict()}, indent=2))
+        return 0
+    from rich.text import Text
+
+    out = Console()
+    line = (
+        f"{path}: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.removed} removed; {summary.chunks_written} chunks written, {summary.embedded} embedded, "
+        f"{summary.cached} from the embedding cache; {summary.sections} runbook sections; {summary.seconds:.1f}s"
+    )
+    if summary.resumed:
+        line += " (resumed an interrupted run)"
+    out.print(Text(line))
+    if summary.ignored:
+        out.print(Text(f"{summary.ignored} files ignored for their extension"), style="dim")
+    for s in summary.skipped:
+        out.print(Text(f"skipped {s.path}: {s.reason}"), style="yellow")
+    return 0
+
+
+def _stats(settings, as_json: bool) -> int:
+    from sreconsole.knowledge.search import KnowledgeBase
+    from sreconsole.knowledge.store import StoreError
+    from sreconsole.services.knowledge import make_embedder, store_path
+
+    path = store_path(settings)
+    if not path.exists():
+        raise StoreError(f"no knowledge store at {path}; run `sreconsole kb index PATH` first")
+    kb = KnowledgeBase(path, make_embedder(settings))
+    stats = kb.stats()
+    if as_json:
+        print(json.dumps(stats, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"knowledge store {stats['store']}", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key, value in stats.items():
+        if key in ("store", "roots"):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        table.add_row(Text(key.replace("_", " ")), Text(str(value)))
+    for root in stats["roots"]:
+        table.add_row(Text("root"), Text(f"{root['path']} ({root['state']}, {root['finished_at'] or 'never finished'})"))
+    Console().print(table)
+    return 0
+
+
+def _search(settings, args) -> int:
+    from sreconsole.domain.silences import parse_duration
+    from sreconsole.domain.text import clean
+    from sreconsole.knowledge.search import KnowledgeBase
+    from sreconsole.services.knowledge import ensure_demo_store, make_embedder, store_path
+
+    if bool(args.query) == bool(args.batch):
+        print("sreconsole: kb search needs a QUERY or --batch FILE (not both)", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.batch and not args.json:
+        print("sreconsole: --batch writes JSON lines; add --json", file=sys.stderr)
+        return EXIT_CONFIG
+    since = None
+    if args.since:
+        try:
+            since = datetime.now(timezone.utc) - parse_duration(args.since)
+        except ValueError as exc:
+            print(f"sreconsole: --since: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    path = store_path(settings)
+    if settings.is_demo and not settings.knowledge.paths:
+        ensure_demo_store(settings, datetime.now(timezone.utc))
+    kb = KnowledgeBase(path, make_embedder(settings))
+    options = {"mode": args.mode, "kind": args.kind, "alertname": args.alertname, "since": since}
+    if args.batch:
+        try:
+            source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8", errors="replace")
+        except OSError as exc:
+            print(f"sreconsole: --batch {args.batch}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        with source:
+            for line in source:
+                query = line.rstrip("\n")
+                if not query.strip():
+                    continue
+                result = kb.search(query, args.k, **options)
+                out = {"query": query, "hits": [h.as_dict() for h in result.hits]}
+                if result.note:
+                    out["note"] = result.note
+                if result.truncated:
+                    out["truncated"] = True
+                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return 0
+    result = kb.search(args.query, args.k, **options)
+    if args.json:
+        out = {"query": args.query, "hits": [h.as_dict() for h in result.hits]}
+        if result.note:
+            out["note"] = result.note
+        if result.truncated:
+            out["truncated"] = True
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console()
+    if result.truncated:
+        console.print(Text("(query truncated)"), style="dim")
+    if not result.hits:
+        console.print(Text(result.note or "no hits"), style="yellow")
+    for n, hit in enumerate(result.hits, 1):
+        head = Text(f"{n}. ", style="bold")
+        head.append(f"{hit.path}:{hit.start_line}-{hit.end_line}", style="cyan")
+        head.append(f"  {clean(hit.heading, 120)}", style="bold")
+        head.append(f"  score {hit.score:.4f}", style="dim")
+        console.print(head)
+        body = [clean(line, 160) for line in hit.text.splitlines() if line.strip()][:6]
+        console.print(Text("   " + "\n   ".join(body)))
+    return 0

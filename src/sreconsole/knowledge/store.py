@@ -1,0 +1,633 @@
+"""The knowledge store: one DuckDB file of documents, chunks, vectors, postings, the
+embedding cache and incident history — and how several processes share it.
+
+DuckDB lets one process write a file *or* many read it, never both. Operators on one
+bastion host run several sreconsole processes against one store, and an index run can take
+minutes, so writers never open the live file:
+
+* a writer takes an exclusive ``flock`` on ``<store>.lock`` (a second writer is told who
+  holds it, and since when — no traceback);
+* it works on ``<store>.staging``: a copy of the live file, or the staging file a killed
+  run left behind (DuckDB replays its WAL, and files already committed there are not
+  redone — that is how an interrupted run resumes);
+* it commits per batch of files, checkpoints, closes, and ``os.replace``-s the staging file
+  over the live one. Readers that opened the old file keep reading it (POSIX keeps the old
+  inode alive); new readers see the new one.
+
+Readers open the live file read-only, load what search needs into memory and close it, so
+no reader ever holds a lock a writer could trip over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from sreconsole.knowledge.chunking import DEFAULT_CHUNK_WORDS, Chunk, alert_sections, chunk_markdown, chunk_text
+from sreconsole.knowledge.embedder import Embedder
+from sreconsole.knowledge.files import MARKDOWN_SUFFIXES, Candidate, Skipped, UnreadableFile, discover, read_text
+from sreconsole.knowledge.textindex import Tokenizer
+
+SCHEMA_VERSION = 1
+BATCH_CHUNKS = 512
+IVF_MIN_CHUNKS = 30_000
+"""Below this, exact vector search is ~3 ms; above, an IVF index keeps it near 1 ms."""
+
+
+class StoreError(RuntimeError):
+    """Something about the store the operator must act on; ``str()`` is the message."""
+
+
+class StoreBusy(StoreError):
+    """Another process is writing the store."""
+
+
+def key_for(model_id: str, text: str) -> str:
+    """Embedding-cache key: content hash of the model id and the exact text."""
+    return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
+
+
+def embed_text(heading: str, text: str) -> str:
+    """What is embedded for a chunk: its heading path gives the passage its subject."""
+    return f"{heading}\n{text}" if heading else text
+
+
+def default_store_path(data_dir: Path) -> Path:
+    return data_dir / "knowledge.duckdb"
+
+
+def _connect(path: Path, read_only: bool = False):
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusy(f"{path} is locked by another process: {exc}") from exc
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+
+
+def _schema(con, dim: int) -> None:
+    con.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+        CREATE TABLE IF NOT EXISTS roots (path VARCHAR PRIMARY KEY, state VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ);
+        CREATE TABLE IF NOT EXISTS documents (
+            doc_id BIGINT PRIMARY KEY, path VARCHAR UNIQUE, root VARCHAR, kind VARCHAR,
+            size BIGINT, mtime_ns BIGINT, sha256 VARCHAR, indexed_at TIMESTAMPTZ, n_chunks INTEGER, n_sections INTEGER);
+        CREATE TABLE IF NOT EXISTS chunks (
+            chunk_id BIGINT, doc_id BIGINT, path VARCHAR, kind VARCHAR, alertname VARCHAR, heading VARCHAR,
+            start_line INTEGER, end_line INTEGER, text VARCHAR, embed_key VARCHAR, n_tokens INTEGER, ts TIMESTAMPTZ);
+        CREATE TABLE IF NOT EXISTS terms (term_id INTEGER PRIMARY KEY, term VARCHAR);
+        CREATE TABLE IF NOT EXISTS postings (chunk_id BIGINT, term_id INTEGER, tf SMALLINT);
+        CREATE TABLE IF NOT EXISTS embeddings (key VARCHAR PRIMARY KEY, model VARCHAR, vec FLOAT[{dim}], created_at TIMESTAMPTZ);
+        CREATE TABLE IF NOT EXISTS sections (
+            doc_id BIGINT, path VARCHAR, alertname VARCHAR, format VARCHAR, part VARCHAR,
+            start_line INTEGER, end_line INTEGER, text VARCHAR);
+        CREATE TABLE IF NOT EXISTS incidents (
+            incident_id VARCHAR PRIMARY KEY, fingerprint VARCHAR, alertname VARCHAR, labels JSON, severity VARCHAR,
+            namespace VARCHAR, started_at TIMESTAMPTZ, resolved_at TIMESTAMPTZ, action VARCHAR, outcome VARCHAR,
+            operator VARCHAR, notes VARCHAR, chunk_id BIGINT);
+        CREATE TABLE IF NOT EXISTS ivf_centroids (list_id INTEGER, vec FLOAT[{dim}]);
+        CREATE TABLE IF NOT EXISTS ivf_lists (chunk_id BIGINT, list_id INTEGER);
+        """
+    )
+
+
+def read_meta(con) -> dict[str, str]:
+    return dict(con.execute("SELECT key, value FROM meta").fetchall())
+
+
+@dataclass
+class IndexSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_written: int = 0
+    embedded: int = 0
+    """Texts the model had to embed (the rest came from the cache)."""
+    cached: int = 0
+    sections: int = 0
+    ignored: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    resumed: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "skipped"}
+        out["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        return out
+
+
+Progress = Callable[[str, int, int], None]
+"""(phase, done, total) — drives the CLI's progress bar."""
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """One past incident, as the review queue (or the demo) records it."""
+
+    incident_id: str
+    alertname: str
+    labels: dict[str, str]
+    started_at: datetime
+    resolved_at: datetime | None
+    action: str
+    outcome: str
+    operator: str = ""
+    notes: str = ""
+    fingerprint: str = ""
+    severity: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return self.labels.get("namespace", "")
+
+    def text(self) -> str:
+        """What is embedded and searched: the alert, where, what was done, how it went."""
+        where = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k not in ("alertname", "severity"))
+        parts = [f"Incident {self.alertname} ({where})" if where else f"Incident {self.alertname}"]
+        if self.action:
+            parts.append(f"Action taken: {self.action}. Outcome: {self.outcome}.")
+        if self.notes:
+            parts.append(self.notes)
+        return "\n".join(parts)
+
+
+class Writer:
+    """The one process allowed to change the store (see the module docstring)."""
+
+    def __init__(self, path: Path, embedder: Embedder, chunk_words: int = DEFAULT_CHUNK_WORDS) -> None:
+        self.path = Path(path)
+        self.embedder = embedder
+        self.chunk_words = chunk_words
+        self.staging = self.path.with_name(self.path.name + ".staging")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_fd: int | None = None
+        self.con = None
+        self.resumed = False
+        self.tokenizer = Tokenizer()
+        self._vocab: dict[str, int] | None = None
+        self._dirty_vectors = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def __enter__(self) -> Writer:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._acquire()
+        try:
+            self._open_staging()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._publish()
+            elif self.con is not None:
+                # Keep the staging file: what was committed there is resumed next time.
+                self.con.close()
+                self.con = None
+        finally:
+            self._release()
+
+    def _acquire(self) -> None:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o664)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise StoreBusy(f"another sreconsole is writing {self.path} ({holder}); try again when it has finished") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "user": _user(), "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode())
+        self._lock_fd = fd
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _open_staging(self) -> None:
+        if self.staging.exists():
+            try:
+                self.con = _connect(self.staging)
+                self.resumed = True
+            except StoreError:
+                self._discard_staging()
+        if self.con is None:
+            if self.path.exists():
+                shutil.copyfile(self.path, self.staging)
+            self.con = _connect(self.staging)
+        meta = read_meta(self.con) if _has_table(self.con, "meta") else {}
+        if meta:
+            if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer sreconsole (schema {meta['schema_version']})")
+            if meta.get("model_id") != self.embedder.model_id:
+                raise StoreError(
+                    f"{self.path} holds vectors from model {meta.get('model_id')!r}, settings name {self.embedder.model_id!r}; "
+                    "index into another store (knowledge.store) or delete this one to rebuild"
+                )
+        else:
+            _schema(self.con, self.embedder.dim)
+            self.con.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?), ('model_id', ?), ('dim', ?), ('generation', '0'), ('chunk_words', ?)",
+                [str(SCHEMA_VERSION), self.embedder.model_id, str(self.embedder.dim), str(self.chunk_words)],
+            )
+
+    def _discard_staging(self) -> None:
+        for suffix in ("", ".wal"):
+            try:
+                os.unlink(str(self.staging) + suffix)
+            except FileNotFoundError:
+                pass
+
+    def _publish(self) -> None:
+        con = self.con
+        assert con is not None
+        if self._dirty_vectors:
+            self._rebuild_ivf()
+        generation = int(read_meta(con).get("generation", "0")) + 1
+        con.execute("UPDATE meta SET value = ? WHERE key = 'generation'", [str(generation)])
+        con.execute("CHECKPOINT")
+        con.close()
+        self.con = None
+        os.replace(self.staging, self.path)
+        try:
+            os.unlink(str(self.staging) + ".wal")
+        except FileNotFoundError:
+            pass
+
+    # -- documents -----------------------------------------------------------------
+
+    def index(self, paths: Sequence[str | Path], progress: Progress | None = None) -> IndexSummary:
+        """Bring the store in line with the files under ``paths``: new and changed files are
+        (re)chunked and embedded, unchanged ones cost a ``stat``, vanished ones leave."""
+        started = time.perf_counter()
+        con = self.con
+        summary = IndexSummary(resumed=self.resumed)
+        candidates, skipped, summary.ignored = discover(list(paths))
+        summary.skipped.extend(skipped)
+        roots = sorted({str(Path(os.path.abspath(os.path.expanduser(str(p))))) for p in paths})
+        now = datetime.now(timezone.utc)
+        for root in roots:
+            con.execute("INSERT OR REPLACE INTO roots VALUES (?, 'indexing', ?, NULL)", [root, now])
+        known = {
+            row[0]: row[1:]
+            for row in con.execute("SELECT path, doc_id, size, mtime_ns, sha256 FROM documents").fetchall()
+        }
+        seen: set[str] = set()
+        todo: list[tuple[Candidate, int | None]] = []
+        for cand in candidates:
+            p = str(cand.path)
+            seen.add(p)
+            old = known.get(p)
+            if old and old[1] == cand.size and old[2] == cand.mtime_ns:
+                summary.unchanged += 1
+            else:
+                todo.append((cand, old[0] if old else None))
+        # Whatever was indexed under these roots and is gone now (or now unreadable) leaves.
+        gone = [
+            (p, row[0])
+            for p, row in known.items()
+            if p not in seen and any(p == r or p.startswith(r.rstrip("/") + "/") for r in roots)
+        ]
+        for _, doc_id in gone:
+            self._delete_doc(doc_id)
+        summary.removed = len(gone)
+        if gone:
+            self._dirty_vectors = True
+
+        total = len(todo)
+        if progress:
+            progress("index", 0, total)
+        batch: list[tuple[Candidate, int | None, str, str]] = []
+        batch_chunks = 0
+        for n, (cand, old_id) in enumerate(todo, 1):
+            try:
+                text, sha = read_text(cand.path)
+            except UnreadableFile as exc:
+                summary.skipped.append(Skipped(str(cand.path), str(exc)))
+                if old_id is not None:
+                    self._delete_doc(old_id)
+                    summary.removed += 1
+                continue
+            old = known.get(str(cand.path))
+            if old and old[3] == sha:
+                con.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_id = ?", [cand.size, cand.mtime_ns, old_id])
+                summary.unchanged += 1
+                continue
+            batch.append((cand, old_id, text, sha))
+            batch_chunks += max(1, len(text) // 900)
+            if batch_chunks >= BATCH_CHUNKS:
+                self._write_batch(batch, summary)
+                batch, batch_chunks = [], 0
+                if progress:
+                    progress("index", n, total)
+        if batch:
+            self._write_batch(batch, summary)
+        if progress:
+            progress("index", total, total)
+        done = datetime.now(timezone.utc)
+        for root in roots:
+            con.execute("UPDATE roots SET state = 'complete', finished_at = ? WHERE path = ?", [done, root])
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _delete_doc(self, doc_id: int) -> None:
+        con = self.con
+        con.execute("DELETE FROM postings WHERE chunk_id IN (SELECT chunk_id FROM chunks WHERE doc_id = ?)", [doc_id])
+        con.execute("DELETE FROM chunks WHERE doc_id = ?", [doc_id])
+        con.execute("DELETE FROM sections WHERE doc_id = ?", [doc_id])
+        con.execute("DELETE FROM documents WHERE doc_id = ?", [doc_id])
+
+    def _write_batch(self, batch: list[tuple[Candidate, int | None, str, str]], summary: IndexSummary) -> None:
+        """One transaction: a document row appears only with all its chunks, so a killed
+        run never leaves a half-indexed file that looks complete."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            next_doc = con.execute("SELECT coalesce(max(doc_id), 0) + 1 FROM documents").fetchone()[0]
+            rows: list[tuple] = []
+            section_rows: list[tuple] = []
+            for cand, old_id, text, sha in batch:
+                if old_id is not None:
+                    self._delete_doc(old_id)
+                    summary.updated += 1
+                else:
+                    summary.added += 1
+                doc_id = old_id if old_id is not None else next_doc
+                if old_id is None:
+                    next_doc += 1
+                chunks, sections, kind = self._parse(cand.path, text)
+                con.execute(
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [doc_id, str(cand.path), str(cand.root), kind, cand.size, cand.mtime_ns, sha, datetime.now(timezone.utc), len(chunks), len(sections)],
+                )
+                for c in chunks:
+                    rows.append((doc_id, str(cand.path), kind, c.alertname, c.heading, c.start_line, c.end_line, c.text, None))
+                for s in sections:
+                    for part, body in s.parts.items():
+                        a, b = s.part_lines.get(part, (s.start_line, s.end_line))
+                        section_rows.append((doc_id, str(cand.path), s.alertname, s.format, part, a, b, body))
+            if section_rows:
+                con.executemany("INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?, ?, ?)", section_rows)
+            summary.sections += len(section_rows)
+            self._insert_chunks(rows, summary)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _parse(self, path: Path, text: str) -> tuple[list[Chunk], list, str]:
+        if path.suffix.lower() in MARKDOWN_SUFFIXES:
+            sections = alert_sections(text)
+            chunks = chunk_markdown(text, self.chunk_words, title=path.name)
+            return chunks, sections, "runbook" if sections else "markdown"
+        return chunk_text(text, self.chunk_words, title=path.name), [], "text"
+
+    def _insert_chunks(self, rows: list[tuple], summary: IndexSummary) -> list[int]:
+        """rows: (doc_id, path, kind, alertname, heading, start, end, text, ts). Embeds what
+        the cache does not have, writes chunks and postings. Returns the new chunk ids."""
+        import pyarrow as pa
+
+        if not rows:
+            return []
+        con = self.con
+        model_id = self.embedder.model_id
+        texts = [embed_text(r[4], r[7]) for r in rows]
+        keys = [key_for(model_id, t) for t in texts]
+        con.register("_keys", pa.table({"key": pa.array(sorted(set(keys)))}))
+        have = {k for (k,) in con.execute("SELECT e.key FROM embeddings e JOIN _keys USING (key)").fetchall()}
+        con.unregister("_keys")
+        missing_keys: dict[str, str] = {}
+        for k, t in zip(keys, texts):
+            if k not in have and k not in missing_keys:
+                missing_keys[k] = t
+        summary.cached += len(keys) - sum(1 for k in keys if k in missing_keys)
+        if missing_keys:
+            vecs = self.embedder.embed(list(missing_keys.values()))
+            summary.embedded += len(missing_keys)
+            self._insert_embeddings(list(missing_keys), vecs)
+        first = con.execute("SELECT coalesce(max(chunk_id), 0) + 1 FROM chunks").fetchone()[0]
+        ids = list(range(first, first + len(rows)))
+        token_lists = [self.tokenizer.tokens(t) for t in texts]
+        chunk_table = pa.table(
+            {
+                "chunk_id": pa.array(ids, pa.int64()),
+                "doc_id": pa.array([r[0] for r in rows], pa.int64()),
+                "path": [r[1] for r in rows],
+                "kind": [r[2] for r in rows],
+                "alertname": [r[3] for r in rows],
+                "heading": [r[4] for r in rows],
+                "start_line": pa.array([r[5] for r in rows], pa.int32()),
+                "end_line": pa.array([r[6] for r in rows], pa.int32()),
+                "text": [r[7] for r in rows],
+                "embed_key": keys,
+                "n_tokens": pa.array([len(t) for t in token_lists], pa.int32()),
+                "ts": pa.array([r[8] for r in rows], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        con.register("_chunks", chunk_table)
+        con.execute("INSERT INTO chunks SELECT * FROM _chunks")
+        con.unregister("_chunks")
+        self._insert_postings(ids, token_lists)
+        summary.chunks_written += len(rows)
+        self._dirty_vectors = True
+        return ids
+
+    def _insert_embeddings(self, keys: list[str], vecs: np.ndarray) -> None:
+        import pyarrow as pa
+
+        dim = vecs.shape[1]
+        table = pa.table(
+            {
+                "key": keys,
+                "model": [self.embedder.model_id] * len(keys),
+                "vec": pa.FixedSizeListArray.from_arrays(pa.array(vecs.astype(np.float32).ravel()), dim),
+                "created_at": pa.array([datetime.now(timezone.utc)] * len(keys), pa.timestamp("us", tz="UTC")),
+            }
+        )
+        self.con.register("_emb", table)
+        self.con.execute("INSERT OR IGNORE INTO embeddings SELECT * FROM _emb")
+        self.con.unregister("_emb")
+
+    def _vocab_map(self) -> dict[str, int]:
+        if self._vocab is None:
+            self._vocab = dict(self.con.execute("SELECT term, term_id FROM terms").fetchall())
+        return self._vocab
+
+    def _insert_postings(self, ids: list[int], token_lists: list[list[str]]) -> None:
+        import pyarrow as pa
+
+        vocab = self._vocab_map()
+        new_terms: list[tuple[int, str]] = []
+        cids: list[int] = []
+        tids: list[int] = []
+        tfs: list[int] = []
+        for cid, tokens in zip(ids, token_lists):
+            counts: dict[int, int] = {}
+            for tok in tokens:
+                tid = vocab.get(tok)
+                if tid is None:
+                    tid = len(vocab) + 1
+                    vocab[tok] = tid
+                    new_terms.append((tid, tok))
+                counts[tid] = counts.get(tid, 0) + 1
+            for tid, tf in counts.items():
+                cids.append(cid)
+                tids.append(tid)
+                tfs.append(min(tf, 32767))
+        if new_terms:
+            self.con.register("_terms", pa.table({"term_id": pa.array([t[0] for t in new_terms], pa.int32()), "term": [t[1] for t in new_terms]}))
+            self.con.execute("INSERT INTO terms SELECT * FROM _terms")
+            self.con.unregister("_terms")
+        self.con.register(
+            "_post", pa.table({"chunk_id": pa.array(cids, pa.int64()), "term_id": pa.array(tids, pa.int32()), "tf": pa.array(tfs, pa.int16())})
+        )
+        self.con.execute("INSERT INTO postings SELECT * FROM _post")
+        self.con.unregister("_post")
+
+    # -- incidents -----------------------------------------------------------------
+
+    def add_incidents(self, incidents: Iterable[IncidentRecord]) -> int:
+        """Record incidents (an id seen before is replaced: an outcome may be updated)."""
+        incidents = list(incidents)
+        if not incidents:
+            return 0
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            ids = [i.incident_id for i in incidents]
+            old = con.execute(
+                "SELECT chunk_id FROM incidents WHERE incident_id IN (SELECT unnest(?))", [ids]
+            ).fetchall()
+            for (cid,) in old:
+                con.execute("DELETE FROM postings WHERE chunk_id = ?", [cid])
+                con.execute("DELETE FROM chunks WHERE chunk_id = ?", [cid])
+            con.execute("DELETE FROM incidents WHERE incident_id IN (SELECT unnest(?))", [ids])
+            rows = [
+                (None, f"incident:{i.incident_id}", "incident", i.alertname, f"Incident {i.incident_id}", 1, 1, i.text(), i.started_at)
+                for i in incidents
+            ]
+            chunk_ids = self._insert_chunks(rows, IndexSummary())
+            con.executemany(
+                "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        i.incident_id, i.fingerprint, i.alertname, json.dumps(i.labels, sort_keys=True), i.severity,
+                        i.namespace, i.started_at, i.resolved_at, i.action, i.outcome, i.operator, i.notes, cid,
+                    )
+                    for i, cid in zip(incidents, chunk_ids)
+                ],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return len(incidents)
+
+    # -- vector index ----------------------------------------------------------------
+
+    def _rebuild_ivf(self) -> None:
+        """Coarse k-means lists for large stores (readers probe a few lists instead of
+        scanning every vector). Small stores keep none: exact search is fast enough."""
+        con = self.con
+        con.execute("DELETE FROM ivf_centroids")
+        con.execute("DELETE FROM ivf_lists")
+        n = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if n < IVF_MIN_CHUNKS:
+            return
+        ids, vecs = load_vectors(con)
+        centroids, assign = kmeans_lists(vecs)
+        import pyarrow as pa
+
+        con.register(
+            "_cent",
+            pa.table(
+                {
+                    "list_id": pa.array(np.arange(len(centroids)), pa.int32()),
+                    "vec": pa.FixedSizeListArray.from_arrays(pa.array(centroids.astype(np.float32).ravel()), centroids.shape[1]),
+                }
+            ),
+        )
+        con.execute("INSERT INTO ivf_centroids SELECT * FROM _cent")
+        con.unregister("_cent")
+        con.register("_lists", pa.table({"chunk_id": pa.array(ids, pa.int64()), "list_id": pa.array(assign, pa.int32())}))
+        con.execute("INSERT INTO ivf_lists SELECT * FROM _lists")
+        con.unregister("_lists")
+
+
+def load_vectors(con) -> tuple[np.ndarray, np.ndarray]:
+    """(chunk ids, vectors) in chunk-id order, through Arrow (no per-row Python objects)."""
+    table = con.execute(
+        "SELECT c.chunk_id, e.vec FROM chunks c JOIN embeddings e ON e.key = c.embed_key ORDER BY c.chunk_id"
+    ).fetch_arrow_table()
+    ids = table.column("chunk_id").to_numpy()
+    col = table.column("vec").combine_chunks()
+    dim = col.type.list_size
+    vecs = col.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float32, copy=False)
+    return ids, vecs
+
+
+def kmeans_lists(vecs: np.ndarray, iterations: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical k-means with √n lists, trained on a sample; returns (centroids, list of each row)."""
+    n = len(vecs)
+    n_lists = max(1, int(np.sqrt(n)))
+    rng = np.random.default_rng(seed)
+    sample = vecs[rng.choice(n, size=min(n, n_lists * 40), replace=False)]
+    centroids = sample[rng.choice(len(sample), size=n_lists, replace=False)].copy()
+    for _ in range(iterations):
+        assign = np.argmax(sample @ centroids.T, axis=1)
+        for j in range(n_lists):
+            members = sample[assign == j]
+            if len(members):
+                c = members.sum(axis=0)
+                centroids[j] = c / (np.linalg.norm(c) or 1.0)
+    out = np.empty(n, dtype=np.int32)
+    step = 8192
+    for a in range(0, n, step):
+        out[a : a + step] = np.argmax(vecs[a : a + step] @ centroids.T, axis=1)
+    return centroids, out
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        return str(os.getuid())
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, 0)
+        info = json.loads(os.read(fd, 4096).decode() or "{}")
+        return f"pid {info.get('pid', '?')}, user {info.get('user', '?')}, since {info.get('since', '?')}"
+    except (OSError, ValueError):
+        return "holder unknown"
+
+
+@contextmanager
+def writer(path: Path, embedder: Embedder, chunk_words: int = DEFAULT_CHUNK_WORDS):
+    with Writer(path, embedder, chunk_words) as w:
+        yield w
