@@ -172,3 +172,46 @@ async def test_stale_evidence_is_dropped_when_the_cursor_moves_on(make_demo_app)
         await pilot.pause(0.3)
         await app.workers.wait_for_complete()
         assert pane.evidence is not None and pane.evidence.fingerprint == pane.selected_fingerprint()
+
+
+async def test_runbook_passage_and_similar_incidents_beside_the_alert(make_demo_app, monkeypatch):
+    """Knowledge on (conftest turns it off elsewhere): the demo's first run indexes the
+    bundled runbook and seeds the incident history, then the side panel shows the passage
+    for the selected alert, cited by line, and past incidents with the reason they match."""
+    from pathlib import Path
+
+    from sreconsole.config import load_settings
+    from sreconsole.tui.panes.alerts import AlertsPane
+
+    from conftest import wait_for_polls
+
+    monkeypatch.setenv("SRECONSOLE_KNOWLEDGE_ENABLED", "1")
+    settings = load_settings()
+    app = make_demo_app(settings)
+    app.evidence_service.knowledge.prepare()  # the first-run indexing, outside the timing of the UI
+    app.evidence_service.knowledge_timeout_s = 30.0
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        target = next(a for a in pane.visible_alerts() if a.alertname == "KubePodCrashLooping")
+        pane.select_fingerprint(target.fingerprint)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if pane.evidence is not None and pane.evidence.fingerprint == target.fingerprint:
+                break
+        knowledge = pane.evidence.knowledge
+        assert knowledge is not None and not knowledge.error
+        first = knowledge.passages[0]
+        assert first.alertname == "KubePodCrashLooping" and first.format == "seed"
+        assert first.part == "action" and first.text == "pod-restart"
+        lines = Path(first.path).read_text().splitlines()
+        assert "pod-restart" in lines[first.start_line - 1]
+        assert knowledge.incidents and all(i.reason for i in knowledge.incidents)
+        assert knowledge.incidents[0].alertname == "KubePodCrashLooping"
+        assert "same alert" in knowledge.incidents[0].reason
+        from rich.console import Console
+
+        console = Console(width=100, record=True, file=open("/dev/null", "w"))
+        console.print(app.query_one("#side-evidence").content)
+        text = console.export_text()
+        assert "similar past incidents" in text and "RUNBOOK.md:" in text

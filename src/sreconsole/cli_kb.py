@@ -73,8 +73,11 @@ def _index(settings, paths: list[str], as_json: bool) -> int:
     out.print(Text(line))
     if summary.ignored:
         out.print(Text(f"{summary.ignored} files ignored for their extension"), style="dim")
+    from sreconsole.domain.text import clean
+
     for s in summary.skipped:
-        out.print(Text(f"skipped {s.path}: {s.reason}"), style="yellow")
+        # A file name is untrusted text: one with an escape sequence in it must not reach the terminal.
+        out.print(Text(f"skipped {clean(s.path, None)}: {clean(s.reason, None)}"), style="yellow")
     return 0
 
 
@@ -172,7 +175,7 @@ def _search(settings, args) -> int:
         console.print(Text(result.note or "no hits"), style="yellow")
     for n, hit in enumerate(result.hits, 1):
         head = Text(f"{n}. ", style="bold")
-        head.append(f"{hit.path}:{hit.start_line}-{hit.end_line}", style="cyan")
+        head.append(f"{clean(hit.path, None)}:{hit.start_line}-{hit.end_line}", style="cyan")
         head.append(f"  {clean(hit.heading, 120)}", style="bold")
         head.append(f"  score {hit.score:.4f}", style="dim")
         console.print(head)

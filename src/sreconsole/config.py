@@ -97,6 +97,7 @@ class OllamaSettings:
 
 @dataclass
 class KnowledgeSettings:
+    enabled: bool = setting(True, "Show runbook passages and similar past incidents beside alerts.")
     store: str = setting("", "DuckDB file of the knowledge base. Empty: knowledge.duckdb under the data dir. Several operators may share one file.")
     paths: list[str] = setting([], "Files and directories `sreconsole kb index` reads when given no PATH (env: comma-separated).")
     model: str = setting("sentence-transformers/all-MiniLM-L6-v2", "fastembed model id. The default ships with sreconsole; any other needs model_path.")

@@ -55,6 +55,11 @@ class Evidence:
     logs: tuple[LogLine, ...] = ()
     logs_error: str = ""
     runbook_url: str = ""
+    knowledge: object = None
+    """``services.knowledge.AlertKnowledge`` (runbook passages, similar incidents), or None
+    when the knowledge base is off or did not answer in time; typed loosely so the domain
+    layer does not depend on the knowledge layer."""
+    knowledge_error: str = ""
 
 
 BLOCKS = "▁▂▃▄▅▆▇█"

@@ -116,19 +116,31 @@ def _split_long(section: _Section, max_words: int) -> list[tuple[int, int]]:
     count = 0
     fence = False
     last_break = None  # a blank line where a cut is allowed
+    body = False  # lines start..i-1 hold more than the section's heading (a piece never is a bare heading)
+
+    def has_text(a: int, b: int) -> bool:
+        return any(section.lines[j - section.start].strip() for j in range(a, b))
+
     for offset, line in enumerate(section.lines):
         i = section.start + offset
         if _FENCE.match(line):
             fence = not fence
         count += _words(line)
-        if not line.strip() and not fence:
-            last_break = i
-        if count > max_words and i > start:
+        if count > max_words and i > start and body:
             cut = last_break if last_break is not None and last_break > start else i - 1
             pieces.append((start, cut))
             start = cut + 1
             count = sum(_words(section.lines[j - section.start]) for j in range(start, i + 1))
             last_break = None
+            body = has_text(start, i)
+            if count > max_words and body:
+                # What followed the paragraph break is too long with this line as well.
+                pieces.append((start, i - 1))
+                start, count, body = i, _words(line), False
+        if line.strip():
+            body = body or not (section.level and i == section.start)
+        elif not fence and body:
+            last_break = i
     if start <= section.end:
         pieces.append((start, section.end))
     return pieces
@@ -151,9 +163,11 @@ def chunk_markdown(text: str, max_words: int = DEFAULT_CHUNK_WORDS, title: str =
         pending, pending_words = [], 0
 
     for section in _sections(lines):
-        if section.level and not any(line.strip() for line in section.lines[1:]):
-            continue  # a bare heading: its title lives on in its children's heading paths
         words = _words("\n".join(section.lines))
+        if section.level and not any(line.strip() for line in section.lines[1:]):
+            if pending:
+                pending_words += words  # inside the span if the next section merges into it
+            continue  # a bare heading: its title lives on in its children's heading paths
         if words > max_words:
             flush()
             for a, b in _split_long(section, max_words):
@@ -280,6 +294,8 @@ def parse_promop_runbook(text: str) -> list[AlertSection]:
                 if later.start > s.start and later.level > 2 and later.path[:2] == s.path[:2]:
                     body += "\n\n" + "\n".join(later.lines).strip()
                     end = later.end
+            while end > s.start and not lines[end].strip():
+                end -= 1  # the range ends at the part's last line, not at the blank before the next heading
             found.parts[key] = body.strip()
             found.part_lines[key] = (s.start + 1, end + 1)
     if not found.parts:

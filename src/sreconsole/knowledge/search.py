@@ -122,8 +122,10 @@ class _Snapshot:
 
 
 class KnowledgeBase:
-    def __init__(self, path: Path, embedder: Embedder | None = None) -> None:
+    def __init__(self, path: Path, embedder: Embedder | None = None, *, caches: bool = True) -> None:
+        """``caches=False`` turns off both caches (benchmarks measure the full path)."""
         self.path = Path(path)
+        self.caches = caches
         self.embedder = embedder or Embedder()
         self.tokenizer = Tokenizer()
         self._snap: _Snapshot | None = None
@@ -172,13 +174,13 @@ class KnowledgeBase:
             t = con.execute(
                 "SELECT chunk_id, path, kind, coalesce(alertname, '') AS alertname, heading, start_line, end_line, text, "
                 "epoch(ts) AS ts FROM chunks ORDER BY chunk_id"
-            ).fetch_arrow_table()
+            ).to_arrow_table()
             ids = t.column("chunk_id").to_numpy()
             ids_v, vecs = load_vectors(con)
             if len(ids_v) != len(ids):
                 raise StoreError(f"{self.path} is inconsistent: {len(ids)} chunks but {len(ids_v)} vectors; re-run `kb index`")
             row_of = {int(c): i for i, c in enumerate(ids)}
-            post = con.execute("SELECT chunk_id, term_id, tf FROM postings").fetch_arrow_table()
+            post = con.execute("SELECT chunk_id, term_id, tf FROM postings").to_arrow_table()
             vocab = dict(con.execute("SELECT term, term_id - 1 FROM terms").fetchall())
             lengths = con.execute("SELECT n_tokens FROM chunks ORDER BY chunk_id").fetchnumpy()["n_tokens"].astype(np.float32)
             pc = post.column("chunk_id").to_numpy()
@@ -188,7 +190,7 @@ class KnowledgeBase:
             vec_rows = np.arange(len(ids))
             lists = con.execute("SELECT l.chunk_id, l.list_id FROM ivf_lists l ORDER BY l.list_id, l.chunk_id").fetchnumpy()
             if len(lists["chunk_id"]) == len(ids) and len(ids):
-                cent = con.execute("SELECT vec FROM ivf_centroids ORDER BY list_id").fetch_arrow_table().column("vec").combine_chunks()
+                cent = con.execute("SELECT vec FROM ivf_centroids ORDER BY list_id").to_arrow_table().column("vec").combine_chunks()
                 centroids = cent.values.to_numpy(zero_copy_only=False).reshape(-1, cent.type.list_size).astype(np.float32)
                 vec_rows = np.searchsorted(ids, lists["chunk_id"])
                 vecs = vecs[vec_rows]
@@ -229,6 +231,8 @@ class KnowledgeBase:
     # -- query embeddings --------------------------------------------------------------
 
     def _qcache_con(self) -> sqlite3.Connection | None:
+        if not self.caches:
+            return None
         if self._qcache is None:
             try:
                 con = sqlite3.connect(str(self.path) + ".qcache", timeout=2.0, check_same_thread=False)
@@ -276,7 +280,7 @@ class KnowledgeBase:
         snap = self.snapshot()
         k = max(1, min(int(k), 100))
         key = (snap.meta.get("generation"), mode, query, k, kind, alertname, since, until)
-        cached = self._results.get(key)
+        cached = self._results.get(key) if self.caches else None
         if cached is not None:
             self._results.move_to_end(key)
             return SearchResult(cached.query, cached.hits, cached.truncated, cached.note, cached=True)

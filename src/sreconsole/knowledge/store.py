@@ -578,7 +578,7 @@ def load_vectors(con) -> tuple[np.ndarray, np.ndarray]:
     """(chunk ids, vectors) in chunk-id order, through Arrow (no per-row Python objects)."""
     table = con.execute(
         "SELECT c.chunk_id, e.vec FROM chunks c JOIN embeddings e ON e.key = c.embed_key ORDER BY c.chunk_id"
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     ids = table.column("chunk_id").to_numpy()
     col = table.column("vec").combine_chunks()
     dim = col.type.list_size

@@ -68,15 +68,20 @@ class EvidenceService:
         logs: LogEvidence | None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         timeout_s: float = 5.0,
+        knowledge=None,
+        knowledge_timeout_s: float = 3.0,
     ) -> None:
         self.metrics = metrics
         self.logs = logs
         self.clock = clock
         self.timeout_s = timeout_s
+        self.knowledge = knowledge
+        """A ``services.knowledge.KnowledgeService`` or None (off)."""
+        self.knowledge_timeout_s = knowledge_timeout_s
 
     async def gather(self, alert: Alert, log_limit: int = 30) -> Evidence:
-        (expr, threshold, unit, series, metric_error), (logs, logs_error) = await asyncio.gather(
-            self._metric(alert), self._logs(alert, log_limit)
+        (expr, threshold, unit, series, metric_error), (logs, logs_error), (knowledge, knowledge_error) = await asyncio.gather(
+            self._metric(alert), self._logs(alert, log_limit), self._knowledge(alert)
         )
         return Evidence(
             fingerprint=alert.fingerprint,
@@ -88,7 +93,22 @@ class EvidenceService:
             logs=tuple(logs),
             logs_error=logs_error,
             runbook_url=alert.annotations.get("runbook_url", ""),
+            knowledge=knowledge,
+            knowledge_error=knowledge_error,
         )
+
+    async def _knowledge(self, alert: Alert):
+        """Runs in a thread (DuckDB, numpy, the model). The first call in the demo may index
+        the bundled documents; past the deadline the panel says so and the next selection
+        finds it ready (the thread finishes the work regardless)."""
+        if self.knowledge is None:
+            return None, "knowledge base off (knowledge.enabled = false)"
+        call = asyncio.to_thread(self.knowledge.for_alert, alert.alertname, dict(alert.labels), alert.summary)
+        try:
+            found = await asyncio.wait_for(call, self.knowledge_timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            return None, "knowledge base still loading (the first run indexes the documents); select the alert again shortly"
+        return found, found.error
 
     async def _metric(self, alert: Alert):
         if self.metrics is None:
@@ -123,10 +143,16 @@ def _without_comparison(expr: str) -> str:
 
 
 def build_evidence_service(settings: Settings, alert_source, clock: Callable[[], datetime]) -> EvidenceService:
-    """The demo's own evidence, or the configured Prometheus and Loki (each optional)."""
+    """The demo's own evidence, or the configured Prometheus and Loki (each optional), plus
+    the knowledge base unless it is switched off."""
+    knowledge = None
+    if settings.knowledge.enabled:
+        from sreconsole.services.knowledge import KnowledgeService
+
+        knowledge = KnowledgeService(settings, clock)
     if settings.is_demo and hasattr(alert_source, "cluster"):
         demo = DemoEvidence(alert_source.cluster, clock)
-        return EvidenceService(demo, demo, clock)
+        return EvidenceService(demo, demo, clock, knowledge=knowledge)
     metrics = logs = None
     if settings.prometheus.url:
         from sreconsole.sources.prometheus import PrometheusSource
@@ -140,4 +166,4 @@ def build_evidence_service(settings: Settings, alert_source, clock: Callable[[],
 
         lk = settings.loki
         logs = LokiSource(lk.url, timeout_s=lk.timeout_s, retries=lk.retries, tenant=lk.tenant, bearer_token=lk.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
-    return EvidenceService(metrics, logs, clock)
+    return EvidenceService(metrics, logs, clock, knowledge=knowledge)

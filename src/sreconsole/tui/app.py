@@ -95,6 +95,13 @@ class SreConsoleApp(App[None]):
         self.query_one(AlertTable).focus()
         self.poll_alerts()
         self._start_probes()
+        if self.evidence_service.knowledge is not None:
+            # After the first paint: importing DuckDB/numpy and (in the demo, first run only)
+            # indexing the bundled documents must not delay the alert table.
+            self.set_timer(1.0, self._prepare_knowledge)
+
+    def _prepare_knowledge(self) -> None:
+        self.run_worker(self.evidence_service.knowledge.prepare, thread=True, exclusive=True, group="knowledge", exit_on_error=False, description="prepare knowledge base")
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
         known = {b.id for _, bindings in self.binding_groups() for b in bindings if b.id}
