@@ -46,6 +46,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def embedder():
+    """The shipped MiniLM, loaded once for the whole run (it takes seconds on this machine)."""
+    from sreconsole.knowledge.embedder import Embedder
+
+    return Embedder()
+
+
 @pytest.fixture
 def settings() -> Settings:
     return load_settings()

@@ -156,9 +156,12 @@ def _search(settings, args) -> int:
                     out["truncated"] = True
                 sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         return 0
-    result = kb.search(args.query, args.k, **options)
+    # argv bytes that are not UTF-8 arrive as lone surrogates, which cannot be hashed for the
+    # query cache nor printed: read them as U+FFFD, as --batch does.
+    query = args.query.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    result = kb.search(query, args.k, **options)
     if args.json:
-        out = {"query": args.query, "hits": [h.as_dict() for h in result.hits]}
+        out = {"query": query, "hits": [h.as_dict() for h in result.hits]}
         if result.note:
             out["note"] = result.note
         if result.truncated:

@@ -62,6 +62,21 @@ def _stat(path: Path) -> os.stat_result:
         raise UnreadableFile(exc.strerror or str(exc)) from exc
 
 
+def _shown(path: Path) -> str:
+    """The path as text that can be stored and printed: bytes of a name that are not UTF-8
+    (``str`` holds them as lone surrogates, which neither DuckDB nor a UTF-8 stdout accept)
+    become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def name_is_utf8(path: str | Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Candidate], list[Skipped], int]:
     """Files under ``paths`` worth reading, files skipped with a reason, and how many files
     were ignored for their extension (not worth a line each). A path named explicitly is
@@ -74,14 +89,14 @@ def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[
         try:
             st = _stat(root)
         except UnreadableFile as exc:
-            skipped.append(Skipped(str(root), str(exc)))
+            skipped.append(Skipped(_shown(root), str(exc)))
             continue
         if not os.path.isdir(root):
             _consider(root, root.parent, st, True, max_bytes, found, skipped)
             continue
         for file_path, problem in _walk(root):
             if problem:
-                skipped.append(Skipped(str(file_path), problem))
+                skipped.append(Skipped(_shown(file_path), problem))
                 continue
             if file_path.suffix.lower() not in TEXT_SUFFIXES:
                 ignored += 1
@@ -89,7 +104,7 @@ def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[
             try:
                 fst = _stat(file_path)
             except UnreadableFile as exc:
-                skipped.append(Skipped(str(file_path), str(exc)))
+                skipped.append(Skipped(_shown(file_path), str(exc)))
                 continue
             _consider(file_path, root, fst, False, max_bytes, found, skipped)
     return list(found.values()), skipped, ignored
@@ -99,11 +114,13 @@ def _consider(path: Path, root: Path, st: os.stat_result, explicit: bool, max_by
     import stat as stat_mod
 
     if not stat_mod.S_ISREG(st.st_mode):
-        skipped.append(Skipped(str(path), "not a regular file"))
+        skipped.append(Skipped(_shown(path), "not a regular file"))
     elif st.st_size == 0:
-        skipped.append(Skipped(str(path), "empty file"))
+        skipped.append(Skipped(_shown(path), "empty file"))
     elif st.st_size > max_bytes:
-        skipped.append(Skipped(str(path), f"too large ({_human(st.st_size)}; the limit is {_human(max_bytes)})"))
+        skipped.append(Skipped(_shown(path), f"too large ({_human(st.st_size)}; the limit is {_human(max_bytes)})"))
+    elif not name_is_utf8(path):
+        skipped.append(Skipped(_shown(path), "file name is not valid UTF-8"))
     elif path not in found:
         found[path] = Candidate(path, root, st.st_size, st.st_mtime_ns)
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from sreconsole.knowledge.embedder import MAX_QUERY_CHARS, Embedder
 from sreconsole.knowledge.store import StoreError, _connect, key_for, load_vectors, read_meta
-from sreconsole.knowledge.textindex import MAX_QUERY_TERMS, Postings, Tokenizer, rrf, top_k
+from sreconsole.knowledge.textindex import MAX_QUERY_TERMS, Postings, Tokenizer, clean_text, rrf, top_k
 
 MODES = ("hybrid", "bm25", "vector")
 CANDIDATES = 50
@@ -244,6 +244,7 @@ class KnowledgeBase:
         return self._qcache
 
     def query_vector(self, text: str) -> np.ndarray:
+        text = clean_text(text)
         key = key_for(self.embedder.model_id, text)
         con = self._qcache_con()
         if con is not None:
@@ -277,6 +278,7 @@ class KnowledgeBase:
     ) -> SearchResult:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        query = clean_text(query)
         snap = self.snapshot()
         k = max(1, min(int(k), 100))
         key = (snap.meta.get("generation"), mode, query, k, kind, alertname, since, until)
@@ -414,6 +416,8 @@ class KnowledgeBase:
         if not snap.incidents:
             return []
         now = now or datetime.now(timezone.utc)
+        alertname = clean_text(alertname)
+        labels = {clean_text(k): clean_text(v) for k, v in labels.items()}  # as add_incidents stored them
         where = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
         query = f"Incident {alertname} ({where})\n{summary}".strip()
         q = self.query_vector(query)

@@ -37,8 +37,8 @@ import numpy as np
 
 from sreconsole.knowledge.chunking import DEFAULT_CHUNK_WORDS, Chunk, alert_sections, chunk_markdown, chunk_text
 from sreconsole.knowledge.embedder import Embedder
-from sreconsole.knowledge.files import MARKDOWN_SUFFIXES, Candidate, Skipped, UnreadableFile, discover, read_text
-from sreconsole.knowledge.textindex import Tokenizer
+from sreconsole.knowledge.files import MARKDOWN_SUFFIXES, Candidate, Skipped, UnreadableFile, discover, name_is_utf8, read_text
+from sreconsole.knowledge.textindex import Tokenizer, clean_text
 
 SCHEMA_VERSION = 1
 BATCH_CHUNKS = 512
@@ -55,8 +55,10 @@ class StoreBusy(StoreError):
 
 
 def key_for(model_id: str, text: str) -> str:
-    """Embedding-cache key: content hash of the model id and the exact text."""
-    return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
+    """Embedding-cache key: content hash of the model id and the exact text. Text from JSON
+    may hold lone surrogates (an alert label Alertmanager carried as ``\\udce9``); they hash
+    as themselves rather than raising."""
+    return hashlib.sha256(f"{model_id}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def embed_text(heading: str, text: str) -> str:
@@ -151,6 +153,13 @@ class IncidentRecord:
     notes: str = ""
     fingerprint: str = ""
     severity: str = ""
+
+    def __post_init__(self) -> None:
+        # Labels come from Alertmanager's JSON and may hold lone surrogates, which DuckDB
+        # refuses: store them as U+FFFD rather than losing the incident.
+        for name in ("incident_id", "alertname", "action", "outcome", "operator", "notes", "fingerprint", "severity"):
+            object.__setattr__(self, name, clean_text(getattr(self, name)))
+        object.__setattr__(self, "labels", {clean_text(k): clean_text(v) for k, v in self.labels.items()})
 
     @property
     def namespace(self) -> str:
@@ -284,7 +293,11 @@ class Writer:
         summary = IndexSummary(resumed=self.resumed)
         candidates, skipped, summary.ignored = discover(list(paths))
         summary.skipped.extend(skipped)
-        roots = sorted({str(Path(os.path.abspath(os.path.expanduser(str(p))))) for p in paths})
+        # A root whose own name is not UTF-8 cannot be a row (discover already skipped each
+        # file under it with that reason), so it is not recorded as a root either.
+        roots = sorted(
+            r for r in {str(Path(os.path.abspath(os.path.expanduser(str(p))))) for p in paths} if name_is_utf8(r)
+        )
         now = datetime.now(timezone.utc)
         for root in roots:
             con.execute("INSERT OR REPLACE INTO roots VALUES (?, 'indexing', ?, NULL)", [root, now])
