@@ -43,6 +43,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # The knowledge panels load in threads (model, DuckDB) and would make every pane test
     # slower and its snapshot timing-dependent; tests of those panels switch them back on.
     monkeypatch.setenv("SRECONSOLE_KNOWLEDGE_ENABLED", "0")
+    # Triage too: snapshots stay deterministic, and tests that want it turn it on.
+    monkeypatch.setenv("SRECONSOLE_TRIAGE_ENABLED", "0")
     return tmp_path
 
 

@@ -215,3 +215,44 @@ async def test_runbook_passage_and_similar_incidents_beside_the_alert(make_demo_
         console.print(app.query_one("#side-evidence").content)
         text = console.export_text()
         assert "similar past incidents" in text and "RUNBOOK.md:" in text
+
+
+async def test_proposals_fill_the_table_and_y_copies_the_command(make_demo_app, monkeypatch):
+    """Triage on, no trained model: the demo's runbook names an action for each of its
+    alerts, so the PROPOSAL column fills (method annotation), the side panel shows the
+    proposal with its command and evidence, and `y` copies exactly that command."""
+    from rich.console import Console
+
+    from sreconsole.config import load_settings
+    from sreconsole.tui.panes.alerts import AlertsPane
+
+    from conftest import wait_for_polls
+
+    monkeypatch.setenv("SRECONSOLE_KNOWLEDGE_ENABLED", "1")
+    monkeypatch.setenv("SRECONSOLE_TRIAGE_ENABLED", "1")
+    settings = load_settings()
+    app = make_demo_app(settings)
+    app.evidence_service.knowledge.prepare()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        target = next(a for a in pane.visible_alerts() if a.alertname == "KubePodCrashLooping")
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if target.fingerprint in pane.proposals:
+                break
+        proposal = pane.proposals[target.fingerprint]
+        assert proposal.action == "pod-restart" and proposal.method == "annotation"
+        assert proposal.command.startswith("kubectl ") and "delete pod" in proposal.command
+        assert target.labels["pod"] in proposal.command
+        assert pane._proposal_cell(target).plain == "restart"
+        pane.select_fingerprint(target.fingerprint)
+        await pilot.pause(0.5)
+        await app.workers.wait_for_complete()
+        console = Console(width=100, record=True, file=open("/dev/null", "w"))
+        console.print(app.query_one("#side-proposal").content)
+        text = console.export_text()
+        assert "Proposal  pod-restart" in text and "RUNBOOK.md:" in text and proposal.command[:40] in text
+        await pilot.press("y")
+        await pilot.pause(0.1)
+        assert app.clipboard == proposal.command

@@ -61,6 +61,26 @@ def _parser() -> argparse.ArgumentParser:
     kb_search.add_argument("--since", metavar="DURATION", help="only incidents/passages newer than this, e.g. 7d, 12h")
     kb_search.add_argument("--json", action="store_true", help="machine-readable output")
 
+    train = sub.add_parser("train", help="train a model (the TRM that proposes remediations)")
+    train_sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
+    train_trm = train_sub.add_parser("trm", help="train the TRM on the shipped corpus and demo data (+ --data) and make it active")
+    train_trm.add_argument("--data", action="append", default=[], metavar="FILE.jsonl", help="more labelled examples (dataset rows); repeatable")
+    train_trm.add_argument("--corpus", metavar="DIR", help="the corpus directory (default: ../shared/corpus or $SRECONSOLE_CORPUS)")
+    train_trm.add_argument("--epochs", type=int, metavar="N", help="training epochs (default 40)")
+    train_trm.add_argument("--no-activate", action="store_true", help="save the model without making it the active one")
+    train_trm.add_argument("--json", action="store_true", help="machine-readable report")
+
+    triage = sub.add_parser("triage", help="propose a remediation for Alertmanager v2 alerts")
+    triage.add_argument("alert", nargs="?", metavar="ALERT.json", help="a JSON object with an \"alert\" key (or the alert itself)")
+    triage.add_argument("--batch", metavar="FILE.jsonl", help="one {\"alert\": ...} object per line; one JSON object per line out")
+    triage.add_argument("--json", action="store_true", help="machine-readable output")
+
+    evaluate = sub.add_parser("eval", help="evaluate a component on a labelled file")
+    eval_sub = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
+    eval_triage = eval_sub.add_parser("triage", help="accuracy, macro-F1, ECE and coverage of triage on {\"alert\", \"expected\"} rows")
+    eval_triage.add_argument("file", metavar="FILE.jsonl")
+    eval_triage.add_argument("--json", action="store_true", help="machine-readable output")
+
     doctor = sub.add_parser("doctor", help="check configured sources and local prerequisites")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -100,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli_kb import run_kb
 
         return run_kb(settings, args)
+    if args.command in ("train", "triage", "eval"):
+        from sreconsole.cli_triage import run_triage_command
+
+        return run_triage_command(settings, args)
     if args.command == "doctor":
         for warning in settings.warnings:
             print(f"warning: {warning}", file=sys.stderr)

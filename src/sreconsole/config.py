@@ -106,6 +106,15 @@ class KnowledgeSettings:
 
 
 @dataclass
+class TriageSettings:
+    enabled: bool = setting(True, "Propose a remediation for each alert.")
+    model_dir: str = setting("", "Directory of the active TRM checkpoint. Empty: models/trm/active under the data dir.")
+    catalog: str = setting("", "A TOML file of extra actions added to the shipped catalog.")
+    high_threshold: float = setting(0.8, "At or above this confidence the TRM's answer stands alone; below it evidence is retrieved.")
+    low_threshold: float = setting(0.5, "Below this confidence a proposal requires human review.")
+
+
+@dataclass
 class DemoSettings:
     seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.")
     poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.")
@@ -132,6 +141,7 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
 
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -217,6 +227,7 @@ _SECTIONS = {
     "s3",
     "ollama",
     "knowledge",
+    "triage",
     "demo",
 }
 

@@ -63,6 +63,11 @@ class SreConsoleApp(App[None]):
         source = build_alert_source(settings, clock, demo_epoch)
         self.alerts_service = AlertsService(source, clock)
         self.evidence_service = build_evidence_service(settings, source, clock)
+        self.triage_service = None
+        if settings.triage.enabled:
+            from sreconsole.services.triage import TriageService
+
+            self.triage_service = TriageService(settings, self.evidence_service.knowledge, clock)
         self.review_service = ReviewService()
         self.training_service = TrainingService()
         self.chat_service = ChatService()
@@ -77,7 +82,7 @@ class SreConsoleApp(App[None]):
         yield StatusHeader(self.settings.environment_name, self.operator, id="header")
         with TabbedContent(id="panes", initial="alerts"):
             with TabPane("1 Alerts", id="alerts"):
-                yield AlertsPane(self.alerts_service, self.operator, self.evidence_service, id="alerts-pane")
+                yield AlertsPane(self.alerts_service, self.operator, self.evidence_service, self.triage_service, id="alerts-pane")
             with TabPane("2 Review", id="review"):
                 yield ReviewPane(self.review_service, id="review-pane")
             with TabPane("3 Training", id="training"):

@@ -106,3 +106,66 @@ def _incidents(incidents, evidence, theme) -> list:
 def _short_path(path: str) -> str:
     parts = path.split("/")
     return "/".join(parts[-2:]) if len(parts) > 2 else path
+
+
+SHORT_ACTION = {
+    "pod-restart": "restart",
+    "pod-check-status": "check",
+    "rollout-restart": "rollout",
+    "rollback-deployment": "rollback",
+    "scale-deployment": "scale",
+    "flux-reconcile-kustomization": "flux-ks",
+    "flux-reconcile-helmrelease": "flux-hr",
+    "flux-reconcile-gitrepository": "flux-git",
+    "check-pvc-status": "pvc?",
+    "expand-pvc": "pvc+",
+    "cordon-node": "cordon",
+    "escalate": "escalate",
+}
+METHOD_BADGE = {"annotation": "RULE", "trm": "TRM", "trm+rag": "TRM+RAG", "retrieval": "RAG", "none": "—"}
+
+
+def confidence_style(confidence: float | None, high: float, low: float, theme) -> str:
+    """Green at or above the high threshold, amber between, red below the low one."""
+    if confidence is None:
+        return "dim"
+    if confidence >= high:
+        return theme.success or "green"
+    if confidence >= low:
+        return theme.warning or "yellow"
+    return theme.error or "red"
+
+
+def proposal_cell(proposal, high: float, low: float, theme) -> Text:
+    """The table's PROPOSAL cell: a short action name coloured by confidence; a trailing
+    ``!`` when a human must review it."""
+    name = SHORT_ACTION.get(proposal.action, proposal.action[:8])
+    mark = "!" if proposal.requires_human_review and proposal.action != "escalate" else ""
+    return safe(name[: 8 - len(mark)] + mark, 8, style=confidence_style(proposal.confidence, high, low, theme))
+
+
+def proposal_renderable(proposal, width: int, high: float, low: float, theme) -> Group:
+    """The proposal block of the detail panel: action, confidence bar, method, command,
+    why a human must look, and the evidence it used. Every untrusted string goes through
+    ``safe`` (no markup, no escapes)."""
+    if proposal is None:
+        return Group(Text("Proposal", style="bold"), Text("computing…", style="dim"))
+    style = confidence_style(proposal.confidence, high, low, theme)
+    lines: list = [Text.assemble(("Proposal  ", "bold"), safe(proposal.action, 60, style=f"bold {style}"), ("  " + METHOD_BADGE.get(proposal.method, proposal.method), "reverse"))]
+    lines.append(safe(proposal.title, 120, style="dim"))
+    if proposal.confidence is None:
+        lines.append(Text("confidence  —  (no model scored it)", style="dim"))
+    else:
+        cells = max(10, min(30, width - 24))
+        filled = int(round(proposal.confidence * cells))
+        lines.append(Text.assemble(("confidence ", ""), ("█" * filled, style), ("░" * (cells - filled), "dim"), (f" {proposal.confidence:.2f}", style)))
+    lines.append(Text(f"risk {proposal.risk}" + (", reversible" if proposal.reversible else ", not reversible") + (f"  model {proposal.model_version}" if proposal.model_version else ""), style="dim"))
+    if proposal.command:
+        lines.append(Text.assemble(("$ ", "dim"), safe(proposal.command, 400, style="bold")))
+    for reason in proposal.review_reasons:
+        lines.append(Text.assemble(("review: ", theme.warning or "yellow"), safe(reason, 300)))
+    for item in proposal.evidence[:6]:
+        lines.append(Text.assemble((f"  {item.kind} ", "dim"), safe(_short_path(item.ref), 80, style="underline"), (" ", ""), safe(item.summary, 200, style="dim")))
+    for note in proposal.notes:
+        lines.append(safe(note, 300, style="dim italic"))
+    return Group(*lines)

@@ -19,9 +19,9 @@ from sreconsole.domain.matchers import Filter, MatcherError, parse_filter
 from sreconsole.domain.operator import Operator
 from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.sources.base import SourceError
-from sreconsole.tui.evidence_view import evidence_renderable
+from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable
 from sreconsole.tui.modals import AlertDetailScreen, SilenceRequest, SilenceScreen, alert_detail
-from sreconsole.tui.render import safe
+from sreconsole.tui.render import clean, safe
 from sreconsole.tui.alert_list import AlertList
 
 SEVERITY_TEXT = {
@@ -91,9 +91,12 @@ class AlertsPane(Vertical):
         Binding("o", "cycle_sorting", "Sort", id="alerts.sort", tooltip="Sort by severity, age, name"),
     ]
 
-    def __init__(self, service: AlertsService, operator: Operator, evidence_service=None, **kwargs) -> None:
+    def __init__(self, service: AlertsService, operator: Operator, evidence_service=None, triage_service=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.service = service
+        self.triage_service = triage_service
+        self.proposals: dict[str, object] = {}
+        """Fingerprint → Proposal, filled by a thread worker after each poll."""
         self.evidence_service = evidence_service
         self.evidence: Evidence | None = None
         self.operator = operator
@@ -120,6 +123,9 @@ class AlertsPane(Vertical):
             yield table
             with VerticalScroll(id="alerts-side"):
                 yield Static("", id="side-detail")
+                proposal = Static("", id="side-proposal")
+                proposal.display = self.triage_service is not None
+                yield proposal
                 yield Static("", id="side-evidence")
 
     def on_resize(self) -> None:
@@ -210,6 +216,45 @@ class AlertsPane(Vertical):
         self.snapshot = snapshot
         self.set_class(bool(snapshot.error), "-stale")
         self._render_rows()
+        if self.triage_service is not None:
+            todo = [a for a in snapshot.alerts if a.fingerprint not in self.proposals]
+            if todo:
+                self._propose(todo)
+
+    @work(thread=True, exclusive=True, group="triage", exit_on_error=False, description="propose remediations")
+    def _propose(self, alerts: list[Alert]) -> None:
+        """Embedding and the TRM run off the event loop; the engine caches per fingerprint
+        and model version, so a poll costs only its new alerts."""
+        try:
+            proposals = self.triage_service.propose(alerts)
+        except Exception as exc:  # noqa: BLE001 - the table keeps working without proposals
+            self.app.call_from_thread(self.app.notify, f"triage failed: {exc}", severity="error", timeout=10)
+            return
+        self.app.call_from_thread(self._proposals_ready, proposals)
+
+    def _proposals_ready(self, proposals: list) -> None:
+        for p in proposals:
+            self.proposals[p.fingerprint] = p
+        if len(self.proposals) > 20000:  # alerts come and go: keep the live ones
+            live = {a.fingerprint for a in self.snapshot.alerts} if self.snapshot else set()
+            self.proposals = {fp: p for fp, p in self.proposals.items() if fp in live}
+        self._cells.clear()
+        self.query_one(AlertTable).refresh_rows()
+        alert = self.selected_alert()
+        if alert is not None and alert.fingerprint in self.proposals and self.query_one("#alerts-side").display:
+            self._show_proposal(alert)
+
+    def _thresholds(self) -> tuple[float, float]:
+        t = getattr(getattr(self.app, "settings", None), "triage", None)
+        return (t.high_threshold, t.low_threshold) if t is not None else (0.8, 0.5)
+
+    def _show_proposal(self, alert: Alert | None) -> None:
+        view = self.query_one("#side-proposal", Static)
+        if alert is None or self.triage_service is None:
+            view.update("")
+            return
+        high, low = self._thresholds()
+        view.update(proposal_renderable(self.proposals.get(alert.fingerprint), SIDE_PANEL_WIDTH - 4, high, low, self.app.current_theme))
 
     def visible_alerts(self) -> list[Alert]:
         """Alerts that pass the filter, in display order (grouped, then sorted)."""
@@ -291,9 +336,18 @@ class AlertsPane(Vertical):
             safe(target, 80, style=fade),
             age,
             Text(alert.state.value, style=state_style),
-            Text("no model", style="dim"),
+            self._proposal_cell(alert),
             safe(alert.summary, 300, style=fade),
         ]
+
+    def _proposal_cell(self, alert: Alert) -> Text:
+        if self.triage_service is None:
+            return Text("no model", style="dim")
+        proposal = self.proposals.get(alert.fingerprint)
+        if proposal is None:
+            return Text("…", style="dim")
+        high, low = self._thresholds()
+        return proposal_cell(proposal, high, low, self.app.current_theme)
 
     def _group_row(self, name: str, size: int) -> list[Text]:
         label = {"alertname": "", "namespace": "ns ", "severity": "severity "}[self.grouping]
@@ -461,7 +515,15 @@ class AlertsPane(Vertical):
         alert = self._need_alert()
         if alert is None:
             return
-        self.app.notify("no proposed command yet: no triage model is loaded", severity="warning")
+        proposal = self.proposals.get(alert.fingerprint)
+        if proposal is None:
+            why = "triage is off" if self.triage_service is None else "the proposal is still being computed"
+            self.app.notify(f"no proposed command yet: {why}", severity="warning")
+        elif not proposal.command:
+            self.app.notify(f"{proposal.action}: no command to copy ({'; '.join(proposal.review_reasons) or 'no automated action'})", severity="warning", timeout=8)
+        else:
+            self.app.copy_to_clipboard(proposal.command)
+            self.app.notify(f"copied: {clean(proposal.command, 120)}", timeout=6)
 
     @on(AlertList.Selected, "#alerts-table")
     def _open_detail(self, event: AlertList.Selected) -> None:
@@ -492,10 +554,12 @@ class AlertsPane(Vertical):
         evidence_view = self.query_one("#side-evidence", Static)
         if alert is None:
             detail.update(Text("a group: select an alert", style="dim"))
+            self._show_proposal(None)
             evidence_view.update("")
             return
         now = self.snapshot.fetched_at if self.snapshot else alert.starts_at
         detail.update(alert_detail(alert, now))
+        self._show_proposal(alert)
         evidence_view.update(evidence_renderable(None, SIDE_PANEL_WIDTH, self.app.current_theme, loading=True))
         if self.evidence_service is None:
             return

@@ -1,0 +1,237 @@
+"""``sreconsole train trm``, ``sreconsole triage`` and ``sreconsole eval triage``, headless.
+
+Exit codes: 0 ok; 1 something could not be done (message on stderr; in ``--batch`` a bad
+row gets an ``{"line", "error"}`` object and the rest still run); 2 bad arguments or a bad
+catalog file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sreconsole.cli import EXIT_CONFIG
+
+
+def run_triage_command(settings, args) -> int:
+    from sreconsole.knowledge.embedder import EmbedderError
+    from sreconsole.triage.catalog import CatalogError
+
+    try:
+        if args.command == "train":
+            return _train(settings, args)
+        if args.command == "triage":
+            return _triage(settings, args)
+        return _eval(settings, args)
+    except CatalogError as exc:
+        print(f"sreconsole: action catalog: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except EmbedderError as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return 1
+
+
+def _service(settings):
+    from sreconsole.services.knowledge import KnowledgeService
+    from sreconsole.services.triage import TriageService
+
+    return TriageService(settings, KnowledgeService(settings) if settings.knowledge.enabled else None)
+
+
+# -- train -------------------------------------------------------------------------------------
+
+
+def _train(settings, args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sreconsole.services.triage import train_trm
+
+    console = Console(stderr=True)
+    corpus = Path(args.corpus).expanduser() if args.corpus else None
+    if corpus is not None and not corpus.is_dir():
+        print(f"sreconsole: --corpus {args.corpus!r} is not a directory", file=sys.stderr)
+        return EXIT_CONFIG
+    for f in args.data:
+        if not Path(f).is_file():
+            print(f"sreconsole: --data {f!r} is not a file", file=sys.stderr)
+            return EXIT_CONFIG
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, disable=args.json, transient=True) as bar:
+        task = bar.add_task("preparing the dataset", total=None)
+
+        def progress(stage: str, info: dict) -> None:
+            if stage == "embed":
+                bar.update(task, description=f"embedding {info['texts']} alert texts (cached by content)")
+            elif stage == "train":
+                bar.update(task, description=f"training on {info['rows']} alerts", total=info["epochs"], completed=0)
+            elif stage == "epoch":
+                bar.update(task, completed=info["epoch"], description=f"training: loss {info['loss']:.3f}, train accuracy {info['train_acc']:.2f}")
+
+        try:
+            report = train_trm(settings, [Path(f) for f in args.data], corpus, args.epochs, progress, activate=not args.no_activate)
+        except ValueError as exc:
+            print(f"sreconsole: {exc}", file=sys.stderr)
+            return 1
+    out = {
+        "version": report.version,
+        "path": str(report.path.resolve()),
+        "active": not args.no_activate,
+        "rows": report.rows,
+        "dataset_hash": report.dataset_hash,
+        "seconds_train": round(report.seconds_train, 2),
+        "seconds_embed": round(report.seconds_embed, 2),
+        "embedding_cache": {"hits": report.embed_cache[0], "misses": report.embed_cache[1]},
+        "metrics": report.metrics,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    t = report.metrics.get("test", {})
+    v = report.metrics.get("validation", {})
+    print(f"model {report.version} → {out['path']}{' (active)' if out['active'] else ''}")
+    print(f"rows: train {report.rows.get('train', 0)}, validation {report.rows.get('validation', 0)}, test {report.rows.get('test', 0)} (split by alertname group)")
+    print(f"training {report.seconds_train:.1f}s; embedding {report.seconds_embed:.1f}s ({report.embed_cache[0]} cached, {report.embed_cache[1]} new)")
+    print(f"validation: accuracy {v.get('accuracy', 0):.3f}, ECE {v.get('ece', 0):.3f}")
+    print(f"test (alerts never seen in training): accuracy {t.get('accuracy', 0):.3f}, ECE {t.get('ece', 0):.3f}")
+    tiered = t.get("tiered", {})
+    print(f"test, tiered flow (re-scored with runbook evidence below the high threshold): accuracy {tiered.get('accuracy', 0):.3f}, "
+          f"ECE {tiered.get('ece', 0):.3f}, sent to a human {tiered.get('share_to_human', 0):.1%}")
+    return 0
+
+
+# -- triage --------------------------------------------------------------------------------------
+
+
+def _triage(settings, args) -> int:
+    from sreconsole.services.triage import alert_from_row, read_rows
+
+    if bool(args.alert) == bool(args.batch):
+        print("sreconsole: give ALERT.json or --batch FILE.jsonl (one of them)", file=sys.stderr)
+        return EXIT_CONFIG
+    service = _service(settings)
+    if args.batch:
+        if args.batch != "-" and not Path(args.batch).is_file():
+            print(f"sreconsole: {args.batch!r} is not a file", file=sys.stderr)
+            return EXIT_CONFIG
+        rows, bad = [], 0
+        source = Path("/dev/stdin") if args.batch == "-" else Path(args.batch)
+        for n, row in read_rows(source):
+            if isinstance(row, Exception):
+                rows.append((n, None, f"not JSON: {row}"))
+                continue
+            try:
+                rows.append((n, alert_from_row(row), ""))
+            except ValueError as exc:
+                rows.append((n, None, str(exc)))
+        alerts = [a for _, a, _ in rows if a is not None]
+        proposals = iter(service.propose(alerts)) if alerts else iter(())
+        engine = service.engine()
+        if engine.runner is None:
+            print(f"sreconsole: no trained model ({engine.model_error or 'run `sreconsole train trm`'}); using annotations and retrieval", file=sys.stderr)
+        for n, alert, error in rows:
+            if alert is None:
+                bad += 1
+                sys.stdout.write(json.dumps({"line": n, "error": error}, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.write(json.dumps(next(proposals).as_dict(), ensure_ascii=False) + "\n")
+        return 1 if bad else 0
+    try:
+        raw = json.loads(Path(args.alert).read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        print(f"sreconsole: cannot read {args.alert!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"sreconsole: {args.alert!r} is not JSON: {exc}", file=sys.stderr)
+        return 1
+    try:
+        alert = alert_from_row(raw if isinstance(raw, dict) and "alert" in raw else {"alert": raw})
+    except ValueError as exc:
+        print(f"sreconsole: {args.alert}: {exc}", file=sys.stderr)
+        return 1
+    (proposal,) = service.propose([alert])
+    engine = service.engine()
+    if args.json:
+        print(json.dumps(proposal.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    _print_proposal(proposal, engine)
+    return 0
+
+
+def _print_proposal(p, engine) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    conf = "—" if p.confidence is None else f"{p.confidence:.2f}"
+    head = Text()
+    head.append(f"{p.alertname}", style="bold")
+    head.append(f"  →  {p.action}", style="bold cyan")
+    head.append(f"  ({p.title}; risk {p.risk})")
+    console.print(head)
+    console.print(Text(f"confidence {conf}  method {p.method}  model {p.model_version or 'none'}"))
+    if p.command:
+        console.print(Text("command: ") + Text(p.command, style="green"))
+    if p.requires_human_review:
+        console.print(Text("requires human review: " + "; ".join(p.review_reasons), style="yellow"))
+    for e in p.evidence:
+        console.print(Text(f"  evidence [{e.kind}] {e.ref}: {e.summary}"))
+    for note in p.notes:
+        console.print(Text(f"  note: {note}", style="dim"))
+    if engine.runner is None:
+        console.print(Text(f"no trained model: {engine.model_error or 'run `sreconsole train trm`'}", style="dim"))
+
+
+# -- eval ----------------------------------------------------------------------------------------
+
+
+def _eval(settings, args) -> int:
+    from sreconsole.services.triage import alert_from_row, evaluate, read_rows
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"sreconsole: {args.file!r} is not a file", file=sys.stderr)
+        return EXIT_CONFIG
+    alerts, expected, errors = [], [], []
+    for n, row in read_rows(path):
+        try:
+            if isinstance(row, Exception):
+                raise ValueError(f"not JSON: {row}")
+            exp = row.get("expected")
+            if isinstance(exp, str):
+                exp = [exp]
+            if not isinstance(exp, list) or not exp or not all(isinstance(x, str) for x in exp):
+                raise ValueError('"expected" must be a non-empty list of action ids')
+            alerts.append(alert_from_row(row))
+            expected.append(exp)
+        except ValueError as exc:
+            errors.append({"line": n, "error": str(exc)})
+    service = _service(settings)
+    proposals = service.propose(alerts) if alerts else []
+    result = evaluate(proposals, expected)
+    result["model_version"] = service.engine().model_version
+    result["errors"] = errors
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 1 if errors else 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    console.print(f"{result['n']} alerts, model {result['model_version'] or 'none'}: accuracy {result['accuracy']:.3f}, "
+                  f"macro-F1 {result['macro_f1']:.3f}, ECE {result['ece']:.3f}, requires review {result['requires_human_review']:.1%}")
+    rel = Table(title="reliability", title_justify="left")
+    for col in ("confidence bin", "n", "mean confidence", "accuracy"):
+        rel.add_column(col, justify="right")
+    for b in result["reliability"]:
+        rel.add_row(f"{b['from']:.1f}–{b['to']:.1f}", str(b["n"]), f"{b['confidence']:.2f}", f"{b['accuracy']:.2f}")
+    console.print(rel)
+    cov = Table(title="at each threshold", title_justify="left")
+    for col in ("threshold", "coverage", "accuracy"):
+        cov.add_column(col, justify="right")
+    for t in result["thresholds"]:
+        cov.add_row(f"{t['threshold']:.1f}", f"{t['coverage']:.1%}", "—" if t["accuracy"] is None else f"{t['accuracy']:.3f}")
+    console.print(cov)
+    for e in errors:
+        print(f"line {e['line']}: {e['error']}", file=sys.stderr)
+    return 1 if errors else 0

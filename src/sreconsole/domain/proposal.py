@@ -1,0 +1,73 @@
+"""A proposed remediation for one alert: what, how sure, how it was reached, from what.
+
+Pure data (no IO): the triage engine makes them, the Alerts pane and ``sreconsole triage``
+show them, the review queue will store them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+METHODS = ("annotation", "runbook", "trm", "trm+rag", "retrieval", "none")
+"""How a proposal was reached: a ``lambda_function`` annotation on the rule; an action named
+in the team's runbook section for the alert; the TRM alone; the TRM re-scored with
+retrieved evidence; retrieval alone (no trained model); nothing applied (escalate)."""
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One thing the proposal leaned on, citable: ``ref`` is ``path:first-last`` for a runbook
+    passage, ``incident:<id>`` for a past incident, a PromQL expression for a metric."""
+
+    kind: str  # runbook | incident | metric | logs | annotation
+    ref: str
+    summary: str
+    action: str = ""  # the action this evidence points to, if any
+    weight: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "ref": self.ref, "summary": self.summary, "action": self.action, "weight": round(self.weight, 4)}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    fingerprint: str
+    alertname: str
+    action: str
+    title: str
+    parameters: dict[str, str]
+    command: str  # display/copy form only: nothing runs it through a shell
+    api: dict | None  # the exact Kubernetes API call, when the action makes one
+    confidence: float | None  # calibrated P(correct); None when no model scored it
+    method: str
+    requires_human_review: bool
+    review_reasons: tuple[str, ...] = ()
+    risk: str = ""
+    reversible: bool = False
+    evidence: tuple[EvidenceItem, ...] = ()
+    model_version: str = ""
+    alternatives: tuple[tuple[str, float], ...] = ()  # (action, probability), best first
+    missing_parameters: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict:
+        return {
+            "fingerprint": self.fingerprint,
+            "alertname": self.alertname,
+            "action": self.action,
+            "title": self.title,
+            "parameters": dict(self.parameters),
+            "command": self.command,
+            "api": self.api,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "method": self.method,
+            "requires_human_review": self.requires_human_review,
+            "review_reasons": list(self.review_reasons),
+            "risk": self.risk,
+            "reversible": self.reversible,
+            "model_version": self.model_version,
+            "evidence": [e.as_dict() for e in self.evidence],
+            "alternatives": [{"action": a, "probability": round(p, 4)} for a, p in self.alternatives],
+            "missing_parameters": list(self.missing_parameters),
+            "notes": list(self.notes),
+        }

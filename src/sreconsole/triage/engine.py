@@ -1,0 +1,384 @@
+"""The tiered decision flow: annotation → TRM → TRM re-scored with retrieved evidence → human.
+
+1. **Static**: a ``lambda_function`` annotation on the rule, or the ``Action:`` the team's
+   runbook section names for this alert, is taken as written (method ``annotation``).
+2. **TRM**: the model proposes an action with a calibrated confidence. At or above the high
+   threshold it stands (method ``trm``).
+3. **TRM + RAG**: below it, evidence is retrieved — the runbook section for the alert and
+   similar past incidents (last 7 days first) — and turned into a vote over actions. The
+   vote enters as a second expert: ``score(a) = log p_trm(a) + beta * log(vote(a) + eps)``,
+   and the confidence is re-estimated by a logistic model over (TRM confidence, the vote's
+   support for the chosen action, agreement with the TRM). ``beta`` and the logistic weights
+   are fitted on the validation split when the model is trained and stored in its metadata,
+   so the re-scored confidence is calibrated like the first (method ``trm+rag``).
+4. Below the low threshold, or whenever a parameter is missing or invalid, or the action is
+   high risk, the proposal requires human review — and says why.
+
+Without a trained model the flow still answers: annotation, else the evidence vote alone
+(method ``retrieval``), else ``escalate`` — and the proposal says no model is loaded.
+
+Parameters are never guessed: :func:`sreconsole.triage.catalog.bind` reads them from the
+alert's labels and validates each; anything missing or invalid is named in the proposal.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from sreconsole.domain.alerts import Alert
+from sreconsole.domain.proposal import EvidenceItem, Proposal
+from sreconsole.triage.catalog import Catalog, bind, render
+from sreconsole.triage.dataset import alert_text, rule_label
+from sreconsole.triage.trm import CheckpointError, Prediction, TRMRunner, features
+
+EPS = 0.05
+RUNBOOK_WEIGHT = 1.0
+INCIDENT_WEIGHT = 0.6
+CACHE = 4096
+SECTIONS_TTL_S = 60.0
+RETRIEVAL_CAP = 0.49
+
+
+class EvidenceStore(Protocol):
+    """What retrieval needs; :class:`sreconsole.knowledge.search.KnowledgeBase` is one."""
+
+    def runbook_sections(self, alertname: str) -> list: ...
+
+    def similar_incidents(self, alertname: str, labels: Mapping[str, str], summary: str = "", k: int = 3, now: datetime | None = None) -> list: ...
+
+
+@dataclass(frozen=True)
+class Rescorer:
+    """How evidence re-scores the TRM (fitted on validation; see :func:`fit_rescorer`)."""
+
+    beta: float = 1.0
+    weights: tuple[float, float, float, float] = (1.0, 2.0, 1.0, 0.0)  # logit(c), vote[chosen], agree, bias
+
+    def combine(self, probs: np.ndarray, vote: np.ndarray) -> int:
+        return int(np.argmax(np.log(probs + 1e-9) + self.beta * np.log(vote + EPS)))
+
+    def confidence(self, trm_conf: float, vote_chosen: float, agree: bool) -> float:
+        c = min(max(trm_conf, 1e-6), 1 - 1e-6)
+        w = self.weights
+        s = w[0] * math.log(c / (1 - c)) + w[1] * vote_chosen + w[2] * float(agree) + w[3]
+        return 1.0 / (1.0 + math.exp(-s))
+
+    def as_dict(self) -> dict:
+        return {"beta": self.beta, "weights": list(self.weights)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Rescorer:
+        if not data:
+            return cls()
+        try:
+            weights = tuple(float(x) for x in data.get("weights", cls.weights))
+            beta = float(data.get("beta", 1.0))
+        except (TypeError, ValueError):
+            raise CheckpointError("metadata.json: rescorer beta and weights must be numbers") from None
+        if len(weights) != 4 or not all(math.isfinite(x) for x in weights) or not math.isfinite(beta):
+            raise CheckpointError("metadata.json: rescorer weights must be four finite numbers")
+        return cls(beta, weights)  # type: ignore[arg-type]
+
+
+def runbook_evidence(
+    alertname: str, sections: Sequence, actions: Sequence[str]
+) -> tuple[np.ndarray, list[EvidenceItem], str]:
+    """Votes from the runbook sections for this alert, and the action a seed-format section
+    names outright ('' if none). A prometheus-operator section names no action: its
+    Mitigation text is read by the dataset's labelling rules, with less weight."""
+    index = {a: i for i, a in enumerate(actions)}
+    vote = np.zeros(len(actions), dtype=np.float64)
+    items: list[EvidenceItem] = []
+    static = ""
+    by_path: dict[str, dict[str, Any]] = {}
+    for s in sections:
+        by_path.setdefault(s.path, {})[s.part] = s
+    for path, parts in by_path.items():
+        named = parts.get("action")
+        if named is not None and named.text.strip("` ") in index:
+            act = named.text.strip("` ")
+            static = static or act
+            vote[index[act]] += RUNBOOK_WEIGHT
+            items.append(EvidenceItem("runbook", f"{path}:{named.start_line}-{named.end_line}", f"the runbook names {act}", act, RUNBOOK_WEIGHT))
+            continue
+        text = {k: v.text for k, v in parts.items()}
+        fix = parts.get("mitigation") or parts.get("resolution") or next(iter(parts.values()))
+        rule = rule_label(alertname, text.get("meaning", ""), text.get("impact", "") + "\n" + text.get("diagnosis", ""), text.get("mitigation", "") + text.get("resolution", ""))
+        if rule.action in index:
+            w = RUNBOOK_WEIGHT * 0.8
+            vote[index[rule.action]] += w
+            items.append(EvidenceItem("runbook", f"{path}:{fix.start_line}-{fix.end_line}", f"runbook {fix.part} suggests {rule.action} (rule {rule.id})", rule.action, w))
+    return vote, items, static
+
+
+def incident_evidence(incidents: Sequence, actions: Sequence[str]) -> tuple[np.ndarray, list[EvidenceItem]]:
+    """Votes from similar past incidents: what was done, weighted by similarity; an action
+    that failed counts against itself."""
+    index = {a: i for i, a in enumerate(actions)}
+    vote = np.zeros(len(actions), dtype=np.float64)
+    items: list[EvidenceItem] = []
+    for inc in incidents:
+        if inc.action not in index:
+            continue
+        good = (inc.outcome or "").lower() in ("resolved", "success", "succeeded", "executed", "ok")
+        weight = INCIDENT_WEIGHT * max(0.0, inc.score) * (1.0 if good else -0.5)
+        if weight > 0:
+            vote[index[inc.action]] += weight
+        items.append(EvidenceItem("incident", f"incident:{inc.incident_id}", f"{inc.action} → {inc.outcome} ({inc.reason})", inc.action, weight))
+    return vote, items
+
+
+def normalise(vote: np.ndarray) -> np.ndarray:
+    total = vote.sum()
+    return vote / total if total > 0 else vote
+
+
+class TriageEngine:
+    """Proposals for alerts. Thread-safe; proposals are cached per fingerprint and model."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        runner: TRMRunner | None = None,
+        model_error: str = "",
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+        store: EvidenceStore | None = None,
+        high: float = 0.8,
+        low: float = 0.5,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.catalog = catalog
+        self.runner = runner
+        self.model_error = model_error
+        self.embed = embed
+        self.store = store
+        self.high, self.low = high, low
+        self.clock = clock
+        self.rescorer = Rescorer()
+        if runner is not None:
+            try:
+                self.rescorer = Rescorer.from_dict(runner.checkpoint.metadata.get("rescorer"))
+            except CheckpointError as exc:
+                self.runner, self.model_error = None, str(exc)
+        self._cache: OrderedDict[tuple, Proposal] = OrderedDict()
+        self._lock = threading.Lock()
+        self._sections_cache: dict[str, tuple[float, list]] = {}
+        if self.runner is not None:
+            unknown = [a for a in self.runner.config.actions if a not in catalog]
+            if unknown:
+                self.runner, self.model_error = None, f"the model knows actions the catalog lacks: {', '.join(unknown)}"
+
+    @classmethod
+    def load(cls, catalog: Catalog, model_dir: Path | None, **kwargs: Any) -> TriageEngine:
+        """An engine with the checkpoint in ``model_dir``; a missing, corrupt or mismatched
+        one leaves the engine model-less with ``model_error`` saying why."""
+        runner, error = None, ""
+        if model_dir is not None:
+            try:
+                runner = TRMRunner.load(model_dir)
+            except CheckpointError as exc:
+                error = str(exc)
+        return cls(catalog, runner=runner, model_error=error, **kwargs)
+
+    @property
+    def model_version(self) -> str:
+        return self.runner.version if self.runner else ""
+
+    # -- the flow -----------------------------------------------------------------------
+
+    def propose(self, alert: Alert) -> Proposal:
+        return self.propose_many([alert])[0]
+
+    def propose_many(self, alerts: Sequence[Alert]) -> list[Proposal]:
+        version = self.model_version
+        out: list[Proposal | None] = []
+        todo: list[int] = []
+        with self._lock:
+            for i, alert in enumerate(alerts):
+                hit = self._cache.get(_cache_key(alert, version))
+                out.append(hit)
+                if hit is None:
+                    todo.append(i)
+        if not todo:
+            return out  # type: ignore[return-value]
+        preds = self._predict([alerts[i] for i in todo])
+        for i, pred in zip(todo, preds):
+            proposal = self._decide(alerts[i], pred)
+            out[i] = proposal
+            with self._lock:
+                self._cache[_cache_key(alerts[i], version)] = proposal
+                if len(self._cache) > CACHE:
+                    self._cache.popitem(last=False)
+        return out  # type: ignore[return-value]
+
+    def _predict(self, alerts: Sequence[Alert]) -> list[Prediction | None]:
+        if self.runner is None or self.embed is None:
+            return [None] * len(alerts)
+        texts = [alert_text(a.alertname, a.labels, a.annotations) for a in alerts]
+        x = features(texts, self.embed, self.runner.config.hash_dim)
+        return self.runner.predict_features(x)
+
+    def _decide(self, alert: Alert, pred: Prediction | None) -> Proposal:
+        notes: list[str] = []
+        evidence: list[EvidenceItem] = []
+        static = alert.annotations.get("lambda_function", "").strip()
+        if static and static not in self.catalog:
+            notes.append(f"the rule's lambda_function {static[:60]!r} is not in the action catalog")
+            static = ""
+        if static:
+            evidence.append(EvidenceItem("annotation", "lambda_function", f"the alert rule names {static}", static, 1.0))
+            return self._proposal(alert, static, 1.0, "annotation", evidence, notes, pred)
+
+        acts = self._actions(pred)
+        vote, items, runbook_action = np.zeros(len(acts)), [], ""
+        if self.store is not None:
+            try:
+                vote, items, runbook_action = runbook_evidence(alert.alertname, self._sections(alert.alertname), acts)
+            except Exception as exc:  # noqa: BLE001 - retrieval is best effort; the proposal says so
+                notes.append(f"runbook sections could not be read: {exc}")
+        if runbook_action:
+            evidence.extend(i for i in items if i.kind == "runbook" and i.action == runbook_action)
+            return self._proposal(alert, runbook_action, 1.0, "annotation", evidence, notes, pred)
+        if self.store is not None and (pred is None or pred.confidence < self.high):
+            try:
+                incidents = self.store.similar_incidents(alert.alertname, alert.labels, alert.annotations.get("summary", ""), k=5, now=self.clock())
+                more, inc_items = incident_evidence(incidents, acts)
+                vote, items = vote + more, items + inc_items
+            except Exception as exc:  # noqa: BLE001
+                notes.append(f"similar incidents could not be searched: {exc}")
+        vote = normalise(vote)
+        if pred is None:
+            notes.append(f"no trained model: {self.model_error}" if self.model_error else "no trained model (run `sreconsole train trm`)")
+            if vote.sum() > 0:
+                best = int(np.argmax(vote))
+                evidence.extend(items)
+                # Not calibrated (no model to calibrate): kept under the low threshold so a
+                # human always reviews a retrieval-only proposal.
+                return self._proposal(alert, acts[best], RETRIEVAL_CAP * float(vote[best]), "retrieval", evidence, notes, None)
+            return self._proposal(alert, "escalate", None, "none", evidence, notes, None)
+        if pred.confidence >= self.high:
+            return self._proposal(alert, pred.action, pred.confidence, "trm", evidence, notes, pred)
+        evidence.extend(items)
+        if vote.sum() == 0:
+            notes.append("no runbook section or similar incident found for this alert")
+            return self._proposal(alert, pred.action, pred.confidence, "trm", evidence, notes, pred)
+        probs = np.array([pred.probabilities[a] for a in acts])
+        chosen = self.rescorer.combine(probs, vote)
+        conf = self.rescorer.confidence(pred.confidence, float(vote[chosen]), acts[chosen] == pred.action)
+        return self._proposal(alert, acts[chosen], conf, "trm+rag", evidence, notes, pred)
+
+    def _sections(self, alertname: str) -> list:
+        """Runbook sections per alertname, kept for a minute (a DuckDB open costs ms)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._sections_cache.get(alertname)
+        if hit is not None and now - hit[0] < SECTIONS_TTL_S:
+            return hit[1]
+        sections = list(self.store.runbook_sections(alertname)) if self.store is not None else []
+        with self._lock:
+            self._sections_cache[alertname] = (now, sections)
+        return sections
+
+    def _actions(self, pred: Prediction | None) -> list[str]:
+        return list(self.runner.config.actions) if (pred is not None and self.runner) else list(self.catalog.ids)
+
+    def _proposal(
+        self, alert: Alert, action_id: str, confidence: float | None, method: str,
+        evidence: list[EvidenceItem], notes: list[str], pred: Prediction | None,
+    ) -> Proposal:
+        action = self.catalog.get(action_id)
+        assert action is not None
+        reasons: list[str] = []
+        binding = bind(action, alert.labels)
+        command, api = "", None
+        if binding.complete:
+            call = render(action, binding.params, now=self.clock())
+            command = call.command
+            api = _api_dict(call.api)
+        else:
+            for name in binding.missing:
+                reasons.append(f"parameter {name} is missing (no label {' / '.join(action.parameter(name).label_order) or 'supplies it'})")
+            for name, why in binding.invalid:
+                reasons.append(f"parameter {name} is invalid: {why}")
+        if method == "retrieval":
+            reasons.append("no model: proposed from retrieved evidence alone")
+        elif confidence is None:
+            reasons.append("no model scored this alert")
+        elif confidence < self.low:
+            reasons.append(f"confidence {confidence:.2f} is below {self.low:.2f}")
+        if action.id == "escalate":
+            reasons.append("escalate: a human takes it from here")
+        if action.risk == "high":
+            reasons.append("high-risk action")
+        alternatives: tuple[tuple[str, float], ...] = ()
+        if pred is not None:
+            ranked = sorted(pred.probabilities.items(), key=lambda kv: -kv[1])[:3]
+            alternatives = tuple((a, float(p)) for a, p in ranked)
+        return Proposal(
+            fingerprint=alert.fingerprint,
+            alertname=alert.alertname,
+            action=action.id,
+            title=action.title,
+            parameters=dict(binding.params),
+            command=command,
+            api=api,
+            confidence=confidence,
+            method=method,
+            requires_human_review=bool(reasons),
+            review_reasons=tuple(reasons),
+            risk=action.risk,
+            reversible=action.reversible,
+            evidence=tuple(evidence),
+            model_version=self.model_version if method in ("trm", "trm+rag") else "",
+            alternatives=alternatives,
+            missing_parameters=tuple(binding.missing) + tuple(n for n, _ in binding.invalid),
+            notes=tuple(notes),
+        )
+
+
+def _cache_key(alert: Alert, version: str) -> tuple:
+    """Fingerprint and model version, plus what else the flow reads off the alert: the
+    fingerprint covers labels only, and an edited rule may change its annotations."""
+    a = alert.annotations
+    return (alert.fingerprint, version, a.get("lambda_function", ""), a.get("summary", ""), a.get("description", ""))
+
+
+def _api_dict(api) -> dict | None:
+    if api is None:
+        return None
+    return {"method": api.method, "path": api.path, "content_type": api.content_type, "body": api.body, "body_from": api.body_from}
+
+
+def fit_rescorer(probs: np.ndarray, trm_conf: np.ndarray, votes: np.ndarray, labels: np.ndarray) -> tuple[Rescorer, dict]:
+    """Fit ``beta`` (grid, maximising validation accuracy, ties to the smaller) and the
+    logistic confidence (gradient descent on log loss) on examples that have evidence."""
+    has = votes.sum(axis=1) > 0
+    if has.sum() < 5:
+        return Rescorer(), {"fitted_on": int(has.sum()), "note": "too little evidence on validation; defaults kept"}
+    p, c, v, y = probs[has], trm_conf[has], votes[has], labels[has]
+    best_beta, best_acc = 0.0, -1.0
+    for beta in (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0):
+        chosen = np.argmax(np.log(p + 1e-9) + beta * np.log(v + EPS), axis=1)
+        acc = float((chosen == y).mean())
+        if acc > best_acc + 1e-9:
+            best_beta, best_acc = beta, acc
+    chosen = np.argmax(np.log(p + 1e-9) + best_beta * np.log(v + EPS), axis=1)
+    cc = np.clip(c, 1e-6, 1 - 1e-6)
+    X = np.stack([np.log(cc / (1 - cc)), v[np.arange(len(v)), chosen], (chosen == np.argmax(p, axis=1)).astype(float), np.ones(len(v))], axis=1)
+    t = (chosen == y).astype(float)
+    w = np.array([1.0, 0.0, 0.0, 0.0])
+    for _ in range(3000):
+        z = 1 / (1 + np.exp(-(X @ w)))
+        w -= 0.1 * (X.T @ (z - t) / len(t) + 1e-3 * np.r_[w[:3], 0])
+    return Rescorer(best_beta, tuple(float(x) for x in w)), {"fitted_on": int(has.sum()), "accuracy_with_evidence": best_acc}
