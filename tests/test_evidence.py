@@ -256,3 +256,7 @@ async def test_proposals_fill_the_table_and_y_copies_the_command(make_demo_app, 
         await pilot.press("y")
         await pilot.pause(0.1)
         assert app.clipboard == proposal.command
+        await pilot.press("enter")  # at 80 columns there is no side panel: the detail screen has it
+        await pilot.pause(0.3)
+        console.print(app.screen.query_one("#detail-proposal").content)
+        assert "Proposal  pod-restart" in console.export_text()

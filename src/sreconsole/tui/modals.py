@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, Static
 
 from sreconsole.domain.alerts import Alert, format_age
 from sreconsole.domain.silences import matchers_for, parse_duration
-from sreconsole.tui.evidence_view import evidence_renderable
+from sreconsole.tui.evidence_view import evidence_renderable, proposal_renderable
 from sreconsole.tui.render import safe
 
 
@@ -95,19 +95,27 @@ class AlertDetailScreen(ModalScreen[None]):
         Binding("k,up", "scroll('up')", "Up", show=False, id="detail.up"),
     ]
 
-    def __init__(self, alert: Alert, now, evidence_service=None) -> None:
+    def __init__(self, alert: Alert, now, evidence_service=None, proposal=None, thresholds: tuple[float, float] = (0.8, 0.5)) -> None:
         super().__init__()
         self.alert = alert
+        self.proposal = proposal
+        self.thresholds = thresholds
         self.now = now
         self.evidence_service = evidence_service
         self.evidence = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
+            if self.proposal is not None:
+                yield Static(id="detail-proposal")
             yield Static(alert_detail(self.alert, self.now), id="detail-body")
             yield Static(Text("evidence: loading…", style="dim"), id="detail-evidence")
 
     def on_mount(self) -> None:
+        if self.proposal is not None:
+            high, low = self.thresholds
+            width = max(self.size.width - 6, 20)
+            self.query_one("#detail-proposal", Static).update(proposal_renderable(self.proposal, width, high, low, self.app.current_theme))
         if self.evidence_service is not None:
             self._load()
         else:

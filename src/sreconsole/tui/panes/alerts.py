@@ -529,7 +529,9 @@ class AlertsPane(Vertical):
     def _open_detail(self, event: AlertList.Selected) -> None:
         alert = self.selected_alert()
         if alert is not None and self.snapshot is not None:
-            self.app.push_screen(AlertDetailScreen(alert, self.snapshot.fetched_at, self.evidence_service))
+            self.app.push_screen(
+                AlertDetailScreen(alert, self.snapshot.fetched_at, self.evidence_service, self.proposals.get(alert.fingerprint), self._thresholds())
+            )
 
     # -- the side panel: evidence for the selected alert only, loaded lazily ---------
 
