@@ -62,6 +62,25 @@ async def test_rule_firing_in_prometheus_reaches_the_source(stack):
         await source.aclose()
 
 
+
+async def test_alertmanager_groups_hold_the_same_alerts(stack):
+    """/api/v2/alerts/groups from the real server: every alert of /api/v2/alerts is in
+    exactly one group of the configured receiver."""
+    am, _prom, rules = stack
+    source = AlertmanagerSource(am.url)
+    try:
+        alerts = await _wait_alerts(source, {r["alert"] for r in rules})
+        groups = await source.fetch_groups()
+        assert groups and all(g.receiver == "null" for g in groups)
+        grouped = [a.fingerprint for g in groups for a in g.alerts]
+        assert sorted(grouped) == sorted(a.fingerprint for a in alerts)
+        # The harness routes with group_by: [alertname]: one group per alertname.
+        for g in groups:
+            assert set(g.labels) == {"alertname"} and {a.alertname for a in g.alerts} == {g.labels["alertname"]}
+        assert source.health().state is HealthState.OK
+    finally:
+        await source.aclose()
+
 async def test_silence_from_the_service_exists_in_alertmanager(stack):
     am, _prom, rules = stack
     source = AlertmanagerSource(am.url)

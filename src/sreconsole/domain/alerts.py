@@ -173,3 +173,13 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """One of Alertmanager's notification groups: its receiver, the ``group_by`` label
+    values that define it, and its alerts."""
+
+    receiver: str
+    labels: Mapping[str, str]
+    alerts: tuple[Alert, ...]

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from sreconsole.domain.alerts import Alert, AlertState, fingerprint, parse_time
+from sreconsole.domain.alerts import Alert, AlertGroup, AlertState, fingerprint, parse_time
 from sreconsole.domain.matchers import Matcher
 from sreconsole.domain.silences import Silence, parse_silence
 from sreconsole.domain.text import to_str
@@ -111,6 +111,32 @@ class AlertmanagerSource(TracksHealth):
         alerts = self._parse_all(data)
         self._answered()
         return alerts
+
+    async def fetch_groups(self) -> list[AlertGroup]:
+        """Alertmanager's own grouping (``/api/v2/alerts/groups``): its route's ``group_by``
+        and receivers, i.e. how notifications were batched — what an operator compares with
+        the pane's grouping when asking "why did I get one page for all of these?"."""
+        try:
+            data = await get_json(
+                self._client,
+                f"{self.url}/api/v2/alerts/groups",
+                params={"active": "true", "silenced": "true", "inhibited": "true"},
+                retries=self.retries,
+            )
+            if not isinstance(data, list):
+                raise SourceError(f"unexpected answer: a JSON {type(data).__name__}, not a list of groups")
+        except SourceError as exc:
+            self._failed(str(exc))
+            raise
+        groups = []
+        for item in data:
+            if not isinstance(item, dict):
+                continue
+            receiver = item.get("receiver") if isinstance(item.get("receiver"), dict) else {}
+            alerts = [a for a in (parse_alert(x) for x in item.get("alerts") or () if isinstance(item.get("alerts"), list)) if a is not None]
+            groups.append(AlertGroup(to_str(receiver.get("name") or ""), _str_map(item.get("labels")), tuple(alerts)))
+        self._answered()
+        return groups
 
     def _parse_all(self, data: list) -> list[Alert]:
         """Parse, reusing the previous poll's Alert when Alertmanager reports it unchanged
