@@ -87,7 +87,7 @@ def test_operator_switches_panes_and_filters_with_real_keys(tmux):
     assert "demo" in lines[0] and "Alerts" in screen and "CRIT" in screen
 
     tmux.keys("2")
-    tmux.wait_for("Not available yet")
+    tmux.wait_for("no proposals waiting")
     assert "KubePodCrashLooping" not in tmux.screen()
     tmux.keys("4")
     tmux.wait_for("Bruno needs the knowledge base")
@@ -125,5 +125,5 @@ def test_unreachable_alertmanager_shows_down_and_the_app_keeps_running(tmux):
     assert "connection refused" in screen
     assert "127.0.0.1" in screen.splitlines()[0]  # environment named after the Alertmanager host
     tmux.keys("2")
-    tmux.wait_for("Not available yet")
+    tmux.wait_for("no proposals waiting")
     assert tmux.alive()

@@ -15,6 +15,7 @@ from sreconsole import __version__
 
 EXIT_CONFIG = 2
 EXIT_BUSY = 3
+EXIT_LOST_RACE = 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--loki", metavar="URL", help="Loki base URL")
     parser.add_argument("--data-dir", metavar="PATH", help="where all state lives (also SRECONSOLE_DATA_DIR)")
     parser.add_argument("--theme", choices=("dark", "light"), help="colour theme")
+    parser.add_argument("--read-only", action="store_true", help="disable approve, execute, silences and every other change")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
@@ -74,6 +76,29 @@ def _parser() -> argparse.ArgumentParser:
     triage.add_argument("alert", nargs="?", metavar="ALERT.json", help="a JSON object with an \"alert\" key (or the alert itself)")
     triage.add_argument("--batch", metavar="FILE.jsonl", help="one {\"alert\": ...} object per line; one JSON object per line out")
     triage.add_argument("--json", action="store_true", help="machine-readable output")
+    triage.add_argument("--enqueue", action="store_true", help="also put the proposals in the review queue")
+
+    review = sub.add_parser("review", help="the review queue: list, approve, reject")
+    review_sub = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    review_list = review_sub.add_parser("list", help="pending proposals (--all: every state), severity then confidence")
+    review_list.add_argument("--all", action="store_true", help="every state, not only pending")
+    review_list.add_argument("--json", action="store_true", help="machine-readable output")
+    review_approve = review_sub.add_parser("approve", help="approve a proposal (then execute: a dry run unless its risk is in review.apply_risks)")
+    review_approve.add_argument("id", type=int)
+    review_approve.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    review_approve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="edit a parameter (re-validated); repeatable")
+    review_approve.add_argument("--json", action="store_true")
+    review_reject = review_sub.add_parser("reject", help="reject a proposal; --action labels the right one for training")
+    review_reject.add_argument("id", type=int)
+    review_reject.add_argument("--reason", required=True, help="why (required)")
+    review_reject.add_argument("--action", metavar="ACTION_ID", help="the action that should have been proposed")
+    review_reject.add_argument("--json", action="store_true")
+
+    audit = sub.add_parser("audit", help="the review audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
+    audit_export = audit_sub.add_parser("export", help="every entry, oldest first")
+    audit_export.add_argument("--json", action="store_true", help="one JSON object per line")
 
     evaluate = sub.add_parser("eval", help="evaluate a component on a labelled file")
     eval_sub = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
@@ -95,6 +120,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "loki.url": args.loki,
         "data_dir": args.data_dir,
         "theme": args.theme,
+        "read_only": True if args.read_only else None,
     }
 
 
@@ -120,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli_kb import run_kb
 
         return run_kb(settings, args)
+    if args.command in ("review", "audit"):
+        from sreconsole.cli_review import run_review_command
+
+        return run_review_command(settings, args)
     if args.command in ("train", "triage", "eval"):
         from sreconsole.cli_triage import run_triage_command
 

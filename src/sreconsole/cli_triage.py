@@ -129,12 +129,19 @@ def _triage(settings, args) -> int:
         engine = service.engine()
         if engine.runner is None:
             print(f"sreconsole: no trained model ({engine.model_error or 'run `sreconsole train trm`'}); using annotations and retrieval", file=sys.stderr)
+        made = []
         for n, alert, error in rows:
             if alert is None:
                 bad += 1
                 sys.stdout.write(json.dumps({"line": n, "error": error}, ensure_ascii=False) + "\n")
             else:
-                sys.stdout.write(json.dumps(next(proposals).as_dict(), ensure_ascii=False) + "\n")
+                proposal = next(proposals)
+                made.append((proposal, alert))
+                sys.stdout.write(json.dumps(proposal.as_dict(), ensure_ascii=False) + "\n")
+        if getattr(args, "enqueue", False) and made:
+            code = _enqueue(settings, made)
+            if code:
+                return code
         return 1 if bad else 0
     try:
         raw = json.loads(Path(args.alert).read_text(encoding="utf-8", errors="replace"))
@@ -151,10 +158,37 @@ def _triage(settings, args) -> int:
         return 1
     (proposal,) = service.propose([alert])
     engine = service.engine()
+    if getattr(args, "enqueue", False):
+        code = _enqueue(settings, [(proposal, alert)])
+        if code:
+            return code
     if args.json:
         print(json.dumps(proposal.as_dict(), ensure_ascii=False, indent=2))
         return 0
     _print_proposal(proposal, engine)
+    return 0
+
+
+def _enqueue(settings, made) -> int:
+    """Put proposals in the review queue; one line on stderr says how many."""
+    import os
+
+    from sreconsole.domain.operator import Operator
+    from sreconsole.review.store import ReviewError
+    from sreconsole.services.review import ReadOnly, ReviewQueue
+
+    queue = ReviewQueue(settings, Operator.from_environ(os.environ))
+    try:
+        records = queue.enqueue([p for p, _ in made], [a for _, a in made])
+    except ReadOnly as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return 5
+    except ReviewError as exc:
+        print(f"sreconsole: review queue: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        queue.close()
+    print(f"queued {len(records)} proposal(s) in {queue.path}: ids {', '.join(str(r.id) for r in records[:20])}{' …' if len(records) > 20 else ''}", file=sys.stderr)
     return 0
 
 

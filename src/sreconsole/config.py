@@ -115,6 +115,13 @@ class TriageSettings:
 
 
 @dataclass
+class ReviewSettings:
+    store: str = setting("", "SQLite file of the review queue. Empty: review.sqlite under the data dir. Point every operator at one shared file.")
+    apply_risks: list[str] = setting([], "Risk levels (low, medium, high) executed for real on approval. Empty: every approval is a dry run (env: comma-separated).")
+    expire_after_s: float = setting(86400.0, "Pending proposals older than this expire.")
+
+
+@dataclass
 class DemoSettings:
     seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.")
     poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.")
@@ -142,6 +149,7 @@ class Settings:
     ollama: OllamaSettings = field(default_factory=OllamaSettings)
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
 
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -228,6 +236,7 @@ _SECTIONS = {
     "ollama",
     "knowledge",
     "triage",
+    "review",
     "demo",
 }
 

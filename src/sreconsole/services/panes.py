@@ -14,18 +14,6 @@ class PaneStatus:
     message: str = ""
 
 
-class ReviewService:
-    """Review queue: approve and reject proposed remediations (arrives with the review store)."""
-
-    def status(self) -> PaneStatus:
-        return PaneStatus(
-            False,
-            "Review queue",
-            "Not available yet: the review queue (SQLite store, audit trail, executor) is not built. "
-            "Nothing is proposed and nothing can be approved from here.",
-        )
-
-
 class TrainingService:
     """Training runs of the triage model (arrives with the pipeline runner)."""
 

@@ -17,7 +17,8 @@ from sreconsole.resources import stylesheets
 from sreconsole.services.alerts import AlertsService
 from sreconsole.services.environment import build_alert_source, poll_interval, wall_clock
 from sreconsole.services.evidence import build_evidence_service
-from sreconsole.services.panes import ChatService, ReviewService, TrainingService
+from sreconsole.services.panes import ChatService, TrainingService
+from sreconsole.services.review import ReviewQueue
 from sreconsole.tui.commands import SreCommands
 from sreconsole.tui.header import StatusHeader
 from sreconsole.tui.help import HelpScreen
@@ -68,7 +69,7 @@ class SreConsoleApp(App[None]):
             from sreconsole.services.triage import TriageService
 
             self.triage_service = TriageService(settings, self.evidence_service.knowledge, clock)
-        self.review_service = ReviewService()
+        self.review_queue = ReviewQueue(settings, self.operator, clock)
         self.training_service = TrainingService()
         self.chat_service = ChatService()
         self.poll_interval_s = poll_interval(settings)
@@ -84,7 +85,7 @@ class SreConsoleApp(App[None]):
             with TabPane("1 Alerts", id="alerts"):
                 yield AlertsPane(self.alerts_service, self.operator, self.evidence_service, self.triage_service, id="alerts-pane")
             with TabPane("2 Review", id="review"):
-                yield ReviewPane(self.review_service, id="review-pane")
+                yield ReviewPane(self.review_queue, id="review-pane")
             with TabPane("3 Training", id="training"):
                 yield TrainingPane(self.training_service, id="training-pane")
             with TabPane("4 Bruno", id="bruno"):
@@ -184,7 +185,12 @@ class SreConsoleApp(App[None]):
     def _focus_pane(self, pane: str) -> None:
         # Synchronous on purpose: a deferred ``focus()`` would land after keys already
         # typed (``1`` then ``/`` then text) and pull focus back from the filter.
-        target = self.query_one(AlertTable) if pane == "alerts" else self.query_one(f"#{pane}-pane")
+        if pane == "alerts":
+            target = self.query_one(AlertTable)
+        elif pane == "review":
+            target = self.query_one("#review-table")
+        else:
+            target = self.query_one(f"#{pane}-pane")
         if self.focused is not target and not (pane == "alerts" and self.focused is not None and self.query_one(AlertsPane) in self.focused.ancestors):
             self.screen.set_focus(target)
 

@@ -231,6 +231,15 @@ class AlertsPane(Vertical):
             self.app.call_from_thread(self.app.notify, f"triage failed: {exc}", severity="error", timeout=10)
             return
         self.app.call_from_thread(self._proposals_ready, proposals)
+        queue = getattr(self.app, "review_queue", None)
+        if queue is not None and not queue.read_only:
+            # Every proposal for a firing alert goes to the shared queue (one per alert and
+            # action: other operators' consoles enqueueing the same are no-ops).
+            firing = [(p, a) for p, a in zip(proposals, alerts) if a.state is AlertState.FIRING]
+            try:
+                queue.enqueue([p for p, _ in firing], [a for _, a in firing])
+            except Exception as exc:  # noqa: BLE001 - proposals still show; the queue says why
+                self.app.call_from_thread(self.app.notify, f"review queue: {clean(str(exc), 200)}", severity="warning", timeout=8)
 
     def _proposals_ready(self, proposals: list) -> None:
         for p in proposals:

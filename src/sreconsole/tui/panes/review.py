@@ -1,12 +1,471 @@
-"""The Review pane: the queue of proposed remediations awaiting a decision."""
+"""The Review pane: the queue of proposed remediations, decided from the keyboard.
+
+The queue lives in a SQLite file several operators share; this pane polls it, so another
+operator's decision shows within one poll interval. Every decision is a compare-and-set in
+the store: losing a race shows who decided and when, and changes nothing.
+"""
 
 from __future__ import annotations
 
-from sreconsole.services.panes import ReviewService
-from sreconsole.tui.panes.unavailable import Unavailable
+from datetime import datetime
+
+from rich.console import Group
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Select, Static
+
+from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style
+from sreconsole.tui.render import clean, safe
+
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 19), ("action", "ACTION", 17), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 10))
+"""79 columns with the cell padding: the whole row fits an 80x24 terminal."""
 
 
-class ReviewPane(Unavailable):
-    def __init__(self, service: ReviewService, **kwargs) -> None:
-        super().__init__(service.status(), **kwargs)
-        self.service = service
+class ReviewPane(Vertical, can_focus=False):
+    BINDINGS = [
+        Binding("a", "approve", "Approve", id="review.approve", tooltip="Approve the selected proposal (shows the exact call first)"),
+        Binding("r", "reject", "Reject", id="review.reject", tooltip="Reject with a reason; optionally name the right action"),
+        Binding("e", "edit", "Edit", id="review.edit", tooltip="Edit the parameters (re-validated)"),
+        Binding("d", "dry_run", "Dry-run", id="review.dry_run", tooltip="Show exactly what would be called; send nothing"),
+        Binding("u", "rollback", "Undo", id="review.rollback", tooltip="Roll back an executed, reversible action"),
+        Binding("h", "history", "History", id="review.history", tooltip="Toggle: pending only / every decided item"),
+        Binding("slash", "filter", "Filter", id="review.filter", tooltip="Filter by words: namespace, action, state, alert"),
+    ]
+
+    def __init__(self, queue, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.queue = queue
+        self.records: dict[str, object] = {}
+        self.order: list[str] = []
+        self.edits: dict[int, dict[str, str]] = {}
+        self.show_all = False
+        self.filter_text = ""
+        self.error = ""
+        self.last_result: dict[int, object] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("Review  loading…", classes="pane-title", id="review-title")
+        yield Input(placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
+        table = DataTable(id="review-table", cursor_type="row", zebra_stripes=False)
+        yield table
+        with VerticalScroll(id="review-side"):
+            yield Static("", id="review-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        self.query_one("#review-filter", Input).display = False
+        interval = getattr(self.app, "poll_interval_s", 5.0) or 5.0
+        self.refresh_queue()
+        self.set_interval(max(1.0, interval), self.refresh_queue)
+
+    # -- data --------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="review-poll", exit_on_error=False, description="read the review queue")
+    def refresh_queue(self) -> None:
+        try:
+            records = self.queue.list(all_states=self.show_all)
+            error = ""
+        except Exception as exc:  # noqa: BLE001 - the pane says what is wrong and keeps polling
+            records, error = None, str(exc)
+        self.app.call_from_thread(self._show, records, error)
+
+    def _show(self, records, error: str) -> None:
+        self.error = error
+        if records is not None:
+            words = self.filter_text.lower().split()
+            shown = [r for r in records if all(w in f"{r.namespace} {r.action} {r.state} {r.alertname} {r.severity}".lower() for w in words)]
+            self.records = {str(r.id): r for r in shown}
+            self._fill([str(r.id) for r in shown])
+        self._title(records)
+        self._detail()
+
+    def _fill(self, keys: list[str]) -> None:
+        table = self.query_one(DataTable)
+        selected = self.selected_key()
+        if keys != self.order:
+            table.clear()
+            for key in keys:
+                table.add_row(*self._cells(self.records[key]), key=key)
+            self.order = keys
+            if selected in keys:
+                table.move_cursor(row=keys.index(selected), animate=False)
+        else:
+            for key in keys:
+                for (col, *_), cell in zip(COLUMNS, self._cells(self.records[key])):
+                    table.update_cell(key, col, cell)
+
+    def _cells(self, r) -> list[Text]:
+        theme = self.app.current_theme
+        high, low = self._thresholds()
+        sev_style = {"critical": f"bold {theme.error}", "warning": f"bold {theme.warning}"}.get(r.severity.lower(), "dim")
+        conf = Text("—", style="dim") if r.confidence is None else Text(f"{r.confidence:.2f}", style=confidence_style(r.confidence, high, low, theme))
+        state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim", "failed": theme.error or "red"}.get(r.state, "dim")
+        action = r.action + ("*" if r.id in self.edits else "")
+        return [
+            Text(str(r.id), style="dim"),
+            Text(r.severity[:4].upper(), style=sev_style),
+            safe(r.alertname, 60),
+            safe(action, 40, style="bold" if r.requires_human_review else ""),
+            conf,
+            Text(METHOD_BADGE.get(r.method, r.method)[:7], style="dim"),
+            Text(r.state, style=state_style),
+        ]
+
+    def _title(self, records) -> None:
+        title = self.query_one("#review-title", Static)
+        if self.error:
+            title.update(Text.assemble(("Review  ", "bold"), safe(self.error, 200, style="bold red")))
+            return
+        n = len(self.records)
+        human = sum(1 for r in self.records.values() if r.requires_human_review and r.state == "pending")
+        mode = "every state" if self.show_all else "pending"
+        extra = f"  filter: {self.filter_text}" if self.filter_text else ""
+        ro = "  READ-ONLY" if self.queue.read_only else ""
+        title.update(Text.assemble(("Review  ", "bold"), f"{n} {mode}", (f"  {human} need{'s' if human == 1 else ''} a human" if human else "", "bold"), (extra, "dim"), (ro, "bold reverse")))
+
+    def _thresholds(self) -> tuple[float, float]:
+        t = self.app.settings.triage
+        return t.high_threshold, t.low_threshold
+
+    def selected_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - an empty or changing table
+            return None
+
+    def selected(self):
+        key = self.selected_key()
+        return self.records.get(key) if key else None
+
+    @on(DataTable.RowHighlighted, "#review-table")
+    def _highlighted(self) -> None:
+        self._detail()
+
+    def _detail(self) -> None:
+        view = self.query_one("#review-detail", Static)
+        r = self.selected()
+        if r is None:
+            empty = "no proposals waiting" if not self.show_all else "the queue is empty"
+            view.update(Text(f"{empty}. Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
+            return
+        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), self._thresholds(), self.app.current_theme, datetime.now(r.created_at.tzinfo)))
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _need(self, states: tuple[str, ...] = ("pending",)):
+        r = self.selected()
+        if r is None:
+            self.app.notify("no proposal selected", severity="warning")
+            return None
+        if r.state not in states:
+            self.app.notify(f"#{r.id} is {r.state}: this needs a {' or '.join(states)} proposal", severity="warning")
+            return None
+        return r
+
+    def _writable(self) -> bool:
+        if self.queue.read_only:
+            self.app.notify("read-only: approve, reject, edit and undo are disabled", severity="warning")
+            return False
+        return True
+
+    def action_approve(self) -> None:
+        r = self._need()
+        if r is None or not self._writable():
+            return
+        params = self.edits.get(r.id) or r.parameters
+        try:
+            params, command, api = self.queue.validate_parameters(r.action, r.labels, params)
+        except ValueError as exc:
+            self.app.notify(f"cannot approve: {clean(str(exc), 300)} (press e to edit)", severity="error", timeout=10)
+            return
+
+        def done(reason: str | None) -> None:
+            if reason is not None:
+                self._run(lambda: self.queue.approve(r.id, reason, params), r.id)
+
+        self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk)), done)
+
+    def action_reject(self) -> None:
+        r = self._need()
+        if r is None or not self._writable():
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                reason, corrected = result
+                self._run(lambda: self.queue.reject(r.id, reason, corrected or None), r.id)
+
+        self.app.push_screen(ReasonScreen(f"Reject #{r.id} {r.action}", "why is this wrong? (required)", list(self.queue.catalog.ids)), done)
+
+    def action_edit(self) -> None:
+        r = self._need()
+        if r is None or not self._writable():
+            return
+        action = self.queue.catalog.get(r.action)
+        names = [p.name for p in action.parameters] if action else []
+        if not names:
+            self.app.notify(f"{r.action} has no parameters", severity="warning")
+            return
+
+        def done(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self.edits[r.id] = values
+                self.app.notify(f"#{r.id}: parameters edited; approve to use them")
+                self._fill(list(self.order))
+                self._detail()
+
+        current = {**r.parameters, **self.edits.get(r.id, {})}
+        self.app.push_screen(EditScreen(r, names, current, self.queue), done)
+
+    def action_dry_run(self) -> None:
+        r = self._need(("pending", "approved", "executed"))
+        if r is not None:
+            self._run(lambda: self.queue.dry_run(r.id, self.edits.get(r.id)), r.id)
+
+    def action_rollback(self) -> None:
+        r = self._need(("executed",))
+        if r is None or not self._writable():
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                self._run(lambda: self.queue.rollback(r.id, result[0]), r.id)
+
+        self.app.push_screen(ReasonScreen(f"Roll back #{r.id} {r.action}", "why roll back? (required)", None), done)
+
+    def action_history(self) -> None:
+        self.show_all = not self.show_all
+        self.order = []
+        self.refresh_queue()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#review-filter", Input)
+        box.display = True
+        self.app.set_focus(box)
+
+    @on(Input.Submitted, "#review-filter")
+    def _filter(self, event: Input.Submitted) -> None:
+        self.filter_text = event.value.strip()
+        event.input.display = bool(self.filter_text)
+        self.app.set_focus(self.query_one(DataTable))
+        self.order = []
+        self.refresh_queue()
+
+    @work(thread=True, group="review-decide", exit_on_error=False, description="decide")
+    def _run(self, call, proposal_id: int) -> None:
+        """Decisions and executions run off the event loop (the store may retry a busy lock;
+        the Kubernetes API may be slow); the outcome is a notification and a redraw."""
+        from sreconsole.review.store import AlreadyDecided, ReviewError
+        from sreconsole.services.review import ReadOnly
+
+        try:
+            outcome = call()
+        except AlreadyDecided as exc:
+            self.app.call_from_thread(self.app.notify, f"#{proposal_id}: {clean(str(exc), 200)}", severity="warning", timeout=10)
+        except (ReviewError, ReadOnly, ValueError, LookupError) as exc:
+            self.app.call_from_thread(self.app.notify, f"#{proposal_id}: {clean(str(exc), 300)}", severity="error", timeout=10)
+        else:
+            if outcome.execution is not None:
+                self.last_result[proposal_id] = outcome.execution
+            if outcome.record.state != "pending":
+                self.edits.pop(proposal_id, None)
+            failed = outcome.execution is not None and not outcome.execution.ok
+            self.app.call_from_thread(self.app.notify, clean(outcome.message, 300), severity="error" if failed else "information", timeout=8)
+        self.app.call_from_thread(self.refresh_queue)
+
+
+def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> Group:
+    """Everything an operator needs to decide: the alert, the action and its exact call,
+    confidence, method, why it needs a human, the evidence, and what happened so far."""
+    from sreconsole.services.review import age_text
+
+    high, low = thresholds
+    style = confidence_style(r.confidence, high, low, theme)
+    lines: list = [
+        Text.assemble((f"#{r.id} ", "dim"), safe(r.alertname, 80, style="bold"), ("  ", ""), safe(r.namespace or "", 60, style="dim")),
+        Text.assemble(("action ", "dim"), safe(r.action, 60, style=f"bold {style}"), (f"  risk {r.risk}" + (", reversible" if r.reversible else ", not reversible"), "dim")),
+        Text.assemble(("confidence ", "dim"), ("—" if r.confidence is None else f"{r.confidence:.2f}", style), (f"  method {r.method}", "dim"), (f"  model {r.model_version}" if r.model_version else "", "dim")),
+    ]
+    params = {**r.parameters, **(edits or {})}
+    if params:
+        lines.append(Text.assemble(("parameters ", "dim"), safe(", ".join(f"{k}={v}" for k, v in params.items()), 300), (" (edited)" if edits else "", "italic")))
+    if r.command:
+        lines.append(Text.assemble(("$ ", "dim"), safe(r.command, 500, style="bold")))
+    for reason in r.review_reasons:
+        lines.append(Text.assemble(("review: ", theme.warning or "yellow"), safe(reason, 300)))
+    for item in r.evidence[:5]:
+        lines.append(Text.assemble(("  " + str(item.get("kind", "")) + " ", "dim"), safe(item.get("ref", ""), 80, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
+    lines.append(Text(f"state {r.state}, queued {age_text(r.created_at, now)} ago", style="dim"))
+    if r.decided_by:
+        lines.append(Text.assemble(("decided by ", "dim"), safe(r.decided_by + (f"@{r.decided_from}" if r.decided_from else ""), 80), (f" {age_text(r.decided_at, now)} ago: ", "dim"), safe(r.reason, 300)))
+    if r.corrected_action:
+        lines.append(Text.assemble(("the right action: ", "dim"), safe(r.corrected_action, 60, style="bold")))
+    ex = execution
+    if ex is None and r.result:
+        calls = r.result.get("calls") or []
+        lines.append(Text(f"last run: {'dry run' if r.result.get('dry_run') else 'executed'}, {len(calls)} call(s)" + (f", error: {r.result.get('error')}" if r.result.get("error") else ""), style="dim"))
+    elif ex is not None:
+        lines.append(Text(("would send" if ex.dry_run else "sent") + f" ({len(ex.calls)} call(s))" + (f": {ex.error}" if ex.error else ""), style="bold"))
+        for call in ex.calls:
+            lines.append(Text.assemble(("  ", ""), safe(f"{call.method} {call.path}", 200), (f" → {call.status}" if call.status else "", "dim")))
+    return Group(*lines)
+
+
+class ApproveScreen(ModalScreen[str | None]):
+    """The exact call, its risk and reversibility; a reason; for high risk, the action id
+    typed to confirm (a slip of the finger must not delete production)."""
+
+    DEFAULT_CSS = """
+    ApproveScreen { align: center middle; }
+    ApproveScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 100%; border: round $warning; background: $surface; padding: 0 1; }
+    ApproveScreen #approve-error { color: $error; height: auto; }
+    ApproveScreen #approve-call { height: auto; max-height: 12; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="approve.cancel")]
+
+    def __init__(self, record, command: str, api: dict | None, mode: str) -> None:
+        super().__init__()
+        self.record = record
+        self.command = command
+        self.api = api
+        self.mode = mode
+
+    def compose(self) -> ComposeResult:
+        r = self.record
+        with Vertical():
+            yield Label(Text.assemble(("Approve ", "bold"), safe(f"#{r.id} {r.action}", 80, style="bold"), (f"  risk {r.risk}", "bold red" if r.risk == "high" else "dim")))
+            call = [Text(("reversible: " + ("yes" if r.reversible else "no")) + f" · on approval: {self.mode}", style="dim")]
+            if self.api:
+                call.append(safe(f"{self.api.get('method')} {self.api.get('path')}", 300, style="bold"))
+                if self.api.get("body") is not None:
+                    import json
+
+                    call.append(safe(json.dumps(self.api["body"], separators=(",", ":")), 400, single_line=False))
+                elif self.api.get("body_from"):
+                    call.append(safe(f"body from: {self.api['body_from']}", 100, style="dim"))
+            if self.command:
+                call.append(Text.assemble(("$ ", "dim"), safe(self.command, 500, single_line=False)))
+            yield Static(Group(*call), id="approve-call")
+            if r.risk == "high":
+                yield Input(placeholder=f"type {r.action} to confirm", id="approve-confirm")
+            yield Input(placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
+            yield Static("", id="approve-error")
+            yield Label(Text("enter: approve · esc: cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        first = self.query("#approve-confirm")
+        (first.first() if first else self.query_one("#approve-reason")).focus()
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        if self.record.risk == "high":
+            typed = self.query_one("#approve-confirm", Input).value.strip()
+            if typed != self.record.action:
+                self.query_one("#approve-error", Static).update(Text(f"high-risk action: type {self.record.action} exactly to confirm"))
+                self.query_one("#approve-confirm", Input).focus()
+                return
+        if event.input.id == "approve-confirm":
+            self.query_one("#approve-reason", Input).focus()
+            return
+        reason = self.query_one("#approve-reason", Input).value.strip() or "approved in the console"
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReasonScreen(ModalScreen[tuple[str, str] | None]):
+    """A required reason and, for a rejection, optionally the action that is right (it
+    becomes a labelled example for the next training run)."""
+
+    DEFAULT_CSS = """
+    ReasonScreen { align: center middle; }
+    ReasonScreen > Vertical { width: 80; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
+    ReasonScreen #reason-error { color: $error; height: auto; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="reason.cancel")]
+
+    def __init__(self, title: str, placeholder: str, actions: list[str] | None) -> None:
+        super().__init__()
+        self.heading = title
+        self.placeholder = placeholder
+        self.actions = actions
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(safe(self.heading, 100, style="bold"))
+            yield Input(placeholder=self.placeholder, id="reason-text")
+            if self.actions is not None:
+                yield Select([(a, a) for a in self.actions], prompt="the right action (optional)", id="reason-action", allow_blank=True)
+            yield Static("", id="reason-error")
+            yield Label(Text("enter: confirm · tab: next field · esc: cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#reason-text", Input).focus()
+
+    @on(Input.Submitted)
+    def _submit(self) -> None:
+        reason = self.query_one("#reason-text", Input).value.strip()
+        if not reason:
+            self.query_one("#reason-error", Static).update(Text("a reason is required"))
+            return
+        corrected = ""
+        if self.actions is not None:
+            value = self.query_one("#reason-action", Select).value
+            corrected = value if isinstance(value, str) else ""
+        self.dismiss((reason, corrected))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditScreen(ModalScreen[dict[str, str] | None]):
+    """One input per parameter; the catalog validates the whole set before it is kept."""
+
+    DEFAULT_CSS = """
+    EditScreen { align: center middle; }
+    EditScreen > Vertical { width: 80; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
+    EditScreen #edit-error { color: $error; height: auto; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="edit.cancel")]
+
+    def __init__(self, record, names: list[str], current: dict[str, str], queue) -> None:
+        super().__init__()
+        self.record = record
+        self.names = names
+        self.current = current
+        self.queue = queue
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text.assemble(("Edit parameters of ", "bold"), safe(f"#{self.record.id} {self.record.action}", 80)))
+            for name in self.names:
+                yield Label(Text(name, style="dim"))
+                yield Input(value=self.current.get(name, ""), id=f"edit-{name}")
+            yield Static("", id="edit-error")
+            yield Label(Text("enter: validate and keep · esc: cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
+    @on(Input.Submitted)
+    def _submit(self) -> None:
+        values = {name: self.query_one(f"#edit-{name}", Input).value for name in self.names}
+        try:
+            params, _, _ = self.queue.validate_parameters(self.record.action, self.record.labels, values)
+        except ValueError as exc:
+            self.query_one("#edit-error", Static).update(safe(str(exc), 400, single_line=False))
+            return
+        self.dismiss(params)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

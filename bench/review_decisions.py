@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Review store decisions: throughput and latency with several operator processes.
+
+Each writer is a separate process with its own ReviewStore on one shared SQLite file (WAL),
+exactly as operators on a bastion host run it. Modes:
+
+* ``1 writer``: one process decides N proposals;
+* ``8 writers, distinct``: eight processes each decide their own N proposals;
+* ``8 writers, contended``: eight processes all try to decide the same N proposals (one
+  wins each, seven get AlreadyDecided) — the worst case for the write lock.
+
+Each mode runs twice: *saturated* (every writer decides as fast as it can: the capacity)
+and *paced* (the writers together offer ``--rate`` decisions/s, open loop, each writer on
+its own schedule: the latency an operator sees at that load).
+
+Latency of one decide() call, in the calling process (lock wait + transaction + audit entry
++ fsync + re-read of the record); paced, it is measured from the call's *scheduled* time, so
+a writer that falls behind is charged for it. Throughput: successful decisions divided by
+the time from the common start to the last writer's end. Run for each ``synchronous``
+setting asked for (FULL is the store's default).
+
+Goal (issue 6): >= 200 decisions/s with 8 writers, p99 <= 20 ms.
+
+Run: .venv/bin/python bench/review_decisions.py [--per-writer 250] [--synchronous FULL,NORMAL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def _proposal(fp: str):
+    from sreconsole.domain.alerts import Alert
+    from sreconsole.domain.proposal import EvidenceItem, Proposal
+
+    labels = {"alertname": "KubePodCrashLooping", "namespace": "payments", "pod": f"api-{fp}", "severity": "critical"}
+    alert = Alert(fp, labels, {"summary": "pod restarts", "description": "restarts 5 times in 10 minutes"},
+                  starts_at=datetime(2026, 11, 23, tzinfo=timezone.utc))
+    proposal = Proposal(
+        fp, "KubePodCrashLooping", "pod-restart", "Restart the pod", {"namespace": "payments", "pod": f"api-{fp}"},
+        f"kubectl -n payments delete pod api-{fp}", {"method": "DELETE", "path": f"/api/v1/namespaces/payments/pods/api-{fp}"},
+        0.62, "trm+rag", True, ("low confidence",), "low", False,
+        (EvidenceItem("runbook", "RUNBOOK.md:10-20", "restart it", "pod-restart", 0.8),
+         EvidenceItem("incident", "incident:42", "same last week", "pod-restart", 0.5)),
+        "trm-bench",
+    )
+    return proposal, alert
+
+
+def worker(path: str, go: str, me: int, ids: list[int], synchronous: str, interval: float, phase: float) -> None:
+    from sreconsole.domain.operator import Operator
+    from sreconsole.review.store import AlreadyDecided, ReviewStore
+
+    store = ReviewStore(path, busy_timeout_s=60, synchronous=synchronous)
+    op = Operator(f"bench{me}", f"10.0.2.{me}")
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    won, lost, lat_won, lat_all = 0, 0, [], []
+    start = time.time()
+    t0 = time.perf_counter() + phase
+    for n, pid in enumerate(ids):
+        t = time.perf_counter()
+        if interval:
+            due = t0 + n * interval
+            if due > t:
+                time.sleep(due - t)
+            t = due
+        try:
+            store.decide(pid, "approved" if (n + me) % 2 else "rejected", op, f"bench {me}")
+            won += 1
+            ok = True
+        except AlreadyDecided:
+            lost += 1
+            ok = False
+        dt = time.perf_counter() - t
+        lat_all.append(dt)
+        if ok:
+            lat_won.append(dt)
+    end = time.time()
+    store.close()
+    print(json.dumps({"start": start, "end": end, "won": won, "lost": lost, "lat_won": lat_won, "lat_all": lat_all}), flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(int(len(values) * q), len(values) - 1)]
+
+
+def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, rate: float = 0.0) -> dict:
+    from sreconsole.review.store import ReviewStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "review.sqlite"
+        total = per_writer if contended else per_writer * writers
+        t = time.perf_counter()
+        with ReviewStore(path, synchronous=synchronous) as store:
+            ids = [store.enqueue(*_proposal(f"fp-{n:06d}")).id for n in range(total)]
+        enqueue_s = time.perf_counter() - t
+        go = Path(tmp) / "go"
+        procs = []
+        # Paced: distinct writers share the offered rate; contended writers each attempt every
+        # proposal, so the *decisions* (one per proposal) arrive at the offered rate.
+        interval = (writers if not contended else 1) / rate if rate else 0.0
+        for me in range(writers):
+            mine = ids if contended else ids[me * per_writer:(me + 1) * per_writer]
+            phase = 0.0 if contended else me * interval / writers
+            procs.append(subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(path), str(go), str(me), json.dumps(mine), synchronous, str(interval), str(phase)],
+                stdout=subprocess.PIPE, text=True))
+        for p in procs:
+            line = p.stdout.readline().strip()
+            if line != "ready":
+                raise SystemExit(f"worker failed to start: {line!r}")
+        go.touch()
+        results = []
+        for p in procs:
+            out, _ = p.communicate(timeout=600)
+            if p.returncode:
+                raise SystemExit(f"worker exited {p.returncode}")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        from sreconsole.review import audit
+
+        verified = audit.verify(path)
+    won = sum(r["won"] for r in results)
+    lost = sum(r["lost"] for r in results)
+    span = max(r["end"] for r in results) - min(r["start"] for r in results)
+    lat_won = [x for r in results for x in r["lat_won"]]
+    lat_all = [x for r in results for x in r["lat_all"]]
+    return {
+        "writers": writers, "contended": contended, "synchronous": synchronous, "decisions": won, "already_decided": lost,
+        "per_s": won / span, "attempts_per_s": (won + lost) / span, "p50_ms": 1000 * pct(lat_won, 0.5),
+        "p99_ms": 1000 * pct(lat_won, 0.99), "max_ms": 1000 * max(lat_won), "p99_all_ms": 1000 * pct(lat_all, 0.99),
+        "enqueue_per_s": total / enqueue_s, "verify_ok": verified.ok and verified.entries == total + won,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-writer", type=int, default=250, help="proposals each writer decides (contended: all share these)")
+    parser.add_argument("--synchronous", default="FULL,NORMAL", help="comma-separated SQLite synchronous settings to compare")
+    parser.add_argument("--rate", type=float, default=200.0, help="decisions/s offered in the paced runs (0: skip them)")
+    args = parser.parse_args()
+    import sqlite3
+
+    print(f"# review_decisions  python {platform.python_version()}  sqlite {sqlite3.sqlite_version}  "
+          f"{os.cpu_count()} CPUs  {platform.machine()}  {time.strftime('%Y-%m-%d')}")
+    print(f"# {args.per_writer} proposals per writer; latency = one decide() call in the writer process")
+    header = f"{'mode':<34} {'sync':<6} {'decided':>7} {'lost':>5} {'dec/s':>7} {'att/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p99 all':>7} {'enq/s':>6} verify"
+    print(header)
+    for sync in [s.strip().upper() for s in args.synchronous.split(",") if s.strip()]:
+        for rate in (0.0, args.rate) if args.rate else (0.0,):
+            for writers, contended in ((1, False), (8, False), (8, True)):
+                r = run_mode(writers, args.per_writer, contended, sync, rate)
+                mode = f"{writers} writer{'s' if writers > 1 else ''}" + (", contended" if contended else (", distinct" if writers > 1 else ""))
+                mode += f", paced {rate:.0f}/s" if rate else ", saturated"
+                print(f"{mode:<34} {sync:<6} {r['decisions']:>7} {r['already_decided']:>5} {r['per_s']:>7.0f} {r['attempts_per_s']:>7.0f} "
+                      f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.2f} {r['p99_all_ms']:>7.2f} {r['enqueue_per_s']:>6.0f} "
+                      f"{'ok' if r['verify_ok'] else 'FAILED'}", flush=True)
+    print("# goal: >= 200 decisions/s with 8 writers, p99 <= 20 ms")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6], float(sys.argv[7]), float(sys.argv[8]))
+    else:
+        main()
