@@ -195,3 +195,31 @@ async def test_a_high_risk_action_must_be_typed_to_confirm(make_demo_app, tmp_pa
         await app.workers.wait_for_complete()
         await pilot.pause(0.3)
         assert app.review_queue.get(record.id).state == "approved"
+
+
+def test_every_review_key_is_in_the_command_palette():
+    from sreconsole.tui.commands import COMMANDS
+    from sreconsole.tui.panes.review import ReviewPane
+
+    palette = {action for _, _, action in COMMANDS}
+    for binding in ReviewPane.BINDINGS:
+        assert f"review('action_{binding.action}')" in palette, binding.action
+
+
+async def test_dry_run_from_the_palette_sends_nothing_and_says_what_it_would(make_demo_app):
+    settings = load_settings()
+    queue, records = _queue_with(settings, ALERTS[:1])
+    queue.close()
+    app = make_demo_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_review(app, pilot, 1)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"review: dry-run selected")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        result = pane.last_result[records[0].id]
+        assert result.dry_run and [(c.method, c.path) for c in result.calls] == [("DELETE", "/api/v1/namespaces/payments/pods/api-7d9f8b6c4-x2kzq")]
+        assert app.review_queue.get(records[0].id).state == "pending"

@@ -225,6 +225,13 @@ class SreConsoleApp(App[None]):
         self.action_show_pane("alerts")
         getattr(self.query_one(AlertsPane), method)(*args)
 
+    def action_review(self, method: str, *args: str) -> None:
+        """Palette entry point for the Review pane's actions."""
+        from sreconsole.tui.panes.review import ReviewPane
+
+        self.action_show_pane("review")
+        getattr(self.query_one(ReviewPane), method)(*args)
+
 
 def make_app(
     settings: Settings,
