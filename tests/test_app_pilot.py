@@ -35,12 +35,14 @@ async def test_number_keys_switch_panes_and_unbuilt_panes_say_so(make_demo_app):
         for key, pane in (("2", "review"), ("3", "training"), ("4", "bruno"), ("1", "alerts")):
             await pilot.press(key)
             assert tabs.active == pane
-        await pilot.press("3")
-        text = str(app.query_one("#training-pane #unavailable-box").render())
-        assert "Not available yet" in text
-        assert app.focused is app.query_one("#training-pane")
+        await pilot.press("4")
+        text = str(app.query_one("#bruno-pane #unavailable-box").render())
+        assert "Bruno" in text
+        assert app.focused is app.query_one("#bruno-pane")
         await pilot.press("2")  # built: its queue table takes the keys
         assert app.focused is app.query_one("#review-table")
+        await pilot.press("3")
+        assert app.focused is app.query_one("#training-table")
 
 
 async def test_jk_g_G_move_the_cursor(make_demo_app):

@@ -94,6 +94,25 @@ def _parser() -> argparse.ArgumentParser:
     review_reject.add_argument("--action", metavar="ACTION_ID", help="the action that should have been proposed")
     review_reject.add_argument("--json", action="store_true")
 
+    pipeline = sub.add_parser("pipeline", help="training pipeline runs: start, list, show, promote, cancel")
+    pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", metavar="ACTION", required=True)
+    p_run = pipeline_sub.add_parser("run", help="start a run in a worker process and follow it")
+    p_run.add_argument("--model", choices=("trm",), default="trm", help="what to train (the TRM; LoRA is not built yet)")
+    p_run.add_argument("--epochs", type=int, metavar="N", help="training epochs")
+    p_run.add_argument("--corpus", metavar="DIR", help="corpus directory (default ../shared/corpus or $SRECONSOLE_CORPUS)")
+    p_run.add_argument("--resume", metavar="RUN_ID", help="continue a failed or cancelled run from its first unfinished step")
+    p_run.add_argument("--detach", action="store_true", help="start and return at once")
+    p_run.add_argument("--json", action="store_true")
+    p_list = pipeline_sub.add_parser("list", help="runs, newest first")
+    p_list.add_argument("--json", action="store_true")
+    p_show = pipeline_sub.add_parser("show", help="one run: steps, metrics, log tail")
+    p_show.add_argument("id")
+    p_show.add_argument("--json", action="store_true")
+    p_promote = pipeline_sub.add_parser("promote", help="make a succeeded run's model the active one")
+    p_promote.add_argument("id")
+    p_cancel = pipeline_sub.add_parser("cancel", help="stop a running run cleanly")
+    p_cancel.add_argument("id")
+
     audit = sub.add_parser("audit", help="the review audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
@@ -146,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli_kb import run_kb
 
         return run_kb(settings, args)
+    if args.command == "pipeline":
+        from sreconsole.cli_pipeline import run_pipeline_command
+
+        return run_pipeline_command(settings, args)
     if args.command in ("review", "audit"):
         from sreconsole.cli_review import run_review_command
 

@@ -14,18 +14,6 @@ class PaneStatus:
     message: str = ""
 
 
-class TrainingService:
-    """Training runs of the triage model (arrives with the pipeline runner)."""
-
-    def status(self) -> PaneStatus:
-        return PaneStatus(
-            False,
-            "Training runs",
-            "Not available yet: the training pipeline (MLX runs, MLflow, artifact store) is not built. "
-            "No runs exist.",
-        )
-
-
 class ChatService:
     """Bruno, the runbook-grounded assistant (arrives with the knowledge base)."""
 

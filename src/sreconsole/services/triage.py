@@ -212,8 +212,11 @@ def default_corpus() -> Path | None:
     from sreconsole.triage.dataset import DEFAULT_CORPUS
 
     env = os.environ.get("SRECONSOLE_CORPUS")
-    path = Path(env) if env else DEFAULT_CORPUS
-    return path.resolve() if path.is_dir() else None
+    if env:
+        # Named explicitly: used even when missing, so the dataset lists what it skipped
+        # instead of silently falling back to the default location.
+        return Path(env).expanduser().resolve()
+    return DEFAULT_CORPUS.resolve() if DEFAULT_CORPUS.is_dir() else None
 
 
 def train_trm(

@@ -17,7 +17,8 @@ from sreconsole.resources import stylesheets
 from sreconsole.services.alerts import AlertsService
 from sreconsole.services.environment import build_alert_source, poll_interval, wall_clock
 from sreconsole.services.evidence import build_evidence_service
-from sreconsole.services.panes import ChatService, TrainingService
+from sreconsole.services.panes import ChatService
+from sreconsole.services.training import TrainingBoard
 from sreconsole.services.review import ReviewQueue
 from sreconsole.tui.commands import SreCommands
 from sreconsole.tui.header import StatusHeader
@@ -70,7 +71,7 @@ class SreConsoleApp(App[None]):
 
             self.triage_service = TriageService(settings, self.evidence_service.knowledge, clock)
         self.review_queue = ReviewQueue(settings, self.operator, clock)
-        self.training_service = TrainingService()
+        self.training_board = TrainingBoard(settings)
         self.chat_service = ChatService()
         self.poll_interval_s = poll_interval(settings)
         self._probes = None
@@ -87,7 +88,7 @@ class SreConsoleApp(App[None]):
             with TabPane("2 Review", id="review"):
                 yield ReviewPane(self.review_queue, id="review-pane")
             with TabPane("3 Training", id="training"):
-                yield TrainingPane(self.training_service, id="training-pane")
+                yield TrainingPane(self.training_board, id="training-pane")
             with TabPane("4 Bruno", id="bruno"):
                 yield BrunoPane(self.chat_service, id="bruno-pane")
         yield Footer()
@@ -187,8 +188,8 @@ class SreConsoleApp(App[None]):
         # typed (``1`` then ``/`` then text) and pull focus back from the filter.
         if pane == "alerts":
             target = self.query_one(AlertTable)
-        elif pane == "review":
-            target = self.query_one("#review-table")
+        elif pane in ("review", "training"):
+            target = self.query_one(f"#{pane}-table")
         else:
             target = self.query_one(f"#{pane}-pane")
         if self.focused is not target and not (pane == "alerts" and self.focused is not None and self.query_one(AlertsPane) in self.focused.ancestors):
@@ -224,6 +225,13 @@ class SreConsoleApp(App[None]):
         """Palette entry point: ``alerts('set_grouping', 'namespace')`` and the like."""
         self.action_show_pane("alerts")
         getattr(self.query_one(AlertsPane), method)(*args)
+
+    def action_training(self, method: str, *args: str) -> None:
+        """Palette entry point for the Training pane's actions."""
+        from sreconsole.tui.panes.training import TrainingPane
+
+        self.action_show_pane("training")
+        getattr(self.query_one(TrainingPane), method)(*args)
 
     def action_review(self, method: str, *args: str) -> None:
         """Palette entry point for the Review pane's actions."""

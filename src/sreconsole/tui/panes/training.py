@@ -1,12 +1,263 @@
-"""The Training pane: pipeline runs of the triage model."""
+"""The Training pane: pipeline runs, the selected run's steps and live progress, and the keys
+to start, cancel and promote. Training happens in worker processes; this pane only reads
+their persisted state, so it stays responsive and survives a restart of the TUI."""
 
 from __future__ import annotations
 
-from sreconsole.services.panes import TrainingService
-from sreconsole.tui.panes.unavailable import Unavailable
+from rich.console import Group
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Static
+
+from sreconsole.domain.evidence import sparkline
+from sreconsole.tui.render import clean, safe
+
+COLUMNS = (("id", "RUN", 17), ("model", "MODEL", 5), ("trigger", "TRIGGER", 7), ("status", "STATUS", 9), ("version", "VERSION", 18), ("acc", "ACC", 5))
+STEP_MARK = {"done": "✓", "running": "▶", "failed": "✗", "skipped": "–", "not applicable": "–", "pending": "·"}
 
 
-class TrainingPane(Unavailable):
-    def __init__(self, service: TrainingService, **kwargs) -> None:
-        super().__init__(service.status(), **kwargs)
-        self.service = service
+class TrainingPane(Vertical, can_focus=False):
+    BINDINGS = [
+        Binding("t", "start", "Train", id="training.start", tooltip="Start a retraining run of the TRM"),
+        Binding("c", "cancel", "Cancel", id="training.cancel", tooltip="Stop the selected run cleanly"),
+        Binding("p", "promote", "Promote", id="training.promote", tooltip="Make the selected run's model the active one"),
+        Binding("o", "mlflow", "MLflow", id="training.mlflow", tooltip="The run's MLflow details"),
+        Binding("l", "log", "Log", id="training.log", tooltip="The run's full log"),
+    ]
+
+    def __init__(self, board, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.board = board
+        self.runs: dict[str, object] = {}
+        self.order: list[str] = []
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Training  loading…", classes="pane-title", id="training-title")
+        table = DataTable(id="training-table", cursor_type="row")
+        yield table
+        with VerticalScroll(id="training-side"):
+            yield Static("", id="training-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        self.poll()
+        self.set_interval(1.0, self.poll)
+
+    @work(thread=True, exclusive=True, group="training-poll", exit_on_error=False, description="read pipeline runs")
+    def poll(self) -> None:
+        try:
+            runs = self.board.runs()
+            key = self.selected_key() or (runs[0].id if runs else None)
+            stream = self.board.follow(key) if key else None
+            tail = self.board.log_tail(key, 6) if key else []
+            active = self.board.active_version()
+            error = ""
+        except Exception as exc:  # noqa: BLE001 - the pane says what is wrong and keeps polling
+            runs, stream, tail, active, error = None, None, [], "", str(exc)
+        self.app.call_from_thread(self._show, runs, stream, tail, active, error)
+
+    def _show(self, runs, stream, tail, active: str, error: str) -> None:
+        self.error = error
+        title = self.query_one("#training-title", Static)
+        if runs is not None:
+            self.runs = {r.id: r for r in runs}
+            self._fill([r.id for r in runs])
+        running = sum(1 for r in self.runs.values() if r.status == "running")
+        title.update(Text.assemble(
+            ("Training  ", "bold"), f"{len(self.runs)} runs", (f"  {running} running" if running else "", "bold"),
+            (f"  active model {active}" if active else "  no active model", "dim"), ("  " + clean(error, 200) if error else "", "bold red"),
+        ))
+        r = self.selected()
+        detail = self.query_one("#training-detail", Static)
+        if r is None:
+            detail.update(Text("no runs yet: press t to train the TRM (or `sreconsole pipeline run`).", style="dim"))
+            return
+        detail.update(run_renderable(r, stream, tail, active, self.app.current_theme))
+
+    def _fill(self, keys: list[str]) -> None:
+        table = self.query_one(DataTable)
+        selected = self.selected_key()
+        if keys != self.order:
+            table.clear()
+            for key in keys:
+                table.add_row(*self._cells(self.runs[key]), key=key)
+            self.order = keys
+            if selected in keys:
+                table.move_cursor(row=keys.index(selected), animate=False)
+        else:
+            for key in keys:
+                for (col, *_), cell in zip(COLUMNS, self._cells(self.runs[key])):
+                    table.update_cell(key, col, cell)
+
+    def _cells(self, r) -> list[Text]:
+        theme = self.app.current_theme
+        style = {"succeeded": theme.success or "green", "failed": theme.error or "red", "running": f"bold {theme.accent}", "cancelled": "dim"}.get(r.status, "")
+        acc = r.metrics.get("accuracy")
+        return [
+            Text(r.id, style="dim"), Text(r.model), Text(r.trigger, style="dim"), Text(r.status, style=style),
+            safe(r.version or "—", 40), Text(f"{acc:.3f}" if isinstance(acc, (int, float)) else "—"),
+        ]
+
+    def selected_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - an empty or changing table
+            return None
+
+    def selected(self):
+        key = self.selected_key()
+        return self.runs.get(key) if key else None
+
+    @on(DataTable.RowHighlighted, "#training-table")
+    def _highlighted(self) -> None:
+        self.poll()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        if self.app.settings.read_only:
+            self.app.notify("read-only: starting a training run is disabled", severity="warning")
+            return
+
+        def done(epochs: int | None) -> None:
+            if epochs is not None:
+                self._call(lambda: self.board.start(epochs or None), "started")
+
+        self.app.push_screen(StartRunScreen(), done)
+
+    def action_cancel(self) -> None:
+        r = self.selected()
+        if r is None or r.status not in ("running", "queued"):
+            self.app.notify("select a running run to cancel", severity="warning")
+            return
+        self._call(lambda: self.board.cancel(r.id), "cancelled")
+
+    def action_promote(self) -> None:
+        r = self.selected()
+        if r is None or r.status != "succeeded":
+            self.app.notify("select a succeeded run to promote", severity="warning")
+            return
+        if self.app.settings.read_only:
+            self.app.notify("read-only: promoting a model is disabled", severity="warning")
+            return
+        self._call(lambda: self.board.promote(r.id), "promoted")
+
+    def action_mlflow(self) -> None:
+        r = self.selected()
+        if r is None:
+            return
+        step = next((s for s in r.steps if s.name == "register in MLflow"), None)
+        info = dict(step.outputs) if step is not None else {}
+        lines = [f"run {r.id}", f"MLflow run id: {r.mlflow_run_id or '—'}"] + [f"{k}: {v}" for k, v in info.items()]
+        lines += [f"{k}: {v}" for k, v in r.metrics.items() if not isinstance(v, dict)]
+        self.app.push_screen(TextScreen(f"MLflow: {r.id}", lines))
+
+    def action_log(self) -> None:
+        r = self.selected()
+        if r is not None:
+            self.app.push_screen(TextScreen(f"log: {r.id}", self.board.log_tail(r.id, 2000)))
+
+    @work(thread=True, group="training-call", exit_on_error=False, description="pipeline action")
+    def _call(self, call, verb: str) -> None:
+        try:
+            run = call()
+        except Exception as exc:  # noqa: BLE001 - PipelineBusy, ValueError: say it, change nothing
+            self.app.call_from_thread(self.app.notify, clean(str(exc), 300), severity="error", timeout=10)
+        else:
+            if verb == "promoted":
+                svc = getattr(self.app, "triage_service", None)
+                if svc is not None:
+                    svc.reload()  # triage switches to the promoted model without a restart
+            self.app.call_from_thread(self.app.notify, f"{verb} {run.id}" + (f" ({run.version})" if run.version else ""), timeout=6)
+        self.app.call_from_thread(self.poll)
+
+
+def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
+    lines: list = [Text.assemble(safe(r.id, 40, style="bold"), (f"  {r.model}  {r.trigger}  ", "dim"), (r.status, "bold"),
+                                 (f"  {r.duration_s:.0f}s" if r.duration_s else "", "dim"), ("  ACTIVE" if r.version and r.version == active else "", "bold reverse"))]
+    for step in r.steps:
+        mark = STEP_MARK.get(step.status, "?")
+        bar = ""
+        if step.status == "running" and step.progress is not None:
+            filled = int(round(max(0.0, min(1.0, step.progress)) * 20))
+            bar = " " + "█" * filled + "░" * (20 - filled) + f" {step.progress:.0%}"
+        lines.append(Text.assemble((f" {mark} ", "bold"), (step.name, "" if step.status != "pending" else "dim"), (bar, theme.accent or ""),
+                                   ("  " + clean(step.message, 120) if step.message else "", "dim")))
+    if stream is not None and stream.losses:
+        last = stream.last
+        eta = ""
+        if last.get("epochs") and last.get("epoch") and last.get("elapsed_s"):
+            left = (last["epochs"] - last["epoch"]) * last["elapsed_s"] / max(1, last["epoch"])
+            eta = f"  ETA {left:.0f}s"
+        lines.append(Text.assemble(("loss ", "dim"), (sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], theme.accent or ""), (f" {stream.losses[-1]:.3f}{eta}", "")))
+    metrics = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}
+    if metrics:
+        lines.append(Text("metrics: " + "  ".join(f"{k} {v:.3f}" for k, v in list(metrics.items())[:6]), style="dim"))
+    if r.error:
+        lines.append(safe("error: " + r.error, 400, style="red", single_line=False))
+    for line in tail[-6:]:
+        lines.append(safe(line, 200, style="dim"))
+    return Group(*lines)
+
+
+class StartRunScreen(ModalScreen[int | None]):
+    DEFAULT_CSS = """
+    StartRunScreen { align: center middle; }
+    StartRunScreen > Vertical { width: 70; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
+    StartRunScreen #start-error { color: $error; height: auto; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="start.cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text("Train the TRM (runbooks, rule corpora, demo data and operators' decisions)", style="bold"))
+            yield Input(placeholder="epochs (empty: the default)", id="start-epochs")
+            yield Static("", id="start-error")
+            yield Label(Text("enter: start in a worker process · esc: cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if not value:
+            self.dismiss(0)
+            return
+        if not value.isdigit() or not 1 <= int(value) <= 1000:
+            self.query_one("#start-error", Static).update(Text("epochs: a whole number from 1 to 1000"))
+            return
+        self.dismiss(int(value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextScreen(ModalScreen[None]):
+    """Plain lines (a log, MLflow details), scrollable, shown inert."""
+
+    DEFAULT_CSS = """
+    TextScreen { align: center middle; }
+    TextScreen > VerticalScroll { width: 100%; height: 100%; border: round $primary; background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="text.close")]
+
+    def __init__(self, title: str, lines: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        body = [safe(line, 400) for line in self.lines] or [Text("(empty)", style="dim")]
+        with VerticalScroll():
+            yield Static(Group(safe(self.title_text, 100, style="bold"), *body))

@@ -1,0 +1,148 @@
+"""``sreconsole pipeline …``: start, follow, list, show, promote and cancel training runs.
+
+Exit codes: 0 ok (for ``run``: the run succeeded); 1 the run failed or was cancelled, or the
+command could not be done; 2 bad arguments; 3 another run of the same model is active.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from sreconsole.cli import EXIT_BUSY, EXIT_CONFIG
+
+
+def run_pipeline_command(settings, args) -> int:
+    from sreconsole.pipeline.runner import PipelineBusy
+
+    try:
+        if args.pipeline_command == "run":
+            return _run(settings, args)
+        if args.pipeline_command == "list":
+            return _list(settings, args)
+        if args.pipeline_command == "show":
+            return _show(settings, args)
+        if args.pipeline_command == "promote":
+            from sreconsole.pipeline.runner import promote_run
+
+            run = promote_run(settings, args.id)
+            print(f"promoted {run.id}: model {run.version} is now active")
+            return 0
+        from sreconsole.pipeline.runner import cancel_run
+
+        run = cancel_run(settings, args.id)
+        print(f"{run.id}: {run.status}")
+        return 0
+    except PipelineBusy as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except (ValueError, LookupError) as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return 1
+
+
+def _store(settings):
+    from sreconsole.pipeline.runs import RunStore
+
+    return RunStore(settings.data_path)
+
+
+def _run(settings, args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sreconsole.pipeline.runner import start_run
+
+    params = {}
+    if args.epochs:
+        if args.epochs < 1:
+            print("sreconsole: --epochs must be at least 1", file=sys.stderr)
+            return EXIT_CONFIG
+        params["epochs"] = args.epochs
+    if args.corpus:
+        params["corpus"] = args.corpus
+    run = start_run(settings, args.model, params=params, resume=args.resume)
+    if args.detach:
+        print(json.dumps(run.as_dict(), default=str) if args.json else f"started {run.id} (pid {run.pid}); follow with `sreconsole pipeline show {run.id}`")
+        return 0
+    store = _store(settings)
+    console = Console(stderr=True)
+    offset = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, disable=args.json) as bar:
+        tasks: dict[str, int] = {}
+        while True:
+            offset, events = store.tail_events(run.id, offset)
+            for ev in events:
+                step = ev.get("step") or "run"
+                if step not in tasks:
+                    tasks[step] = bar.add_task(step, total=None, info="")
+                if ev.get("kind") == "progress" and ev.get("epochs"):
+                    bar.update(tasks[step], total=ev["epochs"], completed=ev.get("epoch", 0), info=f"loss {ev.get('loss', 0):.3f}")
+                elif ev.get("kind") == "status":
+                    status = str(ev.get("status", ""))
+                    done = status in ("done", "skipped", "not applicable")
+                    bar.update(tasks[step], total=1, completed=1 if done else 0, info=status)
+            current = store.get(run.id)
+            if current is not None and current.status not in ("queued", "running"):
+                run = current
+                break
+            time.sleep(0.3)
+    if args.json:
+        print(json.dumps(run.as_dict(), indent=2, default=str))
+    else:
+        _print_run(run, store)
+    return 0 if run.status == "succeeded" else 1
+
+
+def _list(settings, args) -> int:
+    runs = _store(settings).list()
+    if args.json:
+        print(json.dumps([r.as_dict() for r in runs], indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"pipeline runs: {len(runs)}", title_justify="left")
+    for col in ("id", "model", "trigger", "status", "version", "duration", "accuracy", "mlflow run"):
+        table.add_column(col, no_wrap=True)
+    for r in runs:
+        acc = r.metrics.get("accuracy")
+        table.add_row(r.id, r.model, r.trigger, r.status, r.version or "—", f"{r.duration_s:.0f}s" if r.duration_s else "—",
+                      f"{acc:.3f}" if isinstance(acc, (int, float)) else "—", r.mlflow_run_id[:12] or "—")
+    Console(highlight=False).print(table)
+    return 0
+
+
+def _show(settings, args) -> int:
+    store = _store(settings)
+    run = store.get(args.id)
+    if run is None:
+        print(f"sreconsole: no run {args.id!r}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(run.as_dict(), indent=2, default=str))
+        return 0
+    _print_run(run, store)
+    return 0
+
+
+def _print_run(run, store) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from sreconsole.domain.text import clean
+
+    console = Console(highlight=False)
+    console.print(Text(f"{run.id}  {run.model}  {run.status}  {run.version or ''}", style="bold"))
+    for step in run.steps:
+        console.print(Text(f"  {step.status:>15}  {step.name}" + (f": {clean(step.message, 200)}" if step.message else "")))
+    if run.metrics:
+        console.print(Text("metrics: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in run.metrics.items() if not isinstance(v, dict))))
+    if run.error:
+        console.print(Text("error: " + clean(run.error, 400), style="red"))
+    tail = store.tail_log(run.id, 8)
+    if tail and run.status != "succeeded":
+        console.print(Text("log (last lines):", style="dim"))
+        for line in tail:
+            console.print(Text("  " + clean(line, 300), style="dim"))

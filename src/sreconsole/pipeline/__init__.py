@@ -1,0 +1,1 @@
+"""Training pipeline: runs recorded in SQLite, done by worker processes, step by step."""

@@ -1,0 +1,178 @@
+"""Start, cancel, resume, wait for and promote training runs.
+
+A run trains in its own process (``python -m sreconsole.pipeline.worker RUN_ID``), in its
+own session: closing the TUI or the SSH connection does not kill training, MLX's memory
+is returned to the system when the run ends, and a cancel can signal the whole process
+group (MLX and fastembed start threads; MLflow may start helpers).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sreconsole.config import ENV_PREFIX, Settings
+from sreconsole.pipeline.runs import _CHILDREN, ACTIVE_STATES, WORKER_MODULE, PipelineBusy, Run, RunStore, pid_alive
+
+__all__ = ["PipelineBusy", "cancel_run", "promote_run", "start_run", "wait", "worker_env"]
+
+MODELS = ("trm",)
+TRIGGERS = ("manual", "schedule", "decisions")
+
+
+def store_for(settings: Settings) -> RunStore:
+    return RunStore(settings.data_path)
+
+
+def worker_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment that makes the worker load the settings this process has.
+
+    Every setting whose value differs from its default is passed as ``SRECONSOLE_*``: the
+    environment outranks the file, so values given as flags (or set by a test) reach the
+    worker too. Keymaps are left out: the worker has no keys."""
+    env = dict(os.environ if base is None else base)
+    defaults = {key: value for key, value, *_ in Settings().items()}
+    for key, value, _origin, _secret, _doc in settings.items():
+        if key == "keymap" or value == defaults.get(key):
+            continue
+        name = ENV_PREFIX + key.replace(".", "_").upper()
+        if isinstance(value, bool):
+            env[name] = "1" if value else "0"
+        elif isinstance(value, list):
+            env[name] = ",".join(value)
+        elif isinstance(value, dict):
+            continue
+        else:
+            env[name] = str(value)
+    env[ENV_PREFIX + "DATA_DIR"] = str(settings.data_path)
+    if settings.config_path is not None and settings.config_path.exists():
+        env[ENV_PREFIX + "CONFIG"] = str(settings.config_path)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def start_run(
+    settings: Settings,
+    model: str = "trm",
+    *,
+    trigger: str = "manual",
+    params: dict | None = None,
+    resume: str | None = None,
+) -> Run:
+    """Create (or resume) a run and spawn its worker; returns at once with the pid recorded.
+
+    ``resume`` continues a failed or cancelled run from its first step not done: the steps
+    already done keep their outputs (a resumed run after an S3 outage does not train again).
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} (known: {', '.join(MODELS)})")
+    if trigger not in TRIGGERS:
+        raise ValueError(f"unknown trigger {trigger!r} (known: {', '.join(TRIGGERS)})")
+    store = store_for(settings)
+    try:
+        if resume:
+            old = store.get(resume)
+            if old is None:
+                raise ValueError(f"no run {resume}")
+            if old.model != model:
+                raise ValueError(f"run {resume} trained {old.model}, not {model}")
+            run = store.reopen(resume, params or {})
+            store.append_event(run.id, {"step": "", "kind": "status", "status": "queued", "message": "resumed"})
+        else:
+            run = store.create(model, trigger, params or {}, settings.is_demo)
+        log = store.log_path(run.id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(log, "ab") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", WORKER_MODULE, run.id],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    env=worker_env(settings), start_new_session=True, close_fds=True,
+                )
+        except OSError as exc:
+            return store.finish(run.id, "failed", f"could not start the worker: {exc.strerror or exc}")
+        _CHILDREN[proc.pid] = proc
+        return store.update(run.id, pid=proc.pid)
+    finally:
+        store.close()
+
+
+def cancel_run(settings: Settings, run_id: str, grace_s: float = 5.0) -> Run:
+    """SIGTERM the worker's process group, SIGKILL it after ``grace_s``; the run ends
+    "cancelled". The worker stops at the next epoch or step boundary on SIGTERM and
+    records that itself; the row is set here too in case it had to be killed."""
+    store = store_for(settings)
+    try:
+        run = store.get(run_id)
+        if run is None:
+            raise ValueError(f"no run {run_id}")
+        if run.status not in ACTIVE_STATES:
+            raise ValueError(f"run {run_id} is {run.status}, not running")
+        if run.pid and pid_alive(run.pid):
+            _signal_group(run.pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while pid_alive(run.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if pid_alive(run.pid):
+                _signal_group(run.pid, signal.SIGKILL)
+                deadline = time.monotonic() + 5.0
+                while pid_alive(run.pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        out = store.finish(run_id, "cancelled", "cancelled by operator", only_if_active=True)
+        if out.status == "cancelled":
+            store.append_event(run_id, {"step": "", "kind": "status", "status": "cancelled", "message": "cancelled by operator"})
+        return out
+    finally:
+        store.close()
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # the worker leads its own session, so its pgid is its pid
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def wait(settings: Settings, run_id: str, timeout_s: float = 600.0, poll_s: float = 0.2) -> Run:
+    """Poll until the run is no longer queued or running; TimeoutError past ``timeout_s``."""
+    store = store_for(settings)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            run = store.get(run_id)
+            if run is None:
+                raise ValueError(f"no run {run_id}")
+            if run.status not in ACTIVE_STATES:
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {run.status} after {timeout_s:.0f} s")
+            time.sleep(poll_s)
+    finally:
+        store.close()
+
+
+def promote_run(settings: Settings, run_id: str) -> Run:
+    """Make a succeeded run's model the active one (an atomic symlink swap) and record when."""
+    from sreconsole.pipeline.runs import _iso, now_utc
+    from sreconsole.services.triage import activate_model
+
+    store = store_for(settings)
+    try:
+        run = store.get(run_id)
+        if run is None:
+            raise ValueError(f"no run {run_id}")
+        if run.status != "succeeded":
+            raise ValueError(f"run {run_id} is {run.status}: only a succeeded run can be promoted")
+        path = Path(run.step("train").outputs.get("path", ""))
+        if not path.is_dir():
+            raise ValueError(f"run {run_id}: its model directory {path} is gone")
+        activate_model(settings, path)
+        return store.update(run_id, params={**run.params, "promoted_at": _iso(now_utc())})
+    finally:
+        store.close()

@@ -1,0 +1,75 @@
+"""The Training pane's facade: runs from the pipeline's store, their progress streams, and
+start / cancel / promote. Runs execute in worker processes; this only reads their state."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sreconsole.config import Settings
+
+
+@dataclass
+class RunStream:
+    """Events read so far for one run (the store's events file, tailed by byte offset)."""
+
+    offset: int = 0
+    losses: list[float] = field(default_factory=list)
+    last: dict = field(default_factory=dict)
+
+
+class TrainingBoard:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store = None
+        self.streams: dict[str, RunStream] = {}
+
+    @property
+    def store(self):
+        from sreconsole.pipeline.runs import RunStore
+
+        if self._store is None:
+            self._store = RunStore(self.settings.data_path)
+        return self._store
+
+    def runs(self) -> list:
+        return self.store.list()
+
+    def follow(self, run_id: str) -> RunStream:
+        """New events of a run since the last call: loss history and the latest progress."""
+        stream = self.streams.setdefault(run_id, RunStream())
+        stream.offset, events = self.store.tail_events(run_id, stream.offset)
+        for ev in events:
+            if ev.get("kind") == "progress" and isinstance(ev.get("loss"), (int, float)):
+                stream.losses.append(float(ev["loss"]))
+            stream.last = ev
+        return stream
+
+    def log_tail(self, run_id: str, lines: int = 8) -> list[str]:
+        return self.store.tail_log(run_id, lines)
+
+    def active_version(self) -> str:
+        """The version of the model triage uses now (``models/trm/active``)."""
+        from sreconsole.services.triage import model_dir
+
+        path = model_dir(self.settings)
+        try:
+            return Path(os.path.realpath(path)).name if path.exists() else ""
+        except OSError:
+            return ""
+
+    def start(self, epochs: int | None = None):
+        from sreconsole.pipeline.runner import start_run
+
+        return start_run(self.settings, "trm", params={"epochs": epochs} if epochs else {})
+
+    def cancel(self, run_id: str):
+        from sreconsole.pipeline.runner import cancel_run
+
+        return cancel_run(self.settings, run_id)
+
+    def promote(self, run_id: str):
+        from sreconsole.pipeline.runner import promote_run
+
+        return promote_run(self.settings, run_id)
