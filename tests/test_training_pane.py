@@ -58,3 +58,38 @@ def test_every_training_key_is_in_the_command_palette():
     palette = {action for _, _, action in COMMANDS}
     for binding in TrainingPane.BINDINGS:
         assert f"training('action_{binding.action}')" in palette, binding.action
+
+
+def test_schedules_say_when_a_retraining_is_due(tmp_path, monkeypatch):
+    """Every N days and after K decisions, against a real run store and a real review store."""
+    from datetime import datetime, timedelta, timezone
+
+    from sreconsole.config import load_settings
+    from sreconsole.domain.operator import Operator
+    from sreconsole.pipeline.runs import RunStore
+    from sreconsole.pipeline.schedule import due
+    from sreconsole.services.review import ReviewQueue
+    from sreconsole.sources.alertmanager import parse_alert
+    from sreconsole.triage.catalog import load_catalog
+    from sreconsole.triage.engine import TriageEngine
+
+    now = datetime.now(timezone.utc)
+    settings = load_settings()
+    runs = RunStore(settings.data_path)
+    assert due(settings, runs, now) is None  # both schedules off by default
+    settings.pipeline.retrain_every_days = 7
+    when = due(settings, runs, now)
+    assert when is not None and when.trigger == "schedule" and "no model" in when.reason
+
+    settings.pipeline.retrain_every_days = 0
+    settings.pipeline.retrain_after_decisions = 2
+    queue = ReviewQueue(settings, Operator("dana"))
+    alerts = [parse_alert({"labels": {"alertname": "KubePodCrashLooping", "namespace": "ns", "pod": f"p-{i}"},
+                           "annotations": {"lambda_function": "pod-restart"}, "startsAt": "2026-11-24T06:00:00Z"}) for i in range(3)]
+    records = queue.enqueue(TriageEngine(load_catalog()).propose_many(alerts), alerts)
+    queue.approve(records[0].id, "ok", execute=False)
+    assert due(settings, runs, now + timedelta(seconds=1)) is None  # one decision, two needed
+    queue.reject(records[1].id, "wrong", "escalate")
+    when = due(settings, runs, now + timedelta(seconds=1))
+    assert when is not None and when.trigger == "decisions" and when.reason.startswith("2 operator decisions")
+    queue.close()

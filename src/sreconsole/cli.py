@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--corpus", metavar="DIR", help="corpus directory (default ../shared/corpus or $SRECONSOLE_CORPUS)")
     p_run.add_argument("--resume", metavar="RUN_ID", help="continue a failed or cancelled run from its first unfinished step")
     p_run.add_argument("--detach", action="store_true", help="start and return at once")
+    p_run.add_argument("--if-due", action="store_true", help="start only if a schedule says so (pipeline.retrain_every_days / retrain_after_decisions); for cron")
     p_run.add_argument("--json", action="store_true")
     p_list = pipeline_sub.add_parser("list", help="runs, newest first")
     p_list.add_argument("--json", action="store_true")

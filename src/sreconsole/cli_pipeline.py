@@ -62,7 +62,19 @@ def _run(settings, args) -> int:
         params["epochs"] = args.epochs
     if args.corpus:
         params["corpus"] = args.corpus
-    run = start_run(settings, args.model, params=params, resume=args.resume)
+    trigger = "manual"
+    if args.if_due:
+        from datetime import datetime, timezone
+
+        from sreconsole.pipeline.schedule import due
+
+        when = due(settings, _store(settings), datetime.now(timezone.utc), args.model)
+        if when is None:
+            print("not due: no schedule asks for a run now", file=sys.stderr)
+            return 0
+        print(f"due ({when.trigger}): {when.reason}", file=sys.stderr)
+        trigger = when.trigger
+    run = start_run(settings, args.model, trigger=trigger, params=params, resume=args.resume)
     if args.detach:
         print(json.dumps(run.as_dict(), default=str) if args.json else f"started {run.id} (pid {run.pid}); follow with `sreconsole pipeline show {run.id}`")
         return 0

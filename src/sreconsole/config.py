@@ -122,6 +122,12 @@ class ReviewSettings:
 
 
 @dataclass
+class PipelineSettings:
+    retrain_every_days: float = setting(0.0, "Start a TRM retraining when the last successful run is this many days old (0: off).")
+    retrain_after_decisions: int = setting(0, "Start a TRM retraining after this many new operator decisions (0: off).")
+
+
+@dataclass
 class DemoSettings:
     seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.")
     poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.")
@@ -150,6 +156,7 @@ class Settings:
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
 
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -237,6 +244,7 @@ _SECTIONS = {
     "knowledge",
     "triage",
     "review",
+    "pipeline",
     "demo",
 }
 

@@ -49,6 +49,30 @@ class TrainingPane(Vertical, can_focus=False):
             table.add_column(label, key=key, width=width)
         self.poll()
         self.set_interval(1.0, self.poll)
+        self.set_interval(60.0, self.check_schedule)
+
+    @work(thread=True, exclusive=True, group="training-schedule", exit_on_error=False, description="retraining schedule")
+    def check_schedule(self) -> None:
+        """Start a run when a schedule says so (retrain every N days, after K decisions).
+        Several consoles may check at once: the run store lets only one run start."""
+        from datetime import datetime, timezone
+
+        from sreconsole.pipeline.runner import PipelineBusy, start_run
+        from sreconsole.pipeline.schedule import due
+
+        if self.app.settings.read_only:
+            return
+        try:
+            when = due(self.app.settings, self.board.store, datetime.now(timezone.utc))
+            if when is None:
+                return
+            run = start_run(self.app.settings, "trm", trigger=when.trigger)
+        except PipelineBusy:
+            return
+        except Exception as exc:  # noqa: BLE001 - a failed schedule check must not break the pane
+            self.app.call_from_thread(self.app.notify, f"retraining schedule: {clean(str(exc), 200)}", severity="warning", timeout=8)
+            return
+        self.app.call_from_thread(self.app.notify, f"retraining started ({when.trigger}): {clean(when.reason, 160)} — {run.id}", timeout=8)
 
     @work(thread=True, exclusive=True, group="training-poll", exit_on_error=False, description="read pipeline runs")
     def poll(self) -> None:
