@@ -125,6 +125,15 @@ class ReviewSettings:
 class PipelineSettings:
     retrain_every_days: float = setting(0.0, "Start a TRM retraining when the last successful run is this many days old (0: off).")
     retrain_after_decisions: int = setting(0, "Start a TRM retraining after this many new operator decisions (0: off).")
+    executor: str = setting("local", "Where training runs: 'local' (a worker process) or 'kubernetes' (a Job).")
+    job_image: str = setting("", "Image with sreconsole installed, for executor = kubernetes.")
+    job_namespace: str = setting("sreconsole", "Namespace of training Jobs.")
+    job_cpu: str = setting("2", "CPU request and limit of a training Job.")
+    job_memory: str = setting("4Gi", "Memory request and limit of a training Job.")
+    job_node_selector: dict[str, str] = setting({}, "Node labels a training Job must run on.")
+    job_service_account: str = setting("", "ServiceAccount of training Jobs; empty: the namespace default.")
+    job_data_pvc: str = setting("", "PersistentVolumeClaim holding the data dir, mounted at /data in the Job.")
+    job_secret: str = setting("", "Secret holding secret settings under their SRECONSOLE_* names.")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sreconsole.pipeline.runs import _CHILDREN, ACTIVE_STATES, WORKER_MODULE, Pi
 
 __all__ = ["PipelineBusy", "cancel_run", "promote_run", "start_run", "wait", "worker_env"]
 
-MODELS = ("trm",)
+MODELS = ("trm", "lora")
 TRIGGERS = ("manual", "schedule", "decisions")
 
 
@@ -169,6 +169,8 @@ def promote_run(settings: Settings, run_id: str) -> Run:
             raise ValueError(f"no run {run_id}")
         if run.status != "succeeded":
             raise ValueError(f"run {run_id} is {run.status}: only a succeeded run can be promoted")
+        if run.model != "trm":
+            raise ValueError(f"run {run_id} trained {run.model}: only a TRM run can be promoted (a LoRA model is served by Ollama)")
         path = Path(run.step("train").outputs.get("path", ""))
         if not path.is_dir():
             raise ValueError(f"run {run_id}: its model directory {path} is gone")

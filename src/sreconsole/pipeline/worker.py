@@ -15,8 +15,11 @@ import signal
 import sys
 import traceback
 
+from sreconsole.pipeline.lora import LORA_STEPS
 from sreconsole.pipeline.runs import FINISHED_STEP_STATES, RunStore, now_utc
 from sreconsole.pipeline.steps import STEPS, Cancelled, StepContext, StepFailed
+
+PIPELINES = {**STEPS, "lora": LORA_STEPS}
 
 _STOP = {"requested": False}
 
@@ -45,7 +48,7 @@ def run_worker(run_id: str) -> int:
     if run is None:
         _log(f"no run {run_id} in {store.path}")
         return 2
-    steps = STEPS.get(run.model)
+    steps = PIPELINES.get(run.model)
     if steps is None:
         store.finish(run_id, "failed", f"no pipeline for model {run.model!r}")
         return 2
