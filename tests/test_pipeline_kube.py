@@ -401,3 +401,51 @@ def test_the_module_imports_without_kubernetes():
     code = "import sys, sreconsole.pipeline.kube; print('kubernetes' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- the runner with pipeline.executor = "kubernetes" ------------------------------------------
+
+
+def test_the_runner_submits_follows_and_cancels_a_job(kube, tmp_path):
+    """start_run submits the worker as a Job (no local process), refresh_job marks the run
+    failed when the Job fails, and cancel deletes the Job."""
+    from sreconsole.config import load_settings
+    from sreconsole.pipeline.runner import cancel_run, refresh_job, start_run
+    from sreconsole.pipeline.runs import RunStore
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "stub", "cluster": {"server": kube.url}}],
+        "users": [{"name": "ops", "user": {"token": "t"}}],
+        "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "ops"}}],
+        "current-context": "stub",
+    }))
+    settings = load_settings()
+    settings.kubernetes.kubeconfig = str(path)
+    settings.pipeline.executor = "kubernetes"
+    settings.pipeline.job_image = "registry.local/sreconsole:1.0"
+    settings.pipeline.job_data_pvc = "sreconsole-data"
+    ns = settings.pipeline.job_namespace
+    # The server's answer names the Job (the stub's is fixed): the run follows that name.
+    kube.answer("POST", f"/apis/batch/v1/namespaces/{ns}/jobs", {"metadata": {"name": "job-1"}}, status=201)
+
+    run = start_run(settings, "trm", params={"epochs": 1})
+    (post,) = [r for r in kube.requests if r["method"] == "POST"]
+    name = post["body"]["metadata"]["name"]
+    assert name == f"sreconsole-train-{run.id}" and run.params["k8s_job"] == f"{ns}/job-1"
+    assert post["body"]["spec"]["template"]["spec"]["containers"][0]["command"][-1] == run.id
+    assert run.pid is None and run.status == "queued"
+    assert RunStore(settings.data_path).get(run.id).status == "queued"  # not an orphan: no pid expected
+
+    kube.answer("GET", f"/apis/batch/v1/namespaces/{ns}/jobs/job-1", _job({"failed": 1, "conditions": [
+        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}))
+    failed = refresh_job(settings, run)
+    assert failed.status == "failed" and "BackoffLimitExceeded" in failed.error
+
+    again = start_run(settings, "trm", params={"epochs": 1})
+    kube.answer("DELETE", f"/apis/batch/v1/namespaces/{ns}/jobs/job-1", _status(200, "", ""))
+    cancelled = cancel_run(settings, again.id)
+    assert cancelled.status == "cancelled"
+    (delete,) = [r for r in kube.requests if r["method"] == "DELETE"]
+    assert delete["query"].get("propagationPolicy") == "Background"

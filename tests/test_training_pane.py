@@ -33,7 +33,7 @@ async def test_start_watch_and_cancel_a_run_from_the_keyboard(make_demo_app, tmp
         await pilot.press("t")
         await pilot.pause(0.2)
         assert isinstance(app.screen, StartRunScreen)
-        await pilot.press(*"0", "enter")  # refused: out of range, the dialog stays
+        await pilot.press(*"0", "enter")  # refused: out of range, the dialog stays (TRM is the default model)
         await pilot.pause(0.1)
         assert isinstance(app.screen, StartRunScreen)
         app.screen.query_one("#start-epochs").value = ""

@@ -62,6 +62,20 @@ def _run(settings, args) -> int:
         params["epochs"] = args.epochs
     if args.corpus:
         params["corpus"] = args.corpus
+    if args.model == "lora":
+        if not args.base and not args.resume:
+            print("sreconsole: --model lora needs --base PATH or --base demo-tiny", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.base:
+            params["base"] = args.base
+        if args.iters:
+            if args.iters < 1:
+                print("sreconsole: --iters must be at least 1", file=sys.stderr)
+                return EXIT_CONFIG
+            params["iters"] = args.iters
+    elif args.base or args.iters:
+        print("sreconsole: --base and --iters are for --model lora", file=sys.stderr)
+        return EXIT_CONFIG
     trigger = "manual"
     if args.if_due:
         from datetime import datetime, timezone
@@ -91,6 +105,9 @@ def _run(settings, args) -> int:
                     tasks[step] = bar.add_task(step, total=None, info="")
                 if ev.get("kind") == "progress" and ev.get("epochs"):
                     bar.update(tasks[step], total=ev["epochs"], completed=ev.get("epoch", 0), info=f"loss {ev.get('loss', 0):.3f}")
+                elif ev.get("kind") == "progress" and ev.get("iters"):
+                    info = f"loss {ev.get('loss', 0):.3f}, {ev.get('tokens_per_s', 0):.0f} tok/s"
+                    bar.update(tasks[step], total=ev["iters"], completed=ev.get("iteration", 0), info=info)
                 elif ev.get("kind") == "status":
                     status = str(ev.get("status", ""))
                     done = status in ("done", "skipped", "not applicable")

@@ -86,6 +86,8 @@ def start_run(
             run = store.create(model, trigger, params or {}, settings.is_demo)
         log = store.log_path(run.id)
         log.parent.mkdir(parents=True, exist_ok=True)
+        if settings.pipeline.executor == "kubernetes":
+            return _submit_job(settings, store, run)
         try:
             with open(log, "ab") as out:
                 proc = subprocess.Popen(
@@ -101,6 +103,67 @@ def start_run(
         store.close()
 
 
+def _kube_client(settings: Settings):
+    from sreconsole.review.executor import ExecutionError, make_api_client
+
+    k = settings.kubernetes
+    try:
+        return make_api_client(k.kubeconfig, k.context, k.in_cluster, k.timeout_s)
+    except ExecutionError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _job_spec(settings: Settings):
+    from sreconsole.pipeline.kube import JobSpec
+
+    p = settings.pipeline
+    return JobSpec(p.job_namespace, p.job_image, p.job_cpu, p.job_memory, dict(p.job_node_selector), p.job_service_account, p.job_data_pvc)
+
+
+def _submit_job(settings: Settings, store, run: Run) -> Run:
+    """``pipeline.executor = "kubernetes"``: the same worker as a Job; the board follows it
+    through the shared data dir (PVC) and the Job's status (:func:`refresh_job`)."""
+    from sreconsole.pipeline.kube import JobError, delete_job, job_manifest, submit_job
+
+    try:
+        client = _kube_client(settings)
+        manifest = job_manifest(run.id, run.model, _job_spec(settings), worker_env(settings), secret_name=settings.pipeline.job_secret)
+        old = run.params.get("k8s_job")
+        if old:  # a resumed run reuses its Job name: the old Job must go first
+            namespace, _, name = str(old).partition("/")
+            delete_job(client, namespace, name)
+        name = submit_job(client, manifest)
+    except (ValueError, JobError) as exc:
+        return store.finish(run.id, "failed", f"could not start the Kubernetes Job: {exc}")
+    return store.update(run.id, params={**run.params, "k8s_job": f"{manifest['metadata']['namespace']}/{name}"})
+
+
+def refresh_job(settings: Settings, run: Run) -> Run:
+    """An active Job-backed run whose Job failed or vanished is marked failed with the
+    reason; a running or pending Job changes nothing (the worker writes its own progress)."""
+    from sreconsole.pipeline.kube import JobError, job_status
+
+    ref = run.params.get("k8s_job")
+    if not ref or run.status not in ACTIVE_STATES:
+        return run
+    namespace, _, name = str(ref).partition("/")
+    store = store_for(settings)
+    try:
+        try:
+            state, detail = job_status(_kube_client(settings), namespace, name)
+        except JobError as exc:
+            if str(exc).startswith("404"):
+                return store.finish(run.id, "failed", f"the Kubernetes Job {name} is gone", only_if_active=True)
+            return run  # the API is unreachable right now: say nothing, try again next poll
+        if state == "failed":
+            return store.finish(run.id, "failed", f"Kubernetes Job {name} failed: {detail}", only_if_active=True)
+        if state == "succeeded":
+            return store.finish(run.id, "failed", f"the Kubernetes Job {name} ended without recording its result", only_if_active=True)
+        return run
+    finally:
+        store.close()
+
+
 def cancel_run(settings: Settings, run_id: str, grace_s: float = 5.0) -> Run:
     """SIGTERM the worker's process group, SIGKILL it after ``grace_s``; the run ends
     "cancelled". The worker stops at the next epoch or step boundary on SIGTERM and
@@ -112,7 +175,15 @@ def cancel_run(settings: Settings, run_id: str, grace_s: float = 5.0) -> Run:
             raise ValueError(f"no run {run_id}")
         if run.status not in ACTIVE_STATES:
             raise ValueError(f"run {run_id} is {run.status}, not running")
-        if run.pid and pid_alive(run.pid):
+        if run.params.get("k8s_job"):
+            from sreconsole.pipeline.kube import JobError, delete_job
+
+            namespace, _, name = str(run.params["k8s_job"]).partition("/")
+            try:
+                delete_job(_kube_client(settings), namespace, name)  # the pod gets SIGTERM; the worker stops itself
+            except JobError as exc:
+                raise ValueError(f"could not delete the Kubernetes Job {name}: {exc}") from exc
+        elif run.pid and pid_alive(run.pid):
             _signal_group(run.pid, signal.SIGTERM)
             deadline = time.monotonic() + grace_s
             while pid_alive(run.pid) and time.monotonic() < deadline:

@@ -306,11 +306,14 @@ class RunStore:
             args.append(run_id)
         dead = [(r["id"], r["pid"], r["status"]) for r in self._con.execute(sql, args).fetchall() if not pid_alive(r["pid"])]
         cutoff = _iso(now_utc() - timedelta(seconds=SPAWN_GRACE_S))
-        orphaned = self._con.execute("SELECT 1 FROM runs WHERE status = 'queued' AND pid IS NULL AND created_at < ? LIMIT 1", (cutoff,)).fetchone()
+        # A run submitted as a Kubernetes Job has no local pid: its liveness is the Job's
+        # status (runner.refresh_job), not an orphan check.
+        local = "AND json_extract(params, '$.k8s_job') IS NULL"
+        orphaned = self._con.execute(f"SELECT 1 FROM runs WHERE status = 'queued' AND pid IS NULL {local} AND created_at < ? LIMIT 1", (cutoff,)).fetchone()
         if orphaned:
             self._tx(lambda c: c.execute(
                 "UPDATE runs SET status = 'failed', error = 'the worker process never started', finished_at = ? "
-                "WHERE status = 'queued' AND pid IS NULL AND created_at < ?" + (" AND id = ?" if run_id else ""),
+                f"WHERE status = 'queued' AND pid IS NULL {local} AND created_at < ?" + (" AND id = ?" if run_id else ""),
                 (_iso(now_utc()), cutoff, *([run_id] if run_id else [])),
             ))
         for rid, pid, status in dead:

@@ -34,7 +34,19 @@ class TrainingBoard:
         return self._store
 
     def runs(self) -> list:
-        return self.store.list()
+        """Runs, newest first; an active run that is a Kubernetes Job is checked against the
+        Job's status (a failed or vanished Job fails the run with the reason)."""
+        from sreconsole.pipeline.runner import refresh_job
+
+        out = []
+        for run in self.store.list():
+            if run.params.get("k8s_job") and run.status in ("queued", "running"):
+                try:
+                    run = refresh_job(self.settings, run)
+                except Exception:  # noqa: BLE001 - the API may be down; the next poll tries again
+                    pass
+            out.append(run)
+        return out
 
     def follow(self, run_id: str) -> RunStream:
         """New events of a run since the last call: loss history and the latest progress."""
@@ -47,6 +59,17 @@ class TrainingBoard:
         return stream
 
     def log_tail(self, run_id: str, lines: int = 8) -> list[str]:
+        """The worker's log; for a Kubernetes Job, its pod's log from the API."""
+        run = self.store.get(run_id)
+        if run is not None and run.params.get("k8s_job"):
+            from sreconsole.pipeline.kube import JobError, job_logs
+            from sreconsole.pipeline.runner import _kube_client
+
+            namespace, _, name = str(run.params["k8s_job"]).partition("/")
+            try:
+                return job_logs(_kube_client(self.settings), namespace, name, lines)
+            except (JobError, ValueError) as exc:
+                return [f"(the Job's log cannot be read: {exc})"]
         return self.store.tail_log(run_id, lines)
 
     def active_version(self) -> str:
@@ -59,10 +82,13 @@ class TrainingBoard:
         except OSError:
             return ""
 
-    def start(self, epochs: int | None = None):
+    def start(self, amount: int | None = None, model: str = "trm"):
+        """A TRM run (``amount`` epochs) or a LoRA run on demo-tiny (``amount`` iterations)."""
         from sreconsole.pipeline.runner import start_run
 
-        return start_run(self.settings, "trm", params={"epochs": epochs} if epochs else {})
+        if model == "lora":
+            return start_run(self.settings, "lora", params={"base": "demo-tiny", **({"iters": amount} if amount else {})})
+        return start_run(self.settings, "trm", params={"epochs": amount} if amount else {})
 
     def cancel(self, run_id: str):
         from sreconsole.pipeline.runner import cancel_run

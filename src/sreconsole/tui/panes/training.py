@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 
 from sreconsole.domain.evidence import sparkline
 from sreconsole.tui.render import clean, safe
@@ -153,9 +153,10 @@ class TrainingPane(Vertical, can_focus=False):
             self.app.notify("read-only: starting a training run is disabled", severity="warning")
             return
 
-        def done(epochs: int | None) -> None:
-            if epochs is not None:
-                self._call(lambda: self.board.start(epochs or None), "started")
+        def done(choice: tuple[str, int] | None) -> None:
+            if choice is not None:
+                model, amount = choice
+                self._call(lambda: self.board.start(amount or None, model=model), "started")
 
         self.app.push_screen(StartRunScreen(), done)
 
@@ -207,7 +208,7 @@ class TrainingPane(Vertical, can_focus=False):
 
 
 def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
-    lines: list = [Text.assemble(safe(r.id, 40, style="bold"), (f"  {r.model}  {r.trigger}  ", "dim"), (r.status, "bold"),
+    lines: list = [Text.assemble(safe(r.id, 40, style="bold"), (f"  {r.model}{' (demo)' if r.demo else ''}  {r.trigger}  ", "dim"), (r.status, "bold"),
                                  (f"  {r.duration_s:.0f}s" if r.duration_s else "", "dim"), ("  ACTIVE" if r.version and r.version == active else "", "bold reverse"))]
     for step in r.steps:
         mark = STEP_MARK.get(step.status, "?")
@@ -220,9 +221,15 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
     if stream is not None and stream.losses:
         last = stream.last
         eta = ""
-        if last.get("epochs") and last.get("epoch") and last.get("elapsed_s"):
-            left = (last["epochs"] - last["epoch"]) * last["elapsed_s"] / max(1, last["epoch"])
-            eta = f"  ETA {left:.0f}s"
+        done, total = (last.get("epoch"), last.get("epochs")) if last.get("epochs") else (last.get("iteration"), last.get("iters"))
+        train = next((st for st in r.steps if st.name == "train" and st.status == "running"), None)
+        if total and done and train is not None and train.started_at is not None:
+            from datetime import datetime
+
+            elapsed = (datetime.now(train.started_at.tzinfo) - train.started_at).total_seconds()
+            eta = f"  ETA {max(0.0, (total - done) * elapsed / done):.0f}s"
+        if last.get("tokens_per_s"):
+            eta += f"  {last['tokens_per_s']:.0f} tok/s"
         lines.append(Text.assemble(("loss ", "dim"), (sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], theme.accent or ""), (f" {stream.losses[-1]:.3f}{eta}", "")))
     metrics = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}
     if metrics:
@@ -234,34 +241,40 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
     return Group(*lines)
 
 
-class StartRunScreen(ModalScreen[int | None]):
+class StartRunScreen(ModalScreen[tuple[str, int] | None]):
+    """Which model and how long: the TRM (epochs) or LoRA on the demo-tiny llama (iterations;
+    a real base model is named on the command line, `pipeline run --model lora --base PATH`)."""
+
     DEFAULT_CSS = """
     StartRunScreen { align: center middle; }
-    StartRunScreen > Vertical { width: 70; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
+    StartRunScreen > Vertical { width: 74; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
     StartRunScreen #start-error { color: $error; height: auto; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="start.cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text("Train the TRM (runbooks, rule corpora, demo data and operators' decisions)", style="bold"))
-            yield Input(placeholder="epochs (empty: the default)", id="start-epochs")
+            yield Label(Text("Start a training run (runbooks, rule corpora, demo data and operators' decisions)", style="bold"))
+            yield Select([("TRM: the triage model", "trm"), ("LoRA on demo-tiny (a tiny local llama; demo only)", "lora")], value="trm", allow_blank=False, id="start-model")
+            yield Input(placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
             yield Static("", id="start-error")
-            yield Label(Text("enter: start in a worker process · esc: cancel", style="dim"))
+            yield Label(Text("enter: start in a worker process · tab: next field · esc: cancel", style="dim"))
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
+        model = str(self.query_one("#start-model", Select).value)
         value = event.value.strip()
         if not value:
-            self.dismiss(0)
+            self.dismiss((model, 0))
             return
-        if not value.isdigit() or not 1 <= int(value) <= 1000:
-            self.query_one("#start-error", Static).update(Text("epochs: a whole number from 1 to 1000"))
+        limit = 1000 if model == "trm" else 100000
+        if not value.isdigit() or not 1 <= int(value) <= limit:
+            self.query_one("#start-error", Static).update(Text(f"a whole number from 1 to {limit}"))
             return
-        self.dismiss(int(value))
+        self.dismiss((model, int(value)))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
