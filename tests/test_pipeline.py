@@ -284,3 +284,50 @@ def test_prepare_dataset_learns_from_operators_decisions(settings: Settings, cor
     rows = [e for name in ("train", "validation", "test") for e in read_jsonl(ctx.run_dir / f"{name}.jsonl")]
     from_decisions = sorted((e.labels["pod"], e.action) for e in rows if e.source == "decision")
     assert from_decisions == [("api-fp-a", "pod-restart"), ("api-fp-b", "escalate")]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path):
+    """A real `mlflow server` on loopback (sqlite backend, local artifact root), stopped by pid."""
+    import urllib.request
+
+    port = free_port()
+    exe = shutil.which("mlflow", path=str(Path(sys.executable).parent))
+    proc = subprocess.Popen(
+        [exe, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "server-artifacts")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(up, 120, "mlflow server to answer /health")
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_run_registers_in_a_real_mlflow_server(settings: Settings, corpus: Path, mlflow_server: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    settings.mlflow.tracking_uri = mlflow_server
+    run = wait(settings, start_run(settings, params=tiny(corpus)).id, RUN_TIMEOUT_S)
+    assert run.status == "succeeded", (run.error, RunStore(settings.data_path).tail_log(run.id))
+    out = run.step("register in MLflow").outputs
+    assert "server" in out["backend"] and mlflow_server in out["backend"]
+    client = MlflowClient(tracking_uri=mlflow_server)
+    mrun = client.get_run(run.mlflow_run_id)
+    assert mrun.data.tags["version"] == run.version
+    assert [m.step for m in client.get_metric_history(run.mlflow_run_id, "loss")] == [1, 2]
+    assert client.get_model_version("sreconsole-trm", out["registered_version"]).run_id == run.mlflow_run_id
