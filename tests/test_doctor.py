@@ -59,3 +59,43 @@ def test_reachable_source_is_ok():
         server.shutdown()
     checks = {c["check"]: c for c in json.loads(result.stdout)}
     assert checks["prometheus"]["ok"] is True and result.returncode == 0
+
+
+def test_doctor_reports_the_triage_model_and_the_review_audit_chain(tmp_path, monkeypatch):
+    """No model is fine (proposals fall back); a corrupt one fails; a tampered audit chain fails."""
+    import sqlite3
+
+    from sreconsole.config import load_settings
+    from sreconsole.domain.operator import Operator
+    from sreconsole.services.review import ReviewQueue
+    from sreconsole.sources.alertmanager import parse_alert
+    from sreconsole.triage.catalog import load_catalog
+    from sreconsole.triage.engine import TriageEngine
+
+    checks = {c["check"]: c for c in json.loads(_doctor().stdout)}
+    assert checks["triage model"]["ok"] is None and "train trm" in checks["triage model"]["detail"]
+    assert checks["review store"]["ok"] is None
+
+    data = load_settings().data_path
+    active = data / "models" / "trm" / "active"
+    active.mkdir(parents=True)
+    (active / "config.json").write_text("{}")
+    checks = {c["check"]: c for c in json.loads(_doctor().stdout)}
+    assert checks["triage model"]["ok"] is False and "metadata.json" in checks["triage model"]["detail"]
+
+    queue = ReviewQueue(load_settings(), Operator("erin"))
+    alert = parse_alert({"labels": {"alertname": "X", "namespace": "n", "pod": "p"}, "annotations": {"lambda_function": "pod-restart"}})
+    (record,) = queue.enqueue(TriageEngine(load_catalog()).propose_many([alert]), [alert])
+    queue.reject(record.id, "not now")
+    queue.close()
+    checks = {c["check"]: c for c in json.loads(_doctor().stdout)}
+    assert checks["review store"]["ok"] is True and "chain intact" in checks["review store"]["detail"]
+    con = sqlite3.connect(data / "review.sqlite")
+    triggers = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    for name in triggers:
+        con.execute(f'DROP TRIGGER "{name}"')
+    con.execute("UPDATE audit SET reason = 'edited' WHERE reason = 'not now'")
+    con.commit()
+    con.close()
+    checks = {c["check"]: c for c in json.loads(_doctor().stdout)}
+    assert checks["review store"]["ok"] is False and "broken" in checks["review store"]["detail"]

@@ -95,6 +95,39 @@ def _check_mlflow_local(settings: Settings) -> Check:
     return Check("mlflow", True, f"local store {uri}")
 
 
+def _check_triage_model(settings: Settings) -> Check:
+    """The active TRM: its version and test metrics, or why there is none (not an error:
+    triage then works from annotations and retrieval)."""
+    from sreconsole.services.triage import model_dir
+    from sreconsole.triage.trm import Checkpoint, CheckpointError
+
+    path = model_dir(settings)
+    if not path.exists():
+        return Check("triage model", None, "none yet: `sreconsole train trm` (proposals use annotations and retrieval)", required=False)
+    try:
+        ck = Checkpoint.load(path)
+    except CheckpointError as exc:
+        return Check("triage model", False, str(exc)[:200])
+    test = ck.metadata.get("metrics", {}).get("test", {})
+    acc = f", test accuracy {test['accuracy']:.3f}" if isinstance(test.get("accuracy"), float) else ""
+    return Check("triage model", True, f"{ck.version}{acc}")
+
+
+def _check_review_store(settings: Settings) -> Check:
+    """The review queue's file: absent is fine (created on first use); present must open and
+    its audit chain must verify."""
+    from sreconsole.review.audit import verify
+    from sreconsole.services.review import review_store_path
+
+    path = review_store_path(settings)
+    if not path.exists():
+        return Check("review store", None, f"{path} (created on first use)", required=False)
+    result = verify(path)
+    if not result.ok:
+        return Check("review store", False, f"{path}: audit chain broken at entry {result.first_bad}: {result.reason}"[:240])
+    return Check("review store", True, f"{path}: {result.entries} audit entries, chain intact")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     from sreconsole.sources.probes import check_all, probes_for
 
@@ -125,6 +158,8 @@ def run_checks(settings: Settings) -> list[Check]:
             }.get(name, "not configured")
             checks.append(Check(name, None, default, required=False))
     checks.append(_check_data_dir(settings))
+    checks.append(_check_triage_model(settings))
+    checks.append(_check_review_store(settings))
     checks.append(_check_styles())
     checks.extend(_check_assets())
     return checks
