@@ -27,22 +27,20 @@ async def test_first_poll_fills_the_table_with_demo_alerts(make_demo_app):
         assert sev.index("WARN") > max(i for i, s in enumerate(sev) if s == "CRIT")
 
 
-async def test_number_keys_switch_panes_and_unbuilt_panes_say_so(make_demo_app):
+async def test_number_keys_switch_panes_and_focus_each_panes_main_widget(make_demo_app):
     app = make_demo_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_polls(app, pilot)
         tabs = app.query_one(TabbedContent)
-        for key, pane in (("2", "review"), ("3", "training"), ("4", "bruno"), ("1", "alerts")):
-            await pilot.press(key)
+        for key, pane in (("2", "review"), ("3", "training"), ("4", "bruno"), ("escape", "bruno"), ("1", "alerts")):
+            await pilot.press(key)  # in Bruno the input has the keys until esc
             assert tabs.active == pane
-        await pilot.press("4")
-        text = str(app.query_one("#bruno-pane #unavailable-box").render())
-        assert "Bruno" in text
-        assert app.focused is app.query_one("#bruno-pane")
-        await pilot.press("2")  # built: its queue table takes the keys
+        await pilot.press("2")
         assert app.focused is app.query_one("#review-table")
         await pilot.press("3")
         assert app.focused is app.query_one("#training-table")
+        await pilot.press("4")
+        assert app.focused is app.query_one("#bruno-input")
 
 
 async def test_jk_g_G_move_the_cursor(make_demo_app):

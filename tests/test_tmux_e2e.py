@@ -90,7 +90,8 @@ def test_operator_switches_panes_and_filters_with_real_keys(tmux):
     tmux.wait_for("no proposals waiting")
     assert "KubePodCrashLooping" not in tmux.screen()
     tmux.keys("4")
-    tmux.wait_for("Bruno needs the knowledge base")
+    tmux.wait_for("Ask about a runbook")
+    tmux.keys("Escape")  # the chat input has the keys until esc
     tmux.keys("1")
     tmux.wait_for("KubePodCrashLooping")
 

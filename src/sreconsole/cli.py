@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     kb_search.add_argument("--since", metavar="DURATION", help="only incidents/passages newer than this, e.g. 7d, 12h")
     kb_search.add_argument("--json", action="store_true", help="machine-readable output")
 
+    ask = sub.add_parser("ask", help="ask Bruno a question; answers cite runbook path and lines")
+    ask.add_argument("question", nargs="?", help="the question (quote it)")
+    ask.add_argument("--batch", metavar="FILE", help="one question per line (- for stdin); one JSON object per line out")
+    ask.add_argument("--json", action="store_true", help="machine-readable output")
+
     train = sub.add_parser("train", help="train a model (the TRM that proposes remediations)")
     train_sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
     train_trm = train_sub.add_parser("trm", help="train the TRM on the shipped corpus and demo data (+ --data) and make it active")
@@ -168,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli_kb import run_kb
 
         return run_kb(settings, args)
+    if args.command == "ask":
+        from sreconsole.cli_chat import run_ask
+
+        return run_ask(settings, args)
     if args.command == "pipeline":
         from sreconsole.cli_pipeline import run_pipeline_command
 

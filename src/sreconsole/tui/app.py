@@ -17,7 +17,6 @@ from sreconsole.resources import stylesheets
 from sreconsole.services.alerts import AlertsService
 from sreconsole.services.environment import build_alert_source, poll_interval, wall_clock
 from sreconsole.services.evidence import build_evidence_service
-from sreconsole.services.panes import ChatService
 from sreconsole.services.training import TrainingBoard
 from sreconsole.services.review import ReviewQueue
 from sreconsole.tui.commands import SreCommands
@@ -75,7 +74,6 @@ class SreConsoleApp(App[None]):
             self.triage_service = TriageService(settings, self.evidence_service.knowledge, clock)
         self.review_queue = ReviewQueue(settings, self.operator, clock)
         self.training_board = TrainingBoard(settings)
-        self.chat_service = ChatService()
         self.poll_interval_s = poll_interval(settings)
         self._probes = None
         self.polls = 0
@@ -93,7 +91,7 @@ class SreConsoleApp(App[None]):
             with TabPane("3 Training", id="training"):
                 yield TrainingPane(self.training_board, id="training-pane")
             with TabPane("4 Bruno", id="bruno"):
-                yield BrunoPane(self.chat_service, id="bruno-pane")
+                yield BrunoPane(self._make_bruno(), id="bruno-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -193,6 +191,8 @@ class SreConsoleApp(App[None]):
             target = self.query_one(AlertTable)
         elif pane in ("review", "training"):
             target = self.query_one(f"#{pane}-table")
+        elif pane == "bruno":
+            target = self.query_one("#bruno-input")
         else:
             target = self.query_one(f"#{pane}-pane")
         if self.focused is not target and not (pane == "alerts" and self.focused is not None and self.query_one(AlertsPane) in self.focused.ancestors):
@@ -228,6 +228,22 @@ class SreConsoleApp(App[None]):
         """Palette entry point: ``alerts('set_grouping', 'namespace')`` and the like."""
         self.action_show_pane("alerts")
         getattr(self.query_one(AlertsPane), method)(*args)
+
+    def _make_bruno(self):
+        """Bruno reads the knowledge base, the live alerts the Alerts pane shows, the review
+        queue and the catalog; it has no path that approves or executes anything."""
+        from sreconsole.chat.bruno import Bruno
+
+        def alerts():
+            pane = self.query_one(AlertsPane)
+            return list(pane.snapshot.alerts) if pane.snapshot is not None else None
+
+        knowledge = self.evidence_service.knowledge
+        if knowledge is None:
+            from sreconsole.services.knowledge import KnowledgeService
+
+            knowledge = KnowledgeService(self.settings, self.clock)
+        return Bruno(self.settings, knowledge=knowledge, review_queue=self.review_queue, alerts=alerts)
 
     def action_training(self, method: str, *args: str) -> None:
         """Palette entry point for the Training pane's actions."""

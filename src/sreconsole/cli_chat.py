@@ -1,0 +1,104 @@
+"""``sreconsole ask …``: ask Bruno one question, or a file of them, headless.
+
+Exit codes: 0 answered (an "I don't know" is an answer); 2 bad arguments. Citation paths
+are absolute and line numbers 1-based and inclusive, as in ``kb search``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+EXIT_BAD_ARGS = 2
+
+
+class _CliKnowledge:
+    """The knowledge service as ``kb search`` uses it: the demo's documents are indexed only
+    when no ``knowledge.paths`` are configured (so a store built from them stays theirs)."""
+
+    def __init__(self, settings) -> None:
+        from sreconsole.services.knowledge import KnowledgeService
+
+        self.settings = settings
+        self.service = KnowledgeService(settings)
+        self._prepared = False
+
+    def prepare(self) -> None:
+        if not self._prepared:
+            if self.settings.is_demo and not self.settings.knowledge.paths:
+                from sreconsole.services.knowledge import ensure_demo_store
+
+                ensure_demo_store(self.settings, datetime.now(timezone.utc))
+            self._prepared = True
+
+    def knowledge_base(self):
+        return self.service.knowledge_base()
+
+
+def _absolute(path: str) -> str:
+    return path if path.startswith("incident:") else os.path.abspath(path)
+
+
+def _batch_record(answer) -> dict:
+    out = {
+        "query": answer.query,
+        "answer": answer.text,
+        "generator": answer.generator,
+        "citations": [{**c.as_dict(), "path": _absolute(c.path)} for c in answer.citations],
+    }
+    if answer.note:
+        out["note"] = answer.note
+    return out
+
+
+def run_ask(settings, args) -> int:
+    from sreconsole.chat.bruno import Bruno
+
+    question = getattr(args, "question", None)
+    batch = getattr(args, "batch", None)
+    if bool(question) == bool(batch):
+        print("sreconsole: ask needs a QUESTION or --batch FILE (not both)", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    bruno = Bruno(settings, knowledge=_CliKnowledge(settings))
+    if batch:
+        try:
+            source = sys.stdin if batch == "-" else open(batch, encoding="utf-8", errors="replace")
+        except OSError as exc:
+            print(f"sreconsole: --batch {batch}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_ARGS
+        with source:
+            for line in source:
+                q = line.rstrip("\n")
+                if not q.strip():
+                    continue
+                sys.stdout.write(json.dumps(_batch_record(bruno.ask(q)), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+        return 0
+    # argv bytes that are not UTF-8 arrive as lone surrogates: read them as U+FFFD.
+    question = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    answer = bruno.ask(question)
+    if getattr(args, "json", False):
+        out = answer.as_dict()
+        out["citations"] = [{**c, "path": _absolute(c["path"])} for c in out["citations"]]
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+    from rich.text import Text
+
+    from sreconsole.domain.text import clean
+
+    console = Console()
+    if answer.note:
+        console.print(Text(f"({answer.note})"), style="dim")
+    console.print(Text(answer.text))  # plain Text: document and model text is never markup
+    if answer.citations:
+        console.print()
+    for c in answer.citations:
+        line = Text(f"[{c.n}] ", style="bold")
+        line.append(f"{clean(_absolute(c.path), None)}:{c.start_line}-{c.end_line}", style="cyan")
+        line.append(f"  {clean(c.heading, 120)}")
+        console.print(line)
+    console.print(Text(f"— {answer.generator}"), style="dim")
+    return 0
