@@ -272,6 +272,16 @@ def test_ollama_streams_and_drops_invented_citations(corpus, embedder, settings,
     assert payload["messages"][-1] == {"role": "user", "content": "how do I fix a pod that is crash looping"}
 
 
+def test_the_context_window_setting_bounds_the_history_sent(corpus, embedder, settings, ollama_url) -> None:
+    configured = _with_ollama(settings, ollama_url)
+    configured = replace(configured, chat=replace(configured.chat, context_messages=1))
+    b = Bruno(configured, knowledge=StubKnowledge(corpus[1], embedder))
+    OllamaStub.requests.clear()
+    b.ask("how do I fix a pod that is crash looping", [("user", "old question"), ("assistant", "old answer"), ("user", "hello")])
+    _, payload = OllamaStub.requests[-1]
+    assert [m["content"] for m in payload["messages"][1:]] == ["hello", "how do I fix a pod that is crash looping"]
+
+
 def test_ollama_unreachable_falls_back_to_extractive(corpus, embedder, settings) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -323,6 +333,8 @@ async def test_the_bruno_pane_answers_with_citations(make_demo_app, monkeypatch)
     answered with citations of RUNBOOK.md lines; ctrl+n starts over."""
     from rich.console import Console
 
+    from textual.widgets import Static
+
     from sreconsole.config import load_settings
     from sreconsole.tui.panes.bruno import BrunoPane
 
@@ -352,6 +364,31 @@ async def test_the_bruno_pane_answers_with_citations(make_demo_app, monkeypatch)
         assert "RUNBOOK.md:" in text and f"— {answer.generator}" in text
         await pilot.press("up")
         assert app.query_one("#bruno-input").value == "how do I fix a crash looping payments pod"
+        await pilot.press("escape", "o")  # the cited passages with their line numbers
+        await pilot.pause(0.2)
+        from sreconsole.tui.panes.bruno import CitationsScreen
+
+        assert isinstance(app.screen, CitationsScreen)
+        console.print(app.screen.query_one(Static).content)
+        shown = console.export_text()
+        first = answer.citations[0]
+        first_line = open(first.path, encoding="utf-8").read().splitlines()[first.start_line - 1]
+        assert f"{first.start_line:>5} " in shown and first_line[:30] in shown
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+
+    # A new console shows the conversation again (history in the data dir) ...
+    app2 = make_demo_app(load_settings())
+    async with app2.run_test(size=(100, 30)) as pilot:
+        await wait_for_polls(app2, pilot)
+        await pilot.press("4")
+        pane2 = app2.query_one(BrunoPane)
+        assert pane2.asked == ["how do I fix a crash looping payments pod"] and len(pane2.turns) == 2
+        # ... until a new chat starts over.
         await pilot.press("ctrl+n")
         await pilot.pause(0.1)
-        assert len(pane.query(".bruno-turn")) == 1 and pane.turns == []
+        assert len(pane2.query(".bruno-turn")) == 1 and pane2.turns == []
+    app3 = make_demo_app(load_settings())
+    async with app3.run_test(size=(100, 30)) as pilot:
+        await wait_for_polls(app3, pilot)
+        assert app3.query_one(BrunoPane).turns == []

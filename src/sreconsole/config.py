@@ -137,6 +137,12 @@ class PipelineSettings:
 
 
 @dataclass
+class ChatSettings:
+    context_messages: int = setting(6, "How many past chat messages Bruno sends to the generator with a question.")
+    history: bool = setting(True, "Keep the chat history in the data dir (chat/history.jsonl) across restarts.")
+
+
+@dataclass
 class DemoSettings:
     seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.")
     poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.")
@@ -166,6 +172,7 @@ class Settings:
     triage: TriageSettings = field(default_factory=TriageSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
 
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -254,6 +261,7 @@ _SECTIONS = {
     "triage",
     "review",
     "pipeline",
+    "chat",
     "demo",
 }
 

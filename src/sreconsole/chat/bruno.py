@@ -382,7 +382,8 @@ class Bruno:
         except Exception:  # a broken user catalog must not stop the chat; the model proposes none
             actions = "none"
         messages = [{"role": "system", "content": SYSTEM_PROMPT.format(actions=actions) + "\n\nPassages:\n\n" + passages}]
-        for role, content in list(history)[-HISTORY_MESSAGES:]:
+        window = max(0, int(getattr(getattr(self.settings, "chat", None), "context_messages", HISTORY_MESSAGES)))
+        for role, content in (list(history)[-window:] if window else []):
             if role in ("user", "assistant"):
                 messages.append({"role": role, "content": content[:MAX_QUESTION_CHARS]})
         messages.append({"role": "user", "content": question})
