@@ -30,7 +30,7 @@ from sreconsole.pipeline.steps import (
     StepFailed,
     StepResult,
     _load_splits,
-    mlflow_uri,
+    log_to_mlflow,
     prepare_dataset,
     sha256_file,
     store_artifacts,
@@ -417,56 +417,19 @@ def evaluate_lora(ctx: StepContext) -> StepResult:
 
 
 def register_lora_mlflow(ctx: StepContext) -> StepResult:
-    ctx.progress(None, "importing MLflow")
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    uri, backend = mlflow_uri(ctx.settings)
     trained, loaded = ctx.outputs("train"), ctx.outputs("load base model")
-    metrics = ctx.outputs("evaluate").get("metrics", {})
-    version = trained["version"]
-    try:
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        exp = client.get_experiment_by_name(EXPERIMENT)
-        if exp is None:
-            location = None
-            if not ctx.settings.mlflow.tracking_uri:
-                art = ctx.settings.data_path / "mlflow" / "artifacts"
-                art.mkdir(parents=True, exist_ok=True)
-                location = art.as_uri()
-            exp_id = client.create_experiment(EXPERIMENT, artifact_location=location)
-        else:
-            exp_id = exp.experiment_id
-        run = client.create_run(exp_id, run_name=ctx.run.id, tags={"version": version, "sreconsole.run_id": ctx.run.id,
-                                                                     "sreconsole.trigger": ctx.run.trigger,
-                                                                     "demo": str(bool(loaded.get("demo")))})
-        rid = run.info.run_id
-        prepared = ctx.outputs("prepare dataset")
-        params = {"base": loaded.get("base"), "base_parameters": loaded.get("parameters"), "iters": trained.get("iters"),
-                  "batch_size": trained.get("batch_size"), "lr": trained.get("lr"), "rank": trained.get("rank"),
-                  "num_layers": trained.get("num_layers"), "dataset_hash": prepared.get("dataset_hash", ""),
-                  "rows_train": prepared.get("lora_rows", {}).get("train"), "decisions_used": prepared.get("decisions_used")}
-        for k, v in params.items():
-            client.log_param(rid, k, v)
-        for ev in trained.get("history", []):
-            for key in ("loss", "tokens_per_s", "lr", "peak_mem_gb", "val_loss"):
-                if key in ev:
-                    client.log_metric(rid, key, float(ev[key]), step=int(ev["iteration"]))
-        for k, v in metrics.items():
-            client.log_metric(rid, k, float(v))
-        client.log_artifacts(rid, trained["adapters"], artifact_path="adapters")
-        client.set_terminated(rid, "FINISHED")
-        try:
-            client.create_registered_model(REGISTERED_MODEL)
-        except mlflow.exceptions.MlflowException as exc:
-            if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
-                raise
-        mv = client.create_model_version(REGISTERED_MODEL, f"{run.info.artifact_uri}/adapters", run_id=rid, tags={"version": version})
-    except mlflow.exceptions.MlflowException as exc:
-        raise StepFailed(f"MLflow ({backend}): {str(exc).splitlines()[0]}") from exc
-    return StepResult("done", f"MLflow run {rid[:8]}, model {REGISTERED_MODEL} v{mv.version} ({backend})",
-                      {"mlflow_run_id": rid, "registered_model": REGISTERED_MODEL, "registered_version": str(mv.version),
-                       "backend": backend, "tracking_uri": uri})
+    prepared = ctx.outputs("prepare dataset")
+    params = {"base": loaded.get("base"), "base_parameters": loaded.get("parameters"), "iters": trained.get("iters"),
+              "batch_size": trained.get("batch_size"), "lr": trained.get("lr"), "rank": trained.get("rank"),
+              "num_layers": trained.get("num_layers"), "dataset_hash": prepared.get("dataset_hash", ""),
+              "rows_train": prepared.get("lora_rows", {}).get("train"), "decisions_used": prepared.get("decisions_used")}
+    keys = ("loss", "tokens_per_s", "lr", "peak_mem_gb", "val_loss")
+    series = [(int(ev["iteration"]), {k: ev[k] for k in keys if k in ev}) for ev in trained.get("history", [])]
+    return log_to_mlflow(
+        ctx, experiment=EXPERIMENT, registered_model=REGISTERED_MODEL,
+        tags={"version": trained["version"], "demo": str(bool(loaded.get("demo")))}, params=params, series=series,
+        metrics=ctx.outputs("evaluate").get("metrics", {}), artifacts=trained["adapters"], artifact_path="adapters",
+    )
 
 
 # -- 7 export for Ollama --------------------------------------------------------------------

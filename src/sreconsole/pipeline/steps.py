@@ -250,54 +250,74 @@ def mlflow_uri(settings: Settings) -> tuple[str, str]:
     return f"sqlite:///{db}", f"local store {db}"
 
 
-def register_mlflow(ctx: StepContext) -> StepResult:
+def log_to_mlflow(
+    ctx: StepContext,
+    *,
+    experiment: str,
+    registered_model: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    series: list[tuple[int, dict[str, float]]],
+    metrics: dict[str, float],
+    artifacts: str,
+    artifact_path: str,
+) -> StepResult:
+    """One MLflow run for a pipeline run (the TRM's and LoRA's register steps): params,
+    per-step metric series, final metrics, the artifacts, and a registered model version
+    tagged with the model version. A local store unless mlflow.tracking_uri is set."""
     ctx.progress(None, "importing MLflow")
     import mlflow
     from mlflow.tracking import MlflowClient
 
     uri, backend = mlflow_uri(ctx.settings)
-    trained = ctx.outputs("train")
-    metrics = ctx.outputs("evaluate").get("metrics", {})
-    version = trained["version"]
+    version = tags["version"]
     try:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        exp = client.get_experiment_by_name(EXPERIMENT)
+        exp = client.get_experiment_by_name(experiment)
         if exp is None:
             location = None
             if not ctx.settings.mlflow.tracking_uri:
                 art = ctx.settings.data_path / "mlflow" / "artifacts"
                 art.mkdir(parents=True, exist_ok=True)
                 location = art.as_uri()
-            exp_id = client.create_experiment(EXPERIMENT, artifact_location=location)
+            exp_id = client.create_experiment(experiment, artifact_location=location)
         else:
             exp_id = exp.experiment_id
-        run = client.create_run(exp_id, run_name=ctx.run.id, tags={"version": version, "sreconsole.run_id": ctx.run.id,
-                                                                     "sreconsole.trigger": ctx.run.trigger})
+        run = client.create_run(exp_id, run_name=ctx.run.id, tags={**tags, "sreconsole.run_id": ctx.run.id, "sreconsole.trigger": ctx.run.trigger})
         rid = run.info.run_id
-        prepared = ctx.outputs("prepare dataset")
-        params = {"epochs": trained.get("epochs"), "lr": trained.get("lr"), "dataset_hash": prepared.get("dataset_hash", ""),
-                  "rows_train": prepared.get("rows", {}).get("train"), "decisions_used": prepared.get("decisions_used"),
-                  "parameters": trained.get("parameters")}
         for k, v in params.items():
             client.log_param(rid, k, v)
-        for ev in trained.get("history", []):
-            client.log_metric(rid, "loss", float(ev["loss"]), step=int(ev["epoch"]))
-            client.log_metric(rid, "train_acc", float(ev["train_acc"]), step=int(ev["epoch"]))
+        for step, values in series:
+            for k, v in values.items():
+                client.log_metric(rid, k, float(v), step=step)
         for k, v in metrics.items():
             client.log_metric(rid, k, float(v))
-        client.log_artifacts(rid, trained["path"], artifact_path="model")
+        client.log_artifacts(rid, artifacts, artifact_path=artifact_path)
         client.set_terminated(rid, "FINISHED")
         try:
-            client.create_registered_model(REGISTERED_MODEL)
+            client.create_registered_model(registered_model)
         except mlflow.exceptions.MlflowException as exc:
             if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
                 raise
-        mv = client.create_model_version(REGISTERED_MODEL, f"{run.info.artifact_uri}/model", run_id=rid, tags={"version": version})
+        mv = client.create_model_version(registered_model, f"{run.info.artifact_uri}/{artifact_path}", run_id=rid, tags={"version": version})
     except mlflow.exceptions.MlflowException as exc:
         raise StepFailed(f"MLflow ({backend}): {str(exc).splitlines()[0]}") from exc
-    return StepResult("done", f"MLflow run {rid[:8]}, model {REGISTERED_MODEL} v{mv.version} ({backend})",
-                      {"mlflow_run_id": rid, "registered_model": REGISTERED_MODEL, "registered_version": str(mv.version),
+    return StepResult("done", f"MLflow run {rid[:8]}, model {registered_model} v{mv.version} ({backend})",
+                      {"mlflow_run_id": rid, "registered_model": registered_model, "registered_version": str(mv.version),
                        "backend": backend, "tracking_uri": uri})
+
+
+def register_mlflow(ctx: StepContext) -> StepResult:
+    trained = ctx.outputs("train")
+    prepared = ctx.outputs("prepare dataset")
+    params = {"epochs": trained.get("epochs"), "lr": trained.get("lr"), "dataset_hash": prepared.get("dataset_hash", ""),
+              "rows_train": prepared.get("rows", {}).get("train"), "decisions_used": prepared.get("decisions_used"),
+              "parameters": trained.get("parameters")}
+    series = [(int(ev["epoch"]), {"loss": ev["loss"], "train_acc": ev["train_acc"]}) for ev in trained.get("history", [])]
+    return log_to_mlflow(
+        ctx, experiment=EXPERIMENT, registered_model=REGISTERED_MODEL, tags={"version": trained["version"]}, params=params,
+        series=series, metrics=ctx.outputs("evaluate").get("metrics", {}), artifacts=trained["path"], artifact_path="model",
+    )
 
 
 # -- 6 store artifacts ----------------------------------------------------------------------
