@@ -31,10 +31,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 
 from sreconsole.domain.text import clean
+from sreconsole.sources.kube_errors import api_error_line, connection_error_line
 
 JOB_PREFIX = "sreconsole-train-"
 CONTAINER = "train"
@@ -46,8 +46,6 @@ DEFAULT_TIMEOUT_S = 5.0
 """Per request, when the client did not come from ``make_api_client`` with its own."""
 MAX_LOG_LINES = 10_000
 JOB_STATES = ("pending", "running", "succeeded", "failed")
-_ERROR_LIMIT = 300
-"""Characters of an error line: server messages are untrusted and can be long."""
 _LOG_LINE_LIMIT = 2000
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -416,10 +414,10 @@ def _call(api_client: Any, method: str, invoke: Any, timeout_s: float | None, as
     try:
         response = invoke(_request_timeout=timeout, _preload_content=False)
     except ApiException as exc:
-        line = _api_error(api_client, exc)
+        line = api_error_line(api_client, exc, status_reason=True)
         raise (_NotFound if exc.status == 404 else JobError)(line) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise JobError(_connection_error(api_client, exc, method, timeout)) from None
+        raise JobError(connection_error_line(api_client, exc, method, timeout)) from None
     raw = response.data or b""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     if not as_json:
@@ -435,53 +433,3 @@ def _call(api_client: Any, method: str, invoke: Any, timeout_s: float | None, as
     return data
 
 
-def _api_error(api_client: Any, exc: Any) -> str:
-    """``409 AlreadyExists: jobs.batch "x" already exists`` from an ApiException."""
-    if not exc.status:  # the client's own failures (TLS) carry status 0
-        lines = str(exc.reason or "").splitlines() or ["no answer"]
-        return clean(f"cannot reach the Kubernetes API at {_host(api_client)}: {lines[-1]}", _ERROR_LIMIT)
-    reason, message = "", ""
-    body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
-    if body:
-        try:
-            status = json.loads(body)
-        except ValueError:
-            message = body  # not a Status object: a proxy answered; show its text
-        else:
-            if isinstance(status, dict):
-                reason = str(status.get("reason") or "")
-                message = str(status.get("message") or "")
-    if not reason:
-        reason = str(exc.reason or "")
-    if not reason:
-        try:
-            reason = HTTPStatus(exc.status).phrase
-        except ValueError:
-            reason = "error"
-    return clean(f"{exc.status} {reason}" + (f": {message}" if message else ""), _ERROR_LIMIT)
-
-
-def _connection_error(api_client: Any, exc: BaseException, method: str, timeout: float) -> str:
-    import urllib3
-
-    reason: BaseException = getattr(exc, "reason", None) or exc
-    # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first.
-    if isinstance(reason, urllib3.exceptions.NewConnectionError):
-        why = str(reason).rsplit(": ", 1)[-1]
-        if why.startswith("[Errno"):
-            why = why.split("] ", 1)[-1]
-        why = why.lower()
-    elif isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
-        why = f"no connection within {timeout:g} s"
-    elif isinstance(reason, urllib3.exceptions.ReadTimeoutError):
-        why = f"no answer within {timeout:g} s"
-        if method != "GET":
-            why += "; the change may or may not have been made"
-    else:
-        why = str(reason) or type(reason).__name__
-    return clean(f"cannot reach the Kubernetes API at {_host(api_client)}: {why}", _ERROR_LIMIT)
-
-
-def _host(api_client: Any) -> str:
-    configuration = getattr(api_client, "configuration", None)
-    return str(getattr(configuration, "host", "") or "(unknown host)")

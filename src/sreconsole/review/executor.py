@@ -37,11 +37,12 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sreconsole.domain.text import clean
+from sreconsole.sources.kube_errors import ERROR_LIMIT as _ERROR_LIMIT
+from sreconsole.sources.kube_errors import api_error_line, connection_error_line
 from sreconsole.triage.catalog import (
     CONTENT_TYPES,
     RISKS,
@@ -65,7 +66,6 @@ undo`` strips it before copying the template back, or the Deployment would selec
 that one ReplicaSet's pods."""
 MERGE_PATCH = CONTENT_TYPES["merge"]
 JSON_PATCH = CONTENT_TYPES["json"]
-_ERROR_LIMIT = 300
 """Characters of an error line: server messages are untrusted and can be long."""
 
 # Typed-API method stems by plural resource, for the two built-in groups the client has
@@ -513,10 +513,10 @@ class _Calls:
         except ApiException as exc:
             status = exc.status if isinstance(exc.status, int) and exc.status > 0 else None
             self.records.append(CallRecord(method, path, body, status, summary))
-            raise _Failed(self._api_error(exc, method)) from None
+            raise _Failed(api_error_line(self.executor.api_client, exc)) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self.records.append(CallRecord(method, path, body, None, summary))
-            raise _Failed(self._connection_error(exc, method)) from None
+            raise _Failed(connection_error_line(self.executor.api_client, exc, method, self.executor.timeout_s)) from None
         self.records.append(CallRecord(method, path, body, response.status, summary))
         raw = response.data
         if not raw:
@@ -528,54 +528,6 @@ class _Calls:
                 f"unexpected answer from the Kubernetes API to {method} {path}: not JSON"
             ) from None
 
-    def _api_error(self, exc: Any, method: str) -> str:
-        """``404 Not Found: pods "x" not found`` from an ApiException."""
-        if not exc.status:  # the client's own failures (TLS) carry status 0
-            lines = str(exc.reason or "").splitlines() or ["no answer"]
-            line = f"cannot reach the Kubernetes API at {self._host()}: {lines[-1]}"
-            return clean(line, _ERROR_LIMIT)
-        reason = exc.reason
-        if not reason:
-            try:
-                reason = HTTPStatus(exc.status).phrase
-            except ValueError:
-                reason = "error"
-        message = ""
-        body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
-        if body:
-            try:
-                status = json.loads(body)
-                message = status.get("message", "") if isinstance(status, dict) else ""
-            except ValueError:
-                # Not a Status object: a proxy or load balancer answered. Show its text.
-                message = body
-        line = f"{exc.status} {reason}" + (f": {message}" if message else "")
-        return clean(line, _ERROR_LIMIT)
-
-    def _connection_error(self, exc: BaseException, method: str) -> str:
-        import urllib3
-
-        reason: BaseException = getattr(exc, "reason", None) or exc
-        timeout = self.executor.timeout_s
-        # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first.
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):
-            why = str(reason).rsplit(": ", 1)[-1]
-            if why.startswith("[Errno"):
-                why = why.split("] ", 1)[-1]
-            why = why.lower()
-        elif isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
-            why = f"no connection within {timeout:g} s"
-        elif isinstance(reason, urllib3.exceptions.ReadTimeoutError):
-            why = f"no answer within {timeout:g} s"
-            if method != "GET":
-                why += "; the change may or may not have been made"
-        else:
-            why = str(reason) or type(reason).__name__
-        return clean(f"cannot reach the Kubernetes API at {self._host()}: {why}", _ERROR_LIMIT)
-
-    def _host(self) -> str:
-        configuration = getattr(self.executor.api_client, "configuration", None)
-        return str(getattr(configuration, "host", "") or "(unknown host)")
 
 
 def make_api_client(
