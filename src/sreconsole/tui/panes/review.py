@@ -16,9 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style
+from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, safe
 
 COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 19), ("action", "ACTION", 17), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 10))
@@ -40,7 +41,6 @@ class ReviewPane(Vertical, can_focus=False):
         super().__init__(**kwargs)
         self.queue = queue
         self.records: dict[str, object] = {}
-        self.order: list[str] = []
         self.edits: dict[int, dict[str, str]] = {}
         self.show_all = False
         self.filter_text = ""
@@ -50,15 +50,11 @@ class ReviewPane(Vertical, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static("Review  loading…", classes="pane-title", id="review-title")
         yield Input(placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
-        table = DataTable(id="review-table", cursor_type="row", zebra_stripes=False)
-        yield table
+        yield RecordTable(COLUMNS, self._cells, id="review-table")
         with VerticalScroll(id="review-side"):
             yield Static("", id="review-detail")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
         self.query_one("#review-filter", Input).display = False
         interval = getattr(self.app, "poll_interval_s", 5.0) or 5.0
         self.refresh_queue()
@@ -81,24 +77,9 @@ class ReviewPane(Vertical, can_focus=False):
             words = self.filter_text.lower().split()
             shown = [r for r in records if all(w in f"{r.namespace} {r.action} {r.state} {r.alertname} {r.severity}".lower() for w in words)]
             self.records = {str(r.id): r for r in shown}
-            self._fill([str(r.id) for r in shown])
+            self.query_one(RecordTable).show(self.records)
         self._title(records)
         self._detail()
-
-    def _fill(self, keys: list[str]) -> None:
-        table = self.query_one(DataTable)
-        selected = self.selected_key()
-        if keys != self.order:
-            table.clear()
-            for key in keys:
-                table.add_row(*self._cells(self.records[key]), key=key)
-            self.order = keys
-            if selected in keys:
-                table.move_cursor(row=keys.index(selected), animate=False)
-        else:
-            for key in keys:
-                for (col, *_), cell in zip(COLUMNS, self._cells(self.records[key])):
-                    table.update_cell(key, col, cell)
 
     def _cells(self, r) -> list[Text]:
         theme = self.app.current_theme
@@ -133,20 +114,19 @@ class ReviewPane(Vertical, can_focus=False):
         t = self.app.settings.triage
         return t.high_threshold, t.low_threshold
 
+    @property
+    def order(self) -> list[str]:
+        """Record keys in display order."""
+        return self.query_one(RecordTable).order
+
     def selected_key(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - an empty or changing table
-            return None
+        return self.query_one(RecordTable).selected_key()
 
     def selected(self):
         key = self.selected_key()
         return self.records.get(key) if key else None
 
-    @on(DataTable.RowHighlighted, "#review-table")
+    @on(RecordTable.RowHighlighted, "#review-table")
     def _highlighted(self) -> None:
         self._detail()
 
@@ -220,7 +200,7 @@ class ReviewPane(Vertical, can_focus=False):
             if values is not None:
                 self.edits[r.id] = values
                 self.app.notify(f"#{r.id}: parameters edited; approve to use them")
-                self._fill(list(self.order))
+                self.query_one(RecordTable).show(self.records)
                 self._detail()
 
         current = {**r.parameters, **self.edits.get(r.id, {})}
@@ -244,7 +224,6 @@ class ReviewPane(Vertical, can_focus=False):
 
     def action_history(self) -> None:
         self.show_all = not self.show_all
-        self.order = []
         self.refresh_queue()
 
     def action_filter(self) -> None:
@@ -256,8 +235,7 @@ class ReviewPane(Vertical, can_focus=False):
     def _filter(self, event: Input.Submitted) -> None:
         self.filter_text = event.value.strip()
         event.input.display = bool(self.filter_text)
-        self.app.set_focus(self.query_one(DataTable))
-        self.order = []
+        self.app.set_focus(self.query_one(RecordTable))
         self.refresh_queue()
 
     @work(thread=True, group="review-decide", exit_on_error=False, description="decide")

@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from sreconsole.domain.evidence import sparkline
+from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, safe
 
 COLUMNS = (("id", "RUN", 17), ("model", "MODEL", 5), ("trigger", "TRIGGER", 7), ("status", "STATUS", 9), ("version", "VERSION", 18), ("acc", "ACC", 5))
@@ -33,20 +34,15 @@ class TrainingPane(Vertical, can_focus=False):
         super().__init__(**kwargs)
         self.board = board
         self.runs: dict[str, object] = {}
-        self.order: list[str] = []
         self.error = ""
 
     def compose(self) -> ComposeResult:
         yield Static("Training  loading…", classes="pane-title", id="training-title")
-        table = DataTable(id="training-table", cursor_type="row")
-        yield table
+        yield RecordTable(COLUMNS, self._cells, id="training-table")
         with VerticalScroll(id="training-side"):
             yield Static("", id="training-detail")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
         self.poll()
         self.set_interval(1.0, self.poll)
         self.set_interval(60.0, self.check_schedule)
@@ -92,7 +88,7 @@ class TrainingPane(Vertical, can_focus=False):
         title = self.query_one("#training-title", Static)
         if runs is not None:
             self.runs = {r.id: r for r in runs}
-            self._fill([r.id for r in runs])
+            self.query_one(RecordTable).show(self.runs)
         running = sum(1 for r in self.runs.values() if r.status == "running")
         title.update(Text.assemble(
             ("Training  ", "bold"), f"{len(self.runs)} runs", (f"  {running} running" if running else "", "bold"),
@@ -105,21 +101,6 @@ class TrainingPane(Vertical, can_focus=False):
             return
         detail.update(run_renderable(r, stream, tail, active, self.app.current_theme))
 
-    def _fill(self, keys: list[str]) -> None:
-        table = self.query_one(DataTable)
-        selected = self.selected_key()
-        if keys != self.order:
-            table.clear()
-            for key in keys:
-                table.add_row(*self._cells(self.runs[key]), key=key)
-            self.order = keys
-            if selected in keys:
-                table.move_cursor(row=keys.index(selected), animate=False)
-        else:
-            for key in keys:
-                for (col, *_), cell in zip(COLUMNS, self._cells(self.runs[key])):
-                    table.update_cell(key, col, cell)
-
     def _cells(self, r) -> list[Text]:
         theme = self.app.current_theme
         style = {"succeeded": theme.success or "green", "failed": theme.error or "red", "running": f"bold {theme.accent}", "cancelled": "dim"}.get(r.status, "")
@@ -130,19 +111,13 @@ class TrainingPane(Vertical, can_focus=False):
         ]
 
     def selected_key(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - an empty or changing table
-            return None
+        return self.query_one(RecordTable).selected_key()
 
     def selected(self):
         key = self.selected_key()
         return self.runs.get(key) if key else None
 
-    @on(DataTable.RowHighlighted, "#training-table")
+    @on(RecordTable.RowHighlighted, "#training-table")
     def _highlighted(self) -> None:
         self.poll()
 
