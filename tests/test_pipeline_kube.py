@@ -11,12 +11,10 @@ deletes and errors. What is asserted is the wire contract, not a real API server
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from kubestub import RecordingServer
 from sreconsole.pipeline.kube import (
     JobError,
     JobSpec,
@@ -71,57 +69,19 @@ def _pod(name: str, created: str, phase: str = "Running") -> dict:
             "status": {"phase": phase}}
 
 
-class KubeStub:
+class KubeStub(RecordingServer):
     """A recording stand-in for the API server (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.requests: list[dict] = []
         self.answers: dict[tuple[str, str], tuple[int, str, object]] = {}
         """``(method, path) -> (status, content type, body)``; anything else is a 404 Status."""
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _handle(self) -> None:
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                stub.requests.append({
-                    "method": self.command,
-                    "path": url.path,
-                    "rawquery": url.query,
-                    "query": {k: v[0] for k, v in parse_qs(url.query).items()},
-                    "body": json.loads(raw) if raw else None,
-                })
-                status, ctype, body = stub.answers.get(
-                    (self.command, url.path),
-                    (404, "application/json", _status(404, "NotFound", "not found")),
-                )
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
 
     def answer(self, method: str, path: str, body: object, status: int = 200, ctype: str = "application/json") -> None:
         self.answers[(method, path)] = (status, ctype, body)
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, method: str, path: str) -> tuple[int, str, object]:
+        return self.answers.get((method, path), (404, "application/json", _status(404, "NotFound", "not found")))
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,12 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from kubestub import RecordingServer
 from sreconsole.review.executor import (
     CallRecord,
     ExecutionError,
@@ -187,57 +185,17 @@ def _objects() -> dict[str, dict]:
     }
 
 
-class KubeStub:
-    """A recording stand-in for the API server (see the module docstring)."""
+class KubeStub(RecordingServer):
+    """A recording stand-in for the API server (see the module docstring): it serves the
+    objects of ``_objects()`` by path, or a fault set for a (method, path)."""
 
     def __init__(self) -> None:
-        self.requests: list[dict] = []
         self.objects = _objects()
         self.faults: dict[tuple[str, str], tuple[int, str, object]] = {}
         """``(method, path) -> (status, content type, body)`` answered instead."""
-        self.delay_s = 0.0
-        self._lock = threading.Lock()
-        stub = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
-            def _handle(self) -> None:
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                with stub._lock:
-                    stub.requests.append(
-                        {
-                            "method": self.command,
-                            "path": url.path,
-                            "query": {k: v[0] for k, v in parse_qs(url.query).items()},
-                            "content_type": self.headers.get("Content-Type"),
-                            "body": json.loads(raw) if raw else None,
-                        }
-                    )
-                if stub.delay_s:
-                    time.sleep(stub.delay_s)
-                status, ctype, body = stub.answer(self.command, url.path)
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PATCH = do_DELETE = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def answer(self, method: str, path: str) -> tuple[int, str, object]:
+    def respond(self, method: str, path: str) -> tuple[int, str, object]:
         if (method, path) in self.faults:
             return self.faults[(method, path)]
         obj = self.objects.get(path)
@@ -249,10 +207,6 @@ class KubeStub:
                     "details": {"name": path.rsplit("/", 1)[-1], "kind": "pods"}}
             return 200, "application/json", done
         return 200, "application/json", obj
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
