@@ -144,8 +144,10 @@ def _features(rows: list, config, embed) -> Any:
 def train_step(ctx: StepContext) -> StepResult:
     import numpy as np
 
-    from sreconsole.services.triage import SectionIndex, load_catalog_for, make_embed, models_root, runbook_files, thin_majority
-    from sreconsole.triage.engine import fit_rescorer, normalise, runbook_evidence
+    from sreconsole.services.triage import (
+        SectionIndex, load_catalog_for, make_embed, models_root, runbook_files, score_with_evidence, thin_majority,
+    )
+    from sreconsole.triage.engine import fit_rescorer
     from sreconsole.triage.trm import TRMConfig, TrainConfig, TRMRunner, train
 
     splits = _load_splits(ctx)
@@ -176,13 +178,8 @@ def train_step(ctx: StepContext) -> StepResult:
     ck = result.checkpoint
     # How evidence re-scores the model, fitted on validation (as services.triage.train_trm
     # does), so the promoted model behaves like one trained from the CLI.
-    runner = TRMRunner(ck)
     sections = SectionIndex(runbook_files(Path(prepared["corpus"]) if prepared.get("corpus") else None))
-    preds = runner.predict_features(xs["validation"])
-    vp = np.array([[p.probabilities[a] for a in actions] for p in preds]).reshape(len(preds), len(actions))
-    vc = np.array([p.confidence for p in preds])
-    vv = (np.stack([normalise(runbook_evidence(e.alertname, sections.runbook_sections(e.alertname), actions)[0]) for e in splits["validation"]])
-          if splits["validation"] else np.zeros((0, len(actions))))
+    vp, vc, vv = score_with_evidence(TRMRunner(ck), xs["validation"], splits["validation"], sections)
     rescorer, fit_info = fit_rescorer(vp, vc, vv, ys["validation"])
     ck.metadata["rescorer"] = {**rescorer.as_dict(), **fit_info}
     ck.metadata["training_seconds"] = round(result.seconds, 2)

@@ -230,7 +230,7 @@ def train_trm(
     """Build the dataset, embed it (cached), train the TRM, calibrate, fit the evidence
     re-scorer, evaluate on the held-out test split, save, and make it the active model."""
     from sreconsole.triage.dataset import build_dataset, dataset_hash, read_jsonl, split_by_group
-    from sreconsole.triage.engine import fit_rescorer, normalise, runbook_evidence
+    from sreconsole.triage.engine import fit_rescorer
     from sreconsole.triage.trm import TRMConfig, TrainConfig, TRMRunner, expected_calibration_error, features, train
 
     import numpy as np
@@ -273,17 +273,10 @@ def train_trm(
     # Evidence re-scoring, fitted on validation with the runbook sections of the corpus.
     sections = SectionIndex(runbook_files(corpus_dir))
 
-    def scored(name: str):
-        preds = runner.predict_features(xs[name])
-        probs = np.array([[p.probabilities[a] for a in actions] for p in preds])
-        conf = np.array([p.confidence for p in preds])
-        votes = np.stack([normalise(runbook_evidence(e.alertname, sections.runbook_sections(e.alertname), actions)[0]) for e in splits[name]]) if splits[name] else np.zeros((0, len(actions)))
-        return probs, conf, votes
-
-    vp, vc, vv = scored("validation")
+    vp, vc, vv = score_with_evidence(runner, xs["validation"], splits["validation"], sections)
     rescorer, fit_info = fit_rescorer(vp, vc, vv, ys["validation"])
     ck.metadata["rescorer"] = {**rescorer.as_dict(), **fit_info}
-    tp, tcf, tv = scored("test")
+    tp, tcf, tv = score_with_evidence(runner, xs["test"], splits["test"], sections)
     y = ys["test"]
     pred = tp.argmax(axis=1)
     correct = pred == y
@@ -345,6 +338,23 @@ def thin_majority(rows: list, action: str = "escalate") -> list:
             seen.add(e.group)
         out.append(e)
     return out
+
+
+def score_with_evidence(runner, x, rows: Sequence, sections) -> tuple:
+    """For each example: the model's probabilities over its actions, its confidence, and the
+    normalised vote of the alert's runbook sections — what the evidence re-scorer is fitted
+    on (validation) and measured on (test), by `train trm` and the pipeline alike."""
+    import numpy as np
+
+    from sreconsole.triage.engine import normalise, runbook_evidence
+
+    actions = runner.config.actions
+    preds = runner.predict_features(x) if len(rows) else []
+    probs = np.array([[p.probabilities[a] for a in actions] for p in preds]).reshape(len(preds), len(actions))
+    conf = np.array([p.confidence for p in preds])
+    votes = (np.stack([normalise(runbook_evidence(e.alertname, sections.runbook_sections(e.alertname), actions)[0]) for e in rows])
+             if len(rows) else np.zeros((0, len(actions))))
+    return probs, conf, votes
 
 
 def activate_model(settings: Settings, target: Path) -> Path:
