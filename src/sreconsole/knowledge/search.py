@@ -275,24 +275,28 @@ class KnowledgeBase:
         alertname: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        exclude_kind: str | None = None,
     ) -> SearchResult:
+        """Top ``k`` passages for ``query``. ``kind`` keeps one kind of chunk,
+        ``exclude_kind`` drops one (Bruno's knowledge answers skip incidents, which would
+        otherwise crowd the runbook passages out of the top k)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         query = clean_text(query)
         snap = self.snapshot()
         k = max(1, min(int(k), 100))
-        key = (snap.meta.get("generation"), mode, query, k, kind, alertname, since, until)
+        key = (snap.meta.get("generation"), mode, query, k, kind, alertname, since, until, exclude_kind)
         cached = self._results.get(key) if self.caches else None
         if cached is not None:
             self._results.move_to_end(key)
             return SearchResult(cached.query, cached.hits, cached.truncated, cached.note, cached=True)
-        result = self._search(snap, query, k, mode, kind, alertname, since, until)
+        result = self._search(snap, query, k, mode, kind, alertname, since, until, exclude_kind)
         self._results[key] = result
         if len(self._results) > RESULT_CACHE:
             self._results.popitem(last=False)
         return result
 
-    def _search(self, snap, query, k, mode, kind, alertname, since, until) -> SearchResult:
+    def _search(self, snap, query, k, mode, kind, alertname, since, until, exclude_kind=None) -> SearchResult:
         truncated = len(query) > MAX_QUERY_CHARS
         text = query[:MAX_QUERY_CHARS]
         terms = self.tokenizer.tokens(text)
@@ -308,7 +312,7 @@ class KnowledgeBase:
             return SearchResult(query, (), truncated, "the query has no words to search for")
         if len(snap.ids) == 0:
             return SearchResult(query, (), truncated, "the knowledge base is empty")
-        mask = self._mask(snap, kind, alertname, since, until)
+        mask = self._mask(snap, kind, alertname, since, until, exclude_kind)
         if mask is not None and not mask.any():
             return SearchResult(query, (), truncated, "no indexed passage matches the filters")
         rankings: list[np.ndarray] = []
@@ -335,7 +339,7 @@ class KnowledgeBase:
         return SearchResult(query, hits, truncated, "" if hits else "nothing relevant found")
 
     @staticmethod
-    def _mask(snap, kind, alertname, since, until) -> np.ndarray | None:
+    def _mask(snap, kind, alertname, since, until, exclude_kind=None) -> np.ndarray | None:
         mask = None
 
         def both(a, b):
@@ -343,6 +347,8 @@ class KnowledgeBase:
 
         if kind:
             mask = both(mask, snap.kinds == kind)
+        if exclude_kind:
+            mask = both(mask, snap.kinds != exclude_kind)
         if alertname:
             mask = both(mask, np.char.lower(snap.alertnames.astype(str)) == alertname.lower())
         if since is not None:
