@@ -27,6 +27,18 @@ def test_doctor_passes_on_the_demo_with_local_prerequisites():
     for name in ("data dir", "styles", "duckdb fts extension", "duckdb vss extension", "embedding model", "mlx"):
         assert checks[name]["ok"] is True, checks[name]
     assert checks["alertmanager"]["ok"] is None
+    assert checks["chat generator"] == {**checks["chat generator"], "ok": True, "detail": "extractive"}
+
+
+def test_a_chat_generator_that_cannot_work_fails_doctor(tmp_path, monkeypatch):
+    monkeypatch.setenv("SRECONSOLE_CHAT_GENERATOR", "mlx")
+    monkeypatch.setenv("SRECONSOLE_CHAT_MLX_MODEL", str(tmp_path / "nothing-here"))
+    result = _doctor("--demo")
+    check = {c["check"]: c for c in json.loads(result.stdout)}["chat generator"]
+    assert result.returncode == 1 and check["ok"] is False and "no config.json" in check["detail"]
+    monkeypatch.setenv("SRECONSOLE_CHAT_GENERATOR", "ollama")
+    check = {c["check"]: c for c in json.loads(_doctor("--demo").stdout)}["chat generator"]
+    assert check["ok"] is False and "needs ollama.url" in check["detail"]
 
 
 def test_unreachable_source_is_reported_down_with_reason_and_exit_1():

@@ -220,6 +220,20 @@ def test_lora_demo_tiny_full_run(settings: Settings, tmp_path: Path) -> None:
         assert create["model"] == "sreconsole-lora:test" and create["files"] == {"model.gguf": digest}
         assert "catalog" in create["system"] and create["parameters"]["temperature"] == 0
         assert run.step("import").outputs["digest"] == digest
+
+        # Bruno can answer with the model this run fused (chat.mlx_model = "run:<id>").
+        from dataclasses import replace
+
+        from sreconsole.chat.generators import make_generator
+        from sreconsole.knowledge.search import Hit
+        from sreconsole.services.chat import resolve_mlx_model
+
+        chat_settings = replace(settings, chat=replace(settings.chat, mlx_model=f"run:{run.id}", max_tokens=8))
+        path, adapters, label = resolve_mlx_model(chat_settings)
+        assert path == Path(exported["fused"]) and adapters is None and label == f"run {run.id}"
+        generator = make_generator(replace(chat_settings, ollama=replace(settings.ollama, url="")), ["pod-restart"], (path, adapters, label))
+        assert generator.name == f"mlx:run {run.id}"
+        assert "".join(generator.generate("pod crash looping", [Hit("/r.md", 1, 2, "h", 1.0, "restart the pod")]))
     finally:
         store.close()
 

@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?", help="the question (quote it)")
     ask.add_argument("--batch", metavar="FILE", help="one question per line (- for stdin); one JSON object per line out")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
+    ask.add_argument("--generator", choices=("auto", "extractive", "ollama", "mlx"),
+                     help="who writes the answer (overrides chat.generator)")
 
     train = sub.add_parser("train", help="train a model (the TRM that proposes remediations)")
     train_sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
@@ -148,6 +150,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "data_dir": args.data_dir,
         "theme": args.theme,
         "read_only": True if args.read_only else None,
+        "chat.generator": getattr(args, "generator", None),
     }
 
 
@@ -237,13 +240,10 @@ def _config_show(settings, as_json: bool) -> int:
 
 def _alerts_list(settings, filter_text: str, as_json: bool) -> int:
     """What the Alerts pane shows, for scripts: exit 1 when the source cannot be read."""
-    import asyncio
-
     from sreconsole.domain.alerts import format_age
     from sreconsole.domain.matchers import MatcherError, parse_filter
     from sreconsole.domain.text import clean
-    from sreconsole.services.alerts import AlertsService
-    from sreconsole.services.environment import build_alert_source
+    from sreconsole.services.environment import fetch_alerts_once
 
     try:
         flt = parse_filter(filter_text)
@@ -251,14 +251,7 @@ def _alerts_list(settings, filter_text: str, as_json: bool) -> int:
         print(f"sreconsole: invalid filter: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
-    async def fetch():
-        service = AlertsService(build_alert_source(settings))
-        try:
-            return await service.refresh()
-        finally:
-            await service.aclose()
-
-    snapshot = asyncio.run(fetch())
+    snapshot = fetch_alerts_once(settings)
     if snapshot.error:
         print(f"sreconsole: {snapshot.health.name}: {snapshot.error}", file=sys.stderr)
         return 1

@@ -37,8 +37,32 @@ class _CliKnowledge:
         return self.service.knowledge_base()
 
 
+def _live_alerts(settings):
+    """The alerts ``alerts list`` reads, fetched when a question asks what is firing."""
+
+    def fetch():
+        from sreconsole.services.environment import fetch_alerts_once
+
+        snapshot = fetch_alerts_once(settings)
+        if snapshot.error:
+            raise RuntimeError(f"{snapshot.health.name}: {snapshot.error}")
+        return list(snapshot.alerts)
+
+    return fetch
+
+
+def _review_queue(settings):
+    """The queue read for "what is waiting for review?" (Bruno only lists it)."""
+    from sreconsole.domain.operator import Operator
+    from sreconsole.services.review import ReviewQueue
+
+    return ReviewQueue(settings, Operator.from_environ(os.environ))
+
+
 def _absolute(path: str) -> str:
-    return path if path.startswith("incident:") else os.path.abspath(path)
+    from sreconsole.domain.chat import RECORD_PREFIXES
+
+    return path if path.startswith(RECORD_PREFIXES) else os.path.abspath(path)
 
 
 def _batch_record(answer) -> dict:
@@ -48,20 +72,22 @@ def _batch_record(answer) -> dict:
         "generator": answer.generator,
         "citations": [{**c.as_dict(), "path": _absolute(c.path)} for c in answer.citations],
     }
+    if answer.recommends:
+        out["recommends"] = list(answer.recommends)
     if answer.note:
         out["note"] = answer.note
     return out
 
 
 def run_ask(settings, args) -> int:
-    from sreconsole.chat.bruno import Bruno
+    from sreconsole.services.chat import make_bruno
 
     question = getattr(args, "question", None)
     batch = getattr(args, "batch", None)
     if bool(question) == bool(batch):
         print("sreconsole: ask needs a QUESTION or --batch FILE (not both)", file=sys.stderr)
         return EXIT_BAD_ARGS
-    bruno = Bruno(settings, knowledge=_CliKnowledge(settings))
+    bruno = make_bruno(settings, _CliKnowledge(settings), review_queue=_review_queue(settings), alerts=_live_alerts(settings))
     if batch:
         try:
             source = sys.stdin if batch == "-" else open(batch, encoding="utf-8", errors="replace")
@@ -100,5 +126,7 @@ def run_ask(settings, args) -> int:
         line.append(f"{clean(_absolute(c.path), None)}:{c.start_line}-{c.end_line}", style="cyan")
         line.append(f"  {clean(c.heading, 120)}")
         console.print(line)
+    if answer.recommends:
+        console.print(Text(f"recommends: {', '.join(answer.recommends)} (p in the Bruno pane queues it for review)"), style="dim")
     console.print(Text(f"— {answer.generator}"), style="dim")
     return 0

@@ -138,6 +138,9 @@ class PipelineSettings:
 
 @dataclass
 class ChatSettings:
+    generator: str = setting("auto", "Who writes Bruno's answers: 'auto' (Ollama when ollama.url is set, else the local MLX model when chat.mlx_model is set, else extractive), 'ollama', 'mlx' or 'extractive'.")
+    mlx_model: str = setting("", "Local MLX / Hugging Face model directory for the 'mlx' generator, or run:<RUN_ID> for the model a LoRA pipeline run fused. Never downloaded.")
+    max_tokens: int = setting(400, "Most tokens the MLX generator writes per answer.")
     context_messages: int = setting(6, "How many past chat messages Bruno sends to the generator with a question.")
     history: bool = setting(True, "Keep the chat history in the data dir (chat/history.jsonl) across restarts.")
 
@@ -398,6 +401,8 @@ def load_settings(
 
     if settings.theme not in ("dark", "light"):
         raise ConfigError(f"{settings.origins.get('theme', 'default')}: theme must be 'dark' or 'light', got {settings.theme!r}")
+    if settings.chat.generator not in ("auto", "extractive", "ollama", "mlx"):
+        raise ConfigError(f"{settings.origins.get('chat.generator', 'default')}: chat.generator must be auto, extractive, ollama or mlx, got {settings.chat.generator!r}")
     for key in ("poll_interval_s", "stale_after_s"):
         if getattr(settings, key) <= 0:
             raise ConfigError(f"{settings.origins.get(key, 'default')}: {key} must be > 0")

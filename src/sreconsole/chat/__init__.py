@@ -1,9 +1,7 @@
-"""Bruno, the chat assistant: answers grounded in the knowledge base, with citations.
+"""Bruno, the chat assistant: answers grounded in the knowledge base and the live state,
+with citations (:mod:`sreconsole.chat.bruno`).
 
 Bruno only reads (the knowledge base, the alert list, the review queue, the action
-catalog); it has no path to approve, reject or execute anything.
+catalog); it has no path to approve, reject or execute anything. Nothing is imported here
+so that the TUI can name a submodule without loading the rest.
 """
-
-from sreconsole.chat.bruno import INTENTS, MAX_QUESTION_CHARS, Answer, Bruno, Citation, route
-
-__all__ = ["INTENTS", "MAX_QUESTION_CHARS", "Answer", "Bruno", "Citation", "route"]

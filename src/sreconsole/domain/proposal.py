@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-METHODS = ("annotation", "runbook", "trm", "trm+rag", "retrieval", "none")
+METHODS = ("annotation", "runbook", "trm", "trm+rag", "retrieval", "none", "chat")
 """How a proposal was reached: a ``lambda_function`` annotation on the rule; an action named
 in the team's runbook section for the alert; the TRM alone; the TRM re-scored with
-retrieved evidence; retrieval alone (no trained model); nothing applied (escalate)."""
+retrieved evidence; retrieval alone (no trained model); nothing applied (escalate); an
+operator queued what a Bruno answer recommended."""
 
 
 @dataclass(frozen=True)

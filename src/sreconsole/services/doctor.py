@@ -128,6 +128,24 @@ def _check_review_store(settings: Settings) -> Check:
     return Check("review store", True, f"{path}: {result.entries} audit entries, chain intact")
 
 
+def _check_chat_generator(settings: Settings) -> Check:
+    """Which generator Bruno answers with; a setting that cannot work is a failure (Bruno
+    would quietly answer extractively), an MLX model directory must hold a config."""
+    from sreconsole.chat.generators import choose, describe
+    from sreconsole.services.chat import resolve_mlx_model
+
+    try:
+        name = describe(settings)
+        if choose(settings) == "mlx":
+            path, adapters, _ = resolve_mlx_model(settings)
+            if not (path / "config.json").is_file():
+                return Check("chat generator", False, f"{name}: no config.json in {path}")
+            name += f" ({path}" + (f" + adapters {adapters}" if adapters else "") + ")"
+    except (ValueError, OSError) as exc:
+        return Check("chat generator", False, f"{exc}; Bruno answers extractively")
+    return Check("chat generator", True, name)
+
+
 def run_checks(settings: Settings) -> list[Check]:
     from sreconsole.sources.probes import check_all, probes_for
 
@@ -160,6 +178,7 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(_check_data_dir(settings))
     checks.append(_check_triage_model(settings))
     checks.append(_check_review_store(settings))
+    checks.append(_check_chat_generator(settings))
     checks.append(_check_styles())
     checks.extend(_check_assets())
     return checks

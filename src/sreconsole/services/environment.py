@@ -54,3 +54,20 @@ def probe_sources(sources: dict[str, str], settings: Settings):
     from sreconsole.sources.probes import probes_for
 
     return probes_for(sources, timeout_s=3.0, stale_after_s=settings.stale_after_s)
+
+
+def fetch_alerts_once(settings: Settings):
+    """One poll of the configured alert source (or the demo), for a headless command:
+    the :class:`~sreconsole.services.alerts.AlertsSnapshot` the Alerts pane would show."""
+    import asyncio
+
+    from sreconsole.services.alerts import AlertsService
+
+    async def once():
+        service = AlertsService(build_alert_source(settings))
+        try:
+            return await service.refresh()
+        finally:
+            await service.aclose()
+
+    return asyncio.run(once())

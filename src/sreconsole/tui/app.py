@@ -91,7 +91,7 @@ class SreConsoleApp(App[None]):
             with TabPane("3 Training", id="training"):
                 yield TrainingPane(self.training_board, id="training-pane")
             with TabPane("4 Bruno", id="bruno"):
-                yield BrunoPane(self._make_bruno(), id="bruno-pane")
+                yield BrunoPane(self._make_chat(), id="bruno-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -229,21 +229,25 @@ class SreConsoleApp(App[None]):
         self.action_show_pane("alerts")
         getattr(self.query_one(AlertsPane), method)(*args)
 
-    def _make_bruno(self):
-        """Bruno reads the knowledge base, the live alerts the Alerts pane shows, the review
-        queue and the catalog; it has no path that approves or executes anything."""
-        from sreconsole.chat.bruno import Bruno
+    def _make_chat(self):
+        """Bruno reads the knowledge base, the live alerts the Alerts pane shows (and its
+        selection, as the context of "how do I fix this?"), the review queue and the
+        catalog. It can queue a pending proposal; nothing in it approves or executes."""
+        from sreconsole.services.chat import ChatService
 
         def alerts():
             pane = self.query_one(AlertsPane)
             return list(pane.snapshot.alerts) if pane.snapshot is not None else None
+
+        def selected():
+            return self.query_one(AlertsPane).selected_alert()
 
         knowledge = self.evidence_service.knowledge
         if knowledge is None:
             from sreconsole.services.knowledge import KnowledgeService
 
             knowledge = KnowledgeService(self.settings, self.clock)
-        return Bruno(self.settings, knowledge=knowledge, review_queue=self.review_queue, alerts=alerts)
+        return ChatService(self.settings, knowledge, self.review_queue, alerts, selected, self.clock)
 
     def action_training(self, method: str, *args: str) -> None:
         """Palette entry point for the Training pane's actions."""
@@ -251,6 +255,11 @@ class SreConsoleApp(App[None]):
 
         self.action_show_pane("training")
         getattr(self.query_one(TrainingPane), method)(*args)
+
+    def action_bruno(self, method: str, *args: str) -> None:
+        """Palette entry point for the Bruno pane's actions."""
+        self.action_show_pane("bruno")
+        getattr(self.query_one(BrunoPane), method)(*args)
 
     def action_review(self, method: str, *args: str) -> None:
         """Palette entry point for the Review pane's actions."""

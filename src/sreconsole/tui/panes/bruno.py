@@ -1,5 +1,11 @@
-"""The Bruno pane: ask the knowledge base; answers stream in, render as Markdown, and cite
-``path:first-last`` under each answer. Nothing here can approve or execute anything."""
+"""The Bruno pane: ask the knowledge base and the live state; answers stream in, render as
+Markdown, and list their citations (``path:first-last`` and heading) under each answer.
+
+``o`` opens the side panel: the last answer's citations, and the passage under the cursor
+as it stands in its file, with line numbers. ``p`` turns an answer that recommends a
+catalog action into a *pending* review-queue proposal after a dialog that shows the action,
+its parameters and the exact command; nothing here approves or executes anything.
+"""
 
 from __future__ import annotations
 
@@ -9,93 +15,106 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
-from sreconsole.tui.render import clean, safe
+from sreconsole.domain.chat import RECORD_GENERATORS
+from sreconsole.tui.panes.bruno_dialogs import CitationList, ProposeScreen, passage_lines, short_ref
+from sreconsole.tui.render import clean, inert_markdown, safe
 
 HISTORY = 50
+NARROW = 110
+"""Below this width the side panel covers the conversation instead of sharing the row."""
+
+
+def answer_renderable(answer, earlier: bool = False):
+    """An answer as shown: Markdown for what a generator wrote (links shown as text, never
+    as terminal hyperlinks), plain text for answers built from records; then its citations,
+    what it recommends, and who answered."""
+    if answer.generator in RECORD_GENERATORS:
+        body = Text(clean(answer.text, 8000, single_line=False))
+    else:
+        body = Markdown(inert_markdown(clean(answer.text, 8000, single_line=False)), hyperlinks=False)
+    parts: list = [body]
+    if answer.citations:
+        parts.append(Text(""))
+        for c in answer.citations:
+            parts.append(Text.assemble((f"[{c.n}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
+    if answer.recommends and not earlier:
+        parts.append(Text.assemble(("recommends ", "dim"), safe(", ".join(answer.recommends), 200, style="bold"),
+                                   (" · p queues it for review", "dim")))
+    footer = f"— {answer.generator}" + (" (earlier)" if earlier else "") + (f" · {answer.note}" if answer.note else "")
+    parts.append(safe(footer, 400, style="dim italic", single_line=False))
+    return Group(*parts)
 
 
 class BrunoPane(Vertical, can_focus=False):
     BINDINGS = [
-        Binding("ctrl+n", "new_chat", "New chat", id="bruno.new", tooltip="Start over: clear the conversation"),
+        Binding("ctrl+n", "new_chat", "New chat", id="bruno.new", tooltip="Start over: forget the conversation"),
+        Binding("ctrl+l", "clear", "Clear", show=False, id="bruno.clear", tooltip="Clear the screen; the conversation goes on"),
         Binding("escape", "leave_input", "Leave input", id="bruno.leave", tooltip="Leave the input (then 1-4 switch panes); i or / come back"),
         Binding("i,slash", "enter_input", "Ask", show=False, id="bruno.ask"),
-        Binding("o", "open_citations", "Open citations", id="bruno.open", tooltip="The passages the last answer cites, with their lines"),
+        Binding("o", "open_citations", "Citations", id="bruno.open", tooltip="The last answer's citations and their passages, in a side panel"),
+        Binding("p", "propose", "Propose", id="bruno.propose", tooltip="Queue the action the last answer recommends for review"),
         Binding("up", "history(-1)", "Previous", show=False, id="bruno.history.up"),
         Binding("down", "history(1)", "Next", show=False, id="bruno.history.down"),
     ]
 
-    def __init__(self, bruno, **kwargs) -> None:
+    def __init__(self, chat, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.bruno = bruno
+        self.chat = chat
+        """The :class:`~sreconsole.services.chat.ChatService`."""
         self.turns: list[tuple[str, str]] = []
+        """(role, text) of the conversation: the context sent with the next question."""
         self.asked: list[str] = []
         self._cursor = 0
         self.last_answer = None
+        self.shown_citations: tuple = ()
 
     def compose(self) -> ComposeResult:
-        yield Static(Text.assemble(("Bruno  ", "bold"), ("answers from the team's runbooks, with citations", "dim")), classes="pane-title", id="bruno-title")
-        yield VerticalScroll(id="bruno-log")
-        yield Input(placeholder="ask: how do I fix a pod stuck in CrashLoopBackOff?  (ctrl+n: new chat)", id="bruno-input")
+        yield Static(self._title(None), classes="pane-title", id="bruno-title")
+        with Horizontal(id="bruno-body"):
+            yield VerticalScroll(id="bruno-log")
+            with Vertical(id="bruno-side"):
+                yield CitationList(id="bruno-citations", markup=False, compact=True)
+                with VerticalScroll(id="bruno-passage-scroll"):
+                    yield Static(id="bruno-passage")
+        yield Input(placeholder="ask: how do I fix a pod stuck in CrashLoopBackOff?  (esc: leave · ctrl+n: new chat)", id="bruno-input")
+
+    def _title(self, answered_by: str | None) -> Text:
+        title = Text.assemble(("Bruno  ", "bold"), ("generator: ", "dim"), safe(self.chat.generator_name, 60))
+        if self.chat.generator_problem:
+            title.append_text(safe(f" ({self.chat.generator_problem})", 120, style="yellow"))
+        if answered_by and answered_by != self.chat.generator_name:
+            title.append_text(Text.assemble(("  · last answer: ", "dim"), safe(answered_by, 60)))
+        return title
 
     def on_mount(self) -> None:
         self._say(Text("Ask about a runbook, what is firing, what waits for review, or what can be remediated.", style="dim"))
         self._restore()
 
-    # -- history on disk ---------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
 
-    def _history_path(self):
-        settings = getattr(self.app, "settings", None)
-        if settings is None or not settings.chat.history:
-            return None
-        return settings.data_path / "chat" / "history.jsonl"
+    # -- the conversation ------------------------------------------------------------------
 
     def _restore(self) -> None:
-        """The conversation since the last "new chat", as it was (capped): questions go back
-        into the input's history, answers are shown again with their citations."""
-        import json
+        """The conversation since the last "new chat": questions go back into the input's
+        history, answers are shown again with their citations."""
+        from sreconsole.domain.chat import Answer, Citation
 
-        path = self._history_path()
-        if path is None or not path.exists():
-            return
-        rows: list[dict] = []
-        try:
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[-400:]:
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue
-                if row.get("role") == "new":
-                    rows = []
-                elif row.get("role") in ("user", "assistant") and isinstance(row.get("text"), str):
-                    rows.append(row)
-        except OSError:
-            return
-        for row in rows[-40:]:
-            if row["role"] == "user":
-                self.asked.append(row["text"])
-                self._say(Text.assemble(("you  ", "bold"), safe(row["text"], 2000, single_line=False)))
+        for turn in self.chat.history.load():
+            if turn.role == "user":
+                self.asked.append(turn.text)
+                self._say(Text.assemble(("you  ", "bold"), safe(turn.text, 2000, single_line=False)))
             else:
-                self._say(Group(Markdown(clean(row["text"], 8000, single_line=False)), safe(f"— {row.get('generator', '')} (earlier)", 200, style="dim italic")))
-            self.turns.append((row["role"], row["text"]))
+                cites = tuple(Citation(n, str(c.get("path", "")), int(c.get("start_line", 1) or 1), int(c.get("end_line", 1) or 1), str(c.get("heading", "")), "")
+                              for n, c in enumerate(turn.citations, 1))
+                self._say(answer_renderable(Answer("", turn.text, turn.generator, cites, ""), earlier=True))
+            self.turns.append((turn.role, turn.text))
         self._cursor = len(self.asked)
-
-    def _remember(self, *rows: dict) -> None:
-        import json
-
-        path = self._history_path()
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as fh:
-                for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        except OSError:
-            pass  # history is a convenience; the answer is on screen
 
     def _say(self, renderable) -> Static:
         log = self.query_one("#bruno-log", VerticalScroll)
@@ -115,102 +134,157 @@ class BrunoPane(Vertical, can_focus=False):
         self._cursor = len(self.asked)
         self._say(Text.assemble(("you  ", "bold"), safe(question, 2000, single_line=False)))
         answer_box = self._say(Text("…", style="dim"))
-        self._answer(question, answer_box)
+        self._answer(question, list(self.turns), answer_box)
 
     @work(thread=True, exclusive=True, group="bruno", exit_on_error=False, description="ask Bruno")
-    def _answer(self, question: str, box: Static) -> None:
+    def _answer(self, question: str, turns: list[tuple[str, str]], box: Static) -> None:
         """Retrieval and generation run off the event loop; chunks are shown as they come,
-        then the final answer (whose citations were checked) replaces them."""
+        then the final answer (whose citations were checked) replaces them. A newer
+        question cancels this one: leaving the loop stops a local model's generation."""
+        worker = get_current_worker()
         shown = ""
         try:
-            for part in self.bruno.stream(question, list(self.turns)):
+            for part in self.chat.bruno.stream(question, turns):
+                if worker.is_cancelled:
+                    return
                 if isinstance(part, str):
                     shown += part
                     self.app.call_from_thread(box.update, Text(clean(shown, 8000, single_line=False)))
                 else:
-                    self.last_answer = part
+                    self.chat.history.record(part)
                     self.app.call_from_thread(self._final, box, part)
         except Exception as exc:  # noqa: BLE001 - a failed answer says why; the chat goes on
             self.app.call_from_thread(box.update, safe(f"Bruno could not answer: {exc}", 400, style="red", single_line=False))
 
     def _final(self, box: Static, answer) -> None:
-        parts: list = [Markdown(answer.text or "")]
-        if answer.citations:
-            parts.append(Text(""))
-            for c in answer.citations:
-                parts.append(Text.assemble((f"[{c.n}] ", "bold"), safe(f"{c.path}:{c.start_line}-{c.end_line}", 300, style="underline"),
-                                           ("  ", ""), safe(c.heading, 200, style="dim")))
-        footer = f"— {answer.generator}" + (f" · {answer.note}" if answer.note else "")
-        parts.append(safe(footer, 300, style="dim italic"))
-        box.update(Group(*parts))
+        self.last_answer = answer
+        box.update(answer_renderable(answer))
         self.turns.append(("user", answer.query))
         self.turns.append(("assistant", answer.text))
-        self._remember({"role": "user", "text": answer.query},
-                       {"role": "assistant", "text": answer.text, "generator": answer.generator,
-                        "citations": [{"path": c.path, "start_line": c.start_line, "end_line": c.end_line, "heading": c.heading} for c in answer.citations]})
         self.query_one("#bruno-log", VerticalScroll).scroll_end(animate=False)
-        self.query_one("#bruno-title", Static).update(Text.assemble(("Bruno  ", "bold"), (f"last answer by: {answer.generator}", "dim")))
+        self.query_one("#bruno-title", Static).update(self._title(answer.generator))
+        if self.has_class("-side"):
+            self._fill_side(answer.citations)
+
+    # -- keys ---------------------------------------------------------------------------------
 
     def action_leave_input(self) -> None:
-        """Digits belong to the question while typing; esc hands the keys back to the app."""
+        """Digits belong to the question while typing; esc hands the keys back to the app.
+        In the side panel, esc closes it."""
+        if self.has_class("-side") and self.query_one("#bruno-side").has_focus_within:
+            self.close_side()
+            return
         self.app.set_focus(self.query_one("#bruno-log", VerticalScroll))
 
     def action_enter_input(self) -> None:
         self.app.set_focus(self.query_one("#bruno-input", Input))
 
+    def action_new_chat(self) -> None:
+        self.chat.history.new_chat()
+        self.turns.clear()
+        self.last_answer = None
+        self.close_side()
+        self.query_one("#bruno-log", VerticalScroll).remove_children()
+        self._say(Text("new chat", style="dim"))
+        self.query_one("#bruno-title", Static).update(self._title(None))
+
+    def action_clear(self) -> None:
+        """Only the screen: the context sent with the next question and the history on
+        disk stay (ctrl+n forgets them)."""
+        self.close_side()
+        self.query_one("#bruno-log", VerticalScroll).remove_children()
+        self._say(Text("cleared (the conversation goes on; ctrl+n starts a new one)", style="dim"))
+
+    def action_history(self, step: int) -> None:
+        box = self.query_one("#bruno-input", Input)
+        if not self.asked or not box.has_focus:
+            return
+        self._cursor = max(0, min(len(self.asked), self._cursor + step))
+        box.value = self.asked[self._cursor] if self._cursor < len(self.asked) else ""
+        box.cursor_position = len(box.value)
+
+    # -- citations side panel --------------------------------------------------------------
+
     def action_open_citations(self) -> None:
+        if self.has_class("-side"):
+            self.close_side()
+            return
         answer = self.last_answer
         if answer is None or not answer.citations:
             self.app.notify("the last answer cites nothing", severity="warning")
             return
-        self.app.push_screen(CitationsScreen(answer.citations))
+        self._fill_side(answer.citations)
+        self.add_class("-side")
+        self.query_one("#bruno-citations", OptionList).focus()
 
-    def action_new_chat(self) -> None:
-        self._remember({"role": "new"})
-        self.turns.clear()
-        self.query_one("#bruno-log", VerticalScroll).remove_children()
-        self._say(Text("new chat", style="dim"))
+    def close_side(self) -> None:
+        if self.has_class("-side"):
+            self.remove_class("-side")
+            self.app.set_focus(self.query_one("#bruno-log", VerticalScroll))
 
-    def action_history(self, step: int) -> None:
-        if not self.asked:
+    def _fill_side(self, citations) -> None:
+        self.shown_citations = tuple(citations)
+        options = self.query_one("#bruno-citations", OptionList)
+        options.clear_options()
+        options.add_options([
+            Option(Text.assemble((f"[{c.n}] ", "bold"), safe(short_ref(c), 200), ("  ", ""), safe(c.heading.split(" > ")[-1], 80, style="dim")), id=str(i))
+            for i, c in enumerate(citations)
+        ])
+        options.styles.height = min(len(citations), 6)
+        if citations:
+            options.highlighted = 0
+            self.show_passage(0)
+
+    @on(OptionList.OptionHighlighted, "#bruno-citations")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            self.show_passage(int(event.option.id))
+
+    @on(OptionList.OptionSelected, "#bruno-citations")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.show_passage(int(event.option.id))
+            self.query_one("#bruno-passage-scroll", VerticalScroll).focus()
+
+    def show_passage(self, index: int) -> None:
+        """The cited lines as they stand in the file now (a record's text for a record)."""
+        c = self.shown_citations[index]
+        head = Text.assemble((f"[{c.n}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim"))
+        self.query_one("#bruno-passage", Static).update(Group(head, *passage_lines(c)))
+        self.query_one("#bruno-passage-scroll", VerticalScroll).scroll_home(animate=False)
+
+    # -- turning an answer into a proposal -------------------------------------------------
+
+    def action_propose(self) -> None:
+        answer = self.last_answer
+        if answer is None:
+            self.app.notify("ask something first: p queues what the last answer recommends", severity="warning")
             return
-        self._cursor = max(0, min(len(self.asked), self._cursor + step))
-        box = self.query_one("#bruno-input", Input)
-        box.value = self.asked[self._cursor] if self._cursor < len(self.asked) else ""
-        box.cursor_position = len(box.value)
-
-
-class CitationsScreen(ModalScreen[None]):
-    """Each cited passage as it stands in its file now, with line numbers (inert text)."""
-
-    DEFAULT_CSS = """
-    CitationsScreen { align: center middle; }
-    CitationsScreen > VerticalScroll { width: 100%; height: 100%; border: round $primary; background: $surface; padding: 0 1; }
-    """
-    BINDINGS = [Binding("escape,q,o", "dismiss", "Close", id="citations.close")]
-
-    def __init__(self, citations) -> None:
-        super().__init__()
-        self.citations = citations
-
-    def compose(self) -> ComposeResult:
-        parts: list = []
-        for c in self.citations:
-            parts.append(Text.assemble((f"[{c.n}] ", "bold"), safe(f"{c.path}:{c.start_line}-{c.end_line}", 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
-            parts.extend(self._lines(c))
-            parts.append(Text(""))
-        with VerticalScroll():
-            yield Static(Group(*parts))
-
-    @staticmethod
-    def _lines(c) -> list[Text]:
-        if c.path.startswith("incident:"):
-            return [safe(c.text, 2000, single_line=False)]
         try:
-            lines = open(c.path, encoding="utf-8", errors="replace").read().splitlines()
-        except OSError as exc:
-            return [Text(f"(cannot read the file now: {exc.strerror or exc})", style="red")]
-        chosen = lines[c.start_line - 1 : c.end_line][:200]
-        if not chosen:
-            return [Text("(the file no longer has these lines: re-index it)", style="yellow")]
-        return [Text.assemble((f"{c.start_line + i:>5} ", "dim"), safe(line, 400)) for i, line in enumerate(chosen)]
+            draft = self.chat.draft(answer)
+        except Exception as exc:  # noqa: BLE001 - a broken catalog: say so
+            self.app.notify(clean(f"cannot draft a proposal: {exc}", 300), severity="error")
+            return
+        if draft is None:
+            self.app.notify("the last answer recommends no catalog action; nothing to propose", severity="warning")
+            return
+        self.app.push_screen(ProposeScreen(draft, self.chat), self._proposed)
+
+    def _proposed(self, result) -> None:
+        if result is None:
+            return
+        draft, action_id, params = result
+        self._enqueue(draft, action_id, params)
+
+    @work(thread=True, group="bruno-propose", exit_on_error=False, description="queue a chat proposal")
+    def _enqueue(self, draft, action_id: str, params: dict) -> None:
+        try:
+            record, queued = self.chat.enqueue(draft, action_id, params)
+        except Exception as exc:  # noqa: BLE001 - ReadOnly, ValueError, a busy store: one line
+            self.app.call_from_thread(self.app.notify, clean(f"not queued: {exc}", 300), severity="error", timeout=8)
+            return
+        if queued:
+            message = f"queued #{record.id} {record.action} for review (pending): see the Review pane (2)"
+        else:
+            message = f"#{record.id} {record.action} already waits for review ({record.method}); nothing added"
+        self.app.call_from_thread(self.app.notify, clean(message, 300), timeout=6)

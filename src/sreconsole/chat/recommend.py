@@ -1,0 +1,216 @@
+"""From an answer to a draft proposal: which catalog actions it recommends, for which
+alert, with which parameters. Pure logic over the catalog; nothing is queued here.
+
+An answer recommends an action when it, or a passage it cites, names the action's id
+(``**Action:** `pod-restart```, or the id as a word), or shows the ``kubectl`` command the
+action stands for (``kubectl -n shop delete pod api-1`` → ``pod-restart``). Words a
+runbook uses in passing ("escalate to the owner") are not ids: a one-word id counts only
+in backticks or after ``Action:``.
+
+Parameters come from the context: the firing alert the question is about (its name in the
+question or in the cited runbook section, its namespace or other label values among the
+question's words; else the alert selected in the Alerts pane when it is the same alert),
+then values the question states ("pod api-7d9", "-n payments"). What is still missing is
+asked for in the proposal dialog. A planted instruction ("kubectl delete namespace prod")
+matches no catalog action and so can never become a proposal.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sreconsole.chat.live import narrow
+from sreconsole.domain.proposal import EvidenceItem
+
+EQUIVALENT_COMMANDS = {
+    # What operators type for an action whose catalog rendering is an API patch.
+    ("rollout", "restart"): "rollout-restart",
+    ("flux", "reconcile", "kustomization"): "flux-reconcile-kustomization",
+    ("flux", "reconcile", "ks"): "flux-reconcile-kustomization",
+    ("flux", "reconcile", "helmrelease"): "flux-reconcile-helmrelease",
+    ("flux", "reconcile", "hr"): "flux-reconcile-helmrelease",
+    ("flux", "reconcile", "source", "git"): "flux-reconcile-gitrepository",
+}
+_OPTION_WITH_VALUE = {"-n", "--namespace", "-c", "--container", "--context", "-l", "--selector", "-o", "--output"}
+_COMMAND = re.compile(r"(?<![\w./-])(kubectl|flux)\s+")
+_COMMAND_END = re.compile(r"[\n`;|&]|\b(?:kubectl|flux)\b")
+_NOT_VALUES = {"in", "on", "of", "for", "to", "with", "that", "this", "is", "are", "the", "a", "an", "which", "it", "and", "or",
+               "keeps", "has", "was", "be", "from", "again", "now", "first", "then", "when"}
+
+
+def _command_heads(catalog) -> dict[tuple[str, ...], str]:
+    """Each action's kubectl template up to its first placeholder, without options:
+    ``delete pod {name} -n {namespace}`` → ``("delete", "pod")``."""
+    heads: dict[tuple[str, ...], str] = {}
+    for action in catalog:
+        head: list[str] = []
+        for arg in action.kubectl:
+            if arg.startswith("-") or "{" in arg:
+                if "{" in arg and not arg.startswith("-") and "/" in arg:
+                    head.append(arg.split("/", 1)[0])  # deployment/{name}
+                break
+            head.append(arg)
+        if head and head[0] not in ("get", "annotate", "patch"):  # read-only or too generic to recognise
+            heads.setdefault(tuple(head), action.id)
+    for words, action_id in EQUIVALENT_COMMANDS.items():
+        if action_id in catalog:
+            heads.setdefault(words, action_id)
+    return heads
+
+
+def _words_of_command(line: str) -> list[str]:
+    try:
+        argv = shlex.split(line, comments=False)
+    except ValueError:
+        argv = line.split()
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in _OPTION_WITH_VALUE:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        out.extend(arg.split("/", 1)[:1] if "/" in arg else [arg])
+    return out
+
+
+def actions_in(text: str, catalog) -> list[str]:
+    """Catalog actions ``text`` names or shows the command of, in order of appearance."""
+    found: list[tuple[int, str]] = []
+    for action in catalog:
+        aid = re.escape(action.id)
+        pattern = rf"`{aid}`|\b[Aa]ction:\**\s*`?{aid}\b" if "-" not in action.id else rf"(?<![\w-]){aid}(?![\w-])"
+        m = re.search(pattern, text)
+        if m:
+            found.append((m.start(), action.id))
+    heads = _command_heads(catalog)
+    for m in _COMMAND.finditer(text):
+        end = _COMMAND_END.search(text, m.end())
+        args = text[m.end() : end.start() if end else len(text)]
+        words = ([] if m.group(1) == "kubectl" else ["flux"]) + _words_of_command(args)
+        for head, action_id in heads.items():
+            if tuple(words[: len(head)]) == head:
+                found.append((m.start(), action_id))
+                break
+    seen: dict[str, None] = {}
+    for _, action_id in sorted(found):
+        seen.setdefault(action_id, None)
+    return list(seen)
+
+
+def recommended(answer_text: str, citations: Sequence, catalog) -> tuple[str, ...]:
+    """What the answer recommends (its own words first), then what its cited passages do."""
+    out: dict[str, None] = dict.fromkeys(actions_in(answer_text, catalog))
+    for c in citations:
+        for action_id in actions_in(c.text, catalog):
+            out.setdefault(action_id, None)
+    return tuple(out)
+
+
+@dataclass
+class ProposalDraft:
+    """What the proposal dialog starts from."""
+
+    action: str
+    candidates: tuple[str, ...]
+    parameters: dict[str, str]
+    missing: list[str]
+    """Parameters no context supplied: the dialog asks for them."""
+    alert: object | None
+    """The firing alert the proposal is for, or ``None`` (a chat proposal of its own)."""
+    alertname: str
+    """The alert name the proposal is filed under (the cited runbook section's when no
+    alert matched)."""
+    evidence: tuple[EvidenceItem, ...]
+    question: str
+    context: str = ""
+    """How the alert and parameters were found, for the dialog."""
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+
+
+def stated_values(question: str, action) -> dict[str, str]:
+    """Parameter values the question states: ``pod api-7d9``, ``-n payments``,
+    ``namespace=payments``, ``node worker-3`` (label or parameter name, then the value).
+    Object names must look like names (a digit, dash or dot: "pod in payments" names no
+    pod); a namespace may be any word after ``namespace`` / ``-n`` / ``ns``."""
+    out: dict[str, str] = {}
+    for p in action.parameters:
+        names = {p.name, *p.label_order}
+        is_namespace = p.name == "namespace" or "namespace" in names
+        if is_namespace:
+            names |= {"-n", "--namespace", "ns"}
+        elif p.name == "name":
+            names.discard("name")  # "the name of" is prose, not a value
+        for name in sorted(names, key=len, reverse=True):
+            for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?:\s*[=:]\s*|\s+)([A-Za-z0-9][A-Za-z0-9._-]*)", question):
+                value = m.group(1)
+                if value.lower() in _NOT_VALUES or (not is_namespace and not re.search(r"[-0-9.]", value)):
+                    continue
+                out[p.name] = value
+                break
+            if p.name in out:
+                break
+    return out
+
+
+def context_alert(question: str, citations: Sequence, alerts: Sequence | None, selected=None):
+    """The firing alert an answer is about, and how it was chosen (or ``None``)."""
+    names_asked = {w for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", question)}
+    cited_names = {c.alertname for c in citations if getattr(c, "alertname", "")}
+    for c in citations:  # a live answer cites the alerts themselves
+        if c.path.startswith("alert:"):
+            fp = c.path.split(":", 1)[1]
+            for a in alerts or ():
+                if a.fingerprint == fp:
+                    return a, f"the alert cited as [{c.n}]"
+    firing = [a for a in (alerts or ()) if str(getattr(getattr(a, "state", None), "value", "firing")) in ("firing", "active")]
+    by_name = [a for a in firing if a.alertname in names_asked] or [a for a in firing if a.alertname in cited_names]
+    if by_name:
+        chosen, used, _ = narrow(by_name, lambda a: a.labels, question)
+        pool = chosen or by_name
+        pool.sort(key=lambda a: (int(a.severity), a.starts_at))
+        how = f"{pool[0].alertname} is firing" + (f" ({len(pool)} match; the worst first)" if len(pool) > 1 else "")
+        if used:
+            how += f", matched on {', '.join(used)}"
+        return pool[0], how
+    if selected is not None and (selected.alertname in names_asked or selected.alertname in cited_names):
+        return selected, "the alert selected in the Alerts pane"
+    return None, ""
+
+
+def draft(answer, catalog, alerts: Sequence | None = None, selected=None, action_id: str | None = None) -> ProposalDraft | None:
+    """The proposal an answer leads to, or ``None`` when it recommends no catalog action."""
+    from sreconsole.triage.catalog import bind
+
+    candidates = tuple(a for a in (answer.recommends or recommended(answer.text, answer.citations, catalog)) if a in catalog)
+    if action_id is not None:
+        if action_id not in catalog:
+            raise ValueError(f"unknown action {action_id!r}")
+        candidates = (action_id, *[c for c in candidates if c != action_id])
+    if not candidates:
+        return None
+    action = catalog.get(candidates[0])
+    alert, how = context_alert(answer.query, answer.citations, alerts, selected)
+    labels = dict(alert.labels) if alert is not None else {}
+    stated = stated_values(answer.query, action)
+    binding = bind(action, labels, stated)
+    if stated:
+        how = (how + "; " if how else "") + "from the question: " + ", ".join(f"{k}={v}" for k, v in stated.items())
+    cited_names = [c.alertname for c in answer.citations if getattr(c, "alertname", "")]
+    alertname = alert.alertname if alert is not None else (cited_names[0] if cited_names else "")
+    evidence = tuple(
+        EvidenceItem("incident" if c.path.startswith("incident:") else ("alert" if c.path.startswith("alert:") else "runbook"),
+                     c.ref, f"{c.heading}: {c.text[:200]}", action=action.id if action.id in actions_in(c.text, catalog) else "")
+        for c in answer.citations
+    )
+    return ProposalDraft(
+        action=action.id, candidates=candidates, parameters=dict(binding.params), missing=list(binding.missing),
+        alert=alert, alertname=alertname, evidence=evidence, question=answer.query, context=how, invalid=list(binding.invalid),
+    )

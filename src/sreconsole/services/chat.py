@@ -1,0 +1,217 @@
+"""The Bruno pane's service, shared with ``sreconsole ask``: builds Bruno with the
+configured generator, keeps the conversation on disk, and turns an answer that recommends
+a catalog action into a *pending* review-queue proposal (method ``chat``).
+
+Queuing is the furthest a chat answer goes: the proposal waits in the Review pane like any
+other, where an operator approves it (seeing the exact API call) or not. Nothing here
+approves, executes or runs a shell; parameters are validated by the catalog before
+anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import threading
+from typing import TYPE_CHECKING
+
+from sreconsole.chat.generators import describe, make_generator
+from sreconsole.chat.history import ChatHistory
+from sreconsole.domain.alerts import Alert, fingerprint
+from sreconsole.domain.proposal import Proposal
+
+if TYPE_CHECKING:  # Bruno (and numpy behind it) load with the first question, not at start-up
+    from sreconsole.chat.bruno import Bruno
+    from sreconsole.chat.recommend import ProposalDraft
+
+CHAT_METHOD = "chat"
+CHAT_SOURCE_LABEL = ("source", "bruno")
+"""Label on the alert a chat proposal is filed under when no firing alert matched."""
+
+
+def resolve_mlx_model(settings) -> tuple[Path, Path | None, str] | None:
+    """``chat.mlx_model`` as (model dir, adapter dir, label). ``run:<RUN_ID>`` names a LoRA
+    pipeline run: its fused model when the export step ran, else its base and adapters."""
+    value = settings.chat.mlx_model
+    if not value:
+        return None
+    if not value.startswith("run:"):
+        path = Path(value).expanduser()
+        return path, None, path.name
+    from sreconsole.pipeline.runs import RunStore
+
+    run_id = value[4:]
+    store = RunStore(settings.data_path)
+    try:
+        run = store.get(run_id)
+    finally:
+        store.close()
+    if run is None:
+        raise ValueError(f"chat.mlx_model: no pipeline run {run_id!r}")
+    if run.model != "lora":
+        raise ValueError(f"chat.mlx_model: run {run_id} trained {run.model}, not a LoRA model")
+    fused = run.step("export for Ollama").outputs.get("fused")
+    if fused and (Path(fused) / "config.json").is_file():
+        return Path(fused), None, f"run {run_id}"
+    base, adapters = run.step("load base model").outputs.get("base"), run.step("train").outputs.get("adapters")
+    if not base or not adapters:
+        raise ValueError(f"chat.mlx_model: run {run_id} has no trained adapters yet (status {run.status})")
+    return Path(base), Path(adapters), f"run {run_id}"
+
+
+def make_bruno(settings, knowledge, review_queue=None, alerts=None) -> "Bruno":
+    """Bruno with the generator ``chat.generator`` names. A setting that cannot work (no
+    Ollama URL, no such run) gives the extractive generator, and every knowledge answer
+    says why in its note."""
+    from sreconsole.chat.bruno import Bruno
+    from sreconsole.chat.extractive import ExtractiveGenerator
+    from sreconsole.services.triage import load_catalog_for
+
+    try:
+        catalog = load_catalog_for(settings)
+        ids: tuple[str, ...] = catalog.ids
+    except Exception:  # noqa: BLE001 - CatalogError, OSError: Bruno reports it when asked what it can do
+        catalog, ids = None, ()
+    problem = ""
+    try:
+        generator = make_generator(settings, ids, resolve_mlx_model(settings))
+    except (ValueError, OSError) as exc:
+        generator, problem = ExtractiveGenerator(), str(exc)
+    return Bruno(settings, knowledge, review_queue, alerts, catalog=catalog, generator=generator, generator_problem=problem)
+
+
+def history_path(settings) -> Path | None:
+    return settings.data_path / "chat" / "history.jsonl" if settings.chat.history else None
+
+
+class ChatService:
+    """One per console."""
+
+    def __init__(
+        self,
+        settings,
+        knowledge,
+        review_queue=None,
+        alerts: Callable[[], Sequence | None] | None = None,
+        selected_alert: Callable[[], Alert | None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.review_queue = review_queue
+        self.alerts = alerts
+        self.selected_alert = selected_alert
+        self.clock = clock
+        self.history = ChatHistory(history_path(settings))
+        self._bruno: Bruno | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def bruno(self) -> "Bruno":
+        """Built on first use (from the worker thread of the first question)."""
+        with self._lock:
+            if self._bruno is None:
+                self._bruno = make_bruno(self.settings, self.knowledge, self.review_queue, self.alerts)
+            return self._bruno
+
+    @property
+    def generator_name(self) -> str:
+        if self._bruno is not None:
+            return self._bruno.generator.name
+        try:
+            return describe(self.settings)
+        except ValueError:
+            return "extractive"
+
+    @property
+    def generator_problem(self) -> str:
+        if self._bruno is not None:
+            return self._bruno.generator_problem
+        try:
+            describe(self.settings)
+        except ValueError as exc:
+            return str(exc)
+        return ""
+
+    # -- turning an answer into a proposal ----------------------------------------------------
+
+    def draft(self, answer, action_id: str | None = None) -> "ProposalDraft | None":
+        """The proposal ``answer`` leads to (``None``: it recommends no catalog action)."""
+        alerts = None
+        if self.alerts is not None:
+            try:
+                alerts = self.alerts()
+            except Exception:  # noqa: BLE001 - no live alerts: parameters are asked for instead
+                alerts = None
+        selected = None
+        if self.selected_alert is not None:
+            try:
+                selected = self.selected_alert()
+            except Exception:  # noqa: BLE001 - no selection is a fine context too
+                selected = None
+        from sreconsole.chat.recommend import draft
+
+        return draft(answer, self.bruno.catalog, alerts, selected, action_id)
+
+    def validate(self, d: "ProposalDraft", action_id: str, parameters: Mapping[str, str]):
+        """(params, command, api) for the dialog's values; ValueError names each bad one."""
+        if self.review_queue is None:
+            raise ValueError("no review queue in this console")
+        labels = dict(d.alert.labels) if d.alert is not None else {}
+        return self.review_queue.validate_parameters(action_id, labels, dict(parameters))
+
+    def enqueue(self, d: "ProposalDraft", action_id: str, parameters: Mapping[str, str]):
+        """Queue a pending proposal for review; returns ``(record, queued)``, ``queued``
+        False when the same action already waits for review for that alert (the record is
+        that one, untouched). Raises ValueError for bad parameters, ReadOnly in read-only
+        mode.
+
+        A chat proposal is filed under the alert's labels plus ``source=bruno``, so its
+        fingerprint is its own: the triage engine re-proposes for the alert on every poll
+        and would otherwise supersede the operator's choice (or be overwritten by it)."""
+        params, command, api = self.validate(d, action_id, parameters)
+        action = self.bruno.catalog.get(action_id)
+        if d.alert is not None:
+            for record in self.review_queue.list():
+                if record.fingerprint == d.alert.fingerprint and record.action == action_id and record.parameters == params:
+                    return record, False
+        alert = self._chat_alert(d, action, params)
+        proposal = Proposal(
+            fingerprint=alert.fingerprint,
+            alertname=alert.alertname,
+            action=action.id,
+            title=action.title,
+            parameters=params,
+            command=command,
+            api=api,
+            confidence=None,
+            method=CHAT_METHOD,
+            requires_human_review=True,
+            review_reasons=("proposed from a chat answer: no model scored it",),
+            risk=action.risk,
+            reversible=action.reversible,
+            evidence=d.evidence,
+            notes=(f"asked: {d.question[:300]}",) + ((f"context: {d.context}",) if d.context else ()),
+        )
+        (record,) = self.review_queue.enqueue([proposal], [alert])
+        return record, True
+
+    def _chat_alert(self, d: "ProposalDraft", action, params: Mapping[str, str]) -> Alert:
+        """The alert a chat proposal is filed under: the firing alert's labels (or, with
+        none, the cited runbook's alert name and the parameters under their label names),
+        plus ``source=bruno``."""
+        if d.alert is not None:
+            labels = dict(d.alert.labels)
+            annotations = dict(d.alert.annotations)
+            started = d.alert.starts_at
+        else:
+            labels = {"alertname": d.alertname or "BrunoChat"}
+            for p in action.parameters:
+                if p.name in params:
+                    labels[p.label or p.name] = params[p.name]
+            annotations = {"summary": f"proposed from Bruno: {d.question[:200]}"}
+            started = self.clock()
+        labels[CHAT_SOURCE_LABEL[0]] = CHAT_SOURCE_LABEL[1]
+        return Alert(fingerprint(labels), labels, annotations, starts_at=started)
