@@ -28,8 +28,8 @@ from sreconsole.review.executor import (
     ExecutionError,
     ExecutionResult,
     Executor,
-    make_api_client,
 )
+from sreconsole.sources.kube_client import KubeClientError, make_api_client
 from sreconsole.triage.catalog import load_catalog
 
 NOW = datetime(2026, 11, 23, 18, 0, 30, tzinfo=timezone.utc)
@@ -660,23 +660,23 @@ def test_make_api_client_reads_a_kubeconfig_without_contacting_the_server(catalo
 
 
 def test_make_api_client_errors_are_one_line(tmp_path, kube):
-    with pytest.raises(ExecutionError, match="^no Kubernetes API configured"):
+    with pytest.raises(KubeClientError, match="^no Kubernetes API configured"):
         make_api_client()
-    with pytest.raises(ExecutionError, match="does not exist"):
+    with pytest.raises(KubeClientError, match="does not exist"):
         make_api_client(str(tmp_path / "missing"))
-    with pytest.raises(ExecutionError, match="context 'prod'"):
+    with pytest.raises(KubeClientError, match="context 'prod'"):
         make_api_client(_kubeconfig(tmp_path, kube.url), "prod")
     bad = tmp_path / "bad"
     bad.write_text("clusters: [unclosed\n")
-    with pytest.raises(ExecutionError, match="^cannot use kubeconfig"):
+    with pytest.raises(KubeClientError, match="^cannot use kubeconfig"):
         make_api_client(str(bad))
-    with pytest.raises(ExecutionError, match="^cannot use the in-cluster service account"):
+    with pytest.raises(KubeClientError, match="^cannot use the in-cluster service account"):
         make_api_client(in_cluster=True)
     assert kube.requests == []
 
 
 def test_importing_the_executor_does_not_import_kubernetes():
-    code = "import sys, sreconsole.review.executor; print('kubernetes' in sys.modules)"
+    code = "import sys, sreconsole.review.executor, sreconsole.sources.kube_client; print('kubernetes' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -104,12 +104,12 @@ def start_run(
 
 
 def _kube_client(settings: Settings):
-    from sreconsole.review.executor import ExecutionError, make_api_client
+    from sreconsole.sources.kube_client import KubeClientError, make_api_client
 
     k = settings.kubernetes
     try:
         return make_api_client(k.kubeconfig, k.context, k.in_cluster, k.timeout_s)
-    except ExecutionError as exc:
+    except KubeClientError as exc:
         raise ValueError(str(exc)) from exc
 
 

@@ -77,7 +77,8 @@ class ReviewQueue:
 
     @property
     def executor(self):
-        from sreconsole.review.executor import ExecutionError, Executor, make_api_client
+        from sreconsole.review.executor import Executor
+        from sreconsole.sources.kube_client import KubeClientError, make_api_client
 
         with self._lock:
             if self._executor is None:
@@ -86,7 +87,7 @@ class ReviewQueue:
                 if k.kubeconfig or k.in_cluster:
                     try:
                         client = make_api_client(k.kubeconfig, k.context, k.in_cluster, k.timeout_s)
-                    except ExecutionError as exc:
+                    except KubeClientError as exc:
                         client = None  # dry runs still work; the approve dialog says why nothing can run
                         self.api_error = str(exc)
                 risks = [r for r in self.settings.review.apply_risks if r in RISKS]
