@@ -122,7 +122,14 @@ SHORT_ACTION = {
     "cordon-node": "cordon",
     "escalate": "escalate",
 }
-METHOD_BADGE = {"annotation": "RULE", "trm": "TRM", "trm+rag": "TRM+RAG", "retrieval": "RAG", "none": "—"}
+METHOD_BADGE = {"annotation": "RULE", "trm": "TRM", "trm+rag": "TRM+RAG", "retrieval": "RAG", "none": "—", "chat": "CHAT"}
+
+
+def thresholds(app) -> tuple[float, float]:
+    """(high, low) confidence thresholds from the app's triage settings (the defaults when
+    a test app has none): the Alerts and Review panes colour confidences with them."""
+    t = getattr(getattr(app, "settings", None), "triage", None)
+    return (t.high_threshold, t.low_threshold) if t is not None else (0.8, 0.5)
 
 
 def confidence_style(confidence: float | None, high: float, low: float, theme) -> str:

@@ -19,7 +19,7 @@ from sreconsole.domain.matchers import Filter, MatcherError, parse_filter
 from sreconsole.domain.operator import Operator
 from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.sources.base import SourceError
-from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable
+from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable, thresholds
 from sreconsole.tui.modals import AlertDetailScreen, SilenceRequest, SilenceScreen, alert_detail
 from sreconsole.tui.render import clean, safe
 from sreconsole.tui.alert_list import AlertList
@@ -253,16 +253,12 @@ class AlertsPane(Vertical):
         if alert is not None and alert.fingerprint in self.proposals and self.query_one("#alerts-side").display:
             self._show_proposal(alert)
 
-    def _thresholds(self) -> tuple[float, float]:
-        t = getattr(getattr(self.app, "settings", None), "triage", None)
-        return (t.high_threshold, t.low_threshold) if t is not None else (0.8, 0.5)
-
     def _show_proposal(self, alert: Alert | None) -> None:
         view = self.query_one("#side-proposal", Static)
         if alert is None or self.triage_service is None:
             view.update("")
             return
-        high, low = self._thresholds()
+        high, low = thresholds(self.app)
         view.update(proposal_renderable(self.proposals.get(alert.fingerprint), SIDE_PANEL_WIDTH - 4, high, low, self.app.current_theme))
 
     def visible_alerts(self) -> list[Alert]:
@@ -355,7 +351,7 @@ class AlertsPane(Vertical):
         proposal = self.proposals.get(alert.fingerprint)
         if proposal is None:
             return Text("…", style="dim")
-        high, low = self._thresholds()
+        high, low = thresholds(self.app)
         return proposal_cell(proposal, high, low, self.app.current_theme)
 
     def _group_row(self, name: str, size: int) -> list[Text]:
@@ -539,7 +535,7 @@ class AlertsPane(Vertical):
         alert = self.selected_alert()
         if alert is not None and self.snapshot is not None:
             self.app.push_screen(
-                AlertDetailScreen(alert, self.snapshot.fetched_at, self.evidence_service, self.proposals.get(alert.fingerprint), self._thresholds())
+                AlertDetailScreen(alert, self.snapshot.fetched_at, self.evidence_service, self.proposals.get(alert.fingerprint), thresholds(self.app))
             )
 
     # -- the side panel: evidence for the selected alert only, loaded lazily ---------

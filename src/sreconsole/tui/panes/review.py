@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
-from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style
+from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style, thresholds
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, safe
 
@@ -83,7 +83,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def _cells(self, r) -> list[Text]:
         theme = self.app.current_theme
-        high, low = self._thresholds()
+        high, low = thresholds(self.app)
         sev_style = {"critical": f"bold {theme.error}", "warning": f"bold {theme.warning}"}.get(r.severity.lower(), "dim")
         conf = Text("—", style="dim") if r.confidence is None else Text(f"{r.confidence:.2f}", style=confidence_style(r.confidence, high, low, theme))
         state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim", "failed": theme.error or "red"}.get(r.state, "dim")
@@ -110,10 +110,6 @@ class ReviewPane(Vertical, can_focus=False):
         ro = "  READ-ONLY" if self.queue.read_only else ""
         title.update(Text.assemble(("Review  ", "bold"), f"{n} {mode}", (f"  {human} need{'s' if human == 1 else ''} a human" if human else "", "bold"), (extra, "dim"), (ro, "bold reverse")))
 
-    def _thresholds(self) -> tuple[float, float]:
-        t = self.app.settings.triage
-        return t.high_threshold, t.low_threshold
-
     @property
     def order(self) -> list[str]:
         """Record keys in display order."""
@@ -137,7 +133,7 @@ class ReviewPane(Vertical, can_focus=False):
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
             view.update(Text(f"{empty}. Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
-        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), self._thresholds(), self.app.current_theme, datetime.now(r.created_at.tzinfo)))
+        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo)))
 
     # -- actions -----------------------------------------------------------------------------
 
