@@ -400,3 +400,22 @@ def test_a_generator_setting_that_cannot_work_falls_back_with_the_reason(corpus,
     assert "needs ollama.url" in answer.note and "needs ollama.url" in b.generator_problem
     missing = replace(settings, chat=replace(settings.chat, generator="auto", mlx_model="run:nope"))
     assert "no pipeline run 'nope'" in make_bruno(missing, StubKnowledge(corpus[1], embedder)).generator_problem
+
+
+def test_the_history_file_survives_nonsense(tmp_path) -> None:
+    from sreconsole.chat.history import ChatHistory
+    from sreconsole.domain.chat import Answer, Citation
+
+    path = tmp_path / "chat" / "history.jsonl"
+    history = ChatHistory(path)
+    history.record(Answer("q1", "a1 [1]", "extractive", (Citation(1, "/r.md", 3, 9, "H", "text"),), "knowledge"))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("not json\n[1, 2]\n")
+        fh.write(json.dumps({"role": "assistant", "text": "a2", "citations": [{"path": "/x.md", "start_line": "NaN"}, "junk", {"path": "/y.md", "start_line": 2, "end_line": 4}]}) + "\n")
+    turns = history.load()
+    assert [(t.role, t.text) for t in turns] == [("user", "q1"), ("assistant", "a1 [1]"), ("assistant", "a2")]
+    assert [(c.path, c.start_line, c.end_line) for c in turns[1].citations] == [("/r.md", 3, 9)]
+    assert [(c.path, c.start_line, c.end_line) for c in turns[2].citations] == [("/y.md", 2, 4)]
+    history.new_chat()
+    assert history.load() == []
+    assert ChatHistory(None).load() == [] and ChatHistory(tmp_path / "missing.jsonl").load() == []

@@ -58,6 +58,9 @@ async def test_ask_open_a_citation_and_queue_the_recommended_action(make_demo_ap
         assert answer.recommends[0] == "pod-restart"
         shown = "".join(_text(t.content) for t in pane.query(".bruno-turn"))
         assert "RUNBOOK.md:" in shown and f"— {answer.generator}" in shown and "p queues it for review" in shown
+        runbook = next(c for c in answer.citations if c.path.endswith("RUNBOOK.md"))
+        # Under the answer, relative to the indexed directory; absolute in the side panel.
+        assert f"] RUNBOOK.md:{runbook.start_line}-{runbook.end_line}" in shown and "demo/knowledge/RUNBOOK.md" not in shown
 
         await pilot.press("up")
         assert app.query_one("#bruno-input").value == QUESTION
@@ -72,7 +75,7 @@ async def test_ask_open_a_citation_and_queue_the_recommended_action(make_demo_ap
         first = answer.citations[0]
         lines = open(first.path, encoding="utf-8").read().splitlines()
         passage = _text(app.query_one("#bruno-passage", Static).content, 120)
-        assert f"{first.start_line:>5} " in passage and lines[first.start_line - 1][:30] in passage
+        assert first.ref in passage and f"{first.start_line:>5} " in passage and lines[first.start_line - 1][:30] in passage
         if len(answer.citations) > 1:
             await pilot.press("down")
             await pilot.pause(0.05)
@@ -145,6 +148,16 @@ async def test_an_answer_streams_in_before_it_is_complete(make_demo_app, monkeyp
             assert answer.generator == "ollama:llama3.2:3b" and "[7]" not in answer.text and len(answer.citations) == 1
             final = _text(pane.query(".bruno-turn").last().content)
             assert "[7]" not in final and "— ollama:llama3.2:3b" in final
+
+            # A newer question stops the one still streaming; its box says so.
+            gate.clear()
+            await pilot.press(*"etcd has no leader", "enter")
+            first_box = pane.query(".bruno-turn").last()
+            await _until(pilot, lambda: "once the database answers" in _text(first_box.content), "the first chunk again")
+            await pilot.press(*"what is firing?", "enter")
+            gate.set()
+            await _until(pilot, lambda: "stopped: you asked something else" in _text(first_box.content), "the stopped answer")
+            await _until(pilot, lambda: pane.last_answer.query == "what is firing?", "the newer answer")
     assert stub.requests and stub.requests[0][1]["model"] == "llama3.2:3b"
 
 

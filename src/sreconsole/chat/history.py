@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sreconsole.domain.chat import Answer, ChatTurn
+from sreconsole.domain.chat import Answer, ChatTurn, Citation
 
 READ_LINES = 400
 """Only the end of the file is read back (it grows for as long as nobody starts a new chat)."""
@@ -40,7 +40,8 @@ class ChatHistory:
             if row.get("role") == "new":
                 turns = []
             elif row.get("role") in ("user", "assistant") and isinstance(row.get("text"), str):
-                cites = tuple(c for c in row.get("citations") or () if isinstance(c, dict))
+                raw = row.get("citations") if isinstance(row.get("citations"), list) else []
+                cites = tuple(c for c in (_citation(n, d) for n, d in enumerate(raw, 1)) if c is not None)
                 turns.append(ChatTurn(row["role"], row["text"], str(row.get("generator", "")), cites))
         return turns[-KEEP_TURNS:]
 
@@ -62,3 +63,15 @@ class ChatHistory:
                 fh.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         except OSError:
             pass  # history is a convenience; the answer is on screen
+
+
+def _citation(n: int, d: object) -> Citation | None:
+    """A stored citation back as a :class:`Citation` (its passage text is not kept: the
+    side panel reads the file), or ``None`` for a line someone edited into nonsense."""
+    if not isinstance(d, dict) or not isinstance(d.get("path"), str):
+        return None
+    try:
+        start, end = int(d.get("start_line", 1)), int(d.get("end_line", 1))
+    except (TypeError, ValueError):
+        return None
+    return Citation(n, d["path"], start, end, str(d.get("heading", "")), "")

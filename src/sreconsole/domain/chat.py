@@ -78,5 +78,5 @@ class ChatTurn:
     """``user`` or ``assistant``."""
     text: str
     generator: str = ""
-    citations: tuple[dict, ...] = ()
-    """``Citation.as_dict()`` of an assistant turn's citations."""
+    citations: tuple[Citation, ...] = ()
+    """An assistant turn's citations (as kept on disk: no passage text)."""

@@ -106,6 +106,7 @@ class ChatService:
         self.clock = clock
         self.history = ChatHistory(history_path(settings))
         self._bruno: Bruno | None = None
+        self._roots: tuple[str, ...] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -115,6 +116,22 @@ class ChatService:
             if self._bruno is None:
                 self._bruno = make_bruno(self.settings, self.knowledge, self.review_queue, self.alerts)
             return self._bruno
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The indexed directories, longest first: the pane shows citation paths relative
+        to the one that holds them (the side panel and ``ask --json`` keep them absolute)."""
+        from sreconsole.services.knowledge import index_paths
+
+        if self._roots is None:
+            found = []
+            for p in index_paths(self.settings):
+                try:
+                    found.append(str(Path(p).expanduser().resolve()))
+                except OSError:
+                    continue
+            self._roots = tuple(sorted(found, key=len, reverse=True))
+        return self._roots
 
     @property
     def generator_name(self) -> str:

@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from sreconsole.domain.chat import RECORD_GENERATORS
-from sreconsole.tui.panes.bruno_dialogs import CitationList, ProposeScreen, passage_lines, short_ref
+from sreconsole.tui.panes.bruno_dialogs import CitationList, ProposeScreen, display_ref, passage_lines, short_ref
 from sreconsole.tui.render import clean, inert_markdown, safe
 
 HISTORY = 50
@@ -29,10 +29,11 @@ NARROW = 110
 """Below this width the side panel covers the conversation instead of sharing the row."""
 
 
-def answer_renderable(answer, earlier: bool = False):
+def answer_renderable(answer, earlier: bool = False, roots: tuple[str, ...] = ()):
     """An answer as shown: Markdown for what a generator wrote (links shown as text, never
-    as terminal hyperlinks), plain text for answers built from records; then its citations,
-    what it recommends, and who answered."""
+    as terminal hyperlinks), plain text for answers built from records; then its citations
+    (paths relative to the indexed directory holding them), what it recommends, and who
+    answered."""
     if answer.generator in RECORD_GENERATORS:
         body = Text(clean(answer.text, 8000, single_line=False))
     else:
@@ -41,7 +42,7 @@ def answer_renderable(answer, earlier: bool = False):
     if answer.citations:
         parts.append(Text(""))
         for c in answer.citations:
-            parts.append(Text.assemble((f"[{c.n}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
+            parts.append(Text.assemble((f"[{c.n}] ", "bold"), safe(display_ref(c, roots), 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
     if answer.recommends and not earlier:
         parts.append(Text.assemble(("recommends ", "dim"), safe(", ".join(answer.recommends), 200, style="bold"),
                                    (" · p queues it for review", "dim")))
@@ -103,16 +104,14 @@ class BrunoPane(Vertical, can_focus=False):
     def _restore(self) -> None:
         """The conversation since the last "new chat": questions go back into the input's
         history, answers are shown again with their citations."""
-        from sreconsole.domain.chat import Answer, Citation
+        from sreconsole.domain.chat import Answer
 
         for turn in self.chat.history.load():
             if turn.role == "user":
                 self.asked.append(turn.text)
                 self._say(Text.assemble(("you  ", "bold"), safe(turn.text, 2000, single_line=False)))
             else:
-                cites = tuple(Citation(n, str(c.get("path", "")), int(c.get("start_line", 1) or 1), int(c.get("end_line", 1) or 1), str(c.get("heading", "")), "")
-                              for n, c in enumerate(turn.citations, 1))
-                self._say(answer_renderable(Answer("", turn.text, turn.generator, cites, ""), earlier=True))
+                self._say(answer_renderable(Answer("", turn.text, turn.generator, turn.citations, ""), earlier=True, roots=self.chat.roots))
             self.turns.append((turn.role, turn.text))
         self._cursor = len(self.asked)
 
@@ -146,6 +145,7 @@ class BrunoPane(Vertical, can_focus=False):
         try:
             for part in self.chat.bruno.stream(question, turns):
                 if worker.is_cancelled:
+                    self.app.call_from_thread(box.update, Text(clean(shown, 8000, single_line=False) + "\n(stopped: you asked something else)", style="dim"))
                     return
                 if isinstance(part, str):
                     shown += part
@@ -158,7 +158,7 @@ class BrunoPane(Vertical, can_focus=False):
 
     def _final(self, box: Static, answer) -> None:
         self.last_answer = answer
-        box.update(answer_renderable(answer))
+        box.update(answer_renderable(answer, roots=self.chat.roots))
         self.turns.append(("user", answer.query))
         self.turns.append(("assistant", answer.text))
         self.query_one("#bruno-log", VerticalScroll).scroll_end(animate=False)

@@ -42,6 +42,19 @@ def passage_lines(c) -> list:
     return [table]
 
 
+def display_ref(c, roots: tuple[str, ...] = ()) -> str:
+    """``path:first-last`` with the path relative to the indexed directory holding it
+    (``kubernetes/KubePodCrashLooping.md:8-17``), absolute when none does."""
+    if c.is_record:
+        return c.ref
+    path = c.path
+    for root in roots:
+        if path.startswith(root.rstrip("/") + "/"):
+            path = path[len(root.rstrip("/")) + 1 :]
+            break
+    return f"{path}:{c.start_line}-{c.end_line}"
+
+
 def short_ref(c) -> str:
     """``RUNBOOK.md:14-24`` for a list where the full path would wrap (the passage header
     and the answer show the full path)."""
