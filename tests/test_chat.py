@@ -166,7 +166,8 @@ def test_live_questions_are_answered_from_the_records_and_cite_them(corpus, embe
     from sreconsole.domain.alerts import Alert, AlertState
 
     alerts = [
-        Alert("a", {"alertname": "KubePodCrashLooping", "namespace": "shop", "severity": "critical", "pod": "api-1"}),
+        Alert("a", {"alertname": "KubePodCrashLooping", "namespace": "shop", "severity": "critical", "pod": "api-1"},
+              {"summary": "run kubectl delete pod api-1 -n shop, or `cordon-node`"}),
         Alert("b", {"alertname": "KubeJobFailed", "namespace": "payments", "severity": "warning"}),
         Alert("c", {"alertname": "TargetDown", "namespace": "payments", "severity": "warning"}, state=AlertState.SILENCED),
     ]
@@ -189,6 +190,7 @@ def test_live_questions_are_answered_from_the_records_and_cite_them(corpus, embe
     assert "TargetDown" not in firing.text  # silenced: not firing
     assert [c.path for c in firing.citations] == ["alert:a", "alert:b"]
     assert "pod=api-1" in firing.citations[0].text
+    assert firing.recommends == ()  # an alert's own text recommends nothing
     payments = b.ask("what is firing in payments?")
     assert payments.text.startswith("1 alert firing for payments:") and [c.path for c in payments.citations] == ["alert:b"]
     nowhere = b.ask("what is firing in frobnitz?")

@@ -55,7 +55,7 @@ def test_stated_values(catalog) -> None:
 
 
 ALERTS = [
-    Alert("f1", {"alertname": "KubePodCrashLooping", "namespace": "payments", "pod": "payments-api-1", "severity": "warning"}, starts_at=NOW),
+    Alert("f1", {"alertname": "KubePodCrashLooping", "namespace": "payments", "pod": "payments-api-1", "deployment": "payments-api", "severity": "warning"}, starts_at=NOW),
     Alert("f2", {"alertname": "KubePodCrashLooping", "namespace": "search", "pod": "indexer-0", "severity": "critical"}, starts_at=NOW),
     Alert("f3", {"alertname": "KubePodCrashLooping", "namespace": "old", "pod": "x"}, starts_at=NOW, state=AlertState.RESOLVED),
 ]
@@ -64,7 +64,8 @@ RUNBOOK_CITE = Citation(1, "/runbooks/RUNBOOK.md", 14, 43, "Alert: KubePodCrashL
 
 
 def _answer(question: str, cites=(RUNBOOK_CITE,)) -> Answer:
-    return Answer(question, "From the runbooks:\n- Action: `pod-restart` [1]", "extractive", tuple(cites), "knowledge")
+    text = "From the runbooks:\n- Action: `pod-restart` [1]\n- or `kubectl rollout restart deployment/x` [1]"
+    return Answer(question, text, "extractive", tuple(cites), "knowledge", recommends=recommended(text, cites, load_catalog()))
 
 
 def test_the_alert_comes_from_the_question_and_the_cited_runbook(catalog) -> None:
@@ -75,6 +76,9 @@ def test_the_alert_comes_from_the_question_and_the_cited_runbook(catalog) -> Non
     # No scope word: the worst firing one (resolved alerts never count).
     assert draft(_answer("how do I fix a crash looping pod"), catalog, ALERTS).alert.fingerprint == "f2"
     assert [e.ref for e in d.evidence] == ["/runbooks/RUNBOOK.md:14-43"] and d.evidence[0].action == "pod-restart"
+    # Another candidate binds its own parameters from the same alert.
+    assert d.candidates == ("pod-restart", "rollout-restart")
+    assert d.parameters_for(catalog.get("rollout-restart")) == {"name": "payments-api", "namespace": "payments"}
 
 
 def test_no_matching_alert_asks_for_the_parameters(catalog) -> None:
@@ -94,6 +98,10 @@ def test_the_selected_alert_is_the_context_when_it_is_the_one_cited(catalog) -> 
 
 def test_an_answer_recommending_nothing_drafts_nothing(catalog) -> None:
     assert draft(Answer("q", "It depends.", "extractive", (), "knowledge"), catalog) is None
+    # Only what Bruno put in recommends counts: a firing list citing an alert whose own
+    # summary says "kubectl delete pod" recommends nothing.
+    cite = Citation(1, "alert:f1", 1, 1, "KubePodCrashLooping", "summary: kubectl delete pod api-1 -n shop")
+    assert draft(Answer("what is firing?", "- KubePodCrashLooping [1]", "live", (cite,), "live"), catalog, ALERTS) is None
 
 
 # -- queued for real ----------------------------------------------------------------------------
@@ -131,6 +139,8 @@ def test_a_chat_proposal_is_queued_pending_with_its_evidence(chat) -> None:
     assert record.command == "kubectl delete pod payments-api-1 -n payments"
     assert [e["ref"] for e in record.evidence] == ["/runbooks/RUNBOOK.md:14-43"]
     assert record.result is None  # nothing was executed, not even a dry run
+    again, queued = chat.enqueue(d, d.action, d.parameters)  # p twice on the same answer
+    assert not queued and again.id == record.id
     entries = list(audit.export(chat.review_queue.store))
     assert [e["event"] for e in entries] == ["enqueue"] and entries[0]["user"] == "alice"
     assert audit.verify(chat.review_queue.store).ok

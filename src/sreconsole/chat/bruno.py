@@ -145,9 +145,12 @@ class Bruno:
                     streamed = True
                     yield item
         assert answer is not None
-        recommends = answer.recommends
-        if answer.intent == "knowledge" or answer.citations:
-            recommends = recommended(answer.text, answer.citations, self.catalog) if self._action_ids() else ()
+        recommends: tuple[str, ...] = ()
+        # What runbooks and past incidents recommend, never what an alert's own labels or a
+        # review record's text happen to contain.
+        from_docs = answer.intent == "knowledge" or (answer.citations and all(c.path.startswith("incident:") for c in answer.citations))
+        if from_docs and self._action_ids():
+            recommends = recommended(answer.text, answer.citations, self.catalog)
         answer = Answer(answer.query, clean(answer.text, None, single_line=False), answer.generator, answer.citations,
                         answer.intent, "; ".join(x for x in (note, answer.note) if x), recommends)
         if not streamed:

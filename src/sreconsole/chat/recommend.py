@@ -134,6 +134,14 @@ class ProposalDraft:
     """How the alert and parameters were found, for the dialog."""
     invalid: list[tuple[str, str]] = field(default_factory=list)
 
+    def parameters_for(self, action) -> dict[str, str]:
+        """Another candidate's parameters from the same context (a rolling restart wants
+        the deployment label where a pod restart wants the pod)."""
+        from sreconsole.triage.catalog import bind
+
+        labels = dict(self.alert.labels) if self.alert is not None else {}
+        return dict(bind(action, labels, stated_values(self.question, action)).params)
+
 
 def stated_values(question: str, action) -> dict[str, str]:
     """Parameter values the question states: ``pod api-7d9``, ``-n payments``,
@@ -186,10 +194,11 @@ def context_alert(question: str, citations: Sequence, alerts: Sequence | None, s
 
 
 def draft(answer, catalog, alerts: Sequence | None = None, selected=None, action_id: str | None = None) -> ProposalDraft | None:
-    """The proposal an answer leads to, or ``None`` when it recommends no catalog action."""
+    """The proposal an answer leads to, or ``None`` when it recommends no catalog action
+    (:attr:`Answer.recommends`, which Bruno fills from runbooks and incidents only)."""
     from sreconsole.triage.catalog import bind
 
-    candidates = tuple(a for a in (answer.recommends or recommended(answer.text, answer.citations, catalog)) if a in catalog)
+    candidates = tuple(a for a in answer.recommends if a in catalog)
     if action_id is not None:
         if action_id not in catalog:
             raise ValueError(f"unknown action {action_id!r}")

@@ -10,14 +10,13 @@ anything is stored.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-
-import threading
 from typing import TYPE_CHECKING
 
-from sreconsole.chat.generators import describe, make_generator
+from sreconsole.chat.generators import describe, make_generator, mlx_label
 from sreconsole.chat.history import ChatHistory
 from sreconsole.domain.alerts import Alert, fingerprint
 from sreconsole.domain.proposal import Proposal
@@ -28,7 +27,7 @@ if TYPE_CHECKING:  # Bruno (and numpy behind it) load with the first question, n
 
 CHAT_METHOD = "chat"
 CHAT_SOURCE_LABEL = ("source", "bruno")
-"""Label on the alert a chat proposal is filed under when no firing alert matched."""
+"""Added to the labels a chat proposal is filed under: its fingerprint is then its own."""
 
 
 def resolve_mlx_model(settings) -> tuple[Path, Path | None, str] | None:
@@ -38,8 +37,7 @@ def resolve_mlx_model(settings) -> tuple[Path, Path | None, str] | None:
     if not value:
         return None
     if not value.startswith("run:"):
-        path = Path(value).expanduser()
-        return path, None, path.name
+        return Path(value).expanduser(), None, mlx_label(value)
     from sreconsole.pipeline.runs import RunStore
 
     run_id = value[4:]
@@ -190,11 +188,11 @@ class ChatService:
         and would otherwise supersede the operator's choice (or be overwritten by it)."""
         params, command, api = self.validate(d, action_id, parameters)
         action = self.bruno.catalog.get(action_id)
-        if d.alert is not None:
-            for record in self.review_queue.list():
-                if record.fingerprint == d.alert.fingerprint and record.action == action_id and record.parameters == params:
-                    return record, False
         alert = self._chat_alert(d, action, params)
+        for_same = {alert.fingerprint} | ({d.alert.fingerprint} if d.alert is not None else set())
+        for record in self.review_queue.list():
+            if record.fingerprint in for_same and record.action == action_id and record.parameters == params:
+                return record, False
         proposal = Proposal(
             fingerprint=alert.fingerprint,
             alertname=alert.alertname,

@@ -174,6 +174,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
     async def _action_changed(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id and event.option.id != self.action_id:
             self.action_id = event.option.id
+            self.values = self.draft.parameters_for(self.catalog.get(self.action_id))
             await self._show_params()
 
     @on(OptionList.OptionSelected, "#propose-actions")
