@@ -173,6 +173,11 @@ class IntentRouter:
                 self._vectors = np.asarray(self.embed(texts), dtype=np.float32)
             return self._vectors
 
+    def warm(self) -> None:
+        """Embed the examples now (in the background, before the first question needs them)."""
+        if self.embed is not None:
+            self._examples()
+
     def route(self, question: str) -> Route:
         ruled = route_by_rules(question)
         if ruled is not None:

@@ -115,6 +115,17 @@ class ChatService:
                 self._bruno = make_bruno(self.settings, self.knowledge, self.review_queue, self.alerts)
             return self._bruno
 
+    def warm(self) -> None:
+        """Build Bruno and embed the routing examples (loading the embedding model), so the
+        first question does not wait for them. Run in a worker thread; failures are left
+        for the first question to report."""
+        if not self.settings.knowledge.enabled:
+            return
+        try:
+            self.bruno.router.warm()
+        except Exception:  # noqa: BLE001 - no store yet, no model: the first question says so
+            pass
+
     @property
     def roots(self) -> tuple[str, ...]:
         """The indexed directories, longest first: the pane shows citation paths relative

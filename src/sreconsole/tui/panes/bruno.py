@@ -95,6 +95,11 @@ class BrunoPane(Vertical, can_focus=False):
     def on_mount(self) -> None:
         self._say(Text("Ask about a runbook, what is firing, what waits for review, or what can be remediated.", style="dim"))
         self._restore()
+        # After the first paint and the knowledge base's own preparation (one second in).
+        self.set_timer(3.0, self._warm)
+
+    def _warm(self) -> None:
+        self.run_worker(self.chat.warm, thread=True, group="bruno-warm", exit_on_error=False, description="warm Bruno")
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -258,7 +263,9 @@ class BrunoPane(Vertical, can_focus=False):
     def action_propose(self) -> None:
         answer = self.last_answer
         if answer is None:
-            self.app.notify("ask something first: p queues what the last answer recommends", severity="warning")
+            busy = any(w.group == "bruno" and w.is_running for w in self.workers)
+            self.app.notify("Bruno is still answering" if busy else "ask something first: p queues what the last answer recommends",
+                            severity="warning")
             return
         try:
             draft = self.chat.draft(answer)
