@@ -73,6 +73,7 @@ class BrunoPane(Vertical, can_focus=False):
         self._cursor = 0
         self.last_answer = None
         self.shown_citations: tuple = ()
+        self._warmed = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(None), classes="pane-title", id="bruno-title")
@@ -95,11 +96,14 @@ class BrunoPane(Vertical, can_focus=False):
     def on_mount(self) -> None:
         self._say(Text("Ask about a runbook, what is firing, what waits for review, or what can be remediated.", style="dim"))
         self._restore()
-        # After the first paint and the knowledge base's own preparation (one second in).
-        self.set_timer(3.0, self._warm)
 
-    def _warm(self) -> None:
-        self.run_worker(self.chat.warm, thread=True, group="bruno-warm", exit_on_error=False, description="warm Bruno")
+    def on_show(self) -> None:
+        """The first time the pane is shown, load what the first question needs (the
+        embedding model, the routing examples) while the operator types it. Not at start-up:
+        an operator who never opens Bruno should not pay ~100 MB for its model."""
+        if not self._warmed:
+            self._warmed = True
+            self.run_worker(self.chat.warm, thread=True, group="bruno-warm", exit_on_error=False, description="warm Bruno")
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
