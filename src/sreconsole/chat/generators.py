@@ -13,7 +13,6 @@ checked afterwards (:func:`sreconsole.chat.grounding.ground`), never trusted.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -106,9 +105,9 @@ class MlxGenerator:
             if self._loaded is None:
                 if not (self.path / "config.json").is_file():
                     raise GeneratorUnavailable(f"no MLX model at {self.path} (no config.json)")
-                os.environ["HF_HUB_OFFLINE"] = "1"  # a local directory, never a download
-                os.environ["TRANSFORMERS_OFFLINE"] = "1"
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                from sreconsole.knowledge.offline import forbid_hub_downloads
+
+                forbid_hub_downloads(serial_tokenizers=True)  # a local directory, never a download
                 try:
                     from mlx_lm import load
 

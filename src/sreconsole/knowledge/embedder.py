@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sreconsole.knowledge.offline import MissingAsset, minilm_files
+from sreconsole.knowledge.offline import MissingAsset, forbid_hub_downloads, minilm_files
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _SHIPPED_ID = "sreconsole/all-MiniLM-L6-v2-int8"
@@ -33,12 +33,6 @@ no loss against 256 on the dev questions, so longer chunks are embedded by their
 
 class EmbedderError(RuntimeError):
     """The model cannot be loaded; the message says which file or setting is wrong."""
-
-
-def _offline() -> None:
-    for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        os.environ[flag] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 class Embedder:
@@ -75,7 +69,7 @@ class Embedder:
         with self._lock:
             if self._model is not None:
                 return self._model
-            _offline()
+            forbid_hub_downloads()
             try:
                 from fastembed import TextEmbedding
                 from fastembed.common.model_description import ModelSource, PoolingType

@@ -8,10 +8,23 @@ and ``doctor`` can ask cheaply.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 DUCKDB_VERSION = "1.5.5"
 """The DuckDB release the extension wheels were built for (pinned in pyproject.toml)."""
+
+
+def forbid_hub_downloads(*, serial_tokenizers: bool = False) -> None:
+    """Set the Hugging Face libraries' offline switches before they are imported, so a
+    missing file is an error, never a download. ``serial_tokenizers`` also turns off the
+    ``tokenizers`` thread pool (unless the operator set it), which mlx-lm's loaders want
+    in a process that may fork workers; the embedder keeps it."""
+    for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[flag] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    if serial_tokenizers:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class MissingAsset(LookupError):

@@ -17,7 +17,6 @@ Heavy imports (MLX, mlx-lm, transformers, MLflow) happen inside the step that ne
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -240,9 +239,9 @@ def build_demo_base(target: Path, data_dir: Path, vocab_size: int = 1024, seed: 
 
 def _offline() -> None:
     """Never download: a base is a local directory or the demo."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sreconsole.knowledge.offline import forbid_hub_downloads
+
+    forbid_hub_downloads(serial_tokenizers=True)
 
 
 def _load(path: Path, adapter_path: Path | None = None) -> tuple[Any, Any, dict]:
