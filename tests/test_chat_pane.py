@@ -32,6 +32,12 @@ async def _until(pilot, condition, what: str, tries: int = 600) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def _open_bruno(app, pilot) -> BrunoPane:
+    await wait_for_polls(app, pilot)
+    await pilot.press("4")
+    return app.query_one(BrunoPane)
+
+
 async def _ask(pilot, pane: BrunoPane, question: str):
     before = pane.last_answer
     await pilot.press(*question, "enter")
@@ -48,9 +54,7 @@ async def test_ask_open_a_citation_and_queue_the_recommended_action(make_demo_ap
     app = make_demo_app(load_settings())
     app.evidence_service.knowledge.prepare()
     async with app.run_test(size=(120, 34)) as pilot:
-        await wait_for_polls(app, pilot)
-        await pilot.press("4")
-        pane = app.query_one(BrunoPane)
+        pane = await _open_bruno(app, pilot)
         assert app.focused is app.query_one("#bruno-input")
         assert "generator: extractive" in _text(app.query_one("#bruno-title", Static).content)
         answer = await _ask(pilot, pane, QUESTION)
@@ -105,9 +109,7 @@ async def test_ask_open_a_citation_and_queue_the_recommended_action(make_demo_ap
     # A new console shows the conversation again (history in the data dir) ...
     app2 = make_demo_app(load_settings())
     async with app2.run_test(size=(100, 30)) as pilot:
-        await wait_for_polls(app2, pilot)
-        await pilot.press("4")
-        pane2 = app2.query_one(BrunoPane)
+        pane2 = await _open_bruno(app2, pilot)
         assert pane2.asked == [QUESTION] and len(pane2.turns) == 2
         assert "RUNBOOK.md:" in "".join(_text(t.content) for t in pane2.query(".bruno-turn"))
         # ctrl+l clears the screen only; the context stays ...
@@ -135,9 +137,7 @@ async def test_an_answer_streams_in_before_it_is_complete(make_demo_app, monkeyp
         app = make_demo_app(load_settings())
         app.evidence_service.knowledge.prepare()
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for_polls(app, pilot)
-            await pilot.press("4")
-            pane = app.query_one(BrunoPane)
+            pane = await _open_bruno(app, pilot)
             assert "generator: ollama:llama3.2:3b" in _text(app.query_one("#bruno-title").content)
             await pilot.press(*QUESTION, "enter")
             await _until(pilot, lambda: "once the database answers" in _text(pane.query(".bruno-turn").last().content), "the first chunk")
@@ -164,9 +164,7 @@ async def test_an_answer_streams_in_before_it_is_complete(make_demo_app, monkeyp
 async def test_p_with_nothing_recommended_says_so(make_demo_app):
     app = make_demo_app(load_settings())
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for_polls(app, pilot)
-        await pilot.press("4")
-        pane = app.query_one(BrunoPane)
+        pane = await _open_bruno(app, pilot)
         await _ask(pilot, pane, "hi")
         await pilot.press("escape", "p")
         await pilot.pause(0.1)

@@ -104,3 +104,8 @@ def test_version_flag():
 def test_bad_theme_is_rejected():
     with pytest.raises(ConfigError, match="theme"):
         load_settings(overrides={"theme": "solarized"})
+
+
+def test_unknown_chat_generator_is_rejected_naming_the_choices():
+    with pytest.raises(ConfigError, match=r"env SRECONSOLE_CHAT_GENERATOR: chat.generator must be one of auto, extractive, ollama, mlx, got 'gpt5'"):
+        load_settings(environ={"SRECONSOLE_CHAT_GENERATOR": "gpt5"})

@@ -136,6 +136,9 @@ class PipelineSettings:
     job_secret: str = setting("", "Secret holding secret settings under their SRECONSOLE_* names.")
 
 
+CHAT_GENERATORS = ("auto", "extractive", "ollama", "mlx")
+
+
 @dataclass
 class ChatSettings:
     generator: str = setting("auto", "Who writes Bruno's answers: 'auto' (Ollama when ollama.url is set, else the local MLX model when chat.mlx_model is set, else extractive), 'ollama', 'mlx' or 'extractive'.")
@@ -401,8 +404,8 @@ def load_settings(
 
     if settings.theme not in ("dark", "light"):
         raise ConfigError(f"{settings.origins.get('theme', 'default')}: theme must be 'dark' or 'light', got {settings.theme!r}")
-    if settings.chat.generator not in ("auto", "extractive", "ollama", "mlx"):
-        raise ConfigError(f"{settings.origins.get('chat.generator', 'default')}: chat.generator must be auto, extractive, ollama or mlx, got {settings.chat.generator!r}")
+    if settings.chat.generator not in CHAT_GENERATORS:
+        raise ConfigError(f"{settings.origins.get('chat.generator', 'default')}: chat.generator must be one of {', '.join(CHAT_GENERATORS)}, got {settings.chat.generator!r}")
     for key in ("poll_interval_s", "stale_after_s"):
         if getattr(settings, key) <= 0:
             raise ConfigError(f"{settings.origins.get(key, 'default')}: {key} must be > 0")

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from sreconsole.chat import grounding
+from sreconsole.config import CHAT_GENERATORS
 from sreconsole.domain.text import clean
-
-GENERATORS = ("auto", "extractive", "ollama", "mlx")
 
 
 class GeneratorUnavailable(Exception):
@@ -146,8 +145,8 @@ def choose(settings) -> str:
     choice that cannot work raises ValueError with the reason."""
     chat = settings.chat
     choice = chat.generator
-    if choice not in GENERATORS:
-        raise ValueError(f"chat.generator must be one of {', '.join(GENERATORS)}, not {choice!r}")
+    if choice not in CHAT_GENERATORS:
+        raise ValueError(f"chat.generator must be one of {', '.join(CHAT_GENERATORS)}, not {choice!r}")
     if choice == "auto":
         choice = "ollama" if settings.ollama.url else ("mlx" if chat.mlx_model else "extractive")
     if choice == "ollama" and not settings.ollama.url:
@@ -159,6 +158,11 @@ def choose(settings) -> str:
 
 def mlx_label(value: str) -> str:
     return f"run {value[4:]}" if value.startswith("run:") else Path(value).expanduser().name
+
+
+def local_mlx_model(value: str) -> tuple[Path, None, str]:
+    """``chat.mlx_model`` given as a directory: (model dir, no adapters, label)."""
+    return Path(value).expanduser(), None, mlx_label(value)
 
 
 def describe(settings) -> str:
@@ -184,8 +188,6 @@ def make_generator(settings, actions: Sequence[str], mlx_model: tuple[Path, Path
         o = settings.ollama
         return OllamaGenerator(o.url, o.model, o.timeout_s, window, actions)
     if choice == "mlx":
-        if mlx_model is None:
-            mlx_model = (Path(settings.chat.mlx_model).expanduser(), None, mlx_label(settings.chat.mlx_model))
-        path, adapter, label = mlx_model
+        path, adapter, label = mlx_model or local_mlx_model(settings.chat.mlx_model)
         return MlxGenerator(path, max(16, int(settings.chat.max_tokens)), window, actions, adapter_path=adapter, label=label)
     return ExtractiveGenerator()

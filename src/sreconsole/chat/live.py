@@ -47,7 +47,7 @@ def narrow(items: Sequence, labels_of, question: str) -> tuple[list, list[str], 
     """Items whose labels match every question word that matches some item's labels;
     returns (items, the words used, the asked-for scopes that matched nothing)."""
     terms, asked = scope_terms(question)
-    index = [set().union(*(_parts(str(v)) for k, v in labels_of(it).items() if k in SCOPE_LABELS)) if labels_of(it) else set() for it in items]
+    index = [set().union(*(_parts(str(v)) for k, v in (labels_of(it) or {}).items() if k in SCOPE_LABELS)) for it in items]
     used = [t for t in terms if any(t in parts for parts in index)]
     chosen = [it for it, parts in zip(items, index) if all(t in parts for t in used)]
     missing = [a for a in asked if a not in used]
@@ -56,6 +56,11 @@ def narrow(items: Sequence, labels_of, question: str) -> tuple[list, list[str], 
 
 def _state(alert) -> str:
     return str(getattr(getattr(alert, "state", None), "value", "firing")).lower()
+
+
+def is_firing(alert) -> bool:
+    """Firing, not silenced, inhibited or resolved (``active`` is Alertmanager's word)."""
+    return _state(alert) in ("firing", "active", "")
 
 
 def alert_citation(n: int, alert) -> Citation:
@@ -74,7 +79,7 @@ def firing(question: str, alerts: Iterable | None, error: str = "") -> Answer:
         return Answer(question, f"I could not read the alerts: {clean(error, 200)}", "live", (), "live")
     if alerts is None:
         return Answer(question, "I have no alert source here; the Alerts pane (or `sreconsole alerts list`) shows what is firing.", "live", (), "live")
-    active = [a for a in alerts if _state(a) in ("firing", "active", "")]
+    active = [a for a in alerts if is_firing(a)]
     chosen, used, missing = narrow(active, lambda a: a.labels, question)
     scope = " and ".join(clean(t, 63) for t in used)
     if missing:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sreconsole.chat.live import narrow
+from sreconsole.chat.live import is_firing, narrow
 from sreconsole.domain.proposal import EvidenceItem
 
 EQUIVALENT_COMMANDS = {
@@ -132,15 +132,19 @@ class ProposalDraft:
     question: str
     context: str = ""
     """How the alert and parameters were found, for the dialog."""
-    invalid: list[tuple[str, str]] = field(default_factory=list)
 
     def parameters_for(self, action) -> dict[str, str]:
         """Another candidate's parameters from the same context (a rolling restart wants
         the deployment label where a pod restart wants the pod)."""
-        from sreconsole.triage.catalog import bind
+        return dict(_context_binding(action, self.alert, self.question)[0].params)
 
-        labels = dict(self.alert.labels) if self.alert is not None else {}
-        return dict(bind(action, labels, stated_values(self.question, action)).params)
+
+def _context_binding(action, alert, question: str):
+    """(binding, stated values): the alert's labels, overridden by what the question states."""
+    from sreconsole.triage.catalog import bind
+
+    stated = stated_values(question, action)
+    return bind(action, dict(alert.labels) if alert is not None else {}, stated), stated
 
 
 def stated_values(question: str, action) -> dict[str, str]:
@@ -178,7 +182,7 @@ def context_alert(question: str, citations: Sequence, alerts: Sequence | None, s
             for a in alerts or ():
                 if a.fingerprint == fp:
                     return a, f"the alert cited as [{c.n}]"
-    firing = [a for a in (alerts or ()) if str(getattr(getattr(a, "state", None), "value", "firing")) in ("firing", "active")]
+    firing = [a for a in (alerts or ()) if is_firing(a)]
     by_name = [a for a in firing if a.alertname in names_asked] or [a for a in firing if a.alertname in cited_names]
     if by_name:
         chosen, used, _ = narrow(by_name, lambda a: a.labels, question)
@@ -196,8 +200,6 @@ def context_alert(question: str, citations: Sequence, alerts: Sequence | None, s
 def draft(answer, catalog, alerts: Sequence | None = None, selected=None, action_id: str | None = None) -> ProposalDraft | None:
     """The proposal an answer leads to, or ``None`` when it recommends no catalog action
     (:attr:`Answer.recommends`, which Bruno fills from runbooks and incidents only)."""
-    from sreconsole.triage.catalog import bind
-
     candidates = tuple(a for a in answer.recommends if a in catalog)
     if action_id is not None:
         if action_id not in catalog:
@@ -207,9 +209,7 @@ def draft(answer, catalog, alerts: Sequence | None = None, selected=None, action
         return None
     action = catalog.get(candidates[0])
     alert, how = context_alert(answer.query, answer.citations, alerts, selected)
-    labels = dict(alert.labels) if alert is not None else {}
-    stated = stated_values(answer.query, action)
-    binding = bind(action, labels, stated)
+    binding, stated = _context_binding(action, alert, answer.query)
     if stated:
         how = (how + "; " if how else "") + "from the question: " + ", ".join(f"{k}={v}" for k, v in stated.items())
     cited_names = [c.alertname for c in answer.citations if getattr(c, "alertname", "")]
@@ -221,5 +221,5 @@ def draft(answer, catalog, alerts: Sequence | None = None, selected=None, action
     )
     return ProposalDraft(
         action=action.id, candidates=candidates, parameters=dict(binding.params), missing=list(binding.missing),
-        alert=alert, alertname=alertname, evidence=evidence, question=answer.query, context=how, invalid=list(binding.invalid),
+        alert=alert, alertname=alertname, evidence=evidence, question=answer.query, context=how,
     )

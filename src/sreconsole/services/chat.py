@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sreconsole.chat.generators import describe, make_generator, mlx_label
+from sreconsole.chat.generators import describe, local_mlx_model, make_generator
 from sreconsole.chat.history import ChatHistory
 from sreconsole.domain.alerts import Alert, fingerprint
 from sreconsole.domain.proposal import Proposal
@@ -37,7 +37,7 @@ def resolve_mlx_model(settings) -> tuple[Path, Path | None, str] | None:
     if not value:
         return None
     if not value.startswith("run:"):
-        return Path(value).expanduser(), None, mlx_label(value)
+        return local_mlx_model(value)
     from sreconsole.pipeline.runs import RunStore
 
     run_id = value[4:]
@@ -142,24 +142,23 @@ class ChatService:
             self._roots = tuple(sorted(found, key=len, reverse=True))
         return self._roots
 
+    def _description(self) -> tuple[str, str]:
+        """(who answers, why not the configured generator): Bruno's own once it is built,
+        else read off the settings without building anything."""
+        if self._bruno is not None:
+            return self._bruno.generator.name, self._bruno.generator_problem
+        try:
+            return describe(self.settings), ""
+        except ValueError as exc:
+            return "extractive", str(exc)
+
     @property
     def generator_name(self) -> str:
-        if self._bruno is not None:
-            return self._bruno.generator.name
-        try:
-            return describe(self.settings)
-        except ValueError:
-            return "extractive"
+        return self._description()[0]
 
     @property
     def generator_problem(self) -> str:
-        if self._bruno is not None:
-            return self._bruno.generator_problem
-        try:
-            describe(self.settings)
-        except ValueError as exc:
-            return str(exc)
-        return ""
+        return self._description()[1]
 
     # -- turning an answer into a proposal ----------------------------------------------------
 

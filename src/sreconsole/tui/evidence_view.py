@@ -71,7 +71,7 @@ def _passages(passages, theme) -> list:
     shown = [p for p in passages if p.path == first.path][:PASSAGE_PARTS]
     out: list = []
     for p in shown:
-        cite = Text.assemble((f"{p.part} ", "bold"), (f"{_short_path(p.path)}:{p.start_line}-{p.end_line}", f"dim {theme.accent or ''}".strip()))
+        cite = Text.assemble((f"{p.part} ", "bold"), (f"{short_path(p.path)}:{p.start_line}-{p.end_line}", f"dim {theme.accent or ''}".strip()))
         out.append(cite)
         lines = [line for line in p.text.splitlines() if line.strip() and not line.strip().startswith("```")]
         for line in lines[:PASSAGE_LINES]:
@@ -80,7 +80,7 @@ def _passages(passages, theme) -> list:
             out.append(Text(f"  … {len(lines) - PASSAGE_LINES} more lines", style="dim"))
     others = sorted({p.path for p in passages} - {first.path})
     if others:
-        out.append(Text("also in: " + ", ".join(_short_path(p) for p in others), style="dim"))
+        out.append(Text("also in: " + ", ".join(short_path(p) for p in others), style="dim"))
     return out
 
 
@@ -103,7 +103,8 @@ def _incidents(incidents, evidence, theme) -> list:
     return out
 
 
-def _short_path(path: str) -> str:
+def short_path(path: str) -> str:
+    """The file and its directory: enough to tell runbooks apart in a narrow column."""
     parts = path.split("/")
     return "/".join(parts[-2:]) if len(parts) > 2 else path
 
@@ -172,7 +173,7 @@ def proposal_renderable(proposal, width: int, high: float, low: float, theme) ->
     for reason in proposal.review_reasons:
         lines.append(Text.assemble(("review: ", theme.warning or "yellow"), safe(reason, 300)))
     for item in proposal.evidence[:6]:
-        lines.append(Text.assemble((f"  {item.kind} ", "dim"), safe(_short_path(item.ref), 80, style="underline"), (" ", ""), safe(item.summary, 200, style="dim")))
+        lines.append(Text.assemble((f"  {item.kind} ", "dim"), safe(short_path(item.ref), 80, style="underline"), (" ", ""), safe(item.summary, 200, style="dim")))
     for note in proposal.notes:
         lines.append(safe(note, 300, style="dim italic"))
     return Group(*lines)

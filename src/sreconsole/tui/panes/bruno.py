@@ -239,7 +239,6 @@ class BrunoPane(Vertical, can_focus=False):
             Option(Text.assemble((f"[{c.n}] ", "bold"), safe(short_ref(c), 200), ("  ", ""), safe(c.heading.split(" > ")[-1], 80, style="dim")), id=str(i))
             for i, c in enumerate(citations)
         ])
-        options.styles.height = min(len(citations), 6)
         if citations:
             options.highlighted = 0
             self.show_passage(0)

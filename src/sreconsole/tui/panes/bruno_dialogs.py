@@ -3,8 +3,6 @@ in its file, and the dialog that queues a recommended action for review."""
 
 from __future__ import annotations
 
-import os
-
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -15,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from sreconsole.tui.evidence_view import short_path
 from sreconsole.tui.render import clean, safe
 
 MAX_LINES = 200
@@ -56,9 +55,9 @@ def display_ref(c, roots: tuple[str, ...] = ()) -> str:
 
 
 def short_ref(c) -> str:
-    """``RUNBOOK.md:14-24`` for a list where the full path would wrap (the passage header
-    and the answer show the full path)."""
-    return c.ref if c.is_record else f"{os.path.basename(c.path)}:{c.start_line}-{c.end_line}"
+    """``knowledge/RUNBOOK.md:14-24`` for a list where the full path would wrap (the
+    passage header shows the full path)."""
+    return c.ref if c.is_record else f"{short_path(c.path)}:{c.start_line}-{c.end_line}"
 
 
 class CitationList(OptionList):
@@ -99,6 +98,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         self.catalog = chat.bruno.catalog
         self.action_id = draft.action
         self.values: dict[str, str] = dict(draft.parameters)
+        """What the inputs of the chosen action start with (they hold what is typed)."""
 
     def compose(self) -> ComposeResult:
         d = self.draft
@@ -118,7 +118,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
                 yield Static(self._action_line(self.action_id), id="propose-action")
             yield Vertical(id="propose-params")
             yield Static("", id="propose-preview")
-            refs = "  ".join(os.path.basename(e.ref) if e.kind == "runbook" else e.ref for e in d.evidence)
+            refs = "  ".join(short_path(e.ref) if e.kind == "runbook" else e.ref for e in d.evidence)
             yield Static(safe(f"evidence: {refs}" if refs else "evidence: none", 600, single_line=False), id="propose-evidence")
             yield Label(Text("enter: queue as pending · tab: next field · esc: cancel\n"
                              "nothing runs from here: an operator approves it in the Review pane (2)", style="dim"))
@@ -165,10 +165,8 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         return True
 
     @on(Input.Changed)
-    def _changed(self, event: Input.Changed) -> None:
-        if event.input.id and event.input.id.startswith("propose-"):
-            self.values[event.input.id[len("propose-"):]] = event.value
-            self._preview()
+    def _changed(self) -> None:
+        self._preview()
 
     @on(OptionList.OptionHighlighted, "#propose-actions")
     async def _action_changed(self, event: OptionList.OptionHighlighted) -> None:
