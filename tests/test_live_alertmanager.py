@@ -233,6 +233,39 @@ def test_cli_alerts_list_reads_the_real_alertmanager(stack):
     assert any(r["alertname"] == "TestPodCrashLoopBackOff" for r in rows)
 
 
+def test_bruno_answers_what_is_firing_from_the_real_alertmanager_citing_its_alerts(stack):
+    """`ask` reads the same source as `alerts list`: the alerts it cites are exactly the
+    firing ones Alertmanager has in the namespace the question names."""
+    import json
+    import subprocess
+    import sys
+
+    from harness import free_port
+
+    am, _prom, _rules = stack
+    base = [sys.executable, "-m", "sreconsole", "--alertmanager", am.url]
+    deadline = time.monotonic() + 40
+    while True:
+        listed = json.loads(subprocess.run([*base, "alerts", "list", "--json", "--filter", 'namespace="ai"'],
+                                           capture_output=True, text=True, timeout=60, check=True).stdout)
+        if any(r["alertname"] == "TestPodCrashLoopBackOff" for r in listed) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    out = subprocess.run([*base, "ask", "what is firing in ai?", "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["generator"] == "live"
+    # Earlier tests in this module silence some of them: those are not "firing".
+    firing = [r for r in listed if r["state"] == "firing"]
+    assert firing and {c["path"] for c in answer["citations"]} == {f"alert:{r['fingerprint']}" for r in firing}
+    assert all(r["alertname"] in answer["answer"] for r in firing)
+    nowhere = json.loads(subprocess.run([*base, "ask", "what is firing in nosuchns?", "--json"], capture_output=True, text=True, timeout=60).stdout)
+    assert nowhere["answer"].startswith("Nothing is firing for nosuchns;") and nowhere["citations"] == []
+    down = subprocess.run([sys.executable, "-m", "sreconsole", "--alertmanager", f"http://127.0.0.1:{free_port()}", "ask", "what is firing?", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and json.loads(down.stdout)["answer"].startswith("I could not read the alerts:")
+
+
 def test_cli_alerts_list_on_the_demo_and_when_the_source_is_down():
     import json
     import subprocess
