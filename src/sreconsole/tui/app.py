@@ -8,6 +8,7 @@ from datetime import datetime
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -137,8 +138,14 @@ class SreConsoleApp(App[None]):
         self.post_message(AlertsRefreshed(snapshot))
 
     def on_alerts_refreshed(self, message: AlertsRefreshed) -> None:
+        try:
+            pane = self.query_one(AlertsPane)
+        except NoMatches:
+            # A poll that ends while the app shuts down finds its panes already removed
+            # (seen on a loaded machine when a test exits right after a key press).
+            return
         self.polls += 1
-        self.query_one(AlertsPane).show(message.snapshot)
+        pane.show(message.snapshot)
         self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
         self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
 
