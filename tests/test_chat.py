@@ -318,7 +318,7 @@ def test_cli_ask_batch(corpus, tmp_path) -> None:
     questions.write_text("etcd has no leader\nwhat is the capital of France\n\nwhat can you remediate?\n", encoding="utf-8")
     env = {**os.environ, "SRECONSOLE_KNOWLEDGE_STORE": str(store), "SRECONSOLE_KNOWLEDGE_PATHS": str(docs)}
     code = (
-        "import argparse, sys; from sreconsole.config import load_settings; from sreconsole.cli_chat import run_ask; "
+        "import argparse, sys; from sreconsole.config import load_settings; from sreconsole.cli.chat import run_ask; "
         f"sys.exit(run_ask(load_settings(), argparse.Namespace(question=None, batch={str(questions)!r}, json=True)))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
@@ -338,7 +338,7 @@ def test_cli_ask_batch(corpus, tmp_path) -> None:
 def test_cli_ask_bad_args(settings) -> None:
     import argparse
 
-    from sreconsole.cli_chat import run_ask
+    from sreconsole.cli.chat import run_ask
 
     assert run_ask(settings, argparse.Namespace(question=None, batch=None, json=False)) == 2
     assert run_ask(settings, argparse.Namespace(question="x", batch="f", json=False)) == 2

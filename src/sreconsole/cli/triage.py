@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from sreconsole.cli import EXIT_CONFIG
+from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_READ_ONLY
 
 
 def run_triage_command(settings, args) -> int:
@@ -29,7 +29,7 @@ def run_triage_command(settings, args) -> int:
         return EXIT_CONFIG
     except EmbedderError as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 def _service(settings):
@@ -72,7 +72,7 @@ def _train(settings, args) -> int:
             report = train_trm(settings, [Path(f) for f in args.data], corpus, args.epochs, progress, activate=not args.no_activate)
         except ValueError as exc:
             print(f"sreconsole: {exc}", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
     out = {
         "version": report.version,
         "path": str(report.path.resolve()),
@@ -86,7 +86,7 @@ def _train(settings, args) -> int:
     }
     if args.json:
         print(json.dumps(out, indent=2))
-        return 0
+        return EXIT_OK
     t = report.metrics.get("test", {})
     v = report.metrics.get("validation", {})
     print(f"model {report.version} → {out['path']}{' (active)' if out['active'] else ''}")
@@ -97,7 +97,7 @@ def _train(settings, args) -> int:
     tiered = t.get("tiered", {})
     print(f"test, tiered flow (re-scored with runbook evidence below the high threshold): accuracy {tiered.get('accuracy', 0):.3f}, "
           f"ECE {tiered.get('ece', 0):.3f}, sent to a human {tiered.get('share_to_human', 0):.1%}")
-    return 0
+    return EXIT_OK
 
 
 # -- triage --------------------------------------------------------------------------------------
@@ -142,20 +142,20 @@ def _triage(settings, args) -> int:
             code = _enqueue(settings, made)
             if code:
                 return code
-        return 1 if bad else 0
+        return EXIT_FAILED if bad else EXIT_OK
     try:
         raw = json.loads(Path(args.alert).read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
         print(f"sreconsole: cannot read {args.alert!r}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except ValueError as exc:
         print(f"sreconsole: {args.alert!r} is not JSON: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     try:
         alert = alert_from_row(raw if isinstance(raw, dict) and "alert" in raw else {"alert": raw})
     except ValueError as exc:
         print(f"sreconsole: {args.alert}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     (proposal,) = service.propose([alert])
     engine = service.engine()
     if getattr(args, "enqueue", False):
@@ -164,9 +164,9 @@ def _triage(settings, args) -> int:
             return code
     if args.json:
         print(json.dumps(proposal.as_dict(), ensure_ascii=False, indent=2))
-        return 0
+        return EXIT_OK
     _print_proposal(proposal, engine)
-    return 0
+    return EXIT_OK
 
 
 def _enqueue(settings, made) -> int:
@@ -182,14 +182,14 @@ def _enqueue(settings, made) -> int:
         records = queue.enqueue([p for p, _ in made], [a for _, a in made])
     except ReadOnly as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
-        return 5
+        return EXIT_READ_ONLY
     except ReviewError as exc:
         print(f"sreconsole: review queue: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     finally:
         queue.close()
     print(f"queued {len(records)} proposal(s) in {queue.path}: ids {', '.join(str(r.id) for r in records[:20])}{' …' if len(records) > 20 else ''}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def _print_proposal(p, engine) -> None:
@@ -247,7 +247,7 @@ def _eval(settings, args) -> int:
     result["errors"] = errors
     if args.json:
         print(json.dumps(result, indent=2))
-        return 1 if errors else 0
+        return EXIT_FAILED if errors else EXIT_OK
     from rich.console import Console
     from rich.table import Table
 
@@ -268,4 +268,4 @@ def _eval(settings, args) -> int:
     console.print(cov)
     for e in errors:
         print(f"line {e['line']}: {e['error']}", file=sys.stderr)
-    return 1 if errors else 0
+    return EXIT_FAILED if errors else EXIT_OK

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from sreconsole.cli import EXIT_CONFIG, EXIT_LOST_RACE
-
-EXIT_READ_ONLY = 5
+from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, EXIT_OK, EXIT_READ_ONLY
 
 
 def _operator():
@@ -51,7 +49,7 @@ def run_review_command(settings, args) -> int:
         return EXIT_READ_ONLY
     except (ReviewError, ValueError, LookupError) as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     finally:
         queue.close()
     if args.json:
@@ -64,7 +62,7 @@ def run_review_command(settings, args) -> int:
             for call in ex.calls:
                 print(f"  {'would send' if ex.dry_run else 'sent'} {call.method} {call.path}" + (f" → {call.status}" if call.status else ""))
     failed = outcome.execution is not None and not outcome.execution.ok
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _list(queue, args) -> int:
@@ -80,7 +78,7 @@ def _list(queue, args) -> int:
     records = queue.list(all_states=args.all)
     if args.json:
         print(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2, default=str))
-        return 0
+        return EXIT_OK
     now = datetime.now(timezone.utc)
     table = Table(title=f"review queue ({'all' if args.all else 'pending'}): {len(records)}", title_justify="left")
     for col in ("id", "sev", "alert", "action", "conf", "method", "state", "age", "decided by"):
@@ -92,7 +90,7 @@ def _list(queue, args) -> int:
             Text(clean(r.decided_by, 30)),
         )
     Console(highlight=False).print(table)
-    return 0
+    return EXIT_OK
 
 
 def _audit(queue, args) -> int:
@@ -105,10 +103,10 @@ def _audit(queue, args) -> int:
             print(f"audit trail ok: {result.entries} entries, hash chain intact ({queue.path})")
             if result.reason:
                 print(f"warning: {result.reason}", file=sys.stderr)
-            return 0
+            return EXIT_OK
         where = f"at entry {result.first_bad}" if result.first_bad is not None else "(the chain is intact but does not match the queue)"
         print(f"audit trail BROKEN {where}: {result.reason} ({queue.path})", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     for entry in export(store):
         if args.json:
             sys.stdout.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
@@ -119,4 +117,4 @@ def _audit(queue, args) -> int:
                 clean(f"{entry.get('seq')} {entry.get('ts')} {entry.get('user')} {entry.get('event')} #{entry.get('proposal_id')} "
                       f"{entry.get('action')} {entry.get('reason') or ''}", 400) + "\n"
             )
-    return 0
+    return EXIT_OK

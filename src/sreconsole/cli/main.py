@@ -1,21 +1,21 @@
-"""Entry points: ``sreconsole`` starts the TUI; sub-commands do every job headless.
+"""Entry point: ``sreconsole`` starts the TUI; sub-commands do every job headless.
 
-Imports are local to each command so that ``sreconsole --version`` and the TUI's
-start-up pay only for what they use.
+This module holds the whole parser (so ``--help`` reads as one page) and ``main``, which
+loads the settings and hands them to the command's module: ``alerts``, ``config``,
+``doctor``, ``kb``, ``chat`` (ask), ``triage`` (triage, train, eval), ``review`` (review,
+audit), ``pipeline``. Those imports are local to each branch, and each command module
+imports its heavy libraries inside its functions, so ``sreconsole --version`` and the TUI's
+start-up pay only for what they use. Nothing imports this module but ``cli/__init__.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from sreconsole import __version__
-
-EXIT_CONFIG = 2
-EXIT_BUSY = 3
-EXIT_LOST_RACE = 4
+from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -167,36 +167,46 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
 
     if args.command == "config":
-        for warning in settings.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        return _config_show(settings, as_json=args.json)
+        from sreconsole.cli.config import run_config_show
+
+        _print_warnings(settings)
+        return run_config_show(settings, as_json=args.json)
     if args.command == "alerts":
-        return _alerts_list(settings, args.filter, as_json=args.json)
+        from sreconsole.cli.alerts import run_alerts_list
+
+        return run_alerts_list(settings, args.filter, as_json=args.json)
     if args.command == "kb":
-        from sreconsole.cli_kb import run_kb
+        from sreconsole.cli.kb import run_kb
 
         return run_kb(settings, args)
     if args.command == "ask":
-        from sreconsole.cli_chat import run_ask
+        from sreconsole.cli.chat import run_ask
 
         return run_ask(settings, args)
     if args.command == "pipeline":
-        from sreconsole.cli_pipeline import run_pipeline_command
+        from sreconsole.cli.pipeline import run_pipeline_command
 
         return run_pipeline_command(settings, args)
     if args.command in ("review", "audit"):
-        from sreconsole.cli_review import run_review_command
+        from sreconsole.cli.review import run_review_command
 
         return run_review_command(settings, args)
     if args.command in ("train", "triage", "eval"):
-        from sreconsole.cli_triage import run_triage_command
+        from sreconsole.cli.triage import run_triage_command
 
         return run_triage_command(settings, args)
     if args.command == "doctor":
-        for warning in settings.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        return _doctor(settings, as_json=args.json)
+        from sreconsole.cli.doctor import run_doctor
+
+        _print_warnings(settings)
+        return run_doctor(settings, as_json=args.json)
     return _run_tui(settings)
+
+
+def _print_warnings(settings) -> None:
+    """Unknown keys and the like, for the two commands people run to check a setup."""
+    for warning in settings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _run_tui(settings) -> int:
@@ -209,109 +219,4 @@ def _run_tui(settings) -> int:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     app.run()
-    return app.return_code or 0
-
-
-def _config_show(settings, as_json: bool) -> int:
-    from sreconsole.config import display_value
-
-    rows = settings.items()
-    if as_json:
-        out = {
-            key: {"value": ("<redacted>" if value else "") if is_secret else value, "origin": origin}
-            for key, value, origin, is_secret, _ in rows
-        }
-        out["_config_file"] = {"value": str(settings.config_path), "origin": "default"}
-        print(json.dumps(out, indent=2, default=str))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"sreconsole settings (file: {settings.config_path})", title_justify="left")
-    table.add_column("setting", no_wrap=True)
-    table.add_column("value")
-    table.add_column("origin", style="dim")
-    for key, value, origin, is_secret, _doc in rows:
-        table.add_row(Text(key), Text(display_value(value, is_secret)), Text(origin))
-    Console().print(table)
-    return 0
-
-
-def _alerts_list(settings, filter_text: str, as_json: bool) -> int:
-    """What the Alerts pane shows, for scripts: exit 1 when the source cannot be read."""
-    from sreconsole.domain.alerts import format_age
-    from sreconsole.domain.matchers import MatcherError, parse_filter
-    from sreconsole.domain.text import clean
-    from sreconsole.services.environment import fetch_alerts_once
-
-    try:
-        flt = parse_filter(filter_text)
-    except MatcherError as exc:
-        print(f"sreconsole: invalid filter: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-
-    snapshot = fetch_alerts_once(settings)
-    if snapshot.error:
-        print(f"sreconsole: {snapshot.health.name}: {snapshot.error}", file=sys.stderr)
-        return 1
-    from sreconsole.domain.alerts import sort_key
-
-    alerts = sorted((a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())), key=sort_key)
-    if as_json:
-        print(json.dumps([
-            {
-                "fingerprint": a.fingerprint,
-                "alertname": a.alertname,
-                "severity": a.severity.label,
-                "state": a.state.value,
-                "labels": dict(a.labels),
-                "annotations": dict(a.annotations),
-                "starts_at": a.starts_at.isoformat(),
-                "silenced_by": list(a.silenced_by),
-                "inhibited_by": list(a.inhibited_by),
-            }
-            for a in alerts
-        ], indent=2))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"{len(alerts)} alerts from {snapshot.health.name}", title_justify="left")
-    for column, width in (("severity", 8), ("alertname", 12), ("target", 10), ("age", 5), ("state", 9), ("summary", 10)):
-        table.add_column(column, no_wrap=column != "summary", overflow="ellipsis", min_width=width)
-    for a in alerts:
-        target = "/".join(x for x in (a.namespace, a.target().split("/", 1)[-1]) if x)
-        table.add_row(*(Text(clean(v, 200)) for v in (a.severity.label, a.alertname, target, format_age(a.age_seconds(snapshot.fetched_at)), a.state.value, a.summary)))
-    Console().print(table)
-    return 0
-
-
-def _doctor(settings, as_json: bool) -> int:
-    from sreconsole.services.doctor import exit_code, run_checks
-
-    checks = run_checks(settings)
-    code = exit_code(checks)
-    if as_json:
-        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
-        return code
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title="sreconsole doctor", title_justify="left")
-    table.add_column("check", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("detail")
-    for c in checks:
-        status = Text("ok", style="green") if c.ok else Text("failed", style="bold red") if c.ok is False else Text("-", style="dim")
-        table.add_row(Text(c.name), status, Text(c.detail))
-    console = Console()
-    console.print(table)
-    console.print("all configured checks passed" if code == 0 else "some checks failed", style="green" if code == 0 else "bold red")
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return app.return_code or EXIT_OK

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from sreconsole.cli import EXIT_BUSY, EXIT_CONFIG
+from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 
 
 def run_kb(settings, args) -> int:
@@ -29,7 +29,7 @@ def run_kb(settings, args) -> int:
         return EXIT_BUSY
     except (StoreError, EmbedderError) as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 def _index(settings, paths: list[str], as_json: bool) -> int:
@@ -59,7 +59,7 @@ def _index(settings, paths: list[str], as_json: bool) -> int:
                     w.add_incidents(demo_incidents(settings, datetime.now(timezone.utc)))
     if as_json:
         print(json.dumps({"store": str(path.resolve()), **summary.as_dict()}, indent=2))
-        return 0
+        return EXIT_OK
     from rich.text import Text
 
     out = Console()
@@ -78,7 +78,7 @@ def _index(settings, paths: list[str], as_json: bool) -> int:
     for s in summary.skipped:
         # A file name is untrusted text: one with an escape sequence in it must not reach the terminal.
         out.print(Text(f"skipped {clean(s.path, None)}: {clean(s.reason, None)}"), style="yellow")
-    return 0
+    return EXIT_OK
 
 
 def _stats(settings, as_json: bool) -> int:
@@ -93,7 +93,7 @@ def _stats(settings, as_json: bool) -> int:
     stats = kb.stats()
     if as_json:
         print(json.dumps(stats, indent=2, default=str))
-        return 0
+        return EXIT_OK
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -110,7 +110,7 @@ def _stats(settings, as_json: bool) -> int:
     for root in stats["roots"]:
         table.add_row(Text("root"), Text(f"{root['path']} ({root['state']}, {root['finished_at'] or 'never finished'})"))
     Console().print(table)
-    return 0
+    return EXIT_OK
 
 
 def _search(settings, args) -> int:
@@ -155,7 +155,7 @@ def _search(settings, args) -> int:
                 if result.truncated:
                     out["truncated"] = True
                 sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-        return 0
+        return EXIT_OK
     # argv bytes that are not UTF-8 arrive as lone surrogates, which cannot be hashed for the
     # query cache nor printed: read them as U+FFFD, as --batch does.
     query = args.query.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -167,7 +167,7 @@ def _search(settings, args) -> int:
         if result.truncated:
             out["truncated"] = True
         print(json.dumps(out, indent=2, ensure_ascii=False))
-        return 0
+        return EXIT_OK
     from rich.console import Console
     from rich.text import Text
 
@@ -184,4 +184,4 @@ def _search(settings, args) -> int:
         console.print(head)
         body = [clean(line, 160) for line in hit.text.splitlines() if line.strip()][:6]
         console.print(Text("   " + "\n   ".join(body)))
-    return 0
+    return EXIT_OK

@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import datetime, timezone
 
-EXIT_BAD_ARGS = 2
+from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_OK
 
 
 class _CliKnowledge:
@@ -86,14 +86,14 @@ def run_ask(settings, args) -> int:
     batch = getattr(args, "batch", None)
     if bool(question) == bool(batch):
         print("sreconsole: ask needs a QUESTION or --batch FILE (not both)", file=sys.stderr)
-        return EXIT_BAD_ARGS
+        return EXIT_CONFIG
     bruno = make_bruno(settings, _CliKnowledge(settings), review_queue=_review_queue(settings), alerts=_live_alerts(settings))
     if batch:
         try:
             source = sys.stdin if batch == "-" else open(batch, encoding="utf-8", errors="replace")
         except OSError as exc:
             print(f"sreconsole: --batch {batch}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_BAD_ARGS
+            return EXIT_CONFIG
         with source:
             for line in source:
                 q = line.rstrip("\n")
@@ -101,7 +101,7 @@ def run_ask(settings, args) -> int:
                     continue
                 sys.stdout.write(json.dumps(_batch_record(bruno.ask(q)), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
-        return 0
+        return EXIT_OK
     # argv bytes that are not UTF-8 arrive as lone surrogates: read them as U+FFFD.
     question = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     answer = bruno.ask(question)
@@ -109,7 +109,7 @@ def run_ask(settings, args) -> int:
         out = answer.as_dict()
         out["citations"] = [{**c, "path": _absolute(c["path"])} for c in out["citations"]]
         print(json.dumps(out, indent=2, ensure_ascii=False))
-        return 0
+        return EXIT_OK
     from rich.console import Console
     from rich.text import Text
 
@@ -129,4 +129,4 @@ def run_ask(settings, args) -> int:
     if answer.recommends:
         console.print(Text(f"recommends: {', '.join(answer.recommends)} (p in the Bruno pane queues it for review)"), style="dim")
     console.print(Text(f"— {answer.generator}"), style="dim")
-    return 0
+    return EXIT_OK

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from sreconsole.cli import EXIT_BUSY, EXIT_CONFIG
+from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 
 
 def run_pipeline_command(settings, args) -> int:
@@ -28,18 +28,18 @@ def run_pipeline_command(settings, args) -> int:
 
             run = promote_run(settings, args.id)
             print(f"promoted {run.id}: model {run.version} is now active")
-            return 0
+            return EXIT_OK
         from sreconsole.pipeline.runner import cancel_run
 
         run = cancel_run(settings, args.id)
         print(f"{run.id}: {run.status}")
-        return 0
+        return EXIT_OK
     except PipelineBusy as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_BUSY
     except (ValueError, LookupError) as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 def _store(settings):
@@ -85,13 +85,13 @@ def _run(settings, args) -> int:
         when = due(settings, _store(settings), datetime.now(timezone.utc), args.model)
         if when is None:
             print("not due: no schedule asks for a run now", file=sys.stderr)
-            return 0
+            return EXIT_OK
         print(f"due ({when.trigger}): {when.reason}", file=sys.stderr)
         trigger = when.trigger
     run = start_run(settings, args.model, trigger=trigger, params=params, resume=args.resume)
     if args.detach:
         print(json.dumps(run.as_dict(), default=str) if args.json else f"started {run.id} (pid {run.pid}); follow with `sreconsole pipeline show {run.id}`")
-        return 0
+        return EXIT_OK
     store = _store(settings)
     console = Console(stderr=True)
     offset = 0
@@ -121,14 +121,14 @@ def _run(settings, args) -> int:
         print(json.dumps(run.as_dict(), indent=2, default=str))
     else:
         _print_run(run, store)
-    return 0 if run.status == "succeeded" else 1
+    return EXIT_OK if run.status == "succeeded" else EXIT_FAILED
 
 
 def _list(settings, args) -> int:
     runs = _store(settings).list()
     if args.json:
         print(json.dumps([r.as_dict() for r in runs], indent=2, default=str))
-        return 0
+        return EXIT_OK
     from rich.console import Console
     from rich.table import Table
 
@@ -140,7 +140,7 @@ def _list(settings, args) -> int:
         table.add_row(r.id, r.model, r.trigger, r.status, r.version or "—", f"{r.duration_s:.0f}s" if r.duration_s else "—",
                       f"{acc:.3f}" if isinstance(acc, (int, float)) else "—", r.mlflow_run_id[:12] or "—")
     Console(highlight=False).print(table)
-    return 0
+    return EXIT_OK
 
 
 def _show(settings, args) -> int:
@@ -148,12 +148,12 @@ def _show(settings, args) -> int:
     run = store.get(args.id)
     if run is None:
         print(f"sreconsole: no run {args.id!r}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(run.as_dict(), indent=2, default=str))
-        return 0
+        return EXIT_OK
     _print_run(run, store)
-    return 0
+    return EXIT_OK
 
 
 def _print_run(run, store) -> None:

@@ -1,0 +1,36 @@
+"""``sreconsole doctor``: check the configured sources and the local prerequisites.
+
+Exit codes: 0 every configured check passed; 1 a check failed (its row says why).
+"""
+
+from __future__ import annotations
+
+import json
+
+from sreconsole.cli.exit_codes import EXIT_OK
+
+
+def run_doctor(settings, as_json: bool) -> int:
+    """One row per check; the exit code is the services layer's verdict on them all."""
+    from sreconsole.services.doctor import exit_code, run_checks
+
+    checks = run_checks(settings)
+    code = exit_code(checks)
+    if as_json:
+        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+        return code
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="sreconsole doctor", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail")
+    for c in checks:
+        status = Text("ok", style="green") if c.ok else Text("failed", style="bold red") if c.ok is False else Text("-", style="dim")
+        table.add_row(Text(c.name), status, Text(c.detail))
+    console = Console()
+    console.print(table)
+    console.print("all configured checks passed" if code == EXIT_OK else "some checks failed", style="green" if code == EXIT_OK else "bold red")
+    return code

@@ -1,0 +1,18 @@
+"""The exit codes every ``sreconsole`` command uses (README, "Exit codes").
+
+Scripts and on-call bots branch on these numbers, so they are part of the interface: one
+place defines them and every command module imports them from here.
+"""
+
+EXIT_OK = 0
+"""Done; for ``doctor``, every configured check passed."""
+EXIT_FAILED = 1
+"""A check failed, or the job could not be done (the reason is one line on stderr)."""
+EXIT_CONFIG = 2
+"""Bad configuration or arguments (stderr names the file, the line or the flag)."""
+EXIT_BUSY = 3
+"""Another process holds the store (the knowledge store's writer, an active pipeline run)."""
+EXIT_LOST_RACE = 4
+"""A review decision lost the race: another operator decided first."""
+EXIT_READ_ONLY = 5
+"""Refused because sreconsole runs read-only."""
