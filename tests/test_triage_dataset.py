@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from sreconsole.knowledge.chunking import parse_seed_runbook
+from sreconsole.triage import corpus as corpus_readers
 from sreconsole.triage import dataset as ds
+from sreconsole.triage import synthetic
 from sreconsole.triage.dataset import (
     ACTION_IDS,
     Example,
@@ -249,8 +251,8 @@ def test_full_build_is_deterministic(full: ds.Dataset) -> None:
 # -- the dataset's version -------------------------------------------------------------------
 
 # SHA-256 of the default build (variants=4, seed=0, no decisions) made location-free as
-# ``_location_free_build`` says, recorded before the labelling rules move from Python
-# tuples to a data file. A change here changes what the TRM learns: make it
+# ``_location_free_build`` says, recorded from the code before the labelling rules moved
+# from Python tuples to label_rules.toml. A change here changes what the TRM learns: make it
 # on purpose, say why in the commit, and record the new figures in bench/data/TRIAGE_DATASET.md.
 SHIPPED_ONLY = {"rows": 128, "dataset": "a98c1cb6765ec677f641875a1bc3d241885ae941f9cb25c4f0d1c374f8710577",
                 "train": "dd50d6695a4c9aff8c99cb5c759e58f401249a17774fa4237c0b7284f1082381",
@@ -283,7 +285,7 @@ def _location_free_build(monkeypatch: pytest.MonkeyPatch, corpus: Path) -> dict[
                 return token + part[len(root):]
         return part
 
-    seeded_rng, rule_label_ = ds._rng, ds.rule_label
+    seeded_rng, rule_label_ = synthetic.seeded_rng, corpus_readers.rule_label
     calls: list[str] = []
 
     def recording_rule_label(*args: str, **kwargs: str) -> ds.LabelRule:
@@ -292,8 +294,8 @@ def _location_free_build(monkeypatch: pytest.MonkeyPatch, corpus: Path) -> dict[
                                 ensure_ascii=False))
         return rule
 
-    monkeypatch.setattr(ds, "_rng", lambda *parts: seeded_rng(*map(relative, parts)))
-    monkeypatch.setattr(ds, "rule_label", recording_rule_label)
+    monkeypatch.setattr(synthetic, "seeded_rng", lambda *parts: seeded_rng(*map(relative, parts)))
+    monkeypatch.setattr(corpus_readers, "rule_label", recording_rule_label)
     data = build_dataset(corpus)
     monkeypatch.undo()
 
