@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sreconsole.knowledge.chunking import parse_seed_runbook
+from sreconsole.triage import corpus as corpus_readers
 from sreconsole.triage import dataset as ds
+from sreconsole.triage import synthetic
 from sreconsole.triage.dataset import (
     ACTION_IDS,
     Example,
@@ -27,7 +32,9 @@ from sreconsole.triage.dataset import (
     write_jsonl,
 )
 
-CORPUS = (Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus").resolve()
+# Where the CLI looks (SRECONSOLE_CORPUS, else <repo>/../shared/corpus), so a git worktree
+# placed elsewhere can still run the corpus tests.
+CORPUS = Path(os.environ.get("SRECONSOLE_CORPUS") or Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus").resolve()
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"real corpus not found at {CORPUS}")
 
 
@@ -226,15 +233,104 @@ def test_hash_is_stable_across_processes(tmp_path: Path, shipped: ds.Dataset) ->
 
     code = ("import sys; from pathlib import Path; from sreconsole.triage.dataset import build_dataset, dataset_hash;"
             "print(dataset_hash(build_dataset(Path(sys.argv[1]), variants=3).examples))")
+    # The same sreconsole as this process (a worktree's, not the editable install's): the
+    # hash depends on where the package lives (see test_dataset_is_unchanged_wherever_it_is_built).
+    src = str(Path(ds.__file__).resolve().parents[2])
     for hash_seed in ("1", "2"):
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing")], capture_output=True, text=True,
-                             timeout=120, env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"}, check=True)
+                             timeout=120, env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin", "PYTHONPATH": src},
+                             check=True)
         assert out.stdout.strip() == dataset_hash(shipped.examples)
 
 
 @needs_corpus
 def test_full_build_is_deterministic(full: ds.Dataset) -> None:
     assert dataset_hash(build_dataset(CORPUS).examples) == dataset_hash(full.examples)
+
+
+# -- the dataset's version -------------------------------------------------------------------
+
+# SHA-256 of the default build (variants=4, seed=0, no decisions) made location-free as
+# ``_location_free_build`` says, recorded from the code before the labelling rules moved
+# from Python tuples to label_rules.toml. A change here changes what the TRM learns: make it
+# on purpose, say why in the commit, and record the new figures in bench/data/TRIAGE_DATASET.md.
+SHIPPED_ONLY = {"rows": 128, "dataset": "a98c1cb6765ec677f641875a1bc3d241885ae941f9cb25c4f0d1c374f8710577",
+                "train": "dd50d6695a4c9aff8c99cb5c759e58f401249a17774fa4237c0b7284f1082381",
+                "validation": "f23e3e398309439bfff4b096ed5d01c74d9574580cc1cc54406dd31aa0b041fb",
+                "test": "7be4ec3c3a4e3a5b35526bb26af41ed98ea64b7b07fcf2b28e5374f5de2d6048"}
+WITH_CORPUS = {"rows": 5768, "dataset": "f08aed480f406f6216ef9a150b888392e52fc4f83e8a9406af09fbab41b95812",
+               "train": "9e91ccf0241a0a7d43898800cd69c0c22a9a3e44bab7d8ccfae5a543a2102f6b",
+               "validation": "aaee6c0a5b3a18396888777ce590c2c601ad00cabb9bfa8ea36f09752df24965",
+               "test": "fcda38c3383467492a6cc7dd43e58d3fc31bef6c97b212227db0ef6f484e7886",
+               "rule_label_calls": 1398,
+               "rule_labels": "5e0b355cb8d81a9e62a374d7e0829db2ad97ed6123987364deb290ff05cc5ced"}
+
+
+def _location_free_build(monkeypatch: pytest.MonkeyPatch, corpus: Path) -> dict[str, Any]:
+    """The default build as if the package lived at ``<package>`` and the corpus at ``<corpus>``.
+
+    A source alert's synthetic label values are drawn from an RNG seeded with its file's
+    absolute path (as ``provenance["file"]`` records it), so the raw ``dataset_hash`` differs
+    between two checkouts of the same commit. Here the seeds and the recorded paths read
+    relative to those two roots, and nothing else changes; so the figures are the same on
+    every machine and still cover every rule, reader, synthesised value, phrasing and split.
+    Every call of ``rule_label`` (inputs and the rule it chose) is hashed too: that is what
+    the rules file decides, independent of synthesis.
+    """
+    roots = ((str(Path(ds.__file__).resolve().parents[1]), "<package>"), (str(corpus.resolve()), "<corpus>"))
+
+    def relative(part: object) -> object:
+        for root, token in roots:
+            if isinstance(part, str) and part.startswith(root + "/"):
+                return token + part[len(root):]
+        return part
+
+    seeded_rng, rule_label_ = synthetic.seeded_rng, corpus_readers.rule_label
+    calls: list[str] = []
+
+    def recording_rule_label(*args: str, **kwargs: str) -> ds.LabelRule:
+        rule = rule_label_(*args, **kwargs)
+        calls.append(json.dumps([list(args), kwargs, rule.id, rule.scope, rule.pattern, rule.action, rule.rationale],
+                                ensure_ascii=False))
+        return rule
+
+    monkeypatch.setattr(synthetic, "seeded_rng", lambda *parts: seeded_rng(*map(relative, parts)))
+    monkeypatch.setattr(corpus_readers, "rule_label", recording_rule_label)
+    data = build_dataset(corpus)
+    monkeypatch.undo()
+
+    def digest(rows: list[Example]) -> str:
+        lines = []
+        for ex in rows:
+            row = ex.to_dict()
+            row["provenance"] = {**row["provenance"], "file": relative(row["provenance"].get("file", ""))}
+            lines.append(json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n")
+        return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+    figures: dict[str, Any] = {"rows": len(data.examples), "dataset": digest(data.examples)}
+    figures.update({name: digest(rows) for name, rows in split_by_group(data.examples).items()})
+    if calls:
+        figures["rule_label_calls"] = len(calls)
+        figures["rule_labels"] = hashlib.sha256("\n".join(calls).encode("utf-8")).hexdigest()
+    figures["examples"] = data.examples
+    return figures
+
+
+def test_shipped_dataset_is_unchanged_wherever_it_is_built(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    figures = _location_free_build(monkeypatch, tmp_path / "no-corpus")
+    assert {k: v for k, v in figures.items() if k != "examples"} == SHIPPED_ONLY
+
+
+@needs_corpus
+def test_dataset_is_unchanged_wherever_it_is_built(monkeypatch: pytest.MonkeyPatch, full: ds.Dataset) -> None:
+    pytest.importorskip("yaml", reason="the homelab and awesome sources need PyYAML (the test extra)")
+    figures = _location_free_build(monkeypatch, CORPUS)
+    assert {k: v for k, v in figures.items() if k != "examples"} == WITH_CORPUS
+    # Only the synthesised values moved with the seeds: every row keeps its alert, label and rule.
+    def spine(rows: list[Example]) -> list[tuple[str, ...]]:
+        return [(ex.alertname, ex.action, ex.source, ex.group, str(ex.provenance.get("rule"))) for ex in rows]
+
+    assert spine(figures["examples"]) == spine(full.examples)
 
 
 def test_jsonl_round_trip_and_bad_rows(tmp_path: Path, shipped: ds.Dataset) -> None:
