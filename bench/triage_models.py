@@ -36,7 +36,7 @@ def pct(values, p):
 
 
 def metrics(name, y, pred, conf, majority, secs, lat):
-    from sreconsole.services.triage import balanced_accuracy
+    from sreconsole.triage.evaluation import balanced_accuracy
     from sreconsole.triage.trm import expected_calibration_error
 
     correct = pred == y
@@ -124,7 +124,9 @@ def main() -> int:
     os.environ["SRECONSOLE_DATA_DIR"] = args.data_dir
 
     from sreconsole.config import load_settings
-    from sreconsole.services.triage import SectionIndex, default_corpus, load_catalog_for, make_embed, runbook_files, thin_majority
+    from sreconsole.knowledge.embed_cache import make_embed
+    from sreconsole.triage.models import load_catalog_for
+    from sreconsole.triage.training import SectionIndex, default_corpus, runbook_files, thin_majority
     from sreconsole.triage.dataset import alert_text, build_dataset, split_by_group
     from sreconsole.triage.engine import fit_rescorer, normalise, runbook_evidence
     from sreconsole.triage.trm import TRMConfig, TrainConfig, TRMRunner, features, train

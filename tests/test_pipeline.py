@@ -150,7 +150,7 @@ def test_full_run_tracks_stores_and_promotes(settings: Settings, corpus: Path) -
     assert stored["location"] == str(tarball) and sha256(tarball) == stored["sha256"]
 
     # Not active until promoted; then the active link is this run's model and loads.
-    from sreconsole.services.triage import models_root
+    from sreconsole.triage.models import models_root
     from sreconsole.triage.trm import TRMRunner
 
     active = models_root(settings) / "active"
@@ -258,7 +258,7 @@ def test_prepare_dataset_learns_from_operators_decisions(settings: Settings, cor
     from sreconsole.domain.proposal import Proposal
     from sreconsole.pipeline.steps import StepContext, prepare_dataset
     from sreconsole.review.store import ReviewStore
-    from sreconsole.services.review import review_store_path
+    from sreconsole.review.paths import review_store_path
     from sreconsole.triage.dataset import read_jsonl
 
     t0 = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)

@@ -23,9 +23,9 @@ import pytest
 
 from sreconsole.domain.alerts import Alert, fingerprint
 from sreconsole.domain.proposal import Proposal
-from sreconsole.services.triage import evaluate
 from sreconsole.triage.catalog import bind, load_catalog, render
 from sreconsole.triage.engine import TriageEngine
+from sreconsole.triage.evaluation import evaluate
 from sreconsole.triage.trm import (
     METADATA,
     WEIGHTS,

@@ -161,7 +161,7 @@ def reference_answer(example: Any, catalog: Any) -> tuple[str, bool]:
 
 
 def prepare_lora_dataset(ctx: StepContext) -> StepResult:
-    from sreconsole.services.triage import load_catalog_for
+    from sreconsole.triage.models import load_catalog_for
 
     base = prepare_dataset(ctx)  # the TRM's split and checks: same rows, same dataset hash
     catalog = load_catalog_for(ctx.settings)
@@ -376,7 +376,7 @@ def evaluate_lora(ctx: StepContext) -> StepResult:
     from mlx_lm import generate
     from mlx_lm.sample_utils import make_sampler
 
-    from sreconsole.services.triage import load_catalog_for
+    from sreconsole.triage.models import load_catalog_for
 
     catalog = load_catalog_for(ctx.settings)
     loaded, trained = ctx.outputs("load base model"), ctx.outputs("train")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from sreconsole.config import ENV_PREFIX, Settings
-from sreconsole.pipeline.runs import _CHILDREN, ACTIVE_STATES, WORKER_MODULE, PipelineBusy, Run, RunStore, pid_alive
+from sreconsole.pipeline.runs import ACTIVE_STATES, WORKER_MODULE, PipelineBusy, Run, RunStore, adopt_worker, pid_alive
 
 __all__ = ["PipelineBusy", "cancel_run", "promote_run", "start_run", "wait", "worker_env"]
 
@@ -97,7 +97,7 @@ def start_run(
                 )
         except OSError as exc:
             return store.finish(run.id, "failed", f"could not start the worker: {exc.strerror or exc}")
-        _CHILDREN[proc.pid] = proc
+        adopt_worker(proc)
         return store.update(run.id, pid=proc.pid)
     finally:
         store.close()
@@ -230,8 +230,8 @@ def wait(settings: Settings, run_id: str, timeout_s: float = 600.0, poll_s: floa
 
 def promote_run(settings: Settings, run_id: str) -> Run:
     """Make a succeeded run's model the active one (an atomic symlink swap) and record when."""
-    from sreconsole.pipeline.runs import _iso, now_utc
-    from sreconsole.services.triage import activate_model
+    from sreconsole.pipeline.runs import iso_time, now_utc
+    from sreconsole.triage.models import activate_model
 
     store = store_for(settings)
     try:
@@ -246,6 +246,6 @@ def promote_run(settings: Settings, run_id: str) -> Run:
         if not path.is_dir():
             raise ValueError(f"run {run_id}: its model directory {path} is gone")
         activate_model(settings, path)
-        return store.update(run_id, params={**run.params, "promoted_at": _iso(now_utc())})
+        return store.update(run_id, params={**run.params, "promoted_at": iso_time(now_utc())})
     finally:
         store.close()

@@ -54,7 +54,8 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _iso(dt: datetime | None) -> str | None:
+def iso_time(dt: datetime | None) -> str | None:
+    """How the run store writes a time (UTC, to the millisecond), or None for no time."""
     return dt.isoformat(timespec="milliseconds") if dt else None
 
 
@@ -83,8 +84,8 @@ class StepState:
             "status": self.status,
             "progress": self.progress,
             "message": self.message,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "started_at": iso_time(self.started_at),
+            "finished_at": iso_time(self.finished_at),
             "outputs": self.outputs,
         }
 
@@ -139,9 +140,9 @@ class Run:
             "model": self.model,
             "trigger": self.trigger,
             "status": self.status,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "created_at": iso_time(self.created_at),
+            "started_at": iso_time(self.started_at),
+            "finished_at": iso_time(self.finished_at),
             "duration_s": self.duration_s,
             "pid": self.pid,
             "version": self.version,
@@ -190,6 +191,12 @@ def _row_to_run(r: sqlite3.Row) -> Run:
 _CHILDREN: dict[int, Any] = {}
 """Popen objects of workers this process started: their exit must be reaped here, or a dead
 worker lingers as a zombie that ``kill(pid, 0)`` still finds."""
+
+
+def adopt_worker(proc: Any) -> None:
+    """Remember a worker this process started (a ``subprocess.Popen``), so that
+    :func:`pid_alive` reaps it when it exits instead of mistaking its zombie for a live run."""
+    _CHILDREN[proc.pid] = proc
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -305,7 +312,7 @@ class RunStore:
             sql += " AND id = ?"
             args.append(run_id)
         dead = [(r["id"], r["pid"], r["status"]) for r in self._con.execute(sql, args).fetchall() if not pid_alive(r["pid"])]
-        cutoff = _iso(now_utc() - timedelta(seconds=SPAWN_GRACE_S))
+        cutoff = iso_time(now_utc() - timedelta(seconds=SPAWN_GRACE_S))
         # A run submitted as a Kubernetes Job has no local pid: its liveness is the Job's
         # status (runner.refresh_job), not an orphan check.
         local = "AND json_extract(params, '$.k8s_job') IS NULL"
@@ -314,7 +321,7 @@ class RunStore:
             self._tx(lambda c: c.execute(
                 "UPDATE runs SET status = 'failed', error = 'the worker process never started', finished_at = ? "
                 f"WHERE status = 'queued' AND pid IS NULL {local} AND created_at < ?" + (" AND id = ?" if run_id else ""),
-                (_iso(now_utc()), cutoff, *([run_id] if run_id else [])),
+                (iso_time(now_utc()), cutoff, *([run_id] if run_id else [])),
             ))
         for rid, pid, status in dead:
             error = f"worker process exited unexpectedly (log kept: {self.log_path(rid)})"
@@ -327,7 +334,7 @@ class RunStore:
                          for s in _row_to_run(r).steps]
                 c.execute(
                     "UPDATE runs SET status = 'failed', error = ?, finished_at = ?, steps = ? WHERE id = ?",
-                    (error, _iso(now_utc()), json.dumps([s.as_dict() for s in steps]), rid),
+                    (error, iso_time(now_utc()), json.dumps([s.as_dict() for s in steps]), rid),
                 )
 
             self._tx(work)
@@ -389,7 +396,7 @@ class RunStore:
                 self._busy_check(c, model)
                 c.execute(
                     "INSERT INTO runs (id, model, trigger, status, created_at, params, steps, demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run.id, model, trigger, "queued", _iso(created), json.dumps(run.params),
+                    (run.id, model, trigger, "queued", iso_time(created), json.dumps(run.params),
                      json.dumps([s.as_dict() for s in run.steps]), int(demo)),
                 )
 
@@ -434,7 +441,7 @@ class RunStore:
             elif key in ("metrics", "params"):
                 value = json.dumps(value)
             elif isinstance(value, datetime):
-                value = _iso(value)
+                value = iso_time(value)
             elif key == "demo":
                 value = int(value)
             cols.append(f"{key} = ?")
@@ -471,7 +478,7 @@ class RunStore:
                      for s in _row_to_run(r).steps]
             c.execute(
                 "UPDATE runs SET status = ?, error = ?, finished_at = ?, steps = ? WHERE id = ?",
-                (status, error, _iso(now_utc()), json.dumps([s.as_dict() for s in steps]), run_id),
+                (status, error, iso_time(now_utc()), json.dumps([s.as_dict() for s in steps]), run_id),
             )
 
         self._tx(work)
@@ -484,6 +491,6 @@ class RunStore:
         the worker and a reader (marking a death) both append."""
         path = self.events_path(run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"t": _iso(now_utc()), **event}, default=str) + "\n"
+        line = json.dumps({"t": iso_time(now_utc()), **event}, default=str) + "\n"
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line)

@@ -38,7 +38,7 @@ def due(settings, runs, now: datetime, model: str = "trm") -> Due | None:
 
 
 def _decisions_since(settings, since: datetime | None) -> int:
-    from sreconsole.services.review import review_store_path
+    from sreconsole.review.paths import review_store_path
 
     path = review_store_path(settings)
     if not path.exists():

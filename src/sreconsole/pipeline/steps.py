@@ -71,8 +71,9 @@ class StepContext:
 
 def prepare_dataset(ctx: StepContext) -> StepResult:
     from sreconsole.pipeline.runs import RunStore
-    from sreconsole.services.review import review_store_path
-    from sreconsole.services.triage import default_corpus, load_catalog_for
+    from sreconsole.review.paths import review_store_path
+    from sreconsole.triage.models import load_catalog_for
+    from sreconsole.triage.training import default_corpus
     from sreconsole.triage.dataset import build_dataset, dataset_hash, decision_examples, split_by_group, write_jsonl
 
     corpus = Path(ctx.params["corpus"]).expanduser() if ctx.params.get("corpus") else default_corpus()
@@ -144,9 +145,9 @@ def _features(rows: list, config, embed) -> Any:
 def train_step(ctx: StepContext) -> StepResult:
     import numpy as np
 
-    from sreconsole.services.triage import (
-        SectionIndex, load_catalog_for, make_embed, models_root, runbook_files, score_with_evidence, thin_majority,
-    )
+    from sreconsole.knowledge.embed_cache import make_embed
+    from sreconsole.triage.models import load_catalog_for, models_root
+    from sreconsole.triage.training import SectionIndex, runbook_files, score_with_evidence, thin_majority
     from sreconsole.triage.engine import fit_rescorer
     from sreconsole.triage.trm import TRMConfig, TrainConfig, TRMRunner, train
 
@@ -176,7 +177,7 @@ def train_step(ctx: StepContext) -> StepResult:
                    metadata={"dataset_hash": prepared.get("dataset_hash", ""), "dataset_rows": {k: len(v) for k, v in splits.items()},
                              "run_id": ctx.run.id})
     ck = result.checkpoint
-    # How evidence re-scores the model, fitted on validation (as services.triage.train_trm
+    # How evidence re-scores the model, fitted on validation (as triage.training.train_trm
     # does), so the promoted model behaves like one trained from the CLI.
     sections = SectionIndex(runbook_files(Path(prepared["corpus"]) if prepared.get("corpus") else None))
     vp, vc, vv = score_with_evidence(TRMRunner(ck), xs["validation"], splits["validation"], sections)
@@ -198,7 +199,8 @@ def evaluate_step(ctx: StepContext) -> StepResult:
 
     import numpy as np
 
-    from sreconsole.services.triage import balanced_accuracy, make_embed
+    from sreconsole.knowledge.embed_cache import make_embed
+    from sreconsole.triage.evaluation import balanced_accuracy
     from sreconsole.triage.trm import METADATA, TRMRunner, expected_calibration_error
 
     path = Path(ctx.outputs("train")["path"])

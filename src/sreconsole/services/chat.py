@@ -65,7 +65,7 @@ def make_bruno(settings, knowledge, review_queue=None, alerts=None) -> "Bruno":
     says why in its note."""
     from sreconsole.chat.bruno import Bruno
     from sreconsole.chat.extractive import ExtractiveGenerator
-    from sreconsole.services.triage import load_catalog_for
+    from sreconsole.triage.models import load_catalog_for
 
     try:
         catalog = load_catalog_for(settings)

@@ -98,7 +98,7 @@ def _check_mlflow_local(settings: Settings) -> Check:
 def _check_triage_model(settings: Settings) -> Check:
     """The active TRM: its version and test metrics, or why there is none (not an error:
     triage then works from annotations and retrieval)."""
-    from sreconsole.services.triage import model_dir
+    from sreconsole.triage.models import model_dir
     from sreconsole.triage.trm import Checkpoint, CheckpointError
 
     path = model_dir(settings)
@@ -117,7 +117,7 @@ def _check_review_store(settings: Settings) -> Check:
     """The review queue's file: absent is fine (created on first use); present must open and
     its audit chain must verify."""
     from sreconsole.review.audit import verify
-    from sreconsole.services.review import review_store_path
+    from sreconsole.review.paths import review_store_path
 
     path = review_store_path(settings)
     if not path.exists():

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sreconsole.config import Settings
+from sreconsole.knowledge.embed_cache import make_embedder
 
 PREFERRED_PARTS = ("action", "symptoms", "meaning", "investigation", "diagnosis", "resolution", "mitigation", "notes")
 
@@ -35,12 +36,6 @@ def index_paths(settings: Settings) -> list[str]:
     if settings.is_demo:
         paths.append(str(demo_knowledge_dir()))
     return paths
-
-
-def make_embedder(settings: Settings):
-    from sreconsole.knowledge.embedder import Embedder
-
-    return Embedder(settings.knowledge.model, settings.knowledge.model_path)
 
 
 @dataclass(frozen=True)

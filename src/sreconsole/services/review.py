@@ -12,19 +12,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from sreconsole.config import Settings
 from sreconsole.domain.operator import Operator
+from sreconsole.review.paths import review_store_path
 
 RISKS = ("low", "medium", "high")
 EXPIRE_EVERY = timedelta(seconds=60)
-
-
-def review_store_path(settings: Settings) -> Path:
-    if settings.review.store:
-        return Path(settings.review.store).expanduser()
-    return settings.data_path / "review.sqlite"
 
 
 class ReadOnly(Exception):
@@ -70,7 +64,7 @@ class ReviewQueue:
     @property
     def catalog(self):
         if self._catalog is None:
-            from sreconsole.services.triage import load_catalog_for
+            from sreconsole.triage.models import load_catalog_for
 
             self._catalog = load_catalog_for(self.settings)
         return self._catalog

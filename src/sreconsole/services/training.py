@@ -74,7 +74,7 @@ class TrainingBoard:
 
     def active_version(self) -> str:
         """The version of the model triage uses now (``models/trm/active``)."""
-        from sreconsole.services.triage import model_dir
+        from sreconsole.triage.models import model_dir
 
         path = model_dir(self.settings)
         try:
