@@ -48,7 +48,7 @@ class IncidentRecord:
 
     def text(self) -> str:
         """What is embedded and searched: the alert, where, what was done, how it went."""
-        where = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k not in ("alertname", "severity"))
+        where = _where(self.labels)
         parts = [f"Incident {self.alertname} ({where})" if where else f"Incident {self.alertname}"]
         if self.action:
             parts.append(f"Action taken: {self.action}. Outcome: {self.outcome}.")
@@ -59,8 +59,12 @@ class IncidentRecord:
 
 def incident_query(alertname: str, labels: Mapping[str, str], summary: str = "") -> str:
     """What a similar-incident lookup embeds for an alert, worded like :meth:`IncidentRecord.text`."""
-    where = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
-    return f"Incident {alertname} ({where})\n{summary}".strip()
+    return f"Incident {alertname} ({_where(labels)})\n{summary}".strip()
+
+
+def _where(labels: Mapping[str, str]) -> str:
+    """The labels that say where an incident happened, as ``k=v, ...`` in name order."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
 
 
 @dataclass(frozen=True)
