@@ -11,11 +11,13 @@ Two caches, as the seeds ask for scale-to-zero:
   loads the model;
 * whole results are kept in memory (LRU) for the life of the process, keyed by the store's
   generation, so a repeated query costs a dictionary lookup.
+
+What is loaded is :mod:`~sreconsole.knowledge.snapshot`; how past incidents are matched and
+explained is :mod:`~sreconsole.knowledge.incidents` (beside the text the writer embeds).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -23,22 +25,23 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from sreconsole.knowledge.embedder import MAX_QUERY_CHARS, Embedder
-from sreconsole.knowledge.store import StoreError, _connect, key_for, load_vectors, read_meta
-from sreconsole.knowledge.textindex import MAX_QUERY_TERMS, Postings, Tokenizer, clean_text, rrf, top_k
+from sreconsole.knowledge.incidents import RECENT, SimilarIncident, explained, incident_query, label_bonus
+from sreconsole.knowledge.snapshot import Snapshot, load_snapshot
+from sreconsole.knowledge.store_file import StoreError, connect, key_for, read_meta
+from sreconsole.knowledge.textindex import MAX_QUERY_TERMS, Tokenizer, clean_text, rrf, top_k
 
 MODES = ("hybrid", "bm25", "vector")
 CANDIDATES = 50
 """How deep each ranking goes before fusion."""
 NPROBE = 24
 RESULT_CACHE = 512
-RECENT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -75,21 +78,6 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
-class SimilarIncident:
-    incident_id: str
-    alertname: str
-    labels: dict[str, str]
-    started_at: datetime
-    resolved_at: datetime | None
-    action: str
-    outcome: str
-    operator: str
-    notes: str
-    score: float
-    reason: str
-
-
-@dataclass(frozen=True)
 class RunbookPassage:
     path: str
     alertname: str
@@ -100,27 +88,6 @@ class RunbookPassage:
     text: str
 
 
-@dataclass
-class _Snapshot:
-    ids: np.ndarray  # chunk ids, row order
-    paths: list[str]
-    kinds: np.ndarray
-    alertnames: np.ndarray
-    headings: list[str]
-    starts: np.ndarray
-    ends: np.ndarray
-    texts: list[str]
-    ts: np.ndarray  # seconds since epoch, NaN where none
-    vectors: np.ndarray  # (n, dim), rows permuted by IVF list when there are lists
-    vec_rows: np.ndarray  # vectors[i] belongs to chunk row vec_rows[i]
-    vec_pos: np.ndarray  # inverse: chunk row r is vectors[vec_pos[r]]
-    centroids: np.ndarray | None
-    offsets: np.ndarray | None
-    postings: Postings
-    meta: dict[str, str]
-    incidents: dict[int, dict] = field(default_factory=dict)  # chunk row -> incident record
-
-
 class KnowledgeBase:
     def __init__(self, path: Path, embedder: Embedder | None = None, *, caches: bool = True) -> None:
         """``caches=False`` turns off both caches (benchmarks measure the full path)."""
@@ -128,7 +95,7 @@ class KnowledgeBase:
         self.caches = caches
         self.embedder = embedder or Embedder()
         self.tokenizer = Tokenizer()
-        self._snap: _Snapshot | None = None
+        self._snap: Snapshot | None = None
         self._stamp: tuple[int, int] | None = None
         self._checked = 0.0
         self._results: OrderedDict[tuple, SearchResult] = OrderedDict()
@@ -148,7 +115,7 @@ class KnowledgeBase:
             return None
         return st.st_ino, st.st_mtime_ns
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self) -> Snapshot:
         with self._lock:
             now = time.monotonic()
             if self._snap is not None and now - self._checked < 1.0:
@@ -158,75 +125,10 @@ class KnowledgeBase:
             if stamp is None:
                 raise StoreError(f"no knowledge store at {self.path}; run `sreconsole kb index PATH` first")
             if self._snap is None or stamp != self._stamp:
-                self._snap = self._load()
+                self._snap = load_snapshot(self.path, self.embedder.model_id)
                 self._stamp = stamp
                 self._results.clear()
             return self._snap
-
-    def _load(self) -> _Snapshot:
-        con = _connect(self.path, read_only=True)
-        try:
-            meta = read_meta(con)
-            if meta.get("model_id") != self.embedder.model_id:
-                raise StoreError(
-                    f"{self.path} was built with model {meta.get('model_id')!r} but settings name {self.embedder.model_id!r}"
-                )
-            t = con.execute(
-                "SELECT chunk_id, path, kind, coalesce(alertname, '') AS alertname, heading, start_line, end_line, text, "
-                "epoch(ts) AS ts FROM chunks ORDER BY chunk_id"
-            ).to_arrow_table()
-            ids = t.column("chunk_id").to_numpy()
-            ids_v, vecs = load_vectors(con)
-            if len(ids_v) != len(ids):
-                raise StoreError(f"{self.path} is inconsistent: {len(ids)} chunks but {len(ids_v)} vectors; re-run `kb index`")
-            row_of = {int(c): i for i, c in enumerate(ids)}
-            post = con.execute("SELECT chunk_id, term_id, tf FROM postings").to_arrow_table()
-            vocab = dict(con.execute("SELECT term, term_id - 1 FROM terms").fetchall())
-            lengths = con.execute("SELECT n_tokens FROM chunks ORDER BY chunk_id").fetchnumpy()["n_tokens"].astype(np.float32)
-            pc = post.column("chunk_id").to_numpy()
-            rows = np.searchsorted(ids, pc)
-            postings = Postings.build(rows, post.column("term_id").to_numpy().astype(np.int64) - 1, post.column("tf").to_numpy(), lengths, vocab)
-            centroids = offsets = None
-            vec_rows = np.arange(len(ids))
-            lists = con.execute("SELECT l.chunk_id, l.list_id FROM ivf_lists l ORDER BY l.list_id, l.chunk_id").fetchnumpy()
-            if len(lists["chunk_id"]) == len(ids) and len(ids):
-                cent = con.execute("SELECT vec FROM ivf_centroids ORDER BY list_id").to_arrow_table().column("vec").combine_chunks()
-                centroids = cent.values.to_numpy(zero_copy_only=False).reshape(-1, cent.type.list_size).astype(np.float32)
-                vec_rows = np.searchsorted(ids, lists["chunk_id"])
-                vecs = vecs[vec_rows]
-                offsets = np.searchsorted(lists["list_id"], np.arange(len(centroids) + 1))
-            incidents = {}
-            for rec in con.execute(
-                "SELECT incident_id, alertname, labels, started_at, resolved_at, action, outcome, operator, notes, chunk_id FROM incidents"
-            ).fetchall():
-                row = row_of.get(int(rec[9]))
-                if row is not None:
-                    incidents[row] = {
-                        "incident_id": rec[0], "alertname": rec[1], "labels": json.loads(rec[2] or "{}"), "started_at": rec[3],
-                        "resolved_at": rec[4], "action": rec[5], "outcome": rec[6], "operator": rec[7], "notes": rec[8],
-                    }
-            ts = t.column("ts").to_numpy(zero_copy_only=False)
-            return _Snapshot(
-                ids=ids,
-                paths=t.column("path").to_pylist(),
-                kinds=np.asarray(t.column("kind").to_pylist(), dtype=object),
-                alertnames=np.asarray(t.column("alertname").to_pylist(), dtype=object),
-                headings=t.column("heading").to_pylist(),
-                starts=t.column("start_line").to_numpy(),
-                ends=t.column("end_line").to_numpy(),
-                texts=t.column("text").to_pylist(),
-                ts=np.asarray(ts, dtype=np.float64),
-                vectors=np.ascontiguousarray(vecs),
-                vec_rows=vec_rows,
-                vec_pos=np.argsort(vec_rows),
-                centroids=centroids,
-                offsets=offsets,
-                postings=postings,
-                meta=meta,
-                incidents=incidents,
-            )
-        finally:
-            con.close()
 
     # -- query embeddings --------------------------------------------------------------
 
@@ -396,7 +298,7 @@ class KnowledgeBase:
 
     def runbook_sections(self, alertname: str) -> list[RunbookPassage]:
         """Alert-keyed parts from the structured runbooks, in file order."""
-        con = _connect(self.path, read_only=True)
+        con = connect(self.path, read_only=True)
         try:
             rows = con.execute(
                 "SELECT path, alertname, format, part, start_line, end_line, text FROM sections "
@@ -408,7 +310,7 @@ class KnowledgeBase:
         return [RunbookPassage(*r) for r in rows]
 
     def all_sections(self) -> list[RunbookPassage]:
-        con = _connect(self.path, read_only=True)
+        con = connect(self.path, read_only=True)
         try:
             rows = con.execute("SELECT path, alertname, format, part, start_line, end_line, text FROM sections ORDER BY path, start_line").fetchall()
         finally:
@@ -424,9 +326,7 @@ class KnowledgeBase:
         now = now or datetime.now(timezone.utc)
         alertname = clean_text(alertname)
         labels = {clean_text(k): clean_text(v) for k, v in labels.items()}  # as add_incidents stored them
-        where = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
-        query = f"Incident {alertname} ({where})\n{summary}".strip()
-        q = self.query_vector(query)
+        q = self.query_vector(incident_query(alertname, labels, summary))
         rows = np.fromiter(snap.incidents.keys(), dtype=np.int64)
         sims = snap.vectors[snap.vec_pos[rows]] @ q
         recent_cut = (now - RECENT).timestamp()
@@ -434,53 +334,20 @@ class KnowledgeBase:
         for tier in ("recent", "older"):
             in_tier = snap.ts[rows] >= recent_cut if tier == "recent" else snap.ts[rows] < recent_cut
             in_tier &= snap.ts[rows] <= now.timestamp()
-            scores = np.where(in_tier, sims + self._label_bonus(snap, rows, alertname, labels), -np.inf)
+            scores = np.where(in_tier, sims + label_bonus(snap.incidents, rows, alertname, labels), -np.inf)
             for i in top_k(scores, k - len(picked)).tolist():
                 if not np.isfinite(scores[i]) or sims[i] < 0.35:
                     continue
                 rec = snap.incidents[int(rows[i])]
-                picked.append(self._incident(rec, float(sims[i]), tier, alertname, labels, now))
+                picked.append(explained(rec, float(sims[i]), tier, alertname, labels, now))
             if len(picked) >= k:
                 break
         return picked
 
-    @staticmethod
-    def _label_bonus(snap, rows, alertname, labels) -> np.ndarray:
-        out = np.zeros(len(rows), dtype=np.float32)
-        for n, row in enumerate(rows.tolist()):
-            rec = snap.incidents[row]
-            if rec["alertname"] == alertname:
-                out[n] += 0.2
-                if labels.get("namespace") and rec["labels"].get("namespace") == labels.get("namespace"):
-                    out[n] += 0.1
-        return out
-
-    @staticmethod
-    def _incident(rec: dict, sim: float, tier: str, alertname: str, labels: Mapping[str, str], now: datetime) -> SimilarIncident:
-        reasons = []
-        if rec["alertname"] == alertname:
-            reasons.append("same alert")
-            same = [k for k in ("namespace", "deployment", "pod", "node", "persistentvolumeclaim") if labels.get(k) and rec["labels"].get(k) == labels.get(k)]
-            if same:
-                reasons[-1] += " on the same " + "/".join(same)
-        else:
-            reasons.append(f"similar alert {rec['alertname']}")
-        reasons.append(f"similarity {sim:.2f}")
-        started = rec["started_at"]
-        if isinstance(started, datetime):
-            age = now - (started if started.tzinfo else started.replace(tzinfo=timezone.utc))
-            days = age.total_seconds() / 86400
-            when = f"{days * 24:.0f} h ago" if days < 2 else f"{days:.0f} days ago"
-            reasons.append(when + ("" if tier == "recent" else " (nothing closer in the last 7 days)"))
-        return SimilarIncident(
-            rec["incident_id"], rec["alertname"], rec["labels"], rec["started_at"], rec["resolved_at"], rec["action"] or "",
-            rec["outcome"] or "", rec["operator"] or "", rec["notes"] or "", sim, "; ".join(reasons),
-        )
-
     # -- stats -------------------------------------------------------------------------
 
     def stats(self) -> dict:
-        con = _connect(self.path, read_only=True)
+        con = connect(self.path, read_only=True)
         try:
             meta = read_meta(con)
             one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731

@@ -16,13 +16,15 @@ minutes, so writers never open the live file:
 
 Readers open the live file read-only, load what search needs into memory and close it, so
 no reader ever holds a lock a writer could trip over.
+
+This module is the writer. What both sides share (tables, opening, the cache key) is
+:mod:`~sreconsole.knowledge.store_file`; the lock is :mod:`~sreconsole.knowledge.write_lock`,
+the IVF lists :mod:`~sreconsole.knowledge.ivf`, incident records
+:mod:`~sreconsole.knowledge.incidents`. The names callers use are importable from here.
 """
 
 from __future__ import annotations
 
-import fcntl
-import getpass
-import hashlib
 import json
 import os
 import shutil
@@ -38,78 +40,46 @@ import numpy as np
 from sreconsole.knowledge.chunking import DEFAULT_CHUNK_WORDS, Chunk, alert_sections, chunk_markdown, chunk_text
 from sreconsole.knowledge.embedder import Embedder
 from sreconsole.knowledge.files import MARKDOWN_SUFFIXES, Candidate, Skipped, UnreadableFile, discover, name_is_utf8, read_text
-from sreconsole.knowledge.textindex import Tokenizer, clean_text
+from sreconsole.knowledge.incidents import IncidentRecord
+from sreconsole.knowledge.ivf import IVF_MIN_CHUNKS, kmeans_lists, rebuild_ivf
+from sreconsole.knowledge.store_file import (
+    SCHEMA_VERSION,
+    StoreBusy,
+    StoreError,
+    connect,
+    create_schema,
+    default_store_path,
+    embed_text,
+    has_table,
+    key_for,
+    load_vectors,
+    read_meta,
+)
+from sreconsole.knowledge.textindex import Tokenizer
+from sreconsole.knowledge.write_lock import WriteLock
 
-SCHEMA_VERSION = 1
+_connect = connect  # the name services.knowledge imports
+
+__all__ = [
+    "BATCH_CHUNKS",
+    "IVF_MIN_CHUNKS",
+    "SCHEMA_VERSION",
+    "IncidentRecord",
+    "IndexSummary",
+    "Progress",
+    "StoreBusy",
+    "StoreError",
+    "Writer",
+    "default_store_path",
+    "embed_text",
+    "key_for",
+    "kmeans_lists",
+    "load_vectors",
+    "read_meta",
+    "writer",
+]
+
 BATCH_CHUNKS = 512
-IVF_MIN_CHUNKS = 30_000
-"""Below this, exact vector search is ~3 ms; above, an IVF index keeps it near 1 ms."""
-
-
-class StoreError(RuntimeError):
-    """Something about the store the operator must act on; ``str()`` is the message."""
-
-
-class StoreBusy(StoreError):
-    """Another process is writing the store."""
-
-
-def key_for(model_id: str, text: str) -> str:
-    """Embedding-cache key: content hash of the model id and the exact text. Text from JSON
-    may hold lone surrogates (an alert label Alertmanager carried as ``\\udce9``); they hash
-    as themselves rather than raising."""
-    return hashlib.sha256(f"{model_id}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def embed_text(heading: str, text: str) -> str:
-    """What is embedded for a chunk: its heading path gives the passage its subject."""
-    return f"{heading}\n{text}" if heading else text
-
-
-def default_store_path(data_dir: Path) -> Path:
-    return data_dir / "knowledge.duckdb"
-
-
-def _connect(path: Path, read_only: bool = False):
-    import duckdb
-
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreBusy(f"{path} is locked by another process: {exc}") from exc
-        raise StoreError(f"cannot open {path}: {exc}") from exc
-
-
-def _schema(con, dim: int) -> None:
-    con.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-        CREATE TABLE IF NOT EXISTS roots (path VARCHAR PRIMARY KEY, state VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ);
-        CREATE TABLE IF NOT EXISTS documents (
-            doc_id BIGINT PRIMARY KEY, path VARCHAR UNIQUE, root VARCHAR, kind VARCHAR,
-            size BIGINT, mtime_ns BIGINT, sha256 VARCHAR, indexed_at TIMESTAMPTZ, n_chunks INTEGER, n_sections INTEGER);
-        CREATE TABLE IF NOT EXISTS chunks (
-            chunk_id BIGINT, doc_id BIGINT, path VARCHAR, kind VARCHAR, alertname VARCHAR, heading VARCHAR,
-            start_line INTEGER, end_line INTEGER, text VARCHAR, embed_key VARCHAR, n_tokens INTEGER, ts TIMESTAMPTZ);
-        CREATE TABLE IF NOT EXISTS terms (term_id INTEGER PRIMARY KEY, term VARCHAR);
-        CREATE TABLE IF NOT EXISTS postings (chunk_id BIGINT, term_id INTEGER, tf SMALLINT);
-        CREATE TABLE IF NOT EXISTS embeddings (key VARCHAR PRIMARY KEY, model VARCHAR, vec FLOAT[{dim}], created_at TIMESTAMPTZ);
-        CREATE TABLE IF NOT EXISTS sections (
-            doc_id BIGINT, path VARCHAR, alertname VARCHAR, format VARCHAR, part VARCHAR,
-            start_line INTEGER, end_line INTEGER, text VARCHAR);
-        CREATE TABLE IF NOT EXISTS incidents (
-            incident_id VARCHAR PRIMARY KEY, fingerprint VARCHAR, alertname VARCHAR, labels JSON, severity VARCHAR,
-            namespace VARCHAR, started_at TIMESTAMPTZ, resolved_at TIMESTAMPTZ, action VARCHAR, outcome VARCHAR,
-            operator VARCHAR, notes VARCHAR, chunk_id BIGINT);
-        CREATE TABLE IF NOT EXISTS ivf_centroids (list_id INTEGER, vec FLOAT[{dim}]);
-        CREATE TABLE IF NOT EXISTS ivf_lists (chunk_id BIGINT, list_id INTEGER);
-        """
-    )
-
-
-def read_meta(con) -> dict[str, str]:
-    return dict(con.execute("SELECT key, value FROM meta").fetchall())
 
 
 @dataclass
@@ -138,44 +108,6 @@ Progress = Callable[[str, int, int], None]
 """(phase, done, total) — drives the CLI's progress bar."""
 
 
-@dataclass(frozen=True)
-class IncidentRecord:
-    """One past incident, as the review queue (or the demo) records it."""
-
-    incident_id: str
-    alertname: str
-    labels: dict[str, str]
-    started_at: datetime
-    resolved_at: datetime | None
-    action: str
-    outcome: str
-    operator: str = ""
-    notes: str = ""
-    fingerprint: str = ""
-    severity: str = ""
-
-    def __post_init__(self) -> None:
-        # Labels come from Alertmanager's JSON and may hold lone surrogates, which DuckDB
-        # refuses: store them as U+FFFD rather than losing the incident.
-        for name in ("incident_id", "alertname", "action", "outcome", "operator", "notes", "fingerprint", "severity"):
-            object.__setattr__(self, name, clean_text(getattr(self, name)))
-        object.__setattr__(self, "labels", {clean_text(k): clean_text(v) for k, v in self.labels.items()})
-
-    @property
-    def namespace(self) -> str:
-        return self.labels.get("namespace", "")
-
-    def text(self) -> str:
-        """What is embedded and searched: the alert, where, what was done, how it went."""
-        where = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k not in ("alertname", "severity"))
-        parts = [f"Incident {self.alertname} ({where})" if where else f"Incident {self.alertname}"]
-        if self.action:
-            parts.append(f"Action taken: {self.action}. Outcome: {self.outcome}.")
-        if self.notes:
-            parts.append(self.notes)
-        return "\n".join(parts)
-
-
 class Writer:
     """The one process allowed to change the store (see the module docstring)."""
 
@@ -184,8 +116,7 @@ class Writer:
         self.embedder = embedder
         self.chunk_words = chunk_words
         self.staging = self.path.with_name(self.path.name + ".staging")
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._lock_fd: int | None = None
+        self.lock = WriteLock(self.path)
         self.con = None
         self.resumed = False
         self.tokenizer = Tokenizer()
@@ -196,11 +127,11 @@ class Writer:
 
     def __enter__(self) -> Writer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._acquire()
+        self.lock.acquire()
         try:
             self._open_staging()
         except BaseException:
-            self._release()
+            self.lock.release()
             raise
         return self
 
@@ -213,38 +144,20 @@ class Writer:
                 self.con.close()
                 self.con = None
         finally:
-            self._release()
-
-    def _acquire(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o664)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise StoreBusy(f"another sreconsole is writing {self.path} ({holder}); try again when it has finished") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "user": _user(), "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode())
-        self._lock_fd = fd
-
-    def _release(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+            self.lock.release()
 
     def _open_staging(self) -> None:
         if self.staging.exists():
             try:
-                self.con = _connect(self.staging)
+                self.con = connect(self.staging)
                 self.resumed = True
             except StoreError:
                 self._discard_staging()
         if self.con is None:
             if self.path.exists():
                 shutil.copyfile(self.path, self.staging)
-            self.con = _connect(self.staging)
-        meta = read_meta(self.con) if _has_table(self.con, "meta") else {}
+            self.con = connect(self.staging)
+        meta = read_meta(self.con) if has_table(self.con, "meta") else {}
         if meta:
             if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} was written by a newer sreconsole (schema {meta['schema_version']})")
@@ -254,7 +167,7 @@ class Writer:
                     "index into another store (knowledge.store) or delete this one to rebuild"
                 )
         else:
-            _schema(self.con, self.embedder.dim)
+            create_schema(self.con, self.embedder.dim)
             self.con.execute(
                 "INSERT INTO meta VALUES ('schema_version', ?), ('model_id', ?), ('dim', ?), ('generation', '0'), ('chunk_words', ?)",
                 [str(SCHEMA_VERSION), self.embedder.model_id, str(self.embedder.dim), str(self.chunk_words)],
@@ -271,7 +184,7 @@ class Writer:
         con = self.con
         assert con is not None
         if self._dirty_vectors:
-            self._rebuild_ivf()
+            rebuild_ivf(con)
         generation = int(read_meta(con).get("generation", "0")) + 1
         con.execute("UPDATE meta SET value = ? WHERE key = 'generation'", [str(generation)])
         con.execute("CHECKPOINT")
@@ -555,90 +468,6 @@ class Writer:
             con.execute("ROLLBACK")
             raise
         return len(incidents)
-
-    # -- vector index ----------------------------------------------------------------
-
-    def _rebuild_ivf(self) -> None:
-        """Coarse k-means lists for large stores (readers probe a few lists instead of
-        scanning every vector). Small stores keep none: exact search is fast enough."""
-        con = self.con
-        con.execute("DELETE FROM ivf_centroids")
-        con.execute("DELETE FROM ivf_lists")
-        n = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        if n < IVF_MIN_CHUNKS:
-            return
-        ids, vecs = load_vectors(con)
-        centroids, assign = kmeans_lists(vecs)
-        import pyarrow as pa
-
-        con.register(
-            "_cent",
-            pa.table(
-                {
-                    "list_id": pa.array(np.arange(len(centroids)), pa.int32()),
-                    "vec": pa.FixedSizeListArray.from_arrays(pa.array(centroids.astype(np.float32).ravel()), centroids.shape[1]),
-                }
-            ),
-        )
-        con.execute("INSERT INTO ivf_centroids SELECT * FROM _cent")
-        con.unregister("_cent")
-        con.register("_lists", pa.table({"chunk_id": pa.array(ids, pa.int64()), "list_id": pa.array(assign, pa.int32())}))
-        con.execute("INSERT INTO ivf_lists SELECT * FROM _lists")
-        con.unregister("_lists")
-
-
-def load_vectors(con) -> tuple[np.ndarray, np.ndarray]:
-    """(chunk ids, vectors) in chunk-id order, through Arrow (no per-row Python objects)."""
-    table = con.execute(
-        "SELECT c.chunk_id, e.vec FROM chunks c JOIN embeddings e ON e.key = c.embed_key ORDER BY c.chunk_id"
-    ).to_arrow_table()
-    ids = table.column("chunk_id").to_numpy()
-    col = table.column("vec").combine_chunks()
-    dim = col.type.list_size
-    vecs = col.values.to_numpy(zero_copy_only=False).reshape(-1, dim).astype(np.float32, copy=False)
-    return ids, vecs
-
-
-def kmeans_lists(vecs: np.ndarray, iterations: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Spherical k-means with √n lists, trained on a sample; returns (centroids, list of each row)."""
-    n = len(vecs)
-    n_lists = max(1, int(np.sqrt(n)))
-    rng = np.random.default_rng(seed)
-    sample = vecs[rng.choice(n, size=min(n, n_lists * 40), replace=False)]
-    centroids = sample[rng.choice(len(sample), size=n_lists, replace=False)].copy()
-    for _ in range(iterations):
-        assign = np.argmax(sample @ centroids.T, axis=1)
-        for j in range(n_lists):
-            members = sample[assign == j]
-            if len(members):
-                c = members.sum(axis=0)
-                centroids[j] = c / (np.linalg.norm(c) or 1.0)
-    out = np.empty(n, dtype=np.int32)
-    step = 8192
-    for a in range(0, n, step):
-        out[a : a + step] = np.argmax(vecs[a : a + step] @ centroids.T, axis=1)
-    return centroids, out
-
-
-def _has_table(con, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry in a container
-        return str(os.getuid())
-
-
-def _read_holder(fd: int) -> str:
-    try:
-        os.lseek(fd, 0, 0)
-        info = json.loads(os.read(fd, 4096).decode() or "{}")
-        return f"pid {info.get('pid', '?')}, user {info.get('user', '?')}, since {info.get('since', '?')}"
-    except (OSError, ValueError):
-        return "holder unknown"
-
 
 @contextmanager
 def writer(path: Path, embedder: Embedder, chunk_words: int = DEFAULT_CHUNK_WORDS):

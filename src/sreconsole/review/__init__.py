@@ -1,6 +1,13 @@
 """The review queue: proposals waiting for an operator's verdict, the hash-chained audit trail
 of everything done to them, and the executor that carries out approved actions.
 
-``store`` and ``audit`` know SQLite and nothing else (no Textual, no network); one shared
-file serves every operator's process on the bastion host.
+The store (``store``, the public face) is split by what changes together: ``schema``
+(tables and migrations), ``queue`` (enqueue, supersede, expire, listings), ``decisions``
+(the compare-and-set verdicts), ``outcomes`` (execution bookkeeping), ``records`` (the
+record type and value normalising) and ``chain`` (writing the audit chain). ``audit``
+verifies and exports the chain without importing the store; ``errors`` are shared by both.
+The executor (``executor``) sends through ``kube_calls`` and undoes through ``undo``.
+
+Everything but the executor knows SQLite and nothing else (no Textual, no network); one
+shared file serves every operator's process on the bastion host.
 """

@@ -28,91 +28,52 @@ turns validated parameters into one API call); this module decides *how it is se
   found``); :class:`ExecutionError` is kept for requests refused before anything is sent.
 
 ``kubernetes`` is imported inside functions only: the TUI must start without it.
+
+The requests themselves and their record are :mod:`~sreconsole.review.kube_calls`; what is
+read before a change and how a rollback puts it back is :mod:`~sreconsole.review.undo`.
+The names callers use are importable from here.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sreconsole.domain.text import clean
-from sreconsole.sources.kube_errors import ERROR_LIMIT as _ERROR_LIMIT
-from sreconsole.sources.kube_errors import api_error_line, connection_error_line
-from sreconsole.triage.catalog import (
-    CONTENT_TYPES,
-    RISKS,
-    Action,
-    ApiCall,
-    Catalog,
-    Operation,
-    bind,
-    render,
+from sreconsole.review.kube_calls import CallFailed, CallRecord, Calls, ExecutionError, object_ref, resolve
+from sreconsole.review.undo import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    POD_TEMPLATE_HASH,
+    REVISION_ANNOTATION,
+    captured_fields,
+    label_selector,
+    previous_template,
+    restore_call,
+    without_hash,
 )
+from sreconsole.sources.kube_errors import ERROR_LIMIT as _ERROR_LIMIT
+from sreconsole.triage.catalog import RISKS, Action, ApiCall, Catalog, bind, render
 
 if TYPE_CHECKING:
     import kubernetes.client
 
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "POD_TEMPLATE_HASH",
+    "REVISION_ANNOTATION",
+    "CallRecord",
+    "ExecutionError",
+    "ExecutionResult",
+    "Executor",
+]
+
 DEFAULT_TIMEOUT_S = 5.0
 """Per request. An operator is waiting on the answer during an incident."""
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-POD_TEMPLATE_HASH = "pod-template-hash"
-"""Label the Deployment controller adds to each ReplicaSet's template; ``kubectl rollout
-undo`` strips it before copying the template back, or the Deployment would select only
-that one ReplicaSet's pods."""
-MERGE_PATCH = CONTENT_TYPES["merge"]
-JSON_PATCH = CONTENT_TYPES["json"]
-"""Characters of an error line: server messages are untrusted and can be long."""
-
-# Typed-API method stems by plural resource, for the two built-in groups the client has
-# typed classes for here. Any other group goes through CustomObjectsApi.
-_CORE_KINDS = {
-    "pods": "pod",
-    "persistentvolumeclaims": "persistent_volume_claim",
-    "nodes": "node",
-    "services": "service",
-    "configmaps": "config_map",
-    "namespaces": "namespace",
-}
-_APPS_KINDS = {
-    "deployments": "deployment",
-    "statefulsets": "stateful_set",
-    "daemonsets": "daemon_set",
-    "replicasets": "replica_set",
-}
-_VERB_PREFIX = {"get": "read", "patch": "patch", "delete": "delete"}
-
-
-class ExecutionError(Exception):
-    """A request refused before anything was sent; the message is one line for the operator."""
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One API request as it was sent (or, in a dry run, would be sent)."""
-
-    method: str
-    path: str
-    """URL path without the query (a ReplicaSet list's label selector is in ``summary``)."""
-    body: Any
-    """The JSON body; ``None`` for reads and deletes, and for a body only the cluster's
-    state can decide (a dry run of rollback-deployment)."""
-    status: int | None
-    """HTTP status; ``None`` in a dry run or when the server could not be reached."""
-    summary: str
-    """What the call is for, in the operator's words."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "body": self.body,
-            "status": self.status,
-            "summary": self.summary,
-        }
 
 
 @dataclass(frozen=True)
@@ -142,10 +103,6 @@ class ExecutionResult:
             "undo": self.undo,
             "output": self.output,
         }
-
-
-class _Failed(Exception):
-    """A request failed after it was sent (or the answer made no sense): ends the run."""
 
 
 class Executor:
@@ -198,19 +155,19 @@ class Executor:
             raise ExecutionError(clean(str(exc), _ERROR_LIMIT)) from None
         if rendered.api is None:
             return ExecutionResult(action.id, dry, True, ())
-        self._resolve(action.operation, action.operation.verb)  # unsupported: refuse now
-        calls = _Calls(self, dry)
+        resolve(action.operation, action.operation.verb)  # unsupported: refuse now
+        calls = Calls(self.api_client, self.timeout_s, dry)
         output: dict | None = None
         try:
             if action.operation.body_from == "previous-replicaset":
                 output = self._roll_back_deployment(calls, action, values, rendered.api)
-            elif fields := _captured_fields(action, rendered.api):
+            elif fields := captured_fields(action, rendered.api):
                 self._patch_with_undo(calls, action, values, rendered.api, fields)
             else:
-                answer = self._send(calls, action.operation, values, rendered.api)
+                answer = calls.request(action.operation, values, rendered.api)
                 if action.operation.verb == "get" and answer is not None:
                     output = _status_summary(action.operation.resource, answer)
-        except _Failed as exc:
+        except CallFailed as exc:
             # The undo stays with a failed run: a patch that timed out may have been applied.
             return ExecutionResult(action.id, dry, False, calls.done, str(exc), calls.undo)
         return ExecutionResult(action.id, dry, True, calls.done, undo=calls.undo, output=output)
@@ -236,46 +193,13 @@ class Executor:
             raise ExecutionError(f"{action.id} cannot be rolled back: {action.rollback}")
         if not isinstance(undo, Mapping):
             raise ExecutionError(f"{action.id}: the recorded undo is not a table")
-        rendered = render(action, values, now=self.clock())
-        api = rendered.api
-        op = action.operation
-        if api is not None and op.body_from == "previous-replicaset":
-            template = undo.get("template")
-            if not isinstance(template, Mapping) or not isinstance(template.get("spec"), Mapping):
-                raise ExecutionError(
-                    f"{action.id}: no pod template was recorded before the change;"
-                    f" {action.rollback}"
-                )
-            extra = sorted(set(undo) - {"template"})
-            if extra:
-                shown = clean(repr(extra[0]), 60)
-                raise ExecutionError(f"{action.id}: unexpected field {shown} in the undo")
-            body = [{"op": "replace", "path": "/spec/template", "value": dict(template)}]
-            restore = ApiCall("PATCH", api.path, JSON_PATCH, body)
-            summary = f"put back the pod template of {_ref(op, values)} it had before"
-        elif api is not None and (fields := _captured_fields(action, api)) and undo:
-            restore = ApiCall(
-                "PATCH", api.path, MERGE_PATCH, {"spec": _checked_undo(action, fields, undo)}
-            )
-            shown = ", ".join(f"spec.{k}={json.dumps(v)}" for k, v in restore.body["spec"].items())
-            summary = f"put back {_ref(op, values)}: {shown}"
-        elif action.undo_operation is not None:
-            undo_action = replace(action, operation=action.undo_operation)
-            restore = render(undo_action, values, now=self.clock()).api  # type: ignore[assignment]
-            op = action.undo_operation
-            summary = f"undo {action.title.lower()}: {_ref(op, values)}"
-        elif api is not None and _captured_fields(action, api):
-            raise ExecutionError(
-                f"{action.id}: nothing was recorded before the change; {action.rollback}"
-            )
-        else:
-            raise ExecutionError(f"{action.id} cannot be rolled back: {action.rollback}")
+        op, restore, summary = restore_call(action, values, undo, self.clock)
         dry = self._decide(action, dry_run, "roll back")
-        self._resolve(op, op.verb)
-        calls = _Calls(self, dry)
+        resolve(op, op.verb)
+        calls = Calls(self.api_client, self.timeout_s, dry)
         try:
-            self._send(calls, op, values, restore, summary)
-        except _Failed as exc:
+            calls.request(op, values, restore, summary)
+        except CallFailed as exc:
             return ExecutionResult(action.id, dry, False, calls.done, str(exc))
         return ExecutionResult(action.id, dry, True, calls.done)
 
@@ -319,7 +243,7 @@ class Executor:
 
     def _patch_with_undo(
         self,
-        calls: _Calls,
+        calls: Calls,
         action: Action,
         values: Mapping[str, str],
         api: ApiCall,
@@ -332,23 +256,23 @@ class Executor:
             "GET",
             api.path,
             None,
-            f"read {_ref(op, values)}: current {names} (to undo)",
-            lambda: self._invoke(op, "get", values),
+            f"read {object_ref(op, values)}: current {names} (to undo)",
+            lambda: calls.invoke(op, "get", values),
         )
         if current is not None:
             spec = current.get("spec") if isinstance(current, dict) else None
             if not isinstance(spec, dict):
-                ref = _ref(op, values)
-                raise _Failed(f"unexpected answer from the Kubernetes API: {ref} has no spec")
+                ref = object_ref(op, values)
+                raise CallFailed(f"unexpected answer from the Kubernetes API: {ref} has no spec")
             # An absent boolean is false (a node never cordoned has no spec.unschedulable).
             calls.undo = {
                 name: bool(spec.get(name)) if isinstance(new, bool) else spec.get(name)
                 for name, new in fields.items()
             }
-        self._send(calls, op, values, api)
+        calls.request(op, values, api)
 
     def _roll_back_deployment(
-        self, calls: _Calls, action: Action, values: Mapping[str, str], api: ApiCall
+        self, calls: Calls, action: Action, values: Mapping[str, str], api: ApiCall
     ) -> dict | None:
         """``kubectl rollout undo``: the previous ReplicaSet's template, copied back.
 
@@ -358,15 +282,15 @@ class Executor:
         Deployment already runs that template (then the returned output says so).
         """
         op = action.operation
-        ref = _ref(op, values)
+        ref = object_ref(op, values)
         deployment = calls.send(
             "GET",
             api.path,
             None,
             f"read {ref}: current pod template (to undo) and selector",
-            lambda: self._invoke(op, "get", values),
+            lambda: calls.invoke(op, "get", values),
         )
-        selector = _label_selector(deployment) if deployment is not None else None
+        selector = label_selector(deployment) if deployment is not None else None
         rs_path = api.path.rsplit("/", 2)[0] + "/replicasets"
         listed = calls.send(
             "GET",
@@ -374,7 +298,7 @@ class Executor:
             None,
             f"list the ReplicaSets of {ref}"
             + (f" (labelSelector {selector})" if selector else " (by its selector)"),
-            lambda: self._list_replica_sets(values["namespace"], selector),
+            lambda: calls.list_replica_sets(values["namespace"], selector),
         )
         body = None
         summary = (
@@ -384,12 +308,12 @@ class Executor:
         if deployment is not None and listed is not None:
             spec = deployment.get("spec") or {}
             if spec.get("paused"):
-                raise _Failed(f"{ref} is paused: resume it before rolling back")
+                raise CallFailed(f"{ref} is paused: resume it before rolling back")
             current = spec.get("template")
             if not isinstance(current, dict):
-                raise _Failed(f"unexpected answer from the Kubernetes API: {ref} has no template")
-            revision, template = _previous_template(deployment, listed)
-            if _without_hash(current) == template:
+                raise CallFailed(f"unexpected answer from the Kubernetes API: {ref} has no template")
+            revision, template = previous_template(deployment, listed)
+            if without_hash(current) == template:
                 # kubectl: "skipped rollback (current template already matches revision N)"
                 return {"skipped": f"{ref} already runs the template of revision {revision}"}
             calls.undo = {"template": current}
@@ -397,240 +321,11 @@ class Executor:
             summary = (
                 f"replace spec.template of {ref} with the pod template of revision {revision}"
             )
-        self._send(calls, op, values, replace(api, body=body), summary)
+        calls.request(op, values, replace(api, body=body), summary)
         return None
-
-    # -- sending -------------------------------------------------------------------------------
-
-    def _send(
-        self,
-        calls: _Calls,
-        op: Operation,
-        values: Mapping[str, str],
-        api: ApiCall,
-        summary: str | None = None,
-    ) -> Any:
-        verb = op.verb
-        if summary is None:
-            summary = _describe(op, values, api.body)
-        return calls.send(
-            api.method,
-            api.path,
-            api.body,
-            summary,
-            lambda: self._invoke(op, verb, values, api.body, api.content_type),
-        )
-
-    def _resolve(self, op: Operation, verb: str) -> tuple[str, str, bool]:
-        """``(api class, method name, custom)`` for ``verb`` on ``op``'s resource, or
-        ExecutionError when this client has no typed call for it — before anything is sent."""
-        group_version = op.api or ""
-        resource = op.resource or ""
-        prefix = _VERB_PREFIX.get(verb)
-        if prefix is None:
-            raise ExecutionError(f"verb {verb!r} is not something the executor sends")
-        scope = "namespaced_" if op.namespaced else ""
-        if group_version in ("core/v1", "apps/v1"):
-            core = group_version == "core/v1"
-            kinds, cls = (_CORE_KINDS, "CoreV1Api") if core else (_APPS_KINDS, "AppsV1Api")
-            if resource not in kinds:
-                raise ExecutionError(
-                    f"the executor has no typed Kubernetes API for {group_version} {resource}"
-                )
-            return cls, f"{prefix}_{scope}{kinds[resource]}", False
-        if prefix == "read":
-            prefix = "get"
-        return "CustomObjectsApi", f"{prefix}_{scope or 'cluster_'}custom_object", True
-
-    def _invoke(
-        self,
-        op: Operation,
-        verb: str,
-        values: Mapping[str, str],
-        body: Any = None,
-        content_type: str | None = None,
-    ) -> Any:
-        """One typed-client call; returns the raw urllib3 response (JSON read by the caller)."""
-        from kubernetes import client as k8s
-
-        cls, method, custom = self._resolve(op, verb)
-        function = getattr(getattr(k8s, cls)(self.api_client), method)
-        kwargs: dict[str, Any] = {
-            "_request_timeout": self.timeout_s,
-            "_preload_content": False,
-        }
-        if custom:
-            group, version = (op.api or "").rsplit("/", 1)
-            kwargs.update(group=group, version=version, plural=op.resource)
-        if op.namespaced:
-            kwargs["namespace"] = values["namespace"]
-        kwargs["name"] = values["name"]
-        if verb == "patch":
-            kwargs["body"] = body
-            # Forced: left to the client, a dict body would go out as a strategic merge
-            # patch (typed APIs) whatever the catalog says.
-            kwargs["_content_type"] = content_type
-        return function(**kwargs)
-
-    def _list_replica_sets(self, namespace: str, selector: str | None) -> Any:
-        from kubernetes import client as k8s
-
-        return k8s.AppsV1Api(self.api_client).list_namespaced_replica_set(
-            namespace,
-            label_selector=selector or None,
-            _request_timeout=self.timeout_s,
-            _preload_content=False,
-        )
-
-
-class _Calls:
-    """The calls of one execution, in order; in a dry run it records and sends nothing."""
-
-    def __init__(self, executor: Executor, dry: bool) -> None:
-        self.executor = executor
-        self.dry = dry
-        self.records: list[CallRecord] = []
-        self.undo: dict | None = None
-        """What rollback needs, set once it has been read (before the change is sent)."""
-
-    @property
-    def done(self) -> tuple[CallRecord, ...]:
-        return tuple(self.records)
-
-    def send(
-        self, method: str, path: str, body: Any, summary: str, invoke: Callable[[], Any]
-    ) -> Any:
-        """The parsed JSON answer (``None`` when dry), or :class:`_Failed` with one line."""
-        if self.dry:
-            self.records.append(CallRecord(method, path, body, None, summary))
-            return None
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            response = invoke()
-        except ApiException as exc:
-            status = exc.status if isinstance(exc.status, int) and exc.status > 0 else None
-            self.records.append(CallRecord(method, path, body, status, summary))
-            raise _Failed(api_error_line(self.executor.api_client, exc)) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self.records.append(CallRecord(method, path, body, None, summary))
-            raise _Failed(connection_error_line(self.executor.api_client, exc, method, self.executor.timeout_s)) from None
-        self.records.append(CallRecord(method, path, body, response.status, summary))
-        raw = response.data
-        if not raw:
-            return {}
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise _Failed(
-                f"unexpected answer from the Kubernetes API to {method} {path}: not JSON"
-            ) from None
-
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _captured_fields(action: Action, api: ApiCall) -> dict[str, Any]:
-    """For a reversible patch that sets scalar ``spec`` fields (scale, cordon): the fields
-    and their new values, which are read before the patch so that rollback can put them
-    back. Empty for anything else."""
-    op = action.operation
-    body = api.body
-    if not action.reversible or op.verb != "patch" or not isinstance(body, dict):
-        return {}
-    spec = body.get("spec")
-    if set(body) != {"spec"} or not isinstance(spec, dict) or not spec:
-        return {}
-    if not all(isinstance(v, bool | int | str) for v in spec.values()):
-        return {}
-    return dict(spec)
-
-
-def _checked_undo(action: Action, fields: Mapping[str, Any], undo: Mapping[str, Any]) -> dict:
-    """The recorded values, each of the type the action's patch uses, or ExecutionError."""
-    extra = sorted(set(undo) - set(fields))
-    if extra:
-        shown = clean(repr(extra[0]), 60)
-        raise ExecutionError(f"{action.id}: unexpected field {shown} in the undo")
-    restored: dict[str, Any] = {}
-    for name, new in fields.items():
-        if name not in undo:
-            raise ExecutionError(f"{action.id}: the undo does not record spec.{name}")
-        old = undo[name]
-        if old is not None and type(old) is not type(new):
-            raise ExecutionError(
-                f"{action.id}: the undo's spec.{name} is {clean(repr(old), 60)},"
-                f" not a {type(new).__name__}"
-            )
-        if isinstance(old, int) and not isinstance(old, bool) and old < 0:
-            raise ExecutionError(f"{action.id}: the undo's spec.{name} is negative")
-        if isinstance(old, str) and (len(old) > 253 or clean(old, None) != old):
-            raise ExecutionError(f"{action.id}: the undo's spec.{name} is not a plain value")
-        restored[name] = old
-    return restored
-
-
-def _label_selector(deployment: Any) -> str:
-    """The Deployment's ``spec.selector`` as a label-selector string for the list call."""
-    selector = ((deployment or {}).get("spec") or {}).get("selector") or {}
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, operator = expr.get("key", ""), expr.get("operator", "")
-        values = ",".join(expr.get("values") or [])
-        if operator == "In":
-            parts.append(f"{key} in ({values})")
-        elif operator == "NotIn":
-            parts.append(f"{key} notin ({values})")
-        elif operator == "Exists":
-            parts.append(key)
-        elif operator == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
-
-
-def _previous_template(deployment: dict, listed: Any) -> tuple[int, dict]:
-    """``(revision, template)`` of the ReplicaSet with the second-highest revision among
-    those ``deployment`` controls, its ``pod-template-hash`` label removed."""
-    meta = deployment.get("metadata") or {}
-    uid, name = meta.get("uid"), meta.get("name")
-    owned: list[tuple[int, dict]] = []
-    items = listed.get("items") if isinstance(listed, dict) else None
-    for rs in items or []:
-        rs_meta = rs.get("metadata") or {}
-        owners = [
-            o
-            for o in rs_meta.get("ownerReferences") or []
-            if o.get("kind") == "Deployment" and o.get("controller", True)
-        ]
-        # The owner uid is what kubectl matches; the name only when the Deployment has none.
-        if not any((o.get("uid") == uid) if uid else (o.get("name") == name) for o in owners):
-            continue
-        try:
-            revision = int((rs_meta.get("annotations") or {})[REVISION_ANNOTATION])
-        except (KeyError, TypeError, ValueError):
-            continue
-        template = (rs.get("spec") or {}).get("template")
-        if isinstance(template, dict):
-            owned.append((revision, template))
-    revisions = sorted({r for r, _ in owned})
-    if len(revisions) < 2:
-        raise _Failed(
-            f"no previous revision to roll back to: deployment {name} has"
-            f" {len(revisions)} revision{'s' if len(revisions) != 1 else ''}"
-        )
-    previous = revisions[-2]
-    template = next(t for r, t in owned if r == previous)
-    return previous, _without_hash(template)
-
-
-def _without_hash(template: dict) -> dict:
-    template = copy.deepcopy(template)
-    labels = (template.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(POD_TEMPLATE_HASH, None)
-    return template
 
 
 def _status_summary(resource: str | None, obj: Any) -> dict:
@@ -679,20 +374,3 @@ def _status_summary(resource: str | None, obj: Any) -> dict:
             "conditions": conditions,
         }
     return {"phase": clean(status.get("phase", ""), 40), "conditions": conditions}
-
-
-def _ref(op: Operation, values: Mapping[str, str]) -> str:
-    """``deployment shop/web``, ``node node-1``: an object as the operator names it."""
-    kind = (op.resource or "object").removesuffix("s")
-    where = f"{values['namespace']}/" if op.namespaced and "namespace" in values else ""
-    return f"{kind} {where}{values.get('name', '')}"
-
-
-def _describe(op: Operation, values: Mapping[str, str], body: Any) -> str:
-    ref = _ref(op, values)
-    if op.verb == "get":
-        return f"read {ref}"
-    if op.verb == "delete":
-        return f"delete {ref}"
-    shown = json.dumps(body, separators=(",", ":"), sort_keys=True)
-    return clean(f"patch {ref} ({op.patch_type}): {shown}", 300)

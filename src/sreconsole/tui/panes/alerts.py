@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -18,11 +17,12 @@ from sreconsole.domain.evidence import Evidence
 from sreconsole.domain.matchers import Filter, MatcherError, parse_filter
 from sreconsole.domain.operator import Operator
 from sreconsole.services.alerts import AlertsService, AlertsSnapshot
-from sreconsole.sources.base import SourceError
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable, thresholds
-from sreconsole.tui.modals import AlertDetailScreen, SilenceRequest, SilenceScreen, alert_detail
+from sreconsole.tui.modals import AlertDetailScreen, alert_detail
+from sreconsole.tui.panes.alert_silences import SilenceActions
 from sreconsole.tui.render import clean, safe
 from sreconsole.tui.alert_list import AlertList
+from sreconsole.tui.alert_order import GROUP_PREFIX, GROUPINGS, SORTINGS, display_rows, ordered
 
 SEVERITY_TEXT = {
     Severity.CRITICAL: "CRIT",
@@ -43,13 +43,10 @@ COLUMNS = (
 FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key != "summary")
 """Columns before the summary, with one cell of padding on each side: 80 at 80x24."""
 
-GROUPINGS = ("alertname", "namespace", "severity", "none")
-SORTINGS = ("severity", "age", "name")
 NEW_FOR = timedelta(seconds=10)
 """How long a new alert is marked."""
 RESOLVED_FOR = timedelta(seconds=10)
 """How long a resolved alert stays, faded, before it leaves the table."""
-GROUP_PREFIX = "group:"
 SIDE_PANEL_MIN_WIDTH = 140
 """Terminal width from which the detail panel sits beside the table."""
 SIDE_PANEL_WIDTH = 56
@@ -59,25 +56,7 @@ class AlertTable(AlertList):
     """The alerts, one row per fingerprint, with a header row per group of several."""
 
 
-def _sort_key(sorting: str):
-    if sorting == "age":
-        return lambda a: (a.starts_at, int(a.severity), a.alertname)
-    if sorting == "name":
-        return lambda a: (a.alertname.lower(), int(a.severity), a.starts_at)
-    return lambda a: (int(a.severity), a.starts_at, a.alertname)
-
-
-def _group_of(alert: Alert, grouping: str) -> str:
-    if grouping == "alertname":
-        return alert.alertname or "(no alertname)"
-    if grouping == "namespace":
-        return alert.namespace or "(no namespace)"
-    if grouping == "severity":
-        return alert.severity.label
-    return ""
-
-
-class AlertsPane(Vertical):
+class AlertsPane(SilenceActions, Vertical):
     """Title with counts, the filter input (``/``) and the table."""
 
     BINDINGS = [
@@ -285,40 +264,12 @@ class AlertsPane(Vertical):
             return self._ordered_cache[1]
         pool = list(self.snapshot.alerts)
         pool += [a for a, _ in self._resolved.values()]
-        pool.sort(key=_sort_key(self.sorting))
-        if self.grouping == "none":
-            ordered = [(a, "") for a in pool]
-        else:
-            grouping = self.grouping
-            keyed = [(_group_of(a, grouping), a) for a in pool]
-            rank: dict[str, int] = {}
-            for g, _ in keyed:
-                if g not in rank:
-                    rank[g] = len(rank)
-            keyed.sort(key=lambda pair: rank[pair[0]])  # stable: the sort order holds inside a group
-            ordered = [(a, g) for g, a in keyed]
-        self._ordered_cache = (cache_key, ordered)
-        return ordered
+        rows = ordered(pool, self.sorting, self.grouping)
+        self._ordered_cache = (cache_key, rows)
+        return rows
 
     def _display_rows(self, visible: list[tuple[Alert, str]]) -> list[tuple[str, Alert | None, str, int]]:
-        """(row key, alert or None for a group header, group name, group size).
-
-        A group of one alert gets no header row: at 80x24 every line counts, and a header
-        over a single row says nothing the row does not.
-        """
-        if self.grouping == "none":
-            return [(a.fingerprint, a, "", 0) for a, _ in visible]
-        sizes: dict[str, int] = {}
-        for _, g in visible:
-            sizes[g] = sizes.get(g, 0) + 1
-        rows: list[tuple[str, Alert | None, str, int]] = []
-        last = None
-        for a, g in visible:
-            if g != last and sizes[g] > 1:
-                rows.append((GROUP_PREFIX + g, None, g, sizes[g]))
-            last = g
-            rows.append((a.fingerprint, a, g, 0))
-        return rows
+        return display_rows(visible, self.grouping)
 
     def _row(self, alert: Alert, now: datetime) -> list[Text]:
         theme = self.app.current_theme
@@ -445,76 +396,6 @@ class AlertsPane(Vertical):
         if alert is None:
             self.app.notify("select an alert first (this row is a group)", severity="warning")
         return alert
-
-    def _read_only(self) -> bool:
-        if getattr(self.app, "settings", None) is not None and self.app.settings.read_only:
-            self.app.notify("read-only mode: silences are disabled", severity="warning")
-            return True
-        return False
-
-    def action_silence(self) -> None:
-        alert = self._need_alert()
-        if alert is None or self._read_only():
-            return
-
-        def done(request: SilenceRequest | None) -> None:
-            if request is not None:
-                self._create_silence(alert, request)
-
-        self.app.push_screen(SilenceScreen(alert, str(self.operator)), done)
-
-    async def _make_silence(self, what: str, call, done: Callable[[str], str]) -> None:
-        """Run one silence call; report the id (or the reason) and refresh at once."""
-        try:
-            silence_id = await call
-        except SourceError as exc:
-            self.app.notify(f"{what} failed: {exc}", severity="error", timeout=10)
-            return
-        self.app.notify(done(silence_id), timeout=8)
-        self.app.action_alerts_refresh()
-
-    @work(group="alerts-silence", exit_on_error=False, description="create silence")
-    async def _create_silence(self, alert: Alert, request: SilenceRequest) -> None:
-        length = format_age(request.duration.total_seconds())
-        await self._make_silence(
-            "silence",
-            self.service.silence(alert, request.duration, request.comment, self.operator),
-            lambda sid: f"silence {sid} created for {alert.alertname} ({length})",
-        )
-
-    def action_acknowledge(self) -> None:
-        alert = self._need_alert()
-        if alert is None or self._read_only():
-            return
-        self._ack(alert)
-
-    @work(group="alerts-silence", exit_on_error=False, description="acknowledge")
-    async def _ack(self, alert: Alert) -> None:
-        await self._make_silence(
-            "ack", self.service.acknowledge(alert, self.operator), lambda sid: f"acknowledged {alert.alertname} (silence {sid}, 15m)"
-        )
-
-    def action_expire(self) -> None:
-        alert = self._need_alert()
-        if alert is None or self._read_only():
-            return
-        if not alert.silenced_by:
-            self.app.notify(f"{alert.alertname} is not silenced", severity="warning")
-            return
-        self._expire(alert)
-
-    @work(group="alerts-silence", exit_on_error=False, description="expire silence")
-    async def _expire(self, alert: Alert) -> None:
-        done = []
-        for silence_id in alert.silenced_by:
-            try:
-                await self.service.expire(silence_id)
-                done.append(silence_id)
-            except SourceError as exc:
-                self.app.notify(f"expire {silence_id} failed: {exc}", severity="error", timeout=10)
-        if done:
-            self.app.notify(f"expired {', '.join(done)}", timeout=8)
-            self.app.action_alerts_refresh()
 
     def action_copy(self) -> None:
         alert = self._need_alert()

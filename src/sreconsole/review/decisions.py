@@ -1,0 +1,120 @@
+"""Operators' verdicts: approve or reject a pending proposal as a compare-and-set, and the
+decided proposals read back as training rows.
+
+The compare-and-set is ``UPDATE ... WHERE id = ? AND state = 'pending'``: when two
+operators press approve at once, exactly one update changes a row and the other gets
+:class:`~sreconsole.review.errors.AlreadyDecided` naming who decided and how long ago.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from sreconsole.review import chain
+from sreconsole.review.errors import AlreadyDecided, ReviewError
+from sreconsole.review.records import (
+    DECIDED,
+    audit_snapshot,
+    fetch_row,
+    iso,
+    jsonable,
+    loads,
+    next_version,
+    storable_text,
+    str_dict,
+    to_record,
+)
+
+_VERDICTS = {"approve": "approved", "approved": "approved", "reject": "rejected", "rejected": "rejected"}
+
+
+def verdict_state(
+    verdict: str, reason: str | None, *, corrected_action: str | None, edited: bool
+) -> tuple[str, str]:
+    """``(state the verdict leads to, reason as stored)``, or ReviewError for a verdict that
+    cannot be recorded as given (``edited``: the approval carries changed values)."""
+    state = _VERDICTS.get(verdict)
+    if state is None:
+        raise ReviewError(f"verdict must be approved or rejected, not {verdict!r}")
+    reason = storable_text(reason or "")
+    if state == "rejected":
+        if not reason.strip():
+            raise ReviewError("a rejection needs a reason (it is what the next operator and the next model learn from)")
+        if edited:
+            raise ReviewError("edited parameters go with an approval, not a rejection")
+    elif corrected_action:
+        raise ReviewError("an approval runs the proposed action; to name another one, reject with it as the corrected action")
+    return state, reason
+
+
+def decide(
+    c: sqlite3.Connection,
+    proposal_id: int,
+    state: str,
+    *,
+    user: str,
+    client: str,
+    reason: str,
+    corrected_action: str | None,
+    parameters: dict[str, str] | None,
+    command: str | None,
+    api: dict | None,
+    at: datetime,
+) -> None:
+    """The write transaction of a verdict: the compare-and-set and its audit entry, which
+    records both the approved values and, when the operator edited them, the proposed ones."""
+    row = fetch_row(c, proposal_id)
+    if row is None:
+        raise ReviewError(f"no proposal #{proposal_id}")
+    proposed = (json.loads(row["parameters"]), row["command"], loads(row["api"]))
+    final = (
+        proposed[0] if parameters is None else str_dict(parameters),
+        proposed[1] if command is None else storable_text(command),
+        proposed[2] if api is None else jsonable(api),
+    )
+    version, ts = next_version(c), iso(at)
+    cur = c.execute(
+        "UPDATE proposals SET state = ?, decided_by = ?, decided_from = ?, decided_at = ?, reason = ?, corrected_action = ?,"
+        " parameters = ?, command = ?, api = ?, updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
+        (state, user, client, ts, reason, storable_text(corrected_action or ""), chain.canonical(final[0]), final[1],
+         None if final[2] is None else chain.canonical(final[2]), ts, version, proposal_id),
+    )
+    if cur.rowcount == 0:
+        raise AlreadyDecided(to_record(row), at)
+    snapshot = audit_snapshot(row)
+    if final != proposed:
+        snapshot["proposed"] = {"parameters": proposed[0], "command": proposed[1], "api": proposed[2]}
+    if corrected_action:
+        snapshot["corrected_action"] = storable_text(corrected_action)
+    chain.append(c, ts=ts, user=user, client=client, event="approve" if state == "approved" else "reject",
+                 proposal_id=proposal_id, action=row["action"], parameters=final[0], command=final[1], api=final[2],
+                 reason=reason, snapshot=snapshot)
+
+
+def decided_rows(c: sqlite3.Connection, since: datetime | None) -> list[sqlite3.Row]:
+    """Proposals an operator decided (at or after ``since``), oldest decision first."""
+    sql = f"SELECT * FROM proposals WHERE decided_at IS NOT NULL AND state IN ({', '.join('?' * len(DECIDED))})"
+    args: list[Any] = list(DECIDED)
+    if since is not None:
+        sql += " AND decided_at >= ?"
+        args.append(iso(since))
+    return c.execute(sql + " ORDER BY decided_at, id", args).fetchall()
+
+
+def as_example(r: sqlite3.Row) -> dict:
+    """One decided proposal as a row for the dataset builder. An approved proposal stays
+    "approved" whatever its execution did; ``outcome`` says what that was."""
+    rec = to_record(r)
+    return {
+        "alert": {"fingerprint": rec.fingerprint, "labels": dict(rec.labels), "annotations": dict(rec.annotations)},
+        "action": rec.action,
+        "verdict": "rejected" if rec.state == "rejected" else "approved",
+        "corrected_action": rec.corrected_action or None,
+        "decided_at": rec.decided_at.isoformat() if rec.decided_at else "",
+        "outcome": rec.state,
+        "reason": rec.reason,
+        "proposal_id": rec.id,
+    }

@@ -1,0 +1,70 @@
+"""The order of the Alerts table: sorting, grouping, and the header rows between groups.
+
+Plain Python over :class:`~sreconsole.domain.alerts.Alert` (no widgets), so the pane only
+decides *when* to reorder — once per poll or key, cached — and this decides *how*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sreconsole.domain.alerts import Alert
+
+GROUPINGS = ("alertname", "namespace", "severity", "none")
+SORTINGS = ("severity", "age", "name")
+GROUP_PREFIX = "group:"
+"""Row keys of group headers start with this (alert rows are keyed by fingerprint)."""
+
+
+def sort_key(sorting: str):
+    if sorting == "age":
+        return lambda a: (a.starts_at, int(a.severity), a.alertname)
+    if sorting == "name":
+        return lambda a: (a.alertname.lower(), int(a.severity), a.starts_at)
+    return lambda a: (int(a.severity), a.starts_at, a.alertname)
+
+
+def group_of(alert: Alert, grouping: str) -> str:
+    if grouping == "alertname":
+        return alert.alertname or "(no alertname)"
+    if grouping == "namespace":
+        return alert.namespace or "(no namespace)"
+    if grouping == "severity":
+        return alert.severity.label
+    return ""
+
+
+def ordered(pool: Iterable[Alert], sorting: str, grouping: str) -> list[tuple[Alert, str]]:
+    """(alert, group) sorted, then grouped with the groups in order of their first alert
+    (the sort order holds inside a group)."""
+    pool = sorted(pool, key=sort_key(sorting))
+    if grouping == "none":
+        return [(a, "") for a in pool]
+    keyed = [(group_of(a, grouping), a) for a in pool]
+    rank: dict[str, int] = {}
+    for g, _ in keyed:
+        if g not in rank:
+            rank[g] = len(rank)
+    keyed.sort(key=lambda pair: rank[pair[0]])  # stable: the sort order holds inside a group
+    return [(a, g) for g, a in keyed]
+
+
+def display_rows(visible: list[tuple[Alert, str]], grouping: str) -> list[tuple[str, Alert | None, str, int]]:
+    """(row key, alert or None for a group header, group name, group size).
+
+    A group of one alert gets no header row: at 80x24 every line counts, and a header
+    over a single row says nothing the row does not.
+    """
+    if grouping == "none":
+        return [(a.fingerprint, a, "", 0) for a, _ in visible]
+    sizes: dict[str, int] = {}
+    for _, g in visible:
+        sizes[g] = sizes.get(g, 0) + 1
+    rows: list[tuple[str, Alert | None, str, int]] = []
+    last = None
+    for a, g in visible:
+        if g != last and sizes[g] > 1:
+            rows.append((GROUP_PREFIX + g, None, g, sizes[g]))
+        last = g
+        rows.append((a.fingerprint, a, g, 0))
+    return rows

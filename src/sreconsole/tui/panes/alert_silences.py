@@ -1,0 +1,99 @@
+"""Silencing from the Alerts pane: silence, acknowledge (a short silence marked as an ack)
+and expire, each an Alertmanager write that reports its id or its reason and refreshes the
+table at once. Read-only consoles refuse all three.
+
+A mixin of :class:`~sreconsole.tui.panes.alerts.AlertsPane`, which holds the bindings
+(``s``, ``a``, ``x``), the service, the operator and the selection (``_need_alert``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from sreconsole.domain.alerts import Alert, format_age
+from sreconsole.sources.base import SourceError
+from sreconsole.tui.modals import SilenceRequest, SilenceScreen
+
+if TYPE_CHECKING:
+    from sreconsole.domain.operator import Operator
+    from sreconsole.services.alerts import AlertsService
+
+
+class SilenceActions:
+    """``action_silence``, ``action_acknowledge`` and ``action_expire`` for the Alerts pane."""
+
+    service: AlertsService
+    operator: Operator
+
+    def _read_only(self) -> bool:
+        if getattr(self.app, "settings", None) is not None and self.app.settings.read_only:
+            self.app.notify("read-only mode: silences are disabled", severity="warning")
+            return True
+        return False
+
+    def action_silence(self) -> None:
+        alert = self._need_alert()
+        if alert is None or self._read_only():
+            return
+
+        def done(request: SilenceRequest | None) -> None:
+            if request is not None:
+                self._create_silence(alert, request)
+
+        self.app.push_screen(SilenceScreen(alert, str(self.operator)), done)
+
+    async def _make_silence(self, what: str, call, done: Callable[[str], str]) -> None:
+        """Run one silence call; report the id (or the reason) and refresh at once."""
+        try:
+            silence_id = await call
+        except SourceError as exc:
+            self.app.notify(f"{what} failed: {exc}", severity="error", timeout=10)
+            return
+        self.app.notify(done(silence_id), timeout=8)
+        self.app.action_alerts_refresh()
+
+    @work(group="alerts-silence", exit_on_error=False, description="create silence")
+    async def _create_silence(self, alert: Alert, request: SilenceRequest) -> None:
+        length = format_age(request.duration.total_seconds())
+        await self._make_silence(
+            "silence",
+            self.service.silence(alert, request.duration, request.comment, self.operator),
+            lambda sid: f"silence {sid} created for {alert.alertname} ({length})",
+        )
+
+    def action_acknowledge(self) -> None:
+        alert = self._need_alert()
+        if alert is None or self._read_only():
+            return
+        self._ack(alert)
+
+    @work(group="alerts-silence", exit_on_error=False, description="acknowledge")
+    async def _ack(self, alert: Alert) -> None:
+        await self._make_silence(
+            "ack", self.service.acknowledge(alert, self.operator), lambda sid: f"acknowledged {alert.alertname} (silence {sid}, 15m)"
+        )
+
+    def action_expire(self) -> None:
+        alert = self._need_alert()
+        if alert is None or self._read_only():
+            return
+        if not alert.silenced_by:
+            self.app.notify(f"{alert.alertname} is not silenced", severity="warning")
+            return
+        self._expire(alert)
+
+    @work(group="alerts-silence", exit_on_error=False, description="expire silence")
+    async def _expire(self, alert: Alert) -> None:
+        done = []
+        for silence_id in alert.silenced_by:
+            try:
+                await self.service.expire(silence_id)
+                done.append(silence_id)
+            except SourceError as exc:
+                self.app.notify(f"expire {silence_id} failed: {exc}", severity="error", timeout=10)
+        if done:
+            self.app.notify(f"expired {', '.join(done)}", timeout=8)
+            self.app.action_alerts_refresh()
