@@ -96,7 +96,7 @@ class AlertsPane(SilenceActions, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
-        yield Input(placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
+        yield Input(select_on_focus=False, placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
         table = AlertTable(COLUMNS, self._render_key, id="alerts-table")
         with Horizontal(id="alerts-body"):
             yield table

@@ -49,7 +49,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def compose(self) -> ComposeResult:
         yield Static("Review  loading…", classes="pane-title", id="review-title")
-        yield Input(placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
+        yield Input(select_on_focus=False, placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
         yield RecordTable(COLUMNS, self._cells, id="review-table")
         with VerticalScroll(id="review-side"):
             yield Static("", id="review-detail")
@@ -330,8 +330,8 @@ class ApproveScreen(ModalScreen[str | None]):
                 call.append(Text.assemble(("$ ", "dim"), safe(self.command, 500, single_line=False)))
             yield Static(Group(*call), id="approve-call")
             if r.risk == "high":
-                yield Input(placeholder=f"type {r.action} to confirm", id="approve-confirm")
-            yield Input(placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
+                yield Input(select_on_focus=False, placeholder=f"type {r.action} to confirm", id="approve-confirm")
+            yield Input(select_on_focus=False, placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
             yield Static("", id="approve-error")
             yield Label(Text("enter: approve · esc: cancel", style="dim"))
 
@@ -377,7 +377,7 @@ class ReasonScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(safe(self.heading, 100, style="bold"))
-            yield Input(placeholder=self.placeholder, id="reason-text")
+            yield Input(select_on_focus=False, placeholder=self.placeholder, id="reason-text")
             if self.actions is not None:
                 yield Select([(a, a) for a in self.actions], prompt="the right action (optional)", id="reason-action", allow_blank=True)
             yield Static("", id="reason-error")
@@ -424,7 +424,7 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
             yield Label(Text.assemble(("Edit parameters of ", "bold"), safe(f"#{self.record.id} {self.record.action}", 80)))
             for name in self.names:
                 yield Label(Text(name, style="dim"))
-                yield Input(value=self.current.get(name, ""), id=f"edit-{name}")
+                yield Input(select_on_focus=False, value=self.current.get(name, ""), id=f"edit-{name}")
             yield Static("", id="edit-error")
             yield Label(Text("enter: validate and keep · esc: cancel", style="dim"))
 
