@@ -3,13 +3,18 @@ a file up to :data:`SCHEMA_VERSION` (``PRAGMA user_version``).
 
 The store applies the steps in order, each in its own transaction
 (:class:`sreconsole.review.store.ReviewStore`); the audit tables come from
-:data:`sreconsole.review.chain.SCHEMA` so that they are created in the same first step.
+:data:`sreconsole.review.chain.SCHEMA` so that they are created in the same first step. A
+step is SQL statements and functions of the connection (for what SQL alone cannot say).
 """
 
 from __future__ import annotations
 
-from sreconsole.review import chain
-from sreconsole.review.records import STATES
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from sreconsole.review import chain, queue
+from sreconsole.review.records import ALERT_STATES, STATES
 
 _PROPOSALS = f"""CREATE TABLE proposals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,7 +53,34 @@ _PROPOSALS = f"""CREATE TABLE proposals (
     changed_version INTEGER NOT NULL
 )"""
 
-MIGRATIONS: list[tuple[str, ...]] = [
+def widen_audit_events(c: sqlite3.Connection) -> None:
+    """Rebuild the audit table when :data:`sreconsole.review.chain.EVENTS` names events its
+    CHECK does not allow yet (SQLite cannot alter a CHECK): the same rows, hashes and order
+    in a table created from the current schema, with its index and triggers recreated.
+    Idempotent, so any later step that adds events can call it again."""
+    sql = c.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()[0]
+    if all(repr(e) in sql for e in chain.EVENTS):
+        return
+    create = next(s for s in chain.SCHEMA if s.lstrip().startswith("CREATE TABLE audit ("))
+    rebuilt = [s for s in chain.SCHEMA if s.lstrip().startswith(("CREATE TRIGGER", "CREATE INDEX"))]
+    for name in chain.TRIGGERS:  # all of them: one on audit_head reads the audit table
+        c.execute(f"DROP TRIGGER IF EXISTS {name}")
+    c.execute("DROP INDEX IF EXISTS audit_proposal")
+    c.execute(create.replace("CREATE TABLE audit (", "CREATE TABLE audit_widened (", 1))
+    c.execute("INSERT INTO audit_widened SELECT * FROM audit ORDER BY seq")
+    c.execute("DROP TABLE audit")
+    c.execute("ALTER TABLE audit_widened RENAME TO audit")
+    for statement in rebuilt:
+        c.execute(statement)
+
+
+def _adopt_existing(c: sqlite3.Connection) -> None:
+    queue.adopt_existing(c, at=datetime.now(timezone.utc))
+
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[tuple[Step, ...]] = [
     (
         _PROPOSALS,
         # At most one pending proposal per alert: a newer one with another action supersedes
@@ -60,6 +92,19 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX proposals_decided ON proposals(decided_at) WHERE decided_at IS NOT NULL",
         "CREATE INDEX proposals_pending_age ON proposals(created_at) WHERE state = 'pending'",
         *chain.SCHEMA,
+    ),
+    (
+        # One pending proposal per action and target, and the live state of its alerts.
+        "ALTER TABLE proposals ADD COLUMN target TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE proposals ADD COLUMN alerts TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE proposals ADD COLUMN alert_source TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE proposals ADD COLUMN alert_state TEXT NOT NULL DEFAULT 'unknown'"
+        f" CHECK (alert_state IN ({', '.join(repr(s) for s in ALERT_STATES)}))",
+        "ALTER TABLE proposals ADD COLUMN alert_state_since TEXT",
+        widen_audit_events,  # merge and alert_state entries
+        _adopt_existing,
+        "CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(action, target) WHERE state = 'pending'",
+        "CREATE INDEX proposals_watched ON proposals(alert_source) WHERE state = 'pending'",
     ),
 ]
 """Schema steps; step ``i`` takes ``user_version`` from ``i`` to ``i + 1``. Append, never edit:
