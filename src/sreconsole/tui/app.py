@@ -147,7 +147,28 @@ class SreConsoleApp(App[None]):
         self.polls += 1
         pane.show(message.snapshot)
         self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
+        if not message.snapshot.error and not self.review_queue.read_only:
+            self._observe_alerts(message.snapshot)
         self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
+
+    @work(thread=True, exclusive=True, group="review-observe", exit_on_error=False, description="alert states into the review queue")
+    def _observe_alerts(self, snapshot) -> None:
+        """Each poll tells the review queue what is true now: a proposal whose alert
+        resolved leaves the pending view at once (one read when nothing changed)."""
+        try:
+            changes = self.review_queue.observe(snapshot)
+        except Exception:  # noqa: BLE001 - the Review pane's title says what is wrong with the store
+            return
+        if changes:
+            self.call_from_thread(self._review_changed)
+
+    def _review_changed(self) -> None:
+        from sreconsole.tui.panes.review import ReviewPane
+
+        try:
+            self.query_one(ReviewPane).refresh_queue()
+        except NoMatches:  # shutting down
+            return
 
     def _start_probes(self) -> None:
         from sreconsole.services.environment import probe_sources
