@@ -9,6 +9,7 @@ step is SQL statements and functions of the connection (for what SQL alone canno
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -55,22 +56,30 @@ _PROPOSALS = f"""CREATE TABLE proposals (
 
 def widen_audit_events(c: sqlite3.Connection) -> None:
     """Rebuild the audit table when :data:`sreconsole.review.chain.EVENTS` names events its
-    CHECK does not allow yet (SQLite cannot alter a CHECK): the same rows, hashes and order
-    in a table created from the current schema, with its index and triggers recreated.
-    Idempotent, so any later step that adds events can call it again."""
+    CHECK does not allow yet (SQLite cannot alter a CHECK): the same columns, rows, hashes
+    and order, in a table whose CHECK lists the current events, with its indexes and every
+    trigger recreated as they were. It works from the file's own schema, not from
+    :data:`~sreconsole.review.chain.SCHEMA`, so it is right at any step; idempotent, so a
+    later step that adds events calls it again."""
     sql = c.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()[0]
     if all(repr(e) in sql for e in chain.EVENTS):
         return
-    create = next(s for s in chain.SCHEMA if s.lstrip().startswith("CREATE TABLE audit ("))
-    rebuilt = [s for s in chain.SCHEMA if s.lstrip().startswith(("CREATE TRIGGER", "CREATE INDEX"))]
-    for name in chain.TRIGGERS:  # all of them: one on audit_head reads the audit table
-        c.execute(f"DROP TRIGGER IF EXISTS {name}")
-    c.execute("DROP INDEX IF EXISTS audit_proposal")
-    c.execute(create.replace("CREATE TABLE audit (", "CREATE TABLE audit_widened (", 1))
-    c.execute("INSERT INTO audit_widened SELECT * FROM audit ORDER BY seq")
+    allowed = ", ".join(repr(e) for e in chain.EVENTS)
+    widened, n = re.subn(r"CHECK \(event IN \([^)]*\)\)", f"CHECK (event IN ({allowed}))", sql, count=1)
+    if n != 1:
+        raise sqlite3.DatabaseError("the audit table has no CHECK on its events to widen")
+    # Every trigger goes while the table is rebuilt (one on audit_head reads the audit table),
+    # and comes back as it was.
+    kept = c.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') AND sql IS NOT NULL"
+                     " AND (tbl_name = 'audit' OR type = 'trigger') ORDER BY type DESC, name").fetchall()
+    for kind, name, _ in kept:
+        c.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
+    columns = ", ".join(f'"{row[1]}"' for row in c.execute("PRAGMA table_info(audit)"))
+    c.execute(re.sub(r"^\s*CREATE TABLE\s+\"?audit\"?\s*\(", "CREATE TABLE audit_widened (", widened, count=1))
+    c.execute(f"INSERT INTO audit_widened ({columns}) SELECT {columns} FROM audit ORDER BY seq")
     c.execute("DROP TABLE audit")
     c.execute("ALTER TABLE audit_widened RENAME TO audit")
-    for statement in rebuilt:
+    for _, _, statement in kept:
         c.execute(statement)
 
 
