@@ -284,6 +284,8 @@ def test_cli_alerts_list_on_the_demo_and_when_the_source_is_down():
 
 
 # -- the review queue shows only what is true now (issue 16) ------------------------------------
+# The probes are posted straight to Alertmanager, in their own namespace so that the tests
+# above, which count what fires in "ai", never see them.
 
 def _am_alert(name: str, labels: dict, action: str, *, resolved: bool = False) -> dict:
     from datetime import datetime, timezone
@@ -341,7 +343,7 @@ async def test_a_proposal_whose_alert_resolves_on_alertmanager_leaves_the_pendin
     from sreconsole.review import audit
 
     am, _prom, _rules = stack
-    labels = {"namespace": "ai", "pod": "resolver-7d9f8-abcde"}
+    labels = {"namespace": "queue-probe", "pod": "resolver-7d9f8-abcde"}
     am.post_alerts([_am_alert("QueueResolvesProbe", labels, "pod-restart")])
     service = AlertsService(AlertmanagerSource(am.url))
     settings, queue = _queue_for(am.url)
@@ -367,7 +369,7 @@ async def test_a_proposal_whose_alert_resolves_on_alertmanager_leaves_the_pendin
     refused = _cli("--alertmanager", am.url, "review", "approve", str(record.id), "--reason", "still want it")
     assert refused.returncode == 2, (refused.stdout, refused.stderr)
     line, = refused.stderr.strip().splitlines()
-    assert f"#{record.id} pod-restart on ai/resolver-7d9f8-abcde: its alert resolved" in line and "--even-if-resolved" in line
+    assert f"#{record.id} pod-restart on queue-probe/resolver-7d9f8-abcde: its alert resolved" in line and "--even-if-resolved" in line
     done = _cli("--alertmanager", am.url, "review", "approve", str(record.id), "--reason", "still want it", "--even-if-resolved", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["proposal"]["state"] == "approved"
@@ -379,7 +381,7 @@ def test_review_list_asks_alertmanager_what_is_still_firing(stack):
     import json
 
     am, _prom, _rules = stack
-    labels = {"namespace": "ai", "pod": "listed-7d9f8-fghij"}
+    labels = {"namespace": "queue-probe", "pod": "listed-7d9f8-fghij"}
     am.post_alerts([_am_alert("QueueListProbe", labels, "pod-restart")])
     settings, queue = _queue_for(am.url)
 
@@ -421,7 +423,7 @@ async def test_two_alerts_for_one_deployment_are_one_proposal_on_alertmanager(st
     from sreconsole.review import audit
 
     am, _prom, _rules = stack
-    labels = {"namespace": "ai", "deployment": "dedup-web"}
+    labels = {"namespace": "queue-probe", "deployment": "dedup-web"}
     am.post_alerts([_am_alert("DedupOOM", labels, "rollout-restart"), _am_alert("DedupLatency", labels, "rollout-restart")])
     service = AlertsService(AlertmanagerSource(am.url))
     settings, queue = _queue_for(am.url)
@@ -429,9 +431,9 @@ async def test_two_alerts_for_one_deployment_are_one_proposal_on_alertmanager(st
         snapshot = await _snapshot_until(service, {"DedupOOM", "DedupLatency"})
         alerts = sorted((a for a in snapshot.alerts if a.alertname.startswith("Dedup")), key=lambda a: a.alertname, reverse=True)
         first, second = queue.enqueue(_propose(alerts), alerts, from_source=True)
-        assert first.id == second.id and second.target == "ai/dedup-web"
+        assert first.id == second.id and second.target == "queue-probe/dedup-web"
         assert [a["alertname"] for a in second.alerts] == ["DedupOOM", "DedupLatency"]
-        assert [r.id for r in queue.list() if r.action == "rollout-restart" and r.target == "ai/dedup-web"] == [first.id]
+        assert [r.id for r in queue.list() if r.action == "rollout-restart" and r.target == "queue-probe/dedup-web"] == [first.id]
         merged = [e for e in audit.export(queue.path) if e["event"] == "merge" and e["proposal_id"] == first.id]
         assert len(merged) == 1 and "DedupLatency" in merged[0]["reason"]
 
@@ -445,6 +447,42 @@ async def test_two_alerts_for_one_deployment_are_one_proposal_on_alertmanager(st
         assert queue.observe(snapshot) == [(first.id, "firing", "resolved")]
         assert first.id not in {r.id for r in queue.list()}
         assert audit.verify(queue.path).ok
+    finally:
+        queue.close()
+        await service.aclose()
+
+
+async def test_an_acked_alert_is_acked_in_the_queue_and_in_alerts_list(stack):
+    """An ack is a silence to Alertmanager; the poll tells it apart (by the silence's
+    comment), so the proposal's LIVE state is acked, not silenced, and so is alerts list's."""
+    import json
+
+    am, _prom, _rules = stack
+    labels = {"namespace": "queue-probe", "pod": "acked-7d9f8-klmno"}
+    am.post_alerts([_am_alert("QueueAckProbe", labels, "pod-restart")])
+    service = AlertsService(AlertmanagerSource(am.url))
+    settings, queue = _queue_for(am.url)
+    try:
+        snapshot = await _snapshot_until(service, {"QueueAckProbe"})
+        alert = next(a for a in snapshot.alerts if a.alertname == "QueueAckProbe")
+        (record,) = queue.enqueue(_propose([alert]), [alert], from_source=True)
+        silence_id = await service.acknowledge(alert, Operator("carol"))
+        deadline = time.monotonic() + 30
+        while True:
+            snapshot = await service.refresh()
+            acked = next((a for a in snapshot.alerts if a.alertname == "QueueAckProbe"), None)
+            if acked is not None and silence_id in acked.silenced_by or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+        assert silence_id in snapshot.acks
+        assert queue.observe(snapshot) == [(record.id, "firing", "acked")]
+        listed = _cli("--alertmanager", am.url, "alerts", "list", "--json", "--filter", 'alertname="QueueAckProbe"')
+        (row,) = json.loads(listed.stdout)
+        assert row["state"] == "silenced" and row["acked"] is True
+        table = _cli("--alertmanager", am.url, "alerts", "list", "--filter", 'alertname="QueueAckProbe"').stdout
+        assert table.splitlines()[1].split()[4] == "acked"
+        await service.expire(silence_id)
+        am.post_alerts([_am_alert("QueueAckProbe", labels, "pod-restart", resolved=True)])
     finally:
         queue.close()
         await service.aclose()

@@ -243,7 +243,7 @@ async def test_review_pane_hides_a_resolved_proposal_and_asks_before_approving_i
     (rec,) = queue.enqueue([proposal], [alert], from_source=True)
     queue.close()
     app = make_demo_app(settings)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await wait_for_polls(app, pilot, 2)
         await app.workers.wait_for_complete()
         assert app.review_queue.get(rec.id).alert_state == "resolved"
@@ -261,6 +261,9 @@ async def test_review_pane_hides_a_resolved_proposal_and_asks_before_approving_i
         assert pane.selected().id == rec.id
         table = pane.query_one("#review-table")
         assert str(table.get_cell(str(rec.id), "live")).startswith("resolved")
+        await pilot.press("u")  # undo needs an executed proposal: said in plain English ("a executed" before)
+        await pilot.pause(0.1)
+        assert any(n.message == f"#{rec.id} is pending: this works on executed proposals only" for n in app._notifications)
         await pilot.press("a")
         await pilot.pause(0.2)
         assert isinstance(app.screen, ResolvedScreen)
