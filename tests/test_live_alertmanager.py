@@ -325,6 +325,17 @@ def _propose(alerts):
     return TriageEngine(load_catalog()).propose_many(list(alerts))
 
 
+async def _queued_probe(am, name: str, labels: dict, queue):
+    """Post one probe alert, wait for Alertmanager to hold it, and queue its proposal as the
+    TUI's poll does; ``(the service polling it, the alert, its record)``."""
+    am.post_alerts([_am_alert(name, labels, "pod-restart")])
+    service = AlertsService(AlertmanagerSource(am.url))
+    snapshot = await _snapshot_until(service, {name})
+    alert = next(a for a in snapshot.alerts if a.alertname == name)
+    (record,) = queue.enqueue(_propose([alert]), [alert], from_source=True)
+    return service, snapshot, record
+
+
 def _cli(*args: str) -> "subprocess.CompletedProcess":
     import os
     import subprocess
@@ -344,13 +355,9 @@ async def test_a_proposal_whose_alert_resolves_on_alertmanager_leaves_the_pendin
 
     am, _prom, _rules = stack
     labels = {"namespace": "queue-probe", "pod": "resolver-7d9f8-abcde"}
-    am.post_alerts([_am_alert("QueueResolvesProbe", labels, "pod-restart")])
-    service = AlertsService(AlertmanagerSource(am.url))
     settings, queue = _queue_for(am.url)
+    service, snapshot, record = await _queued_probe(am, "QueueResolvesProbe", labels, queue)
     try:
-        snapshot = await _snapshot_until(service, {"QueueResolvesProbe"})
-        alert = next(a for a in snapshot.alerts if a.alertname == "QueueResolvesProbe")
-        (record,) = queue.enqueue(_propose([alert]), [alert], from_source=True)
         assert (record.action, record.alert_source, record.alert_state) == ("pod-restart", am.url, "firing")
         assert queue.observe(snapshot) == []
         assert record.id in {r.id for r in queue.list()}
@@ -382,20 +389,15 @@ def test_review_list_asks_alertmanager_what_is_still_firing(stack):
 
     am, _prom, _rules = stack
     labels = {"namespace": "queue-probe", "pod": "listed-7d9f8-fghij"}
-    am.post_alerts([_am_alert("QueueListProbe", labels, "pod-restart")])
     settings, queue = _queue_for(am.url)
 
-    async def seen():
-        service = AlertsService(AlertmanagerSource(am.url))
-        try:
-            return await _snapshot_until(service, {"QueueListProbe"})
-        finally:
-            await service.aclose()
+    async def queued():
+        service, _snapshot, record = await _queued_probe(am, "QueueListProbe", labels, queue)
+        await service.aclose()
+        return record
 
     try:
-        snapshot = asyncio.run(seen())
-        alert = next(a for a in snapshot.alerts if a.alertname == "QueueListProbe")
-        (record,) = queue.enqueue(_propose([alert]), [alert], from_source=True)
+        record = asyncio.run(queued())
     finally:
         queue.close()
     listed = _cli("--alertmanager", am.url, "review", "list", "--json")
@@ -459,13 +461,10 @@ async def test_an_acked_alert_is_acked_in_the_queue_and_in_alerts_list(stack):
 
     am, _prom, _rules = stack
     labels = {"namespace": "queue-probe", "pod": "acked-7d9f8-klmno"}
-    am.post_alerts([_am_alert("QueueAckProbe", labels, "pod-restart")])
-    service = AlertsService(AlertmanagerSource(am.url))
     settings, queue = _queue_for(am.url)
+    service, snapshot, record = await _queued_probe(am, "QueueAckProbe", labels, queue)
+    alert = next(a for a in snapshot.alerts if a.alertname == "QueueAckProbe")
     try:
-        snapshot = await _snapshot_until(service, {"QueueAckProbe"})
-        alert = next(a for a in snapshot.alerts if a.alertname == "QueueAckProbe")
-        (record,) = queue.enqueue(_propose([alert]), [alert], from_source=True)
         silence_id = await service.acknowledge(alert, Operator("carol"))
         deadline = time.monotonic() + 30
         while True:
