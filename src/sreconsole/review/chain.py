@@ -24,7 +24,11 @@ from typing import Any
 GENESIS = "0" * 64
 """``prev_hash`` of the first entry."""
 
-EVENTS = ("enqueue", "supersede", "approve", "reject", "execute", "fail", "rollback", "dry_run", "expire")
+EVENTS = ("enqueue", "supersede", "approve", "reject", "execute", "fail", "rollback", "dry_run", "expire", "merge", "alert_state")
+"""``merge``: another alert asking for the same action on the same target joined a pending
+proposal's evidence; ``alert_state``: the live state of a pending proposal's alerts changed
+(resolved, firing again, silenced, acked). Adding a name here needs a schema step that calls
+:func:`sreconsole.review.schema.widen_audit_events` (the table's CHECK lists them)."""
 
 FIELDS = (
     "seq", "ts", "user", "client", "event", "proposal_id", "action", "parameters", "command", "api",
@@ -90,6 +94,8 @@ STATE_AFTER = {
     "rollback": "rolled_back",
     "expire": "expired",
     "dry_run": None,  # an audit entry only: the proposal keeps its state
+    "merge": None,  # the proposal stays pending, with one more alert
+    "alert_state": None,  # the alert's state is bookkeeping beside the proposal's state
 }
 """The proposal state each event leaves behind; :func:`sreconsole.review.audit.verify`
 replays them."""

@@ -27,6 +27,11 @@ STATES = ("pending", "approved", "rejected", "expired", "superseded", "executed"
 DECIDED = ("approved", "rejected", "executed", "failed", "rolled_back")
 """States an operator's verdict leads to (expired and superseded are the store's doing)."""
 
+ALERT_STATES = ("firing", "acked", "silenced", "inhibited", "unknown", "resolved")
+"""The live state of a proposal's alert, most alive first: a proposal with several alerts
+takes the first state any of them is in. ``unknown``: no alert source watches it (queued
+from a file) and none has seen it yet."""
+
 SYSTEM_USER = "sreconsole"
 """Who the audit trail names for changes no operator made (expiry, or an enqueue without
 an operator)."""
@@ -71,6 +76,17 @@ class ProposalRecord:
     notes: tuple[str, ...] = ()
     alert_started_at: datetime | None = None
     """When the alert's current firing began: a decision holds for that firing only."""
+    target: str = ""
+    """What the action acts on (``namespace/name``; ``alert:<fingerprint>`` when it names no
+    object): one pending proposal per action and target."""
+    alerts: tuple[dict, ...] = ()
+    """Every alert asking for this action on this target, the first being the one that
+    raised it: ``fingerprint``, ``alertname``, ``starts_at``, ``state``, ``since``."""
+    alert_source: str = ""
+    """The alert source that watches the alerts ('' until one has seen them)."""
+    alert_state: str = "unknown"
+    """The live state of the alerts (:data:`ALERT_STATES`), as last observed."""
+    alert_state_since: datetime | None = None
 
     def as_dict(self) -> dict:
         out = {}
@@ -183,6 +199,11 @@ def to_record(r: sqlite3.Row) -> ProposalRecord:
         missing_parameters=tuple(json.loads(r["missing_parameters"])),
         notes=tuple(json.loads(r["notes"])),
         alert_started_at=datetime.fromisoformat(r["alert_started_at"]) if r["alert_started_at"] else None,
+        target=r["target"],
+        alerts=tuple(json.loads(r["alerts"])),
+        alert_source=r["alert_source"],
+        alert_state=r["alert_state"],
+        alert_state_since=datetime.fromisoformat(r["alert_state_since"]) if r["alert_state_since"] else None,
     )
 
 
