@@ -7,8 +7,9 @@ comes back above :data:`MIN_SIMILARITY` Bruno says it does not know and where to
 instead of guessing. Otherwise a generator (:mod:`sreconsole.chat.generators`) writes the
 answer over the numbered passages: Ollama or a local MLX model when configured, else the
 extractive generator. Whatever a generator writes, markers naming no retrieved passage
-are dropped and the rest renumbered ``[1]``, ``[2]``… in order of first mention, so
-``[n]`` in the text is always the n-th citation listed. A model that cannot be reached, or
+are dropped, a sentence said twice is said once with both markers, and the rest are
+renumbered ``[1]``, ``[2]``… in order of first mention, so ``[n]`` in the text is always
+the n-th citation listed. A model that cannot be reached, or
 fails mid-answer, is replaced by the extractive answer with a note saying why.
 
 Documents are data: passage text is only quoted, and the prompt tells a model so. Bruno
@@ -238,7 +239,7 @@ class Bruno:
         yield self._grounded(question, "".join(parts), hits, generator.name, note)
 
     def _grounded(self, question: str, text: str, hits: Sequence, generator: str, note: str) -> Answer:
-        text, cited = grounding.ground(text, len(hits))
+        text, cited = grounding.ground(grounding.without_repeats(text), len(hits))
         renumber = {old: new for new, old in enumerate(cited, 1)}
         text = grounding.MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", text).strip()
         cites = tuple(grounding.citation(renumber[n], hits[n - 1]) for n in cited)
