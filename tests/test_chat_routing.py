@@ -100,12 +100,12 @@ def test_no_labelled_knowledge_question_leaves_the_runbooks(router: IntentRouter
 
 
 def test_without_an_embedder_the_rules_decide() -> None:
-    assert IntentRouter(None).route("is payments ok?").intent == "knowledge"
+    assert IntentRouter(None).route("is the shop in trouble right now").intent == "knowledge"
 
     def broken(texts):
         raise OSError("model files missing")
 
-    got = IntentRouter(broken).route("is payments ok?")
+    got = IntentRouter(broken).route("is the shop in trouble right now")
     assert (got.intent, got.how) == ("knowledge", "default")
 
 
