@@ -31,7 +31,7 @@ FILTER_LABELS = (
 word that is both a namespace and part of a job name is the namespace)."""
 
 NEVER = frozenset("""
-a about above after again against ago all am an and any anyone anything are as at be been before being below between
+a about above after again against ago all am an and any anyone anything are as at be been before being below between none
 both but by can could did do does doing down during each else every everything few for from further had has have
 having he her here hers him his how i if in into is it its itself just last latest least let like many me more most
 much my myself new next no nor not nothing now of off on once only or other our ours out over own past previous prior

@@ -65,7 +65,7 @@ SHORTHAND = {
     "cuz": "because", "coz": "because", "thx": "thanks", "thnx": "thanks", "thanx": "thanks", "ty": "thanks",
     "tyvm": "thanks", "idk": "i do not know", "btw": "by the way", "smth": "something", "sth": "something",
     "ppl": "people", "prev": "previous", "teh": "the", "hte": "the", "anythin": "anything", "somethin": "something",
-    "nothin": "nothing", "k": "ok", "kk": "ok", "okk": "ok", "okey": "ok", "yea": "yes", "yeah": "yes", "yep": "yes",
+    "nothin": "nothing", "goin": "going", "alrets": "alerts", "k": "ok", "kk": "ok", "okk": "ok", "okey": "ok", "yea": "yes", "yeah": "yes", "yep": "yes",
     "yup": "yes", "nope": "no", "nah": "no", "gonna": "going to", "wanna": "want to", "gotta": "got to", "w": "with",
     "hrs": "hours", "mins": "minutes", "secs": "seconds", "ns": "namespace", "pvcs": "pvcs", "cya": "see you",
     "gm": "good morning", "gn": "good night", "nite": "night", "nvm": "never mind", "np": "no problem",
@@ -129,6 +129,9 @@ def normalise(question: str) -> str:
         low = word.lower()
         if low in SHORTHAND:
             return SHORTHAND[low]
+        base, _, tail = low.partition("'")
+        if tail and base in SHORTHAND:  # "wut's" is "what's"
+            return f"{SHORTHAND[base]}'{tail}"
         if low.isalpha() and low == word.lower() and not any(c.isupper() for c in word[1:]):
             squeezed = _REPEATS.sub(r"\1", low)
             fixed = _correct(squeezed)
@@ -136,7 +139,13 @@ def normalise(question: str) -> str:
         return word
 
     q = _WORD.sub(one, q)
-    return re.sub(r"\bhow 2\b", "how to", q, flags=re.IGNORECASE)
+    # "how 2 fix", "waiting 4 my approval"; not "last 4 hours", "worker 2"
+    q = re.sub(r"\b(how|want|need|going|have|got|able|like) 2 (?=[a-z])", r"\1 to ", q, flags=re.IGNORECASE)
+    return re.sub(r"\b([A-Za-z]+) 4 (?=[a-z])", lambda m: m.group(0) if m.group(1).lower() in _COUNTING else f"{m.group(1)} for ", q)
+
+
+_COUNTING = frozenset("last past next in within than every about around over under only worker node".split())
+"""Words after which a 4 is a number ("last 4 hours"), not "for"."""
 
 
 # -- rules -----------------------------------------------------------------------------------

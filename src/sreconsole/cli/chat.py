@@ -71,7 +71,11 @@ def _batch_record(answer) -> dict:
         "answer": answer.text,
         "generator": answer.generator,
         "citations": [{**c.as_dict(), "path": _absolute(c.path)} for c in answer.citations],
+        "intent": answer.intent,
     }
+    if answer.intent == "live":
+        out["topic"] = answer.topic
+        out["filters"] = {"labels": {}, **dict(answer.filters)}
     if answer.recommends:
         out["recommends"] = list(answer.recommends)
     if answer.note:
