@@ -238,15 +238,19 @@ class Bruno:
     # -- knowledge ---------------------------------------------------------------------
 
     def retrieve(self, question: str) -> tuple[tuple, str]:
-        """(passages, why there are none): hybrid top-k, gated on the best vector similarity."""
+        """(passages, why there are none): BM25 and vector rankings fused with the query
+        expanded from the runbooks' own words (:mod:`sreconsole.knowledge.rerank`), top-k,
+        gated on the best vector similarity."""
+        from sreconsole.knowledge import rerank
+
         try:
             self.knowledge.prepare()
             kb = self.knowledge.knowledge_base()
-            hits = kb.search(question, TOP_K, exclude_kind="incident").hits
-            best = kb.search(question, 1, mode="vector", exclude_kind="incident").hits if hits else ()
+            result, best = rerank.search_with_similarity(kb, question, TOP_K, exclude_kind="incident")
+            hits = result.hits
         except Exception as exc:  # noqa: BLE001 - StoreError, EmbedderError, OSError: one readable line
             return (), f"I can't search the knowledge base: {clean(exc, 300)}"
-        if not hits or not best or best[0].score < MIN_SIMILARITY:
+        if not hits or best < MIN_SIMILARITY:
             return (), self._dont_know()
         return hits, ""
 
