@@ -64,7 +64,7 @@ class BrunoPane(Vertical, can_focus=False):
         Binding("p", "propose", "Propose", id="bruno.propose", tooltip="Queue the action the last answer recommends for review"),
         Binding("plus", "rate(1)", "Good", show=False, id="bruno.rate.up", tooltip="Thumbs up: the last answer helped (kept as training data)"),
         Binding("minus", "rate(0)", "Bad", show=False, id="bruno.rate.down", tooltip="Thumbs down: the last answer did not help"),
-        Binding("S", "stats", "Stats", id="bruno.stats", tooltip="Bruno's own numbers: RAG use, citations, coverage, latency, ratings"),
+        Binding("S", "stats", "Stats", show=False, id="bruno.stats", tooltip="Bruno's own numbers: RAG use, citations, coverage, latency, ratings"),
         Binding("up", "history(-1)", "Previous", show=False, id="bruno.history.up"),
         Binding("down", "history(1)", "Next", show=False, id="bruno.history.down"),
     ]
