@@ -99,6 +99,14 @@ def _build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--generator", choices=("auto", "extractive", "ollama", "mlx"),
                      help="who writes the answer (overrides chat.generator)")
 
+    chat = sub.add_parser("chat", help="Bruno's own numbers, and its ratings as training data")
+    chat_sub = chat.add_subparsers(dest="chat_command", metavar="ACTION", required=True)
+    chat_stats = chat_sub.add_parser("stats", help="RAG usage, citation rate, knowledge-base coverage, latency p50/p95/p99, ratings")
+    chat_stats.add_argument("--json", action="store_true", help="machine-readable output")
+    chat_export = chat_sub.add_parser("export", help="the rated answers as JSON lines (mlx-lm chat messages + rating), for a later fine-tune")
+    chat_export.add_argument("file", metavar="FILE", help="where to write (- for stdout)")
+    chat_export.add_argument("--only", choices=("up", "down"), help="only the answers rated up (or down)")
+
     train = sub.add_parser("train", help="train a model (the TRM that proposes remediations)")
     train_sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
     train_trm = train_sub.add_parser("trm", help="train the TRM on the shipped corpus and demo data (+ --data) and make it active")
@@ -220,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli.chat import run_ask
 
         return run_ask(settings, args)
+    if args.command == "chat":
+        from sreconsole.cli.chat import run_chat
+
+        return run_chat(settings, args)
     if args.command == "pipeline":
         from sreconsole.cli.pipeline import run_pipeline_command
 

@@ -1,5 +1,6 @@
 """What the Bruno pane shows beside or over the conversation: a cited passage as it stands
-in its file, and the dialog that queues a recommended action for review."""
+in its file, the dialog that queues a recommended action for review, and Bruno's own
+numbers."""
 
 from __future__ import annotations
 
@@ -199,4 +200,56 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         self.dismiss((self.draft, self.action_id, values))
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _share(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f} ms"
+
+
+def stats_table(stats) -> Table:
+    """Bruno's numbers (:class:`~sreconsole.chat.metrics.Stats`) as a two-column table."""
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column("what", style="dim", no_wrap=True)
+    table.add_column("figure")
+    intents = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_intent.items(), key=lambda kv: -kv[1])) or "none yet"
+    table.add_row("answers", Text(f"{stats.answers:,} ({intents})"))
+    table.add_row("RAG usage rate", Text(f"{_share(stats.rag_usage_rate)}  searched the knowledge base"))
+    table.add_row("citation rate", Text(f"{_share(stats.citation_rate)}  cite a passage or a record"))
+    table.add_row("knowledge-base coverage", Text(f"{_share(stats.kb_coverage)}  of the searches, answered from the knowledge base"))
+    lat = stats.latency_ms
+    table.add_row("latency p50 / p95 / p99", Text(f"{_ms(lat.get('p50'))} / {_ms(lat.get('p95'))} / {_ms(lat.get('p99'))}"))
+    table.add_row("ratings", Text(f"{stats.up} up, {stats.down} down  ({_share(stats.rated_share)} of answers rated)"))
+    return table
+
+
+class StatsScreen(ModalScreen[None]):
+    """Bruno's own numbers, as the seeds' "Key Metrics to Track" name them."""
+
+    DEFAULT_CSS = """
+    StatsScreen { align: center middle; }
+    StatsScreen > Vertical {
+        width: 84; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [Binding("escape,q,S", "close", "Close", id="bruno.stats.close")]
+
+    def __init__(self, stats, where: str = "") -> None:
+        super().__init__()
+        self.stats = stats
+        self.where = where
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text("Bruno's numbers", style="bold"))
+            yield Static(stats_table(self.stats), id="bruno-stats-table")
+            yield Label(Text.assemble(("kept in ", "dim"), safe(self.where or "(nowhere: no data dir)", 200, style="dim"),
+                                      ("\n+/- rate the last answer · sreconsole chat export FILE writes the ratings · esc: close", "dim")))
+
+    def action_close(self) -> None:
         self.dismiss(None)
