@@ -193,7 +193,11 @@ class SreConsoleApp(App[None]):
         self.post_message(SourcesChecked(health))
 
     def on_sources_checked(self, message: SourcesChecked) -> None:
-        self.query_one(StatusHeader).update_health(message.health, self.clock())
+        try:
+            header = self.query_one(StatusHeader)
+        except NoMatches:  # the app is shutting down (as in on_alerts_refreshed)
+            return
+        header.update_health(message.health, self.clock())
         self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
 
     @on(Worker.StateChanged)
