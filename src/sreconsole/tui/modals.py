@@ -17,7 +17,7 @@ from textual.widgets import Input, Label, Static
 from sreconsole.domain.alerts import Alert, format_age
 from sreconsole.domain.silences import matchers_for, parse_duration
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_renderable
-from sreconsole.tui.render import safe
+from sreconsole.tui.render import clean, safe
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ class SilenceScreen(ModalScreen[SilenceRequest | None]):
     def compose(self) -> ComposeResult:
         matchers = ", ".join(str(m) for m in matchers_for(self.alert))
         with Vertical():
-            yield Label(Text.assemble(("Silence ", "bold"), safe(self.alert.alertname, 60), (f"  as {self.operator}", "dim")))
+            yield Label(Text.assemble(("Silence ", "bold"), safe(self.alert.alertname, 60), safe(f"  as {self.operator}", 80, style="dim")))
             yield Static(safe("matchers: " + matchers, 600, single_line=False), id="silence-matchers")
-            yield Input(value=self.default_duration, placeholder="duration: 30m, 2h, 1d", id="silence-duration")
+            yield Input(value=clean(self.default_duration, 20), placeholder="duration: 30m, 2h, 1d", id="silence-duration")
             yield Input(placeholder="comment: why (required)", id="silence-comment")
             yield Static("", id="silence-error")
             yield Label(Text("enter: create silence · tab: next field · esc: cancel", style="dim"))
@@ -66,7 +66,7 @@ class SilenceScreen(ModalScreen[SilenceRequest | None]):
         try:
             duration = parse_duration(self.query_one("#silence-duration", Input).value)
         except ValueError as exc:
-            error.update(Text(str(exc)))
+            error.update(safe(exc, 300, single_line=False))
             self.query_one("#silence-duration", Input).focus()
             return
         comment = self.query_one("#silence-comment", Input).value.strip()
@@ -137,9 +137,9 @@ def alert_detail(alert: Alert, now) -> Table:
     table.add_column("key", style="bold", no_wrap=True, max_width=28)
     table.add_column("value", overflow="fold")
     table.add_row(Text("alert"), safe(alert.alertname, 200))
-    table.add_row(Text("state"), Text(alert.state.value))
+    table.add_row(Text("state"), safe(alert.state.value, 20))
     table.add_row(Text("since"), Text(f"{alert.starts_at:%Y-%m-%d %H:%M:%S} UTC ({format_age(alert.age_seconds(now))} ago)"))
-    table.add_row(Text("fingerprint"), Text(alert.fingerprint))
+    table.add_row(Text("fingerprint"), safe(alert.fingerprint, 64))
     if alert.silenced_by:
         table.add_row(Text("silenced by"), safe(", ".join(alert.silenced_by), 400))
     if alert.inhibited_by:

@@ -16,6 +16,7 @@ from textual import work
 from sreconsole.domain.alerts import Alert, format_age
 from sreconsole.sources.base import SourceError
 from sreconsole.tui.modals import SilenceRequest, SilenceScreen
+from sreconsole.tui.render import notify_plain
 
 if TYPE_CHECKING:
     from sreconsole.domain.operator import Operator
@@ -30,7 +31,7 @@ class SilenceActions:
 
     def _read_only(self) -> bool:
         if getattr(self.app, "settings", None) is not None and self.app.settings.read_only:
-            self.app.notify("read-only mode: silences are disabled", severity="warning")
+            notify_plain(self, "read-only mode: silences are disabled", severity="warning")
             return True
         return False
 
@@ -50,9 +51,9 @@ class SilenceActions:
         try:
             silence_id = await call
         except SourceError as exc:
-            self.app.notify(f"{what} failed: {exc}", severity="error", timeout=10)
+            notify_plain(self, f"{what} failed: {exc}", severity="error", timeout=10)
             return
-        self.app.notify(done(silence_id), timeout=8)
+        notify_plain(self, done(silence_id), timeout=8)
         self.app.action_alerts_refresh()
 
     @work(group="alerts-silence", exit_on_error=False, description="create silence")
@@ -81,7 +82,7 @@ class SilenceActions:
         if alert is None or self._read_only():
             return
         if not alert.silenced_by:
-            self.app.notify(f"{alert.alertname} is not silenced", severity="warning")
+            notify_plain(self, f"{alert.alertname} is not silenced", severity="warning")
             return
         self._expire(alert)
 
@@ -93,7 +94,7 @@ class SilenceActions:
                 await self.service.expire(silence_id)
                 done.append(silence_id)
             except SourceError as exc:
-                self.app.notify(f"expire {silence_id} failed: {exc}", severity="error", timeout=10)
+                notify_plain(self, f"expire {silence_id} failed: {exc}", severity="error", timeout=10)
         if done:
-            self.app.notify(f"expired {', '.join(done)}", timeout=8)
+            notify_plain(self, f"expired {', '.join(done)}", timeout=8)
             self.app.action_alerts_refresh()

@@ -20,7 +20,7 @@ from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable, thresholds
 from sreconsole.tui.modals import AlertDetailScreen, alert_detail
 from sreconsole.tui.panes.alert_silences import SilenceActions
-from sreconsole.tui.render import clean, safe
+from sreconsole.tui.render import clean, notify_plain, safe
 from sreconsole.tui.alert_list import AlertList
 from sreconsole.tui.alert_order import GROUP_PREFIX, GROUPINGS, SORTINGS, display_rows, ordered
 
@@ -207,7 +207,7 @@ class AlertsPane(SilenceActions, Vertical):
         try:
             proposals = self.triage_service.propose(alerts)
         except Exception as exc:  # noqa: BLE001 - the table keeps working without proposals
-            self.app.call_from_thread(self.app.notify, f"triage failed: {exc}", severity="error", timeout=10)
+            notify_plain(self.app, f"triage failed: {exc}", severity="error", timeout=10)
             return
         self.app.call_from_thread(self._proposals_ready, proposals)
         queue = getattr(self.app, "review_queue", None)
@@ -218,7 +218,7 @@ class AlertsPane(SilenceActions, Vertical):
             try:
                 queue.enqueue([p for p, _ in firing], [a for _, a in firing])
             except Exception as exc:  # noqa: BLE001 - proposals still show; the queue says why
-                self.app.call_from_thread(self.app.notify, f"review queue: {clean(str(exc), 200)}", severity="warning", timeout=8)
+                notify_plain(self.app, f"review queue: {exc}", severity="warning", timeout=8)
 
     def _proposals_ready(self, proposals: list) -> None:
         for p in proposals:
@@ -280,7 +280,7 @@ class AlertsPane(SilenceActions, Vertical):
         }.get(alert.severity)
         resolved = alert.state is AlertState.RESOLVED
         fade = "dim strike" if resolved else ""
-        sev = Text(SEVERITY_TEXT[alert.severity], style=fade or (f"bold {sev_color}" if sev_color else "dim"))
+        sev = safe(SEVERITY_TEXT[alert.severity], 4, style=fade or (f"bold {sev_color}" if sev_color else "dim"))
         state_style = fade or ("" if alert.state is AlertState.FIRING else "dim italic")
         target = "/".join(x for x in (alert.namespace, alert.target().split("/", 1)[-1]) if x)
         first = self._first_seen.get(alert.fingerprint)
@@ -291,7 +291,7 @@ class AlertsPane(SilenceActions, Vertical):
             safe(alert.alertname, 60, style=fade),
             safe(target, 80, style=fade),
             age,
-            Text(alert.state.value, style=state_style),
+            safe(alert.state.value, 12, style=state_style),
             self._proposal_cell(alert),
             safe(alert.summary, 300, style=fade),
         ]
@@ -309,8 +309,8 @@ class AlertsPane(SilenceActions, Vertical):
         label = {"alertname": "", "namespace": "ns ", "severity": "severity "}[self.grouping]
         return [
             Text("▾", style="bold"),
-            Text.assemble((label, "dim"), safe(name, 60, style="bold")),
-            Text(f"{size} alert{'s' if size != 1 else ''}", style="dim"),
+            Text.assemble(safe(label, 20, style="dim"), safe(name, 60, style="bold")),
+            Text(f"{size:d} alert{'s' if size != 1 else ''}", style="dim"),
             Text(""),
             Text(""),
             Text(""),
@@ -380,9 +380,9 @@ class AlertsPane(SilenceActions, Vertical):
             title.append_text(safe(repr(self.filter_text), 30, style="italic"))
         title.append("  ")
         for sev, color in ((Severity.CRITICAL, theme.error), (Severity.WARNING, theme.warning), (Severity.INFO, theme.primary)):
-            title.append(f"{counts[sev]} {sev.label}", style=f"bold {color}" if counts[sev] else "dim")
+            title.append_text(safe(f"{counts[sev]} {sev.label}", 40, style=f"bold {color}" if counts[sev] else "dim"))
             title.append("  ")
-        title.append(f"by {self.grouping} · sort {self.sorting}  ", style="dim")
+        title.append_text(safe(f"by {self.grouping} · sort {self.sorting}  ", 60, style="dim"))
         if self.filter_error:
             title.append_text(safe(f"filter: {self.filter_error}", 120, style=f"bold {theme.error}"))
         elif snapshot.error:
@@ -394,7 +394,7 @@ class AlertsPane(SilenceActions, Vertical):
     def _need_alert(self) -> Alert | None:
         alert = self.selected_alert()
         if alert is None:
-            self.app.notify("select an alert first (this row is a group)", severity="warning")
+            notify_plain(self, "select an alert first (this row is a group)", severity="warning")
         return alert
 
     def action_copy(self) -> None:
@@ -404,12 +404,12 @@ class AlertsPane(SilenceActions, Vertical):
         proposal = self.proposals.get(alert.fingerprint)
         if proposal is None:
             why = "triage is off" if self.triage_service is None else "the proposal is still being computed"
-            self.app.notify(f"no proposed command yet: {why}", severity="warning")
+            notify_plain(self, f"no proposed command yet: {why}", severity="warning")
         elif not proposal.command:
-            self.app.notify(f"{proposal.action}: no command to copy ({'; '.join(proposal.review_reasons) or 'no automated action'})", severity="warning", timeout=8)
+            notify_plain(self, f"{proposal.action}: no command to copy ({'; '.join(proposal.review_reasons) or 'no automated action'})", severity="warning", timeout=8)
         else:
             self.app.copy_to_clipboard(proposal.command)
-            self.app.notify(f"copied: {clean(proposal.command, 120)}", timeout=6)
+            notify_plain(self, f"copied: {clean(proposal.command, 120)}", timeout=6)
 
     @on(AlertList.Selected, "#alerts-table")
     def _open_detail(self, event: AlertList.Selected) -> None:

@@ -29,7 +29,7 @@ def passage_lines(c) -> list:
         with open(c.path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError as exc:
-        return [Text(f"(cannot read the file now: {exc.strerror or exc})", style="red")]
+        return [safe(f"(cannot read the file now: {exc.strerror or exc})", 300, style="red", single_line=False)]
     chosen = lines[c.start_line - 1 : c.end_line][:MAX_LINES]
     if not chosen:
         return [Text("(the file no longer has these lines: re-index it with sreconsole kb index)", style="yellow")]
@@ -37,7 +37,7 @@ def passage_lines(c) -> list:
     table.add_column("line", style="dim", justify="right", width=5, no_wrap=True)
     table.add_column("text", overflow="fold", ratio=1)
     for i, line in enumerate(chosen):
-        table.add_row(str(c.start_line + i), Text(clean(line, 400)))
+        table.add_row(Text(f"{c.start_line + i:d}"), Text(clean(line, 400)))
     return [table]
 
 
@@ -125,7 +125,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
 
     def _action_line(self, action_id: str) -> Text:
         a = self.catalog.get(action_id)
-        return Text.assemble(safe(action_id, 60, style="bold"), (f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", ""))
+        return Text.assemble(safe(action_id, 60, style="bold"), safe(f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", 200))
 
     async def on_mount(self) -> None:
         await self._show_params()
@@ -144,8 +144,8 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         widgets = []
         for p in action.parameters:
             source = f"from label {' / '.join(p.label_order)}" if p.label_order else "you decide"
-            widgets.append(Label(Text.assemble((p.name, "bold"), (f"  {source}", "dim"))))
-            widgets.append(Input(value=self.values.get(p.name, ""), placeholder=f"{p.name} (required)", id=f"propose-{p.name}", compact=True))
+            widgets.append(Label(Text.assemble(safe(p.name, 60, style="bold"), safe(f"  {source}", 120, style="dim"))))
+            widgets.append(Input(value=clean(self.values.get(p.name, ""), 300), placeholder=clean(f"{p.name} (required)", 80), id=f"propose-{p.name}", compact=True))
         await box.mount_all(widgets)
         self._preview()
 
