@@ -55,6 +55,7 @@ BUILDERS = {
     "_action_line",
     "_group_row",
     "_row",
+    "mute_count",
 }
 SINK_CALLS = {"Static", "Label", "Option", "Group", "Markdown", "Panel", "Content", "Pretty", "Rule", "Syntax"}
 SINK_METHODS = {"update", "add_row", "write"}

@@ -2,6 +2,10 @@
 and expire, each an Alertmanager write that reports its id or its reason and refreshes the
 table at once. Read-only consoles refuse all three.
 
+A silence or an ack matches every label of the selected alert (as Alertmanager's UI and
+karma do). That can still mute others, alerts with the same labels and more: the silence
+dialog says how many firing alerts it mutes, and above one a confirmation names them.
+
 A mixin of :class:`~sreconsole.tui.panes.alerts.AlertsPane`, which holds the bindings
 (``s``, ``a``, ``x``), the service, the operator and the selection (``_need_alert``).
 """
@@ -14,8 +18,9 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from sreconsole.domain.alerts import Alert, format_age
+from sreconsole.domain.silences import matchers_for, muted_alerts
 from sreconsole.sources.base import SourceError
-from sreconsole.tui.modals import SilenceRequest, SilenceScreen
+from sreconsole.tui.modals import MuteConfirmScreen, SilenceRequest, SilenceScreen
 from sreconsole.tui.render import notify_plain
 
 if TYPE_CHECKING:
@@ -40,11 +45,32 @@ class SilenceActions:
         if alert is None or self._read_only():
             return
 
+        muted = self._muted(alert)
+
         def done(request: SilenceRequest | None) -> None:
             if request is not None:
-                self._create_silence(alert, request)
+                self._confirm_wide("silence", alert, muted, lambda: self._create_silence(alert, request))
 
-        self.app.push_screen(SilenceScreen(alert, str(self.operator)), done)
+        self.app.push_screen(SilenceScreen(alert, str(self.operator), muted=muted), done)
+
+    def _muted(self, alert: Alert) -> list[Alert]:
+        """The firing alerts a silence of ``alert`` would mute, from the last poll."""
+        snapshot = getattr(self, "snapshot", None)
+        return muted_alerts(matchers_for(alert), snapshot.alerts if snapshot is not None else (alert,))
+
+    def _confirm_wide(self, what: str, alert: Alert, muted: list[Alert], go: Callable[[], object]) -> None:
+        """``go`` at once when only this alert is muted; after a confirmation otherwise."""
+        if len(muted) <= 1:
+            go()
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                go()
+            else:
+                notify_plain(self, f"{what} cancelled: nothing was created", severity="warning")
+
+        self.app.push_screen(MuteConfirmScreen(what, alert, matchers_for(alert), muted), answered)
 
     async def _make_silence(self, what: str, call, done: Callable[[str], str]) -> None:
         """Run one silence call; report the id (or the reason) and refresh at once."""
@@ -69,7 +95,7 @@ class SilenceActions:
         alert = self._need_alert()
         if alert is None or self._read_only():
             return
-        self._ack(alert)
+        self._confirm_wide("ack", alert, self._muted(alert), lambda: self._ack(alert))
 
     @work(group="alerts-silence", exit_on_error=False, description="acknowledge")
     async def _ack(self, alert: Alert) -> None:
