@@ -77,6 +77,11 @@ def rendered(app) -> tuple[str, list]:
     return raw, segments
 
 
+def screen_text(app) -> str:
+    """Everything drawn on the screen now, as one string (rows run together)."""
+    return "".join(segment.text for segment in rendered(app)[1])
+
+
 def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf", "Cs")
 

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import json
 
-from adversarial.hostile import new_toasts, rendered, screen_faults, toast_ids, toasts, until
+from adversarial.hostile import new_toasts, screen_faults, screen_text, toast_ids, toasts, until
 from kubestub import RecordingServer
 from sreconsole.domain.operator import Operator
 
 BROKEN = "AABroken[/]"
 WEBHOOK = 'admission webhook "validate.kyverno.svc" denied the request: [require-labels] pod [/] must carry the label [team]'
-
-
-def _screen_text(app) -> str:
-    return "".join(segment.text for segment in rendered(app)[1])
 
 
 async def _wait_alert(app, pilot, name: str):
@@ -64,7 +60,7 @@ async def test_read_only_console_survives_markup_in_an_alert_name(alertmanager, 
         assert app.is_running
         [refusal] = new_toasts(app, before)
         assert "'api[/]'" in refusal, refusal  # shown as typed, brackets and all
-        assert "'api[/]'" in _screen_text(app)
+        assert "'api[/]'" in screen_text(app)
         assert not screen_faults(app)
 
 
@@ -156,7 +152,7 @@ async def test_a_kubernetes_refusal_with_brackets_is_shown_whole(tmp_path, alert
             assert server.requests, "the approval was never sent to the API"
             failure = next(m for m in new_toasts(app, before) if "failed" in m)
             assert "[require-labels] pod [/] must carry the label [team]" in failure
-            shown = _screen_text(app)  # the toast as drawn: markup would have eaten the brackets
+            shown = screen_text(app)  # the toast as drawn: markup would have eaten the brackets
             assert "[require-labels]" in shown and "[team]" in shown, shown
             assert not screen_faults(app)
     finally:
