@@ -10,16 +10,15 @@ control or bidi override, and the console must still be running, its screen inta
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from adversarial.hostile import ATTACKS, hostile_alert
+from test_tmux_e2e import Tmux
 
 pytestmark = pytest.mark.tmux
 
@@ -39,56 +38,31 @@ FORBIDDEN = {
 }
 
 
-class Terminal:
-    """A private tmux server (its own socket) running one command, recording its output."""
+class Terminal(Tmux):
+    """The end-to-end tests' tmux driver, at 160x45, recording every byte the console writes."""
 
     def __init__(self, workdir: Path) -> None:
-        if shutil.which("tmux") is None:
-            pytest.fail("tmux is not installed (the test command installs it: make test)")
-        self.socket = f"sreconsole-adv-{uuid.uuid4().hex[:8]}"
-        self.workdir = workdir
+        super().__init__(str(workdir))
         self.raw = workdir / "terminal.bin"
 
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10).stdout
-
-    def start(self, *cli_args: str, width: int = 160, height: int = 45) -> None:
-        env = ["env", "TERM=xterm-256color", "COLORTERM=", f"SRECONSOLE_DATA_DIR={self.workdir}/data", f"XDG_CONFIG_HOME={self.workdir}/config",
+    def start(self, *cli_args: str) -> None:
+        env = ["env", "TERM=xterm-256color", "COLORTERM=", f"SRECONSOLE_DATA_DIR={self.data_dir}/data", f"XDG_CONFIG_HOME={self.data_dir}/config",
                "SRECONSOLE_KNOWLEDGE_ENABLED=0", "SRECONSOLE_TRIAGE_ENABLED=0"]
         # The shell waits a moment so pipe-pane is attached before the first byte is written.
         command = "sleep 0.5; exec " + " ".join([*env, sys.executable, "-m", "sreconsole", *cli_args])
-        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "adv", "-x", str(width), "-y", str(height), command],
+        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", command],
                        check=True, timeout=10)
-        self.tmux("pipe-pane", "-o", "-t", "adv", f"cat >> {self.raw}")
+        self.tmux("pipe-pane", "-o", "-t", "e2e", f"cat >> {self.raw}")
 
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "adv")
-
-    def keys(self, *keys: str, pause: float = 0.25) -> None:
+    def press(self, *keys: str, pause: float = 0.4) -> None:
         for key in keys:
-            self.tmux("send-keys", "-t", "adv", key)
+            self.keys(key)
             time.sleep(pause)
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} did not appear; screen was:\n{screen}")
-
-    def alive(self) -> bool:
-        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "adv"], capture_output=True).returncode == 0
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
 def terminal(tmp_path):
-    t = Terminal(tmp_path)
+    t = Terminal(tmp_path)  # fails the test when tmux is missing
     yield t
     t.kill()
 
@@ -100,18 +74,17 @@ def test_hostile_alerts_write_nothing_dangerous_to_a_real_terminal(terminal, ale
     assert "alertmanager ok" in screen
 
     for _ in range(len(ATTACKS) + 2):  # every row: each shows its detail in the side panel
-        terminal.keys("j", pause=0.4)
-    terminal.keys("g", "enter", pause=0.6)  # the detail screen of the first alert
+        terminal.press("j")
+    terminal.press("g", "enter", pause=0.6)  # the detail screen of the first alert
     terminal.wait_for("annotations")
-    terminal.keys("Escape", "j", "a", pause=0.6)  # ack: a real silence, a toast naming the alert
+    terminal.press("Escape", "j", "a", pause=0.6)  # ack: a real silence, a toast naming the alert
     terminal.wait_for("acknowledged", timeout=15)
-    terminal.keys("j", "x", "y", "2", "d", "4", pause=0.6)
+    terminal.press("j", "x", "y", "2", "d", "4", pause=0.6)
     terminal.wait_for("Ask about a runbook")
-    terminal.keys(*"what is firing?", pause=0.05)
-    terminal.keys("Enter")
+    terminal.keys(*"what is firing?", "Enter")
     terminal.wait_for("firing", timeout=30)
     time.sleep(1.0)
-    terminal.keys("Escape", "1", pause=0.6)
+    terminal.press("Escape", "1", pause=0.6)
     screen = terminal.wait_for("HostileBidi")
 
     assert terminal.alive(), "the console died"

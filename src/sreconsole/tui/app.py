@@ -141,12 +141,12 @@ class SreConsoleApp(App[None]):
     def on_alerts_refreshed(self, message: AlertsRefreshed) -> None:
         try:
             pane = self.query_one(AlertsPane)
+            self.polls += 1
+            pane.show(message.snapshot)
         except NoMatches:
-            # A poll that ends while the app shuts down finds its panes already removed
-            # (seen on a loaded machine when a test exits right after a key press).
+            # A poll that ends while the app shuts down finds its panes (or their tables)
+            # already removed (seen on a loaded machine when a test exits right after a key).
             return
-        self.polls += 1
-        pane.show(message.snapshot)
         self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
         self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
 

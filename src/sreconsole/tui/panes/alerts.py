@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 
 from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age
@@ -360,7 +361,10 @@ class AlertsPane(SilenceActions, Vertical):
             return  # the operator changed the filter or the order meanwhile: a newer answer comes
         # Only the alerts changed (a poll): show this answer now, or a filter slower than the
         # poll interval would never show anything; the newer answer replaces it.
-        self._show_rows(visible, pending=generation != self._filter_generation)
+        try:
+            self._show_rows(visible, pending=generation != self._filter_generation)
+        except NoMatches:
+            return  # the app shut down while the thread filtered
 
     def _show_rows(self, visible: list[tuple[Alert, str]], pending: bool = False) -> None:
         table = self.query_one(AlertTable)
