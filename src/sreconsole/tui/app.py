@@ -30,6 +30,7 @@ from sreconsole.tui.panes.bruno import BrunoPane
 from sreconsole.tui.panes.review import ReviewPane
 from sreconsole.tui.panes.training import TrainingPane
 from sreconsole.tui.alert_list import AlertList
+from sreconsole.tui.render import notify_plain
 
 PANES = ("alerts", "review", "training", "bruno")
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -102,7 +103,7 @@ class SreConsoleApp(App[None]):
         if self.settings.keymap:
             self._apply_keymap(self.settings.keymap)
         for warning in self.settings.warnings:
-            self.notify(warning, severity="warning", timeout=8)
+            notify_plain(self, warning, severity="warning", timeout=8)
         self.query_one(AlertTable).focus()
         self.poll_alerts()
         self._start_probes()
@@ -118,7 +119,7 @@ class SreConsoleApp(App[None]):
         known = {b.id for _, bindings in self.binding_groups() for b in bindings if b.id}
         unknown = sorted(set(keymap) - known)
         for binding_id in unknown:
-            self.notify(f"keymap: unknown binding id '{binding_id}' ignored", severity="warning", timeout=8)
+            notify_plain(self, f"keymap: unknown binding id '{binding_id}' ignored", severity="warning", timeout=8)
         self.set_keymap({k: v for k, v in keymap.items() if k in known})
 
     def binding_groups(self) -> list[tuple[str, list[Binding]]]:
@@ -142,12 +143,12 @@ class SreConsoleApp(App[None]):
     def on_alerts_refreshed(self, message: AlertsRefreshed) -> None:
         try:
             pane = self.query_one(AlertsPane)
+            self.polls += 1
+            pane.show(message.snapshot)
         except NoMatches:
-            # A poll that ends while the app shuts down finds its panes already removed
-            # (seen on a loaded machine when a test exits right after a key press).
+            # A poll that ends while the app shuts down finds its panes (or their tables)
+            # already removed (seen on a loaded machine when a test exits right after a key).
             return
-        self.polls += 1
-        pane.show(message.snapshot)
         self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
         if not message.snapshot.error and not self.review_queue.read_only and not self._observing:
             # One observation at a time; a poll that finds one still running leaves it to the
@@ -206,7 +207,7 @@ class SreConsoleApp(App[None]):
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
-        self.notify(f"{event.worker.description}: {type(error).__name__}: {error}"[:300], severity="error", timeout=10)
+        notify_plain(self, f"{event.worker.description}: {type(error).__name__}: {error}", severity="error", timeout=10)
         if event.worker.group == "alerts-poll":
             self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
         elif event.worker.group == "source-probes":

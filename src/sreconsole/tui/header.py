@@ -62,6 +62,6 @@ class StatusHeader(Horizontal):
             if i:
                 text.append(" · ", style="dim")
             color = colors.get(_STATE_STYLE[h.state])
-            text.append(h.name + " ")
+            text.append_text(safe(h.name + " ", 40))
             text.append_text(safe(h.describe(now) if now else h.state.value, 60, style=f"bold {color}" if color else "dim"))
         return text

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from sreconsole.domain.chat import RECORD_GENERATORS
 from sreconsole.tui.panes.bruno_dialogs import CitationList, ProposeScreen, StatsScreen, display_ref, passage_lines, short_ref
-from sreconsole.tui.render import clean, inert_markdown, safe
+from sreconsole.tui.render import clean, inert, inert_markdown, notify_plain, safe
 
 HISTORY = 50
 NARROW = 110
@@ -45,7 +45,7 @@ def answer_renderable(answer, earlier: bool = False, roots: tuple[str, ...] = ()
     if answer.citations:
         parts.append(Text(""))
         for c in answer.citations:
-            parts.append(Text.assemble((f"[{c.n}] ", "bold"), safe(display_ref(c, roots), 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
+            parts.append(Text.assemble((f"[{c.n:d}] ", "bold"), safe(display_ref(c, roots), 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
     if answer.recommends and not earlier:
         parts.append(Text.assemble(("recommends ", "dim"), safe(", ".join(answer.recommends), 200, style="bold"),
                                    (" · p queues it for review", "dim")))
@@ -135,7 +135,7 @@ class BrunoPane(Vertical, can_focus=False):
 
     def _say(self, renderable) -> Static:
         log = self.query_one("#bruno-log", VerticalScroll)
-        widget = Static(renderable, classes="bruno-turn")
+        widget = Static(inert(renderable), classes="bruno-turn")
         log.mount(widget)
         log.scroll_end(animate=False)
         return widget
@@ -233,7 +233,7 @@ class BrunoPane(Vertical, can_focus=False):
             return
         answer = self.last_answer
         if answer is None or not answer.citations:
-            self.app.notify("the last answer cites nothing", severity="warning")
+            notify_plain(self, "the last answer cites nothing", severity="warning")
             return
         self._fill_side(answer.citations)
         self.add_class("-side")
@@ -249,7 +249,7 @@ class BrunoPane(Vertical, can_focus=False):
         options = self.query_one("#bruno-citations", OptionList)
         options.clear_options()
         options.add_options([
-            Option(Text.assemble((f"[{c.n}] ", "bold"), safe(short_ref(c), 200), ("  ", ""), safe(c.heading.split(" > ")[-1], 80, style="dim")), id=str(i))
+            Option(Text.assemble((f"[{c.n:d}] ", "bold"), safe(short_ref(c), 200), ("  ", ""), safe(c.heading.split(" > ")[-1], 80, style="dim")), id=str(i))
             for i, c in enumerate(citations)
         ])
         if citations:
@@ -270,7 +270,7 @@ class BrunoPane(Vertical, can_focus=False):
     def show_passage(self, index: int) -> None:
         """The cited lines as they stand in the file now (a record's text for a record)."""
         c = self.shown_citations[index]
-        head = Text.assemble((f"[{c.n}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim"))
+        head = Text.assemble((f"[{c.n:d}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim"))
         self.query_one("#bruno-passage", Static).update(Group(head, *passage_lines(c)))
         self.query_one("#bruno-passage-scroll", VerticalScroll).scroll_home(animate=False)
 
@@ -280,16 +280,16 @@ class BrunoPane(Vertical, can_focus=False):
         answer = self.last_answer
         if answer is None:
             busy = any(w.group == "bruno" and w.is_running for w in self.workers)
-            self.app.notify("Bruno is still answering" if busy else "ask something first: p queues what the last answer recommends",
-                            severity="warning")
+            notify_plain(self, "Bruno is still answering" if busy else "ask something first: p queues what the last answer recommends",
+                         severity="warning")
             return
         try:
             draft = self.chat.draft(answer)
         except Exception as exc:  # noqa: BLE001 - a broken catalog: say so
-            self.app.notify(clean(f"cannot draft a proposal: {exc}", 300), severity="error")
+            notify_plain(self, f"cannot draft a proposal: {exc}", severity="error")
             return
         if draft is None:
-            self.app.notify("the last answer recommends no catalog action; nothing to propose", severity="warning")
+            notify_plain(self, "the last answer recommends no catalog action; nothing to propose", severity="warning")
             return
         self.app.push_screen(ProposeScreen(draft, self.chat), self._proposed)
 
@@ -304,13 +304,13 @@ class BrunoPane(Vertical, can_focus=False):
         try:
             record, queued = self.chat.enqueue(draft, action_id, params)
         except Exception as exc:  # noqa: BLE001 - ReadOnly, ValueError, a busy store: one line
-            self.app.call_from_thread(self.app.notify, clean(f"not queued: {exc}", 300), severity="error", timeout=8)
+            notify_plain(self.app, f"not queued: {exc}", severity="error", timeout=8)
             return
         if queued:
             message = f"queued #{record.id} {record.action} for review (pending): see the Review pane (2)"
         else:
             message = f"#{record.id} {record.action} already waits for review ({record.method}); nothing added"
-        self.app.call_from_thread(self.app.notify, clean(message, 300), timeout=6)
+        notify_plain(self.app, message, timeout=6)
 
     # -- ratings and numbers ----------------------------------------------------------------
 
@@ -318,7 +318,7 @@ class BrunoPane(Vertical, can_focus=False):
         """Thumbs up (``+``) or down (``-``) on the last answer; rating it again replaces it."""
         answer = self.last_answer
         if answer is None or not self.last_answer_id:
-            self.app.notify("ask something first: + and - rate the last answer", severity="warning")
+            notify_plain(self, "ask something first: + and - rate the last answer", severity="warning")
             return
         self._rate(self.last_answer_id, answer, bool(up))
 
@@ -327,14 +327,14 @@ class BrunoPane(Vertical, can_focus=False):
         self.chat.rate(answer_id, answer, up)
         problem = self.chat.metrics.problem
         if problem:
-            self.app.call_from_thread(self.app.notify, clean(f"rating not kept: {problem}", 300), severity="error")
+            notify_plain(self, f"rating not kept: {problem}", severity="error")
             return
         self.app.call_from_thread(self._rated, answer, "up" if up else "down")
 
     def _rated(self, answer, rating: str) -> None:
         if self._last_box is not None and answer is self.last_answer:
             self._last_box.update(answer_renderable(answer, roots=self.chat.roots, rating=rating))
-        self.app.notify(f"rated the last answer {rating}; S shows Bruno's numbers", timeout=4)
+        notify_plain(self, f"rated the last answer {rating}; S shows Bruno's numbers", timeout=4)
 
     def action_stats(self) -> None:
         self._load_stats()

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sreconsole.tui.evidence_view import short_path
-from sreconsole.tui.render import clean, safe
+from sreconsole.tui.render import clean, inert, safe
 
 MAX_LINES = 200
 
@@ -30,7 +30,7 @@ def passage_lines(c) -> list:
         with open(c.path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError as exc:
-        return [Text(f"(cannot read the file now: {exc.strerror or exc})", style="red")]
+        return [safe(f"(cannot read the file now: {exc.strerror or exc})", 300, style="red", single_line=False)]
     chosen = lines[c.start_line - 1 : c.end_line][:MAX_LINES]
     if not chosen:
         return [Text("(the file no longer has these lines: re-index it with sreconsole kb index)", style="yellow")]
@@ -38,7 +38,7 @@ def passage_lines(c) -> list:
     table.add_column("line", style="dim", justify="right", width=5, no_wrap=True)
     table.add_column("text", overflow="fold", ratio=1)
     for i, line in enumerate(chosen):
-        table.add_row(str(c.start_line + i), Text(clean(line, 400)))
+        table.add_row(Text(f"{c.start_line + i:d}"), Text(clean(line, 400)))
     return [table]
 
 
@@ -126,7 +126,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
 
     def _action_line(self, action_id: str) -> Text:
         a = self.catalog.get(action_id)
-        return Text.assemble(safe(action_id, 60, style="bold"), (f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", ""))
+        return Text.assemble(safe(action_id, 60, style="bold"), safe(f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", 200))
 
     async def on_mount(self) -> None:
         await self._show_params()
@@ -145,8 +145,8 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         widgets = []
         for p in action.parameters:
             source = f"from label {' / '.join(p.label_order)}" if p.label_order else "you decide"
-            widgets.append(Label(Text.assemble((p.name, "bold"), (f"  {source}", "dim"))))
-            widgets.append(Input(select_on_focus=False, value=self.values.get(p.name, ""), placeholder=f"{p.name} (required)", id=f"propose-{p.name}", compact=True))
+            widgets.append(Label(Text.assemble(safe(p.name, 60, style="bold"), safe(f"  {source}", 120, style="dim"))))
+            widgets.append(Input(select_on_focus=False, value=clean(self.values.get(p.name, ""), 300), placeholder=clean(f"{p.name} (required)", 80), id=f"propose-{p.name}", compact=True))
         await box.mount_all(widgets)
         self._preview()
 
@@ -217,13 +217,13 @@ def stats_table(stats) -> Table:
     table.add_column("what", style="dim", no_wrap=True)
     table.add_column("figure")
     intents = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_intent.items(), key=lambda kv: -kv[1])) or "none yet"
-    table.add_row("answers", Text(f"{stats.answers:,} ({intents})"))
-    table.add_row("RAG usage rate", Text(f"{_share(stats.rag_usage_rate)}  searched the knowledge base"))
-    table.add_row("citation rate", Text(f"{_share(stats.citation_rate)}  cite a passage or a record"))
-    table.add_row("knowledge-base coverage", Text(f"{_share(stats.kb_coverage)}  of the searches, answered from the knowledge base"))
+    table.add_row("answers", safe(f"{stats.answers:,} ({intents})", None))
+    table.add_row("RAG usage rate", safe(f"{_share(stats.rag_usage_rate)}  searched the knowledge base", None))
+    table.add_row("citation rate", safe(f"{_share(stats.citation_rate)}  cite a passage or a record", None))
+    table.add_row("knowledge-base coverage", safe(f"{_share(stats.kb_coverage)}  of the searches, answered from the knowledge base", None))
     lat = stats.latency_ms
-    table.add_row("latency p50 / p95 / p99", Text(f"{_ms(lat.get('p50'))} / {_ms(lat.get('p95'))} / {_ms(lat.get('p99'))}"))
-    table.add_row("ratings", Text(f"{stats.up} up, {stats.down} down  ({_share(stats.rated_share)} of answers rated)"))
+    table.add_row("latency p50 / p95 / p99", safe(f"{_ms(lat.get('p50'))} / {_ms(lat.get('p95'))} / {_ms(lat.get('p99'))}", None))
+    table.add_row("ratings", safe(f"{stats.up} up, {stats.down} down  ({_share(stats.rated_share)} of answers rated)", None))
     return table
 
 
@@ -247,7 +247,7 @@ class StatsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text("Bruno's numbers", style="bold"))
-            yield Static(stats_table(self.stats), id="bruno-stats-table")
+            yield Static(inert(stats_table(self.stats)), id="bruno-stats-table")
             yield Label(Text.assemble(("kept in ", "dim"), safe(self.where or "(nowhere: no data dir)", 200, style="dim"),
                                       ("\n+/- rate the last answer · sreconsole chat export FILE writes the ratings · esc: close", "dim")))
 
