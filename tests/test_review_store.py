@@ -131,7 +131,7 @@ def test_the_database_allows_one_pending_proposal_per_alert(store: ReviewStore, 
                   " command, api, confidence, method, requires_human_review, review_reasons, risk, reversible, model_version,"
                   " evidence, alternatives, missing_parameters, notes, labels, annotations, alert_started_at, 'pending',"
                   " created_at, updated_at, decided_by, decided_from, decided_at, reason, corrected_action, result,"
-                  " changed_version FROM proposals")
+                  " changed_version, decided_claim FROM proposals")
 
 
 def test_a_decision_holds_for_the_firing_and_a_re_fire_gets_a_new_proposal(store: ReviewStore):
@@ -435,7 +435,7 @@ def test_the_triggers_refuse_to_change_the_trail(db: Path):
             c.execute("DELETE FROM audit WHERE seq = 6")
         with pytest.raises(sqlite3.DatabaseError, match="only grows at its end"):
             c.execute("INSERT INTO audit SELECT 3, ts, user, client, event, proposal_id, action, parameters, command, api,"
-                      " reason, snapshot, result, prev_hash, hash FROM audit WHERE seq = 6")
+                      " reason, snapshot, result, prev_hash, hash, seal, identity, mac FROM audit WHERE seq = 6")
     assert audit.verify(db).ok
 
 
@@ -483,7 +483,7 @@ def test_swapped_entries_are_named(db: Path):
         c.execute("DROP TRIGGER audit_no_update")
         rows = {r[0]: r for r in c.execute("SELECT * FROM audit WHERE seq IN (2, 5)")}
         for seq, other in ((2, 5), (5, 2)):
-            c.execute(f"UPDATE audit SET {', '.join(f'{f} = ?' for f in (*audit.FIELDS[1:], 'hash'))} WHERE seq = ?",
+            c.execute(f"UPDATE audit SET {', '.join(f'{f} = ?' for f in audit.COLUMNS[1:])} WHERE seq = ?",
                       (*rows[other][1:], seq))
     result = audit.verify(db)
     assert (result.ok, result.first_bad) == (False, 2)
@@ -509,11 +509,11 @@ def test_a_forged_entry_with_valid_hashes_is_caught_by_the_queue_replay(db: Path
     last = list(audit.export(db))[-1]
     forged = {**last, "seq": n + 1, "event": "approve", "proposal_id": 3, "user": "mallory", "prev_hash": last["hash"]}
     forged["hash"] = audit.entry_hash(forged)
-    row = [audit.canonical(forged[f]) if f in ("parameters", "api", "snapshot", "result") and forged[f] is not None else forged[f]
-           for f in audit.FIELDS]
+    row = [audit.canonical(forged[f]) if f in audit.JSON_FIELDS and forged[f] is not None else forged[f]
+           for f in audit.COLUMNS]
     with raw(db) as c:
         c.execute("DROP TRIGGER audit_head_forward")
-        c.execute(f"INSERT INTO audit VALUES ({', '.join('?' * 15)})", (*row, forged["hash"]))
+        c.execute(f"INSERT INTO audit VALUES ({', '.join('?' * len(audit.COLUMNS))})", row)
         c.execute("UPDATE audit_head SET seq = ?, hash = ?", (n + 1, forged["hash"]))
     result = audit.verify(db)
     assert not result.ok and "proposal #3 is pending in the queue but approved" in result.reason

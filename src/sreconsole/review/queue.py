@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sreconsole.review import chain
+from sreconsole.review import chain, seal
 from sreconsole.review.errors import ReviewError
 from sreconsole.review.records import (
     DECIDED,
     SNAPSHOT_COLUMNS,
     STATES,
-    SYSTEM_USER,
+    SYSTEM,
+    Actor,
     age,
     audit_snapshot,
     current_version,
@@ -49,18 +50,29 @@ def plan(c: sqlite3.Connection, fingerprint: str, action: str, values: Mapping[s
 
 
 def enqueue(
-    c: sqlite3.Connection, fingerprint: str, action: str, values: Mapping[str, Any], *, at: datetime, user: str, client: str
+    c: sqlite3.Connection, fingerprint: str, action: str, values: Mapping[str, Any], *, at: datetime, actor: Actor
 ) -> int:
     """The write transaction of an enqueue (planned again under the write lock: another
-    process may have moved since the read); the id of the record now standing for it."""
+    process may have moved since the read); the id of the record now standing for it.
+
+    A refresh writes no audit entry (the triage engine re-enqueues on every poll, and the
+    rendered call's time stamp changes each time) unless it changes what would be executed:
+    then a ``refresh`` entry seals the new content."""
     what, row, others = plan(c, fingerprint, action, values)
     if what == "keep" and not others:
         return row["id"]
     version, ts = next_version(c), iso(at)
     if what == "refresh":
+        latest = chain.latest_for(c, row["id"])
+        sealed_before = (latest or {}).get("seal") or seal.digest(row)
         sets = ", ".join(f"{k} = ?" for k in SNAPSHOT_COLUMNS)
         c.execute(f"UPDATE proposals SET {sets}, updated_at = ?, changed_version = ? WHERE id = ?",
                   (*[values[k] for k in SNAPSHOT_COLUMNS], ts, version, row["id"]))
+        fresh = fetch_row(c, row["id"])
+        if seal.digest(fresh) != sealed_before:
+            chain.append(c, ts=ts, **actor.audit(), event="refresh", proposal_id=row["id"], action=action,
+                         parameters=json.loads(fresh["parameters"]), command=fresh["command"], api=loads(fresh["api"]),
+                         reason="the proposal's parameters changed", snapshot=audit_snapshot(fresh), seal=seal.digest(fresh))
     for old in others:  # before the insert: the unique index allows one pending row
         c.execute("UPDATE proposals SET state = 'superseded', updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
                   (ts, version, old["id"]))
@@ -74,14 +86,14 @@ def enqueue(
         why = f"superseded by #{new_id} ({action})"
         if what == "stand":
             why = f"superseded: the alert's newest proposal is {action}, already {row['state']} as #{new_id}"
-        chain.append(c, ts=ts, user=user, client=client, event="supersede", proposal_id=old["id"], action=old["action"],
+        chain.append(c, ts=ts, **actor.audit(), event="supersede", proposal_id=old["id"], action=old["action"],
                      parameters=json.loads(old["parameters"]), command=old["command"], api=loads(old["api"]),
-                     reason=why, snapshot=audit_snapshot(old))
+                     reason=why, snapshot=audit_snapshot(old), seal=seal.digest(old))
     if what == "create":
         new = fetch_row(c, new_id)
-        chain.append(c, ts=ts, user=user, client=client, event="enqueue", proposal_id=new_id, action=action,
+        chain.append(c, ts=ts, **actor.audit(), event="enqueue", proposal_id=new_id, action=action,
                      parameters=json.loads(new["parameters"]), command=new["command"], api=loads(new["api"]),
-                     snapshot=audit_snapshot(new))
+                     snapshot=audit_snapshot(new), seal=seal.digest(new))
     return new_id
 
 
@@ -98,9 +110,10 @@ def expire(c: sqlite3.Connection, cutoff: str, older_than: timedelta, *, at: dat
     for row in rows:
         c.execute("UPDATE proposals SET state = 'expired', updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
                   (ts, version, row["id"]))
-        chain.append(c, ts=ts, user=SYSTEM_USER, client="", event="expire", proposal_id=row["id"], action=row["action"],
+        chain.append(c, ts=ts, **SYSTEM.audit(), event="expire", proposal_id=row["id"], action=row["action"],
                      parameters=json.loads(row["parameters"]), command=row["command"], api=loads(row["api"]),
-                     reason=f"pending for more than {age(older_than.total_seconds())}", snapshot=audit_snapshot(row))
+                     reason=f"pending for more than {age(older_than.total_seconds())}", snapshot=audit_snapshot(row),
+                     seal=seal.digest(row))
     return len(rows)
 
 

@@ -19,17 +19,49 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sreconsole.domain.alerts import Alert
+from sreconsole.domain.operator import Operator
 from sreconsole.domain.proposal import Proposal
 from sreconsole.review.chain import canonical
 
-STATES = ("pending", "approved", "rejected", "expired", "superseded", "executed", "failed", "rolled_back")
+STATES_V1 = ("pending", "approved", "rejected", "expired", "superseded", "executed", "failed", "rolled_back")
+"""States of schema 1 (frozen: its migration step must stay as it was written)."""
 
-DECIDED = ("approved", "rejected", "executed", "failed", "rolled_back")
+STATES = (*STATES_V1, "executing", "unknown")
+"""``executing``: the intent to execute is recorded and the executor may be sending;
+``unknown``: an execution was interrupted and the cluster could not tell what happened —
+a human must look (``sreconsole review reconcile ID --outcome ...``)."""
+
+DECIDED = ("approved", "rejected", "executed", "failed", "rolled_back", "executing", "unknown")
 """States an operator's verdict leads to (expired and superseded are the store's doing)."""
 
 SYSTEM_USER = "sreconsole"
 """Who the audit trail names for changes no operator made (expiry, or an enqueue without
 an operator)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, as the queue and the audit record it: the (verified) user, the
+    claimed client address, the identity details beside them and a claimed other name."""
+
+    user: str
+    client: str = ""
+    identity: dict | None = None
+    claim: str = ""
+
+    def audit(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`sreconsole.review.chain.append` that say who."""
+        return {"user": self.user, "client": self.client, "identity": self.identity}
+
+    @classmethod
+    def of(cls, operator: Operator | None) -> Actor:
+        if operator is None:
+            return SYSTEM
+        identity = jsonable(operator.identity()) or None
+        return cls(storable_text(operator.user), storable_text(operator.client_address), identity, storable_text(operator.claimed_user))
+
+
+SYSTEM = Actor(SYSTEM_USER)
 
 
 @dataclass(frozen=True)
@@ -60,7 +92,10 @@ class ProposalRecord:
     created_at: datetime
     updated_at: datetime
     decided_by: str
+    """The verified user who decided (the kernel's, for decisions made by sreconsole's CLI
+    and TUI)."""
     decided_from: str
+    """The client address the decider's environment claimed (``SSH_CONNECTION``)."""
     decided_at: datetime | None
     reason: str
     corrected_action: str
@@ -71,6 +106,9 @@ class ProposalRecord:
     notes: tuple[str, ...] = ()
     alert_started_at: datetime | None = None
     """When the alert's current firing began: a decision holds for that firing only."""
+    decided_claim: str = ""
+    """The user name the decider's environment claimed (``$USER``) when it differed from
+    ``decided_by``: recorded beside it, never instead of it."""
 
     def as_dict(self) -> dict:
         out = {}
@@ -183,6 +221,7 @@ def to_record(r: sqlite3.Row) -> ProposalRecord:
         missing_parameters=tuple(json.loads(r["missing_parameters"])),
         notes=tuple(json.loads(r["notes"])),
         alert_started_at=datetime.fromisoformat(r["alert_started_at"]) if r["alert_started_at"] else None,
+        decided_claim=r["decided_claim"] if "decided_claim" in r.keys() else "",
     )
 
 
