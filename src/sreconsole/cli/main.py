@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     review_reject.add_argument("--reason", required=True, help="why (required)")
     review_reject.add_argument("--action", metavar="ACTION_ID", help="the action that should have been proposed")
     review_reject.add_argument("--json", action="store_true")
+    review_rollback = review_sub.add_parser("rollback", help="roll back an executed reversible action (what it recorded before the change is sent back)")
+    review_rollback.add_argument("id", type=int)
+    review_rollback.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    review_rollback.add_argument("--json", action="store_true")
     review_reconcile = review_sub.add_parser(
         "reconcile", help="settle executions that were interrupted (outcome unknown) by reading the cluster; with ID, record a human's verdict")
     review_reconcile.add_argument("id", type=int, nargs="?", help="a proposal whose outcome is unknown")

@@ -20,6 +20,7 @@ def _operator():
 
 
 def run_review_command(settings, args) -> int:
+    from sreconsole.review.executor import ExecutionError
     from sreconsole.review.store import AlreadyDecided, ReviewError
     from sreconsole.services.review import ReadOnly, ReviewQueue, UnknownParameter
 
@@ -40,6 +41,8 @@ def run_review_command(settings, args) -> int:
                     return EXIT_CONFIG
                 params[name] = value
             outcome = queue.approve(args.id, args.reason, params or None)
+        elif args.review_command == "rollback":
+            outcome = queue.rollback(args.id, args.reason)
         else:
             outcome = queue.reject(args.id, args.reason, args.action)
     except AlreadyDecided as exc:
@@ -51,7 +54,7 @@ def run_review_command(settings, args) -> int:
     except UnknownParameter as exc:
         print(f"sreconsole: --param: {exc}; nothing was done", file=sys.stderr)
         return EXIT_CONFIG
-    except (ReviewError, ValueError, LookupError) as exc:
+    except (ReviewError, ValueError, LookupError, ExecutionError) as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:

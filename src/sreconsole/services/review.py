@@ -217,24 +217,8 @@ class ReviewQueue:
         return self.reader.get(proposal_id)
 
     def verify(self, anchor: str | Path | None = None):
-        """The audit chain checked (:func:`sreconsole.review.audit.verify`) with the key when
-        this user can read it, against ``anchor`` or else the configured witness. Returns
-        ``(result, notes)``: notes say what could not be checked."""
-        from sreconsole.review.audit import verify
-        from sreconsole.review.errors import ReviewError
-        from sreconsole.review.files import load_key
-
-        r = self.settings.review
-        notes: list[str] = []
-        key = None
-        if r.audit_key_file:
-            try:
-                key = load_key(r.audit_key_file)
-            except ReviewError as exc:
-                notes.append(f"MACs not checked: {exc}")
-        if anchor is None and r.audit_witness and Path(r.audit_witness).expanduser().exists():
-            anchor = Path(r.audit_witness).expanduser()
-        return verify(self.path, key=key, anchor=anchor), notes
+        """See :func:`verify_store`."""
+        return verify_store(self.settings, anchor)
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -421,6 +405,27 @@ class ReviewQueue:
                 w.add_incidents([inc])
         except Exception:  # noqa: BLE001 - history is a convenience; the audit trail has the truth
             return
+
+
+def verify_store(settings: Settings, anchor: str | Path | None = None):
+    """The audit chain checked (:func:`sreconsole.review.audit.verify`) with the key when
+    this user can read it, against ``anchor`` or else the configured witness. Returns
+    ``(result, notes)``: notes say what could not be checked."""
+    from sreconsole.review.audit import verify
+    from sreconsole.review.errors import ReviewError
+    from sreconsole.review.files import load_key
+
+    r = settings.review
+    notes: list[str] = []
+    key = None
+    if r.audit_key_file:
+        try:
+            key = load_key(r.audit_key_file)
+        except ReviewError as exc:
+            notes.append(f"MACs not checked: {exc}")
+    if anchor is None and r.audit_witness and Path(r.audit_witness).expanduser().exists():
+        anchor = Path(r.audit_witness).expanduser()
+    return verify(review_store_path(settings), key=key, anchor=anchor), notes
 
 
 def queue_order(record) -> tuple:
