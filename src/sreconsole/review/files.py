@@ -95,6 +95,22 @@ def share_own_files(path: Path, gid: int) -> None:
                 os.chmod(f, SHARED_FILE)
 
 
+def unwritable(path: Path) -> str:
+    """Why this process cannot write the store (and the ``-wal``/``-shm`` beside it), or ''."""
+    directory = path.parent
+    probe = path if path.exists() else directory if directory.exists() else None
+    if probe is None:
+        return ""
+    try:
+        if os.statvfs(probe).f_flag & os.ST_RDONLY:
+            return "a read-only filesystem"
+    except OSError:
+        return ""
+    if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "no write permission"
+    return ""
+
+
 def create_private(path: Path, share_group: str = "") -> None:
     """An empty file (the witness) with the store's mode, if it does not exist."""
     try:

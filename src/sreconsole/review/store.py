@@ -154,6 +154,9 @@ class ReviewStore:
             if self.read_only:
                 conn = files.open_read_only(self.path, AuditConnection, timeout=min(self.busy_timeout_s, _BUSY_SLICE_S))
             else:
+                why = files.unwritable(self.path)
+                if why:
+                    raise ReadOnlyStore(f"the review store {self.path} cannot be written here ({why}): nothing was changed")
                 files.prepare(self.path, share_group)
                 conn = sqlite3.connect(
                     str(self.path), timeout=min(self.busy_timeout_s, _BUSY_SLICE_S), isolation_level=None,
