@@ -49,7 +49,11 @@ class Witness:
         """Append a line for every committed entry newer than the last line;
         ``entries_after(seq)`` reads them from the store. Raises OSError (the caller
         reports it: the entries are committed whatever happens here)."""
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.mode)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, self.mode)
+            os.fchmod(fd, self.mode)  # created now: the umask took bits off
+        except FileExistsError:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             last, torn = _last_line(self.path)

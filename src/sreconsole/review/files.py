@@ -111,16 +111,6 @@ def unwritable(path: Path) -> str:
     return ""
 
 
-def create_private(path: Path, share_group: str = "") -> None:
-    """An empty file (the witness) with the store's mode, if it does not exist."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(share_group))
-    except FileExistsError:
-        return
-    os.fchmod(fd, file_mode(share_group))
-    os.close(fd)
-
-
 def open_read_only(path: Path, factory: type[sqlite3.Connection] = sqlite3.Connection, timeout: float = 5.0) -> sqlite3.Connection:
     """A read-only connection that never creates a file. ``mode=ro`` first; where that cannot
     work because no ``-shm`` can be created next to the file, ``immutable=1``."""
