@@ -212,3 +212,16 @@ def test_group_or_world_readable_keys_are_named(tmp_path, mode):
     key = _key(tmp_path, mode)
     with pytest.raises(ReviewError, match=f"mode {mode:04o}"):
         load_key(str(key))
+
+
+def test_a_witness_that_cannot_be_written_is_reported_and_the_decision_stands(tmp_path):
+    witness = tmp_path / "gone" / "witness.log"  # its directory does not exist
+    env = environment(tmp_path, review_audit_witness=str(witness))
+    (rec,) = enqueue(tmp_path, env, CRASHLOOP)
+    out = cli("review", "reject", str(rec["id"]), "--reason", "no", env=env)
+    assert f"warning: the audit witness {witness} could not be written" in out.stderr
+    assert [e["event"] for e in exported(env)] == ["enqueue", "reject"]  # committed all the same
+    (witness.parent).mkdir()
+    cli("review", "list", env=env)
+    enqueue(tmp_path, env, SCALE)  # the next writer catches the witness up
+    assert [int(line.split()[0]) for line in witness.read_text().splitlines()] == [1, 2, 3]

@@ -76,9 +76,8 @@ def run_review_command(settings, args) -> int:
 def _anchor_warning(queue) -> None:
     """A decision is committed even when its witness line or syslog message could not be
     written; the operator is told, once."""
-    store = queue._store
-    if store is not None and store.anchor_error:
-        print(f"warning: {store.anchor_error}", file=sys.stderr)
+    if queue.anchor_error:
+        print(f"warning: {queue.anchor_error}", file=sys.stderr)
 
 
 def _list(queue, args) -> int:

@@ -120,6 +120,12 @@ class ReviewQueue:
             "share_group": r.share_group,
         }
 
+    @property
+    def anchor_error(self) -> str:
+        """Why the last committed audit entry could not also go to the witness or the system
+        log ('' when it did, or nothing was written)."""
+        return self._store.anchor_error if self._store is not None else ""
+
     def _writable_here(self) -> bool:
         """Whether this process could write the store at all (a read-only filesystem, a copy
         it may only read): then nothing tries to."""
