@@ -97,7 +97,8 @@ def decide(
         snapshot["corrected_action"] = storable_text(corrected_action)
     chain.append(c, ts=ts, **actor.audit(), event="approve" if state == "approved" else "reject",
                  proposal_id=proposal_id, action=row["action"], parameters=final[0], command=final[1], api=final[2],
-                 reason=reason, snapshot=snapshot, seal=seal.digest(fetch_row(c, proposal_id)))
+                 reason=reason, snapshot=snapshot,
+                 seal=seal.digest({**dict(row), "parameters": chain.canonical(final[0])}))  # the row as updated
 
 
 def decided_rows(c: sqlite3.Connection, since: datetime | None) -> list[sqlite3.Row]:
