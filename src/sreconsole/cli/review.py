@@ -1,8 +1,14 @@
 """``sreconsole review …`` and ``sreconsole audit …``, headless (scripts and on-call bots).
 
 Exit codes: 0 ok; 1 failed (store, parameters, execution, a broken audit chain, a row that
-does not match its seal); 2 bad arguments (a ``--param`` the action does not take); 4 lost
-race — somebody decided first (one line says who and when); 5 read-only.
+does not match its seal); 2 bad arguments (a ``--param`` the action does not take), or
+approving a proposal whose alert resolved without ``--even-if-resolved``; 4 lost race —
+somebody decided first (one line says who and when); 5 read-only.
+
+``review list`` and ``review approve`` first ask the configured alert source what is firing
+now (the demo, or Alertmanager), so a proposal whose alert resolved is marked so even when
+no console is running; when the source cannot be reached they say so and go on with the
+states last seen.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ def _operator():
 def run_review_command(settings, args) -> int:
     from sreconsole.review.executor import ExecutionError
     from sreconsole.review.store import AlreadyDecided, ReviewError
-    from sreconsole.services.review import ReadOnly, ReviewQueue, UnknownParameter
+    from sreconsole.services.review import AlertResolved, ReadOnly, ReviewQueue, UnknownParameter
 
     queue = ReviewQueue(settings, _operator())
     try:
@@ -40,11 +46,15 @@ def run_review_command(settings, args) -> int:
                     print(f"sreconsole: --param {item!r}: expected NAME=VALUE", file=sys.stderr)
                     return EXIT_CONFIG
                 params[name] = value
-            outcome = queue.approve(args.id, args.reason, params or None)
+            _observe(queue)
+            outcome = queue.approve(args.id, args.reason, params or None, even_if_resolved=args.even_if_resolved)
         elif args.review_command == "rollback":
             outcome = queue.rollback(args.id, args.reason)
         else:
             outcome = queue.reject(args.id, args.reason, args.action)
+    except AlertResolved as exc:
+        print(f"sreconsole: {exc}; add --even-if-resolved to approve it anyway", file=sys.stderr)
+        return EXIT_CONFIG
     except AlreadyDecided as exc:
         print(f"sreconsole: #{args.id}: {exc}", file=sys.stderr)
         return EXIT_LOST_RACE
@@ -80,31 +90,43 @@ def _anchor_warning(queue) -> None:
         print(f"warning: {queue.anchor_error}", file=sys.stderr)
 
 
+def _observe(queue) -> None:
+    """What is true now, before listing or approving (see the module doc)."""
+    problem = queue.observe_source()
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
+
+
 def _list(queue, args) -> int:
     from datetime import datetime, timezone
 
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from sreconsole.cli.tables import Column, print_table
+    from sreconsole.services.review import age_text, shown_target
 
-    from sreconsole.domain.text import clean
-    from sreconsole.services.review import age_text
-
+    _observe(queue)
     records = queue.list(all_states=args.all)
     if args.json:
         print(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2, default=str))
         return EXIT_OK
     now = datetime.now(timezone.utc)
-    table = Table(title=f"review queue ({'all' if args.all else 'pending'}): {len(records)}", title_justify="left")
-    for col in ("id", "sev", "alert", "action", "conf", "method", "state", "age", "decided by"):
-        table.add_column(col, no_wrap=True)
-    for r in records:
-        table.add_row(
-            str(r.id), r.severity[:4], Text(clean(r.alertname, 40)), Text(clean(r.action, 30)),
-            "—" if r.confidence is None else f"{r.confidence:.2f}", r.method, _state_words(r.state), age_text(r.created_at, now),
-            Text(clean(r.decided_by, 30)),
-        )
-    Console(highlight=False).print(table)
+    columns = [
+        Column("id", key=True), Column("sev", key=True), Column("alert", second_line=True), Column("action", key=True),
+        Column("target", second_line=True), Column("conf", key=True), Column("state", key=True), Column("live", key=True),
+        Column("for", key=True), Column("age", key=True),
+        Column("method", wide=True), Column("alerts", wide=True), Column("decided by", wide=True), Column("reason", wide=True),
+    ]
+    sev_style = {"critical": "bold red", "warning": "bold yellow"}
+    live_style = {"firing": "bold red", "resolved": "green", "acked": "yellow"}
+    rows = [
+        [str(r.id), (r.severity, sev_style.get(r.severity, "")), r.alertname, r.action, shown_target(r),
+         "-" if r.confidence is None else f"{r.confidence:.2f}", _state_words(r.state),
+         (r.alert_state, live_style.get(r.alert_state, "dim")), age_text(r.alert_state_since, now) if r.alert_state != "unknown" else "-",
+         age_text(r.created_at, now), r.method, str(len(r.alerts)), r.decided_by, r.reason]
+        for r in records
+    ]
+    which = "all" if args.all else "pending"
+    print_table(columns, rows, title=f"review queue ({which}): {len(records)}", wide=args.wide,
+                empty=f"no {'' if args.all else 'pending '}proposals in {queue.path}")
     return EXIT_OK
 
 

@@ -211,7 +211,8 @@ def _verify(conn: sqlite3.Connection, path: Path, key: bytes | None, anchor: Pat
     if problem:
         return VerifyResult(False, count, None, problem)
     if unsealed:
-        warnings.append(f"{unsealed} proposal(s) were last changed before sealing existed (schema 1): their content is checked against their approval only")
+        warnings.append(f"{unsealed} proposal(s) that may still be executed or rolled back were last changed before sealing"
+                        " existed: their content is checked against their approval only")
     if key is None and macs:
         warnings.append(f"{macs} entries carry a MAC that was not checked (no key given)")
     present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
@@ -236,6 +237,11 @@ def _mac_problem(entry: dict, key: bytes, first_mac: int | None) -> str:
     return ""
 
 
+_STILL_ACTS = ("pending", "approved", "executing", "executed", "unknown")
+"""States in which a proposal may still be executed or rolled back: an unsealed one is worth
+a warning (a rejected or superseded one is not)."""
+
+
 def _compare_queue(conn: sqlite3.Connection, replay: dict[int, dict[str, Any]]) -> tuple[str, int]:
     """The queue rows against the replayed trail: ('' when they agree, how many rows were
     last changed before sealing)."""
@@ -256,7 +262,7 @@ def _compare_queue(conn: sqlite3.Connection, replay: dict[int, dict[str, Any]]) 
             if seal.digest(row) != trail["seal"]:
                 return (f"proposal #{pid} does not match what audit entry {trail['last']} sealed ({seal.differs(row, _last_entry(conn, trail['last']))}):"
                         " the queue row was edited"), unsealed
-        else:
+        elif state in _STILL_ACTS:
             unsealed += 1
         if "by" in trail:
             queued = (json.loads(row["parameters"]), row["command"], None if row["api"] is None else json.loads(row["api"]))

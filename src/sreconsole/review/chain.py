@@ -14,7 +14,7 @@ without the fields of :data:`OPTIONAL_FIELDS` that are null — so that entries 
 before those fields existed keep their hashes. The chain can be re-checked with any
 language's JSON library.
 
-Two fields came with schema 2:
+Two fields came with schema 3:
 
 * ``seal``: the digest of the proposal's executable content after the change
   (:mod:`sreconsole.review.seal`), so that what the executor and the rollback will send is
@@ -22,7 +22,7 @@ Two fields came with schema 2:
 * ``identity``: the kernel's uid and the environment's claims beside ``user``
   (:class:`~sreconsole.domain.operator.Operator`).
 
-``mac`` (schema 2) is ``HMAC-SHA256(key, hash)`` when the store has a key
+``mac`` (schema 3) is ``HMAC-SHA256(key, hash)`` when the store has a key
 (``review.audit_key_file``). It is not part of the hash: it is computed from it. Someone
 who can rewrite the file but cannot read the key can recompute hashes, not MACs.
 
@@ -42,14 +42,18 @@ from typing import Any
 GENESIS = "0" * 64
 """``prev_hash`` of the first entry."""
 
-EVENTS_V1 = ("enqueue", "supersede", "approve", "reject", "execute", "fail", "rollback", "dry_run", "expire")
-"""Events of schema 1 (frozen: its migration step must stay as it was written)."""
-
-EVENTS = (*EVENTS_V1, "refresh", "executing", "unknown", "keyed")
-"""``refresh``: a pending proposal's executable content changed in place; ``executing``: the
-intent written before the executor sends anything; ``unknown``: an interrupted execution
-whose outcome the cluster could not tell (a human must look); ``keyed``: from here on the
-entries carry a MAC."""
+EVENTS = (
+    "enqueue", "supersede", "approve", "reject", "execute", "fail", "rollback", "dry_run", "expire", "merge", "alert_state",
+    "refresh", "executing", "unknown", "keyed",
+)
+"""``merge``: another alert asking for the same action on the same target joined a pending
+proposal's evidence; ``alert_state``: the live state of a pending proposal's alerts changed
+(resolved, firing again, silenced, acked); ``refresh``: a pending proposal's executable
+content changed in place; ``executing``: the intent written before the executor sends
+anything; ``unknown``: an interrupted execution whose outcome the cluster could not tell (a
+human must look); ``keyed``: from here on the entries carry a MAC. Adding a name here needs
+a schema step that calls :func:`sreconsole.review.schema.widen_audit_events` (the table's
+CHECK lists them)."""
 
 FIELDS = (
     "seq", "ts", "user", "client", "event", "proposal_id", "action", "parameters", "command", "api",
@@ -58,15 +62,15 @@ FIELDS = (
 """The fields every entry's hash covers, in column order (``hash`` is the 15th column)."""
 
 OPTIONAL_FIELDS = ("seal", "identity")
-"""Fields the hash covers when they are not null (schema 2)."""
+"""Fields the hash covers when they are not null (schema 3)."""
 
 JSON_FIELDS = ("parameters", "api", "snapshot", "result", "identity")
 
 COLUMNS = (*FIELDS, "hash", *OPTIONAL_FIELDS, "mac")
-"""Every column of the audit table (schema 2), in order."""
+"""Every column of the audit table (schema 3), in order."""
 
 
-def _audit_table(name: str, events: tuple[str, ...], extra: str = "") -> str:
+def _audit_table(name: str, events: tuple[str, ...]) -> str:
     return f"""CREATE TABLE {name} (
         seq INTEGER PRIMARY KEY,
         ts TEXT NOT NULL,
@@ -82,7 +86,7 @@ def _audit_table(name: str, events: tuple[str, ...], extra: str = "") -> str:
         snapshot TEXT,
         result TEXT,
         prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL{extra}
+        hash TEXT NOT NULL
     )"""
 
 
@@ -102,7 +106,7 @@ _AUDIT_TRIGGERS = (
 )
 
 SCHEMA = (
-    _audit_table("audit", EVENTS_V1),
+    _audit_table("audit", EVENTS),
     "CREATE INDEX audit_proposal ON audit(proposal_id, seq)",
     # The newest entry, kept beside the chain so that cutting entries off the *end* (which
     # leaves a perfectly valid shorter chain) is noticed too.
@@ -111,27 +115,20 @@ SCHEMA = (
         seq INTEGER NOT NULL,
         hash TEXT NOT NULL
     )""",
-    *_AUDIT_TRIGGERS[:3],
-    _AUDIT_TRIGGERS[3],
+    *_AUDIT_TRIGGERS,
     """CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
        BEGIN SELECT RAISE(ABORT, 'the audit head cannot be deleted'); END""",
 )
 """Statements of the audit part of the store's first schema version (run by the store's
-migrations, inside their transaction). Frozen: files on bastion hosts were built by it."""
+migrations, inside their transaction); later steps add columns and widen the events."""
 
-SCHEMA_V2 = (
-    # The table is rebuilt, because the event list is a CHECK constraint: new events, and
-    # the seal, identity and mac columns. Entries are copied as they are (their hashes do
-    # not change: the new fields are null, and null optional fields are not hashed).
-    *(f"DROP TRIGGER IF EXISTS {name}" for name in ("audit_no_update", "audit_no_delete", "audit_append_only_at_end", "audit_head_forward")),
-    _audit_table("audit_v2", EVENTS, ",\n        seal TEXT,\n        identity TEXT,\n        mac TEXT"),
-    f"INSERT INTO audit_v2 ({', '.join(FIELDS)}, hash) SELECT {', '.join(FIELDS)}, hash FROM audit ORDER BY seq",
-    "DROP TABLE audit",
-    "ALTER TABLE audit_v2 RENAME TO audit",
-    "CREATE INDEX audit_proposal ON audit(proposal_id, seq)",
-    *_AUDIT_TRIGGERS,
+SCHEMA_V3 = (
+    "ALTER TABLE audit ADD COLUMN seal TEXT",
+    "ALTER TABLE audit ADD COLUMN identity TEXT",
+    "ALTER TABLE audit ADD COLUMN mac TEXT",
 )
-"""The audit part of schema step 2."""
+"""The audit columns of schema step 3 (sealing, identity, the keyed chain); its new events
+are allowed by :func:`sreconsole.review.schema.widen_audit_events` in the same step."""
 
 TRIGGERS = ("audit_no_update", "audit_no_delete", "audit_append_only_at_end", "audit_head_forward", "audit_head_no_delete")
 
@@ -148,6 +145,8 @@ STATE_AFTER = {
     "rollback": "rolled_back",
     "expire": "expired",
     "dry_run": None,  # an audit entry only: the proposal keeps its state
+    "merge": None,  # the proposal stays pending, with one more alert
+    "alert_state": None,  # the alert's state is bookkeeping beside the proposal's state
     "keyed": None,
 }
 """The proposal state each event leaves behind; :func:`sreconsole.review.audit.verify`
@@ -226,10 +225,11 @@ def append(
     """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    last = conn.execute("SELECT seq, hash, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     key = getattr(conn, "audit_key", None)
-    if key and last is not None and last[2] is None and event != "keyed":
+    unkeyed = key and last is not None and conn.execute("SELECT mac FROM audit WHERE seq = ?", (last[0],)).fetchone()[0] is None
+    if unkeyed and event != "keyed":
         from sreconsole.review.errors import ReviewError  # errors -> records -> chain: import here
 
         raise ReviewError(
@@ -256,8 +256,11 @@ def append(
     }
     entry["hash"] = entry_hash(entry)
     entry["mac"] = entry_mac(key, entry["hash"]) if key else None
-    row = [None if entry[k] is None else canonical(entry[k]) if k in JSON_FIELDS else entry[k] for k in COLUMNS]
-    conn.execute(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", row)
+    # Only the columns with a value: an entry appended by an earlier schema step (a migration
+    # adopting old rows) has none of the later columns, and needs none.
+    columns = [k for k in COLUMNS if k in (*FIELDS, "hash") or entry[k] is not None]
+    row = [None if entry[k] is None else canonical(entry[k]) if k in JSON_FIELDS else entry[k] for k in columns]
+    conn.execute(f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row)
     conn.execute(
         "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
         (seq, entry["hash"]),

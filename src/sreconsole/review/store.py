@@ -52,12 +52,13 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from sreconsole.domain.alerts import Alert
+from sreconsole.domain.alerts import Alert, AlertState
 from sreconsole.domain.operator import Operator
 from sreconsole.domain.proposal import Proposal
 from sreconsole.review import decisions as _decisions
@@ -67,6 +68,7 @@ from sreconsole.review.chain import AuditConnection
 from sreconsole.review.chain import append as chain_append
 from sreconsole.review.errors import BUSY_MESSAGE, AlreadyDecided, InvalidTransition, ReadOnlyStore, ReviewError, StoreBusy
 from sreconsole.review.records import (
+    ALERT_STATES,
     DECIDED,
     STATES,
     SYSTEM_USER,
@@ -83,6 +85,7 @@ from sreconsole.review.records import (
 from sreconsole.review.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
+    "ALERT_STATES",
     "BUSY_MESSAGE",
     "DECIDED",
     "MIGRATIONS",
@@ -166,7 +169,6 @@ class ReviewStore:
         except (OSError, sqlite3.Error) as exc:
             raise ReviewError(f"cannot open the review store {self.path}: {_one_line(exc)}") from exc
         self._conn.row_factory = sqlite3.Row
-        self._conn.audit_key = audit_key
         try:
             if self.read_only:
                 self._check_version(self._retry(lambda: self._connection().execute("PRAGMA user_version").fetchone()[0]))
@@ -176,6 +178,9 @@ class ReviewStore:
         except BaseException:
             self.close()
             raise
+        # After the migrations: entries an upgrade step appends (built for its own schema)
+        # carry no MAC; the next write then asks for `audit adopt-key`.
+        self._conn.audit_key = audit_key
 
     def _configure(self, synchronous: str) -> None:
         conn = self._connection()
@@ -190,13 +195,16 @@ class ReviewStore:
         # a test can add a step by patching them here.
         for target, statements in enumerate(MIGRATIONS, start=1):
 
-            def step(conn: sqlite3.Connection, target: int = target, statements: tuple[str, ...] = statements) -> None:
+            def step(conn: sqlite3.Connection, target: int = target, statements: tuple = statements) -> None:
                 current = conn.execute("PRAGMA user_version").fetchone()[0]
                 self._check_version(current)
                 if current >= target:  # another process got there first
                     return
                 for statement in statements:
-                    conn.execute(statement)
+                    if callable(statement):
+                        statement(conn)
+                    else:
+                        conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {int(target)}")  # transactional: in the header
 
             self._write(step)
@@ -321,9 +329,11 @@ class ReviewStore:
         namespace: str | None = None,
         action: str | None = None,
         limit: int = 1000,
+        hide_alert_states: Iterable[str] = (),
     ) -> list[ProposalRecord]:
-        """Newest first. ``states=None``: every state."""
-        query = queue.list_query(states, namespace, action, limit)
+        """Newest first. ``states=None``: every state. ``hide_alert_states``: leave out
+        proposals whose alerts are in these states (the pending view hides ``resolved``)."""
+        query = queue.list_query(states, namespace, action, limit, hide_alert_states)
         if query is None:
             return []
         sql, args = query
@@ -352,7 +362,8 @@ class ReviewStore:
     # -- writes -------------------------------------------------------------------------------
 
     def enqueue(
-        self, proposal: Proposal, alert: Alert, *, now: datetime | None = None, operator: Operator | None = None
+        self, proposal: Proposal, alert: Alert, *, now: datetime | None = None, operator: Operator | None = None,
+        source: str = "",
     ) -> ProposalRecord:
         """Put a proposal in the queue, or return the record already standing for it.
 
@@ -363,8 +374,13 @@ class ReviewStore:
           the same proposal reappear on the next poll. A re-fire (a new ``starts_at``)
           after the decision gets a new pending proposal; so does a proposal that only
           expired or was superseded;
+        * a pending record of *another* alert with the same action and target (two alerts
+          asking to restart one deployment) gets this alert added to its ``alerts``, with a
+          ``merge`` audit entry, instead of a second row;
         * any pending proposal for the same alert with another action is superseded.
 
+        ``source`` names the alert source the alert came from (it then watches the alert's
+        live state, see :meth:`observe`); '' for alerts from elsewhere (a file).
         A poll that changes nothing takes no write lock.
         """
         if proposal.fingerprint != alert.fingerprint:
@@ -373,14 +389,38 @@ class ReviewStore:
         values = snapshot(proposal, alert)
         fingerprint, action = storable_text(proposal.fingerprint), storable_text(proposal.action)
         actor = Actor.of(operator)
+        source = storable_text(source)
+        state = alert_state_of(alert) if source else "unknown"
+        place = queue.Placement(queue.target_of(fingerprint, json.loads(values["parameters"])),
+                                queue.alert_entry(fingerprint, values["alertname"], values["alert_started_at"], state, iso(at)), source)
 
-        plan, row, others = self._read(lambda c: queue.plan(c, fingerprint, action, values))
-        if plan == "keep" or (plan == "stand" and not others):
+        plan, row, others = self._read(lambda c: queue.plan(c, fingerprint, action, values, place))
+        if plan in ("keep", "stand") and not others:
             return to_record(row)
-        proposal_id = self._write(lambda c: queue.enqueue(c, fingerprint, action, values, at=at, actor=actor))
+        proposal_id = self._write(lambda c: queue.enqueue(c, fingerprint, action, values, at=at, actor=actor, place=place))
         record = self.get(proposal_id)
         assert record is not None  # rows are never deleted
         return record
+
+    def observe(
+        self, source: str, observed: Mapping[str, str], *, now: datetime | None = None, operator: Operator | None = None
+    ) -> list[tuple[int, str, str]]:
+        """What the alert source ``source`` holds now (every alert it has, fingerprint →
+        firing / acked / silenced / inhibited), applied to the pending proposals it watches:
+        an alert it no longer holds has resolved. ``(id, state before, state now)`` for each
+        proposal whose alert state changed; each change is audited. Cheap when nothing
+        changed (one read, no write lock), so a console can call it on every poll."""
+        unknown = sorted({s for s in observed.values() if s not in ALERT_STATES or s in ("resolved", "unknown")})
+        if unknown:
+            raise ReviewError(f"an observed alert state must be one the source can report, not {unknown[0]!r}")
+        at = utc(now)
+        source = storable_text(source)
+        observed = {storable_text(k): v for k, v in observed.items()}
+        actor = Actor.of(operator)
+        rows = self._read(lambda c: c.execute(queue.WATCHED, (source,)).fetchall())
+        if not queue.observed_changes(rows, source, observed, iso(at)):
+            return []
+        return self._write(lambda c: queue.observe(c, source, observed, at=at, actor=actor))
 
     def decide(
         self,
@@ -481,6 +521,12 @@ class ReviewStore:
         if record is None:
             raise ReviewError(f"no proposal #{proposal_id}")
         return record
+
+
+def alert_state_of(alert: Alert) -> str:
+    """The alert's state in the queue's words, as its source reported it (an ack is a
+    silence to the alert itself; :meth:`ReviewStore.observe` is told which ones are acks)."""
+    return {AlertState.SILENCED: "silenced", AlertState.INHIBITED: "inhibited", AlertState.RESOLVED: "resolved"}.get(alert.state, "firing")
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

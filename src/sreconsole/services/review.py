@@ -56,6 +56,19 @@ class Reconciled:
                 "recorded": self.recorded, "observed": self.observed}
 
 
+class AlertResolved(Exception):
+    """Approving a proposal whose alerts have all resolved needs the operator to say so
+    (``even_if_resolved``): the action may no longer be needed, or may now do harm."""
+
+    def __init__(self, record, now: datetime) -> None:
+        self.record = record
+        since = age_text(record.alert_state_since, now)
+        super().__init__(
+            f"#{record.id} {record.action}" + (f" on {shown_target(record)}" if shown_target(record) else "") + ": its alert resolved" + (f" {since} ago" if since else "")
+            + "; approving acts on something no longer firing"
+        )
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What an approve / dry-run / rollback did: the record afterwards and the execution."""
@@ -193,18 +206,65 @@ class ReviewQueue:
 
     # -- queue ------------------------------------------------------------------------------
 
-    def enqueue(self, proposals: Sequence, alerts: Sequence) -> list:
-        """Put proposals in the queue (one per alert fingerprint + action; a newer proposal
-        for the same alert supersedes a pending one)."""
+    def enqueue(self, proposals: Sequence, alerts: Sequence, *, from_source: bool = False) -> list:
+        """Put proposals in the queue: one pending proposal per action and target (a second
+        alert for the same target joins the first one's evidence), and a newer proposal for
+        the same alert supersedes a pending one. ``from_source``: the alerts came from the
+        configured alert source, which then keeps their live state (:meth:`observe`)."""
         self._writable("enqueueing proposals")
         now = self.clock()
-        return [self.store.enqueue(p, a, now=now, operator=self.operator) for p, a in zip(proposals, alerts)]
+        source = self.source_id if from_source else ""
+        return [self.store.enqueue(p, a, now=now, operator=self.operator, source=source) for p, a in zip(proposals, alerts)]
 
     ATTENTION = ("pending", "executing", "unknown")
     """What the default listing shows: pending proposals, and executions whose outcome is
     not recorded (running now, interrupted, or waiting for a human)."""
 
-    def list(self, *, all_states: bool = False, states: Sequence[str] | None = None, namespace: str | None = None, action: str | None = None) -> list:
+    @property
+    def source_id(self) -> str:
+        """The name the queue knows the configured alert source by."""
+        from sreconsole.services.environment import alert_source_id
+
+        return alert_source_id(self.settings)
+
+    def observe(self, snapshot) -> list[tuple[int, str, str]]:
+        """Apply one poll of the alert source (an
+        :class:`~sreconsole.services.alerts.AlertsSnapshot`) to the pending proposals it
+        watches: an alert it no longer holds has resolved. A failed poll (stale alerts)
+        and a read-only console change nothing. ``(id, before, now)`` per changed proposal."""
+        if self.read_only or snapshot.error or not self._writable_here():
+            return []
+        from sreconsole.review.store import alert_state_of
+
+        observed = {}
+        for a in snapshot.alerts:
+            state = alert_state_of(a)
+            if state == "silenced" and any(s in snapshot.acks for s in a.silenced_by):
+                state = "acked"
+            if state != "resolved":
+                observed[a.fingerprint] = state
+        return self.store.observe(self.source_id, observed, now=self.clock(), operator=self.operator)
+
+    def observe_source(self) -> str:
+        """One poll of the configured alert source, applied as :meth:`observe` does (the
+        CLI's way to see what is true now); '' or the one line saying why it could not."""
+        if self.read_only:
+            return ""
+        from sreconsole.services.environment import fetch_alerts_once
+
+        snapshot = fetch_alerts_once(self.settings)
+        if snapshot.error:
+            return f"alert states as last seen: {snapshot.health.name}: {snapshot.error}"
+        self.observe(snapshot)
+        return ""
+
+    def list(
+        self, *, all_states: bool = False, states: Sequence[str] | None = None, namespace: str | None = None,
+        action: str | None = None, include_resolved: bool = False,
+    ) -> list:
+        """Severity first (see :func:`queue_order`). The pending view (the default) leaves
+        out proposals whose alerts resolved unless ``include_resolved``; ``all_states``
+        shows everything."""
         now = self.clock()
         if not self.path.exists():
             return []
@@ -214,7 +274,8 @@ class ReviewQueue:
             self.store.expire_pending(timedelta(seconds=self.settings.review.expire_after_s), now=now)
             self._expired_at = now
         chosen = None if all_states else (tuple(states) if states else self.ATTENTION)
-        records = self.reader.list(states=chosen, namespace=namespace, action=action)
+        hidden = () if all_states or include_resolved else ("resolved",)
+        records = self.reader.list(states=chosen, namespace=namespace, action=action, hide_alert_states=hidden)
         return sorted(records, key=queue_order)
 
     def get(self, proposal_id: int):
@@ -253,12 +314,16 @@ class ReviewQueue:
             api = {"method": call.api.method, "path": call.api.path, "content_type": call.api.content_type, "body": call.api.body, "body_from": call.api.body_from}
         return dict(binding.params), call.command, api
 
-    def approve(self, proposal_id: int, reason: str, parameters: Mapping[str, str] | None = None, *, execute: bool = True) -> Outcome:
+    def approve(
+        self, proposal_id: int, reason: str, parameters: Mapping[str, str] | None = None, *, execute: bool = True,
+        even_if_resolved: bool = False,
+    ) -> Outcome:
         """Approve (compare-and-set), then execute — a dry run unless the action's risk is
         in ``review.apply_risks`` — and record the result. ``parameters`` are edits on top
         of the proposal's own. Raises AlreadyDecided for a lost race, UnknownParameter /
         ValueError for bad parameters (nothing stored, nothing sent), SealBroken for a row
-        edited outside sreconsole, ReadOnly in read-only mode."""
+        edited outside sreconsole, ReadOnly in read-only mode, AlertResolved when the
+        proposal's alerts resolved and ``even_if_resolved`` is not given."""
         from sreconsole.review.executor import ExecutionError
         from sreconsole.review.intent import mark
 
@@ -266,6 +331,8 @@ class ReviewQueue:
         record = self.store.get(proposal_id)
         if record is None:
             raise LookupError(f"no proposal {proposal_id}")
+        if record.state == "pending" and record.alert_state == "resolved" and not even_if_resolved:
+            raise AlertResolved(record, self.clock())
         params, command, api = self.validate_parameters(record.action, record.labels, {**record.parameters, **(parameters or {})})
         record = self.store.decide(proposal_id, "approved", self.operator, reason, parameters=params, command=command, api=api, now=self.clock())
         if not execute or record.action == "escalate":
@@ -440,6 +507,24 @@ def queue_order(record) -> tuple:
     sev = {"critical": 0, "warning": 1, "info": 2}.get(str(record.severity).lower(), 3)
     conf = record.confidence if record.confidence is not None else -1.0
     return (sev, 0 if record.requires_human_review else 1, conf, -record.created_at.timestamp())
+
+
+def shown_target(record) -> str:
+    """The object a proposal acts on, for people: '' for an action that names none (its
+    target is then its alert, ``alert:<fingerprint>``)."""
+    target = getattr(record, "target", "") or ""
+    return "" if target.startswith("alert:") else target
+
+
+def alert_state_text(record, now: datetime) -> str:
+    """The live state of a proposal's alert with its age, for a table cell: ``firing 5m``,
+    ``resolved 2m``, ``acked 30s``; several alerts: ``firing 5m (3)``; ``unknown`` when no
+    source watches it."""
+    if record.alert_state == "unknown":
+        return "unknown"
+    since = age_text(record.alert_state_since, now)
+    many = f" ({len(record.alerts)})" if len(record.alerts) > 1 else ""
+    return f"{record.alert_state} {since}".strip() + many
 
 
 def age_text(then: datetime | None, now: datetime) -> str:

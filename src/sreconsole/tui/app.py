@@ -79,6 +79,8 @@ class SreConsoleApp(App[None]):
         self._probes = None
         self.polls = 0
         """Completed polls of the alert source (tests wait on this)."""
+        self._observing = False
+        """An observation of the alert source is on its way into the review queue."""
 
     # -- layout -------------------------------------------------------------------
 
@@ -147,7 +149,33 @@ class SreConsoleApp(App[None]):
         self.polls += 1
         pane.show(message.snapshot)
         self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
+        if not message.snapshot.error and not self.review_queue.read_only and not self._observing:
+            # One observation at a time; a poll that finds one still running leaves it to the
+            # next (not exclusive=True: a cancelled worker would fail whoever waits on it).
+            self._observing = True
+            self._observe_alerts(message.snapshot)
         self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
+
+    @work(thread=True, group="review-observe", exit_on_error=False, description="alert states into the review queue")
+    def _observe_alerts(self, snapshot) -> None:
+        """Each poll tells the review queue what is true now: a proposal whose alert
+        resolved leaves the pending view at once (one read when nothing changed)."""
+        try:
+            changes = self.review_queue.observe(snapshot)
+        except Exception:  # noqa: BLE001 - the Review pane's title says what is wrong with the store
+            return
+        finally:
+            self._observing = False
+        if changes:
+            self.call_from_thread(self._review_changed)
+
+    def _review_changed(self) -> None:
+        from sreconsole.tui.panes.review import ReviewPane
+
+        try:
+            self.query_one(ReviewPane).refresh_queue()
+        except NoMatches:  # shutting down
+            return
 
     def _start_probes(self) -> None:
         from sreconsole.services.environment import probe_sources

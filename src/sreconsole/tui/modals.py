@@ -52,8 +52,8 @@ class SilenceScreen(ModalScreen[SilenceRequest | None]):
         with Vertical():
             yield Label(Text.assemble(("Silence ", "bold"), safe(self.alert.alertname, 60), (f"  as {self.operator}", "dim")))
             yield Static(safe("matchers: " + matchers, 600, single_line=False), id="silence-matchers")
-            yield Input(value=self.default_duration, placeholder="duration: 30m, 2h, 1d", id="silence-duration")
-            yield Input(placeholder="comment: why (required)", id="silence-comment")
+            yield Input(select_on_focus=False, value=self.default_duration, placeholder="duration: 30m, 2h, 1d", id="silence-duration")
+            yield Input(select_on_focus=False, placeholder="comment: why (required)", id="silence-comment")
             yield Static("", id="silence-error")
             yield Label(Text("enter: create silence · tab: next field · esc: cancel", style="dim"))
 

@@ -96,7 +96,7 @@ class AlertsPane(SilenceActions, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
-        yield Input(placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
+        yield Input(select_on_focus=False, placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
         table = AlertTable(COLUMNS, self._render_key, id="alerts-table")
         with Horizontal(id="alerts-body"):
             yield table
@@ -216,7 +216,7 @@ class AlertsPane(SilenceActions, Vertical):
             # action: other operators' consoles enqueueing the same are no-ops).
             firing = [(p, a) for p, a in zip(proposals, alerts) if a.state is AlertState.FIRING]
             try:
-                queue.enqueue([p for p, _ in firing], [a for _, a in firing])
+                queue.enqueue([p for p, _ in firing], [a for _, a in firing], from_source=True)
             except Exception as exc:  # noqa: BLE001 - proposals still show; the queue says why
                 self.app.call_from_thread(self.app.notify, f"review queue: {clean(str(exc), 200)}", severity="warning", timeout=8)
 

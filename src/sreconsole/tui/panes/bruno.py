@@ -83,7 +83,7 @@ class BrunoPane(Vertical, can_focus=False):
                 yield CitationList(id="bruno-citations", markup=False, compact=True)
                 with VerticalScroll(id="bruno-passage-scroll"):
                     yield Static(id="bruno-passage")
-        yield Input(placeholder="ask: how do I fix a pod stuck in CrashLoopBackOff?  (esc: leave · ctrl+n: new chat)", id="bruno-input")
+        yield Input(select_on_focus=False, placeholder="ask: how do I fix a pod stuck in CrashLoopBackOff?  (esc: leave · ctrl+n: new chat)", id="bruno-input")
 
     def _title(self, answered_by: str | None) -> Text:
         title = Text.assemble(("Bruno  ", "bold"), ("generator: ", "dim"), safe(self.chat.generator_name, 60))

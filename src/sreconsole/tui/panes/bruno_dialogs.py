@@ -145,7 +145,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         for p in action.parameters:
             source = f"from label {' / '.join(p.label_order)}" if p.label_order else "you decide"
             widgets.append(Label(Text.assemble((p.name, "bold"), (f"  {source}", "dim"))))
-            widgets.append(Input(value=self.values.get(p.name, ""), placeholder=f"{p.name} (required)", id=f"propose-{p.name}", compact=True))
+            widgets.append(Input(select_on_focus=False, value=self.values.get(p.name, ""), placeholder=f"{p.name} (required)", id=f"propose-{p.name}", compact=True))
         await box.mount_all(widgets)
         self._preview()
 

@@ -7,7 +7,7 @@ the store: losing a race shows who decided and when, and changes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from rich.console import Group
 from rich.text import Text
@@ -18,12 +18,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
+from sreconsole.services.review import alert_state_text, shown_target
 from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style, thresholds
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, safe
 
-COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 19), ("action", "ACTION", 17), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 10))
-"""79 columns with the cell padding: the whole row fits an 80x24 terminal."""
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12), ("action", "ACTION", 13), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11))
+"""79 columns with the cell padding: the whole row fits an 80x24 terminal. LIVE is the
+alert's state now (firing, resolved, silenced, acked) and for how long."""
 
 
 class ReviewPane(Vertical, can_focus=False):
@@ -49,7 +51,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def compose(self) -> ComposeResult:
         yield Static("Review  loading…", classes="pane-title", id="review-title")
-        yield Input(placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
+        yield Input(select_on_focus=False, placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
         yield RecordTable(COLUMNS, self._cells, id="review-table")
         with VerticalScroll(id="review-side"):
             yield Static("", id="review-detail")
@@ -106,6 +108,7 @@ class ReviewPane(Vertical, can_focus=False):
         state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim",
                        "failed": theme.error or "red", "unknown": f"bold {theme.warning or 'yellow'}", "executing": "bold"}.get(r.state, "dim")
         action = r.action + ("*" if r.id in self.edits else "")
+        live_style = {"firing": f"bold {theme.error or 'red'}", "resolved": theme.success or "green", "acked": theme.warning or "yellow"}.get(r.alert_state, "dim")
         return [
             Text(str(r.id), style="dim"),
             Text(r.severity[:4].upper(), style=sev_style),
@@ -114,6 +117,7 @@ class ReviewPane(Vertical, can_focus=False):
             conf,
             Text(METHOD_BADGE.get(r.method, r.method)[:7], style="dim"),
             Text("unknown?" if r.state == "unknown" else r.state, style=state_style),
+            Text(alert_state_text(r, datetime.now(timezone.utc)), style=live_style),
         ]
 
     def _title(self, records) -> None:
@@ -161,7 +165,7 @@ class ReviewPane(Vertical, can_focus=False):
             self.app.notify("no proposal selected", severity="warning")
             return None
         if r.state not in states:
-            self.app.notify(f"#{r.id} is {r.state}: this needs a {' or '.join(states)} proposal", severity="warning")
+            self.app.notify(f"#{r.id} is {r.state}: this works on {' or '.join(states)} proposals only", severity="warning")
             return None
         return r
 
@@ -182,11 +186,20 @@ class ReviewPane(Vertical, can_focus=False):
             self.app.notify(f"cannot approve: {clean(str(exc), 300)} (press e to edit)", severity="error", timeout=10)
             return
 
+        resolved = r.alert_state == "resolved"
+
         def done(reason: str | None) -> None:
             if reason is not None:
-                self._run(lambda: self.queue.approve(r.id, reason, params), r.id)
+                self._run(lambda: self.queue.approve(r.id, reason, params, even_if_resolved=resolved), r.id)
 
-        self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk)), done)
+        def approve() -> None:
+            self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk)), done)
+
+        if resolved:
+            # Its alert is no longer firing: say so, and ask before the usual dialog.
+            self.app.push_screen(ResolvedScreen(r), lambda yes: approve() if yes else None)
+        else:
+            approve()
 
     def action_reject(self) -> None:
         r = self._need()
@@ -257,10 +270,12 @@ class ReviewPane(Vertical, can_focus=False):
         """Decisions and executions run off the event loop (the store may retry a busy lock;
         the Kubernetes API may be slow); the outcome is a notification and a redraw."""
         from sreconsole.review.store import AlreadyDecided, ReviewError
-        from sreconsole.services.review import ReadOnly
+        from sreconsole.services.review import AlertResolved, ReadOnly
 
         try:
             outcome = call()
+        except AlertResolved as exc:  # it resolved while the dialog was open
+            self.app.call_from_thread(self.app.notify, f"not approved: {clean(str(exc), 200)}; press a again to confirm", severity="warning", timeout=10)
         except AlreadyDecided as exc:
             self.app.call_from_thread(self.app.notify, f"#{proposal_id}: {clean(str(exc), 200)}", severity="warning", timeout=10)
         except (ReviewError, ReadOnly, ValueError, LookupError) as exc:
@@ -297,6 +312,7 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
     for item in r.evidence[:5]:
         lines.append(Text.assemble(("  " + str(item.get("kind", "")) + " ", "dim"), safe(item.get("ref", ""), 80, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
     lines.append(Text(f"state {r.state}, queued {age_text(r.created_at, now)} ago", style="dim"))
+    lines.append(alert_state_line(r, now, theme))
     if r.decided_by:
         lines.append(Text.assemble(("decided by ", "dim"), safe(r.decided_by + (f"@{r.decided_from}" if r.decided_from else ""), 80), (f" {age_text(r.decided_at, now)} ago: ", "dim"), safe(r.reason, 300)))
     if r.corrected_action:
@@ -310,6 +326,45 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
         for call in ex.calls:
             lines.append(Text.assemble(("  ", ""), safe(f"{call.method} {call.path}", 200), (f" → {call.status}" if call.status else "", "dim")))
     return Group(*lines)
+
+
+def alert_state_line(r, now: datetime, theme) -> Text:
+    """The live state of the proposal's alerts, each one named when there are several."""
+    head = "alert " + alert_state_text(r, now) + (" (no alert source watches it)" if r.alert_state == "unknown" else "")
+    style = f"bold {theme.success or 'green'}" if r.alert_state == "resolved" else "dim"
+    line = Text(head, style=style)
+    if len(r.alerts) > 1:
+        line.append_text(Text(": ", style="dim"))
+        line.append_text(safe(", ".join(f"{a.get('alertname', '')} {a.get('state', '')}" for a in r.alerts), 300, style="dim"))
+    return line
+
+
+class ResolvedScreen(ModalScreen[bool]):
+    """Approving a proposal whose alert resolved: say so first, and ask."""
+
+    DEFAULT_CSS = """
+    ResolvedScreen { align: center middle; }
+    ResolvedScreen > Vertical { width: 70; max-width: 100%; height: auto; border: round $warning; background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Approve anyway", id="resolved.confirm"),
+        Binding("n,escape", "answer(False)", "Cancel", id="resolved.cancel"),
+    ]
+
+    def __init__(self, record) -> None:
+        super().__init__()
+        self.record = record
+
+    def compose(self) -> ComposeResult:
+        r = self.record
+        with Vertical():
+            yield Label(Text.assemble(("Approve ", "bold"), safe(f"#{r.id} {r.action} {shown_target(r)}".strip(), 80, style="bold"), ("?", "bold")))
+            yield Static(Text.assemble(("Its alert has resolved: ", "bold"), safe(alert_state_text(r, datetime.now(timezone.utc)), 40),
+                                       (". The action may no longer be needed.", "")), id="resolved-why")
+            yield Label(Text("y/enter: approve anyway · n/esc: cancel", style="dim"))
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class ApproveScreen(ModalScreen[str | None]):
@@ -348,8 +403,8 @@ class ApproveScreen(ModalScreen[str | None]):
                 call.append(Text.assemble(("$ ", "dim"), safe(self.command, 500, single_line=False)))
             yield Static(Group(*call), id="approve-call")
             if r.risk == "high":
-                yield Input(placeholder=f"type {r.action} to confirm", id="approve-confirm")
-            yield Input(placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
+                yield Input(select_on_focus=False, placeholder=f"type {r.action} to confirm", id="approve-confirm")
+            yield Input(select_on_focus=False, placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
             yield Static("", id="approve-error")
             yield Label(Text("enter: approve · esc: cancel", style="dim"))
 
@@ -395,7 +450,7 @@ class ReasonScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(safe(self.heading, 100, style="bold"))
-            yield Input(placeholder=self.placeholder, id="reason-text")
+            yield Input(select_on_focus=False, placeholder=self.placeholder, id="reason-text")
             if self.actions is not None:
                 yield Select([(a, a) for a in self.actions], prompt="the right action (optional)", id="reason-action", allow_blank=True)
             yield Static("", id="reason-error")
@@ -442,7 +497,7 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
             yield Label(Text.assemble(("Edit parameters of ", "bold"), safe(f"#{self.record.id} {self.record.action}", 80)))
             for name in self.names:
                 yield Label(Text(name, style="dim"))
-                yield Input(value=self.current.get(name, ""), id=f"edit-{name}")
+                yield Input(select_on_focus=False, value=self.current.get(name, ""), id=f"edit-{name}")
             yield Static("", id="edit-error")
             yield Label(Text("enter: validate and keep · esc: cancel", style="dim"))
 

@@ -231,7 +231,7 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
         with Vertical():
             yield Label(Text("Start a training run (runbooks, rule corpora, demo data and operators' decisions)", style="bold"))
             yield Select([("TRM: the triage model", "trm"), ("LoRA on demo-tiny (a tiny local llama; demo only)", "lora")], value="trm", allow_blank=False, id="start-model")
-            yield Input(placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
+            yield Input(select_on_focus=False, placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
             yield Static("", id="start-error")
             yield Label(Text("enter: start in a worker process · tab: next field · esc: cancel", style="dim"))
 
