@@ -56,10 +56,10 @@ def _live_alerts(settings):
 
 def _review_queue(settings):
     """The queue read for "what is waiting for review?" (Bruno only lists it)."""
-    from sreconsole.domain.operator import Operator
+    from sreconsole.services.identity import current_operator
     from sreconsole.services.review import ReviewQueue
 
-    return ReviewQueue(settings, Operator.from_environ(os.environ))
+    return ReviewQueue(settings, current_operator())
 
 
 def _absolute(path: str) -> str:

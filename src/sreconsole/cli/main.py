@@ -140,6 +140,16 @@ def _build_parser() -> argparse.ArgumentParser:
     review_reject.add_argument("--reason", required=True, help="why (required)")
     review_reject.add_argument("--action", metavar="ACTION_ID", help="the action that should have been proposed")
     review_reject.add_argument("--json", action="store_true")
+    review_rollback = review_sub.add_parser("rollback", help="roll back an executed reversible action (what it recorded before the change is sent back)")
+    review_rollback.add_argument("id", type=int)
+    review_rollback.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    review_rollback.add_argument("--json", action="store_true")
+    review_reconcile = review_sub.add_parser(
+        "reconcile", help="settle executions that were interrupted (outcome unknown) by reading the cluster; with ID, record a human's verdict")
+    review_reconcile.add_argument("id", type=int, nargs="?", help="a proposal whose outcome is unknown")
+    review_reconcile.add_argument("--outcome", choices=("executed", "failed"), help="with ID: what you found in the cluster")
+    review_reconcile.add_argument("--reason", help="with ID: what you saw (recorded in the audit trail)")
+    review_reconcile.add_argument("--json", action="store_true")
 
     pipeline = sub.add_parser("pipeline", help="training pipeline runs: start, list, show, promote, cancel")
     pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", metavar="ACTION", required=True)
@@ -166,7 +176,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the review audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
+    audit_verify = audit_sub.add_parser("verify", help="check the hash chain, the seals of the queue rows, the MACs and the anchor; exit 1 naming the first bad entry")
+    audit_verify.add_argument("--anchor", metavar="FILE", help="seq-hash lines kept outside the store (the witness, a copy, or journal lines); default: review.audit_witness")
+    audit_sub.add_parser("adopt-key", help="start the keyed chain (review.audit_key_file) on a trail written without a key")
     audit_export = audit_sub.add_parser("export", help="every entry, oldest first")
     audit_export.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -210,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sreconsole: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    _private_state(settings)
 
     if args.command == "config":
         from sreconsole.cli.config import run_config_show
@@ -254,6 +267,25 @@ def main(argv: list[str] | None = None) -> int:
         _print_warnings(settings)
         return run_doctor(settings, as_json=args.json)
     return _run_tui(settings)
+
+
+def _private_state(settings) -> None:
+    """Everything this process and its workers create is private to the user: umask 077
+    (added to the user's own), the data dir made 0700 when it is created, and the libraries'
+    own writes kept inside it (:func:`sreconsole.knowledge.offline.keep_library_state_in`).
+    A review queue shared with a group (``review.share_group``) sets its own modes."""
+    import os
+
+    from sreconsole.knowledge.offline import keep_library_state_in
+
+    os.umask(os.umask(0o077) | 0o077)
+    path = settings.data_path
+    if not path.exists():
+        try:
+            path.mkdir(parents=True, mode=0o700)
+        except OSError:
+            pass  # a read-only or missing place: whatever needs the data dir says so itself
+    keep_library_state_in(path)
 
 
 def _print_warnings(settings) -> None:

@@ -1,8 +1,9 @@
 """``sreconsole review …`` and ``sreconsole audit …``, headless (scripts and on-call bots).
 
-Exit codes: 0 ok; 1 failed (store, parameters, execution, a broken audit chain); 2 bad
-arguments, or approving a proposal whose alert resolved without ``--even-if-resolved``; 4
-lost race — somebody decided first (one line says who and when); 5 read-only.
+Exit codes: 0 ok; 1 failed (store, parameters, execution, a broken audit chain, a row that
+does not match its seal); 2 bad arguments (a ``--param`` the action does not take), or
+approving a proposal whose alert resolved without ``--even-if-resolved``; 4 lost race —
+somebody decided first (one line says who and when); 5 read-only.
 
 ``review list`` and ``review approve`` first ask the configured alert source what is firing
 now (the demo, or Alertmanager), so a proposal whose alert resolved is marked so even when
@@ -19,16 +20,15 @@ from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, 
 
 
 def _operator():
-    import os
+    from sreconsole.services.identity import current_operator
 
-    from sreconsole.domain.operator import Operator
-
-    return Operator.from_environ(os.environ)
+    return current_operator()
 
 
 def run_review_command(settings, args) -> int:
+    from sreconsole.review.executor import ExecutionError
     from sreconsole.review.store import AlreadyDecided, ReviewError
-    from sreconsole.services.review import AlertResolved, ReadOnly, ReviewQueue
+    from sreconsole.services.review import AlertResolved, ReadOnly, ReviewQueue, UnknownParameter
 
     queue = ReviewQueue(settings, _operator())
     try:
@@ -36,6 +36,8 @@ def run_review_command(settings, args) -> int:
             return _audit(queue, args)
         if args.review_command == "list":
             return _list(queue, args)
+        if args.review_command == "reconcile":
+            return _reconcile(queue, args)
         if args.review_command == "approve":
             params = {}
             for item in args.param:
@@ -46,6 +48,8 @@ def run_review_command(settings, args) -> int:
                 params[name] = value
             _observe(queue)
             outcome = queue.approve(args.id, args.reason, params or None, even_if_resolved=args.even_if_resolved)
+        elif args.review_command == "rollback":
+            outcome = queue.rollback(args.id, args.reason)
         else:
             outcome = queue.reject(args.id, args.reason, args.action)
     except AlertResolved as exc:
@@ -57,10 +61,14 @@ def run_review_command(settings, args) -> int:
     except ReadOnly as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_READ_ONLY
-    except (ReviewError, ValueError, LookupError) as exc:
+    except UnknownParameter as exc:
+        print(f"sreconsole: --param: {exc}; nothing was done", file=sys.stderr)
+        return EXIT_CONFIG
+    except (ReviewError, ValueError, LookupError, ExecutionError) as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
+        _anchor_warning(queue)
         queue.close()
     if args.json:
         out = {"proposal": outcome.record.as_dict(), "execution": outcome.execution.as_dict() if outcome.execution is not None else None}
@@ -71,8 +79,15 @@ def run_review_command(settings, args) -> int:
         if ex is not None:
             for call in ex.calls:
                 print(f"  {'would send' if ex.dry_run else 'sent'} {call.method} {call.path}" + (f" → {call.status}" if call.status else ""))
-    failed = outcome.execution is not None and not outcome.execution.ok
+    failed = outcome.record.state == "failed" or (outcome.execution is not None and not outcome.execution.ok)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _anchor_warning(queue) -> None:
+    """A decision is committed even when its witness line or syslog message could not be
+    written; the operator is told, once."""
+    if queue.anchor_error:
+        print(f"warning: {queue.anchor_error}", file=sys.stderr)
 
 
 def _observe(queue) -> None:
@@ -104,7 +119,7 @@ def _list(queue, args) -> int:
     live_style = {"firing": "bold red", "resolved": "green", "acked": "yellow"}
     rows = [
         [str(r.id), (r.severity, sev_style.get(r.severity, "")), r.alertname, r.action, shown_target(r),
-         "-" if r.confidence is None else f"{r.confidence:.2f}", r.state,
+         "-" if r.confidence is None else f"{r.confidence:.2f}", _state_words(r.state),
          (r.alert_state, live_style.get(r.alert_state, "dim")), age_text(r.alert_state_since, now) if r.alert_state != "unknown" else "-",
          age_text(r.created_at, now), r.method, str(len(r.alerts)), r.decided_by, r.reason]
         for r in records
@@ -115,12 +130,43 @@ def _list(queue, args) -> int:
     return EXIT_OK
 
 
-def _audit(queue, args) -> int:
-    from sreconsole.review.audit import export, verify
+def _state_words(state: str) -> str:
+    return {"unknown": "outcome unknown", "rolled_back": "rolled back"}.get(state, state)
 
-    store = queue.store
+
+def _reconcile(queue, args) -> int:
+    """Settle interrupted executions (no ID), or record a human's verdict on one (ID)."""
+    if args.id is not None:
+        if not args.outcome:
+            print("sreconsole: review reconcile ID needs --outcome executed|failed and --reason", file=sys.stderr)
+            return EXIT_CONFIG
+        outcome = queue.resolve(args.id, args.outcome, args.reason or "")
+        if args.json:
+            print(json.dumps({"proposal": outcome.record.as_dict()}, ensure_ascii=False, indent=2, default=str))
+        else:
+            print(outcome.message)
+        return EXIT_OK
+    found = queue.reconcile()
+    if args.json:
+        print(json.dumps([f.as_dict() for f in found], ensure_ascii=False, indent=2))
+    else:
+        from sreconsole.domain.text import clean
+
+        if not found:
+            print("no interrupted executions")
+        for f in found:
+            word = "outcome unknown (needs a human)" if f.outcome == "unknown" else f.outcome
+            print(clean(f"#{f.id} {f.action}: interrupted; {word}: {f.reason}", 400))
+    return EXIT_FAILED if any(f.outcome == "unknown" for f in found) else EXIT_OK
+
+
+def _audit(queue, args) -> int:
+    from sreconsole.review.audit import export
+
     if args.audit_command == "verify":
-        result = verify(store)
+        result, notes = queue.verify(args.anchor)
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
         if result.ok:
             print(f"audit trail ok: {result.entries} entries, hash chain intact ({queue.path})")
             if result.reason:
@@ -129,7 +175,11 @@ def _audit(queue, args) -> int:
         where = f"at entry {result.first_bad}" if result.first_bad is not None else "(the chain is intact but does not match the queue)"
         print(f"audit trail BROKEN {where}: {result.reason} ({queue.path})", file=sys.stderr)
         return EXIT_FAILED
-    for entry in export(store):
+    if args.audit_command == "adopt-key":
+        seq = queue.store.adopt_key(queue.operator)
+        print(f"keyed chain started at entry {seq}" if seq else "the audit trail is keyed already (or empty)")
+        return EXIT_OK
+    for entry in export(queue.path):
         if args.json:
             sys.stdout.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
         else:

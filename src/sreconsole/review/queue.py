@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sreconsole.review import chain
+from sreconsole.review import chain, seal
 from sreconsole.review.errors import ReviewError
 from sreconsole.review.records import (
     ALERT_STATES,
     DECIDED,
     SNAPSHOT_COLUMNS,
     STATES,
+    SYSTEM,
     SYSTEM_USER,
+    Actor,
     age,
     audit_snapshot,
     current_version,
@@ -102,11 +104,15 @@ def plan(
 
 
 def enqueue(
-    c: sqlite3.Connection, fingerprint: str, action: str, values: Mapping[str, Any], *, at: datetime, user: str, client: str,
+    c: sqlite3.Connection, fingerprint: str, action: str, values: Mapping[str, Any], *, at: datetime, actor: Actor,
     place: Placement | None = None,
 ) -> int:
     """The write transaction of an enqueue (planned again under the write lock: another
-    process may have moved since the read); the id of the record now standing for it."""
+    process may have moved since the read); the id of the record now standing for it.
+
+    A refresh writes no audit entry (the triage engine re-enqueues on every poll, and the
+    rendered call's time stamp changes each time) unless it changes what would be executed
+    (:mod:`~sreconsole.review.seal`): then a ``refresh`` entry seals the new content."""
     place = place or Placement(target_of(fingerprint, json.loads(values["parameters"])),
                                alert_entry(fingerprint, values["alertname"], values["alert_started_at"], "unknown", iso(at)))
     what, row, others = plan(c, fingerprint, action, values, place)
@@ -114,9 +120,16 @@ def enqueue(
         return row["id"]
     version, ts = next_version(c), iso(at)
     if what == "refresh":
+        latest = chain.latest_for(c, row["id"])
+        sealed_before = (latest or {}).get("seal") or seal.digest(row)
         sets = ", ".join(f"{k} = ?" for k in SNAPSHOT_COLUMNS)
         c.execute(f"UPDATE proposals SET {sets}, alert_source = ?, updated_at = ?, changed_version = ? WHERE id = ?",
                   (*[values[k] for k in SNAPSHOT_COLUMNS], row["alert_source"] or place.source, ts, version, row["id"]))
+        fresh = fetch_row(c, row["id"])
+        if seal.digest(fresh) != sealed_before:
+            chain.append(c, ts=ts, **actor.audit(), event="refresh", proposal_id=row["id"], action=action,
+                         parameters=json.loads(fresh["parameters"]), command=fresh["command"], api=loads(fresh["api"]),
+                         reason="the proposal's parameters changed", snapshot=audit_snapshot(fresh), seal=seal.digest(fresh))
     for old in others:  # before the insert: the unique index allows one pending row
         c.execute("UPDATE proposals SET state = 'superseded', updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
                   (ts, version, old["id"]))
@@ -134,20 +147,20 @@ def enqueue(
             why = f"superseded: the alert's newest proposal is {action}, already {row['state']} as #{new_id}"
         elif what in ("merge", "keep"):
             why = f"superseded: the alert's newest proposal is {action} on {place.target}, pending as #{new_id}"
-        chain.append(c, ts=ts, user=user, client=client, event="supersede", proposal_id=old["id"], action=old["action"],
+        chain.append(c, ts=ts, **actor.audit(), event="supersede", proposal_id=old["id"], action=old["action"],
                      parameters=json.loads(old["parameters"]), command=old["command"], api=loads(old["api"]),
-                     reason=why, snapshot=audit_snapshot(old))
+                     reason=why, snapshot=audit_snapshot(old), seal=seal.digest(old))
     if what == "create":
         new = fetch_row(c, new_id)
-        chain.append(c, ts=ts, user=user, client=client, event="enqueue", proposal_id=new_id, action=action,
+        chain.append(c, ts=ts, **actor.audit(), event="enqueue", proposal_id=new_id, action=action,
                      parameters=json.loads(new["parameters"]), command=new["command"], api=loads(new["api"]),
-                     snapshot=audit_snapshot(new))
+                     snapshot=audit_snapshot(new), seal=seal.digest(new))
     if what == "merge":
-        _merge(c, row, place, version=version, ts=ts, user=user, client=client)
+        _merge(c, row, place, version=version, ts=ts, actor=actor)
     return new_id
 
 
-def _merge(c: sqlite3.Connection, host: sqlite3.Row, place: Placement, *, version: int, ts: str, user: str, client: str) -> None:
+def _merge(c: sqlite3.Connection, host: sqlite3.Row, place: Placement, *, version: int, ts: str, actor: Actor) -> None:
     """Add an alert to the pending proposal for the same action and target, audited; when
     the newcomer is more alive than the alerts already there (a firing alert joining a
     proposal whose alerts resolved), the proposal's alert state follows, audited too."""
@@ -158,16 +171,19 @@ def _merge(c: sqlite3.Connection, host: sqlite3.Row, place: Placement, *, versio
               (chain.canonical(alerts), source, ts, version, host["id"]))
     name, fp = place.alert["alertname"], place.alert["fingerprint"]
     _audit(c, host, "merge", f"alert {name} ({fp}, {place.alert['state']}) asks for the same action on {host['target']}: "
-           f"added to this proposal's evidence ({len(alerts)} alerts)", alerts, ts=ts, user=user, client=client)
+           f"added to this proposal's evidence ({len(alerts)} alerts)", alerts, ts=ts, actor=actor)
     if state != host["alert_state"]:
         c.execute("UPDATE proposals SET alert_state = ?, alert_state_since = ? WHERE id = ?", (state, ts, host["id"]))
-        _audit(c, host, "alert_state", f"{host['alert_state']} → {state}: {name} ({fp}) joined", alerts, ts=ts, user=user, client=client)
+        _audit(c, host, "alert_state", f"{host['alert_state']} → {state}: {name} ({fp}) joined", alerts, ts=ts, actor=actor)
 
 
-def _audit(c: sqlite3.Connection, row: sqlite3.Row, event: str, reason: str, alerts: list[dict], *, ts: str, user: str, client: str) -> None:
-    chain.append(c, ts=ts, user=user, client=client, event=event, proposal_id=row["id"], action=row["action"],
+def _audit(c: sqlite3.Connection, row: sqlite3.Row, event: str, reason: str, alerts: list[dict], *, ts: str, actor: Actor) -> None:
+    """An entry about a pending proposal's alerts; its executable content is unchanged, and
+    sealed again."""
+    chain.append(c, ts=ts, **actor.audit(), event=event, proposal_id=row["id"], action=row["action"],
                  parameters=json.loads(row["parameters"]), command=row["command"], api=loads(row["api"]), reason=reason,
-                 snapshot={"alert_state": overall_state(alerts), "alerts": [{"fingerprint": a["fingerprint"], "state": a["state"]} for a in alerts]})
+                 snapshot={"alert_state": overall_state(alerts), "alerts": [{"fingerprint": a["fingerprint"], "state": a["state"]} for a in alerts]},
+                 seal=seal.digest(row))
 
 
 # -- the live state of the alerts behind pending proposals ---------------------------------------
@@ -199,7 +215,7 @@ def observed_changes(
 
 
 def observe(
-    c: sqlite3.Connection, source: str, observed: Mapping[str, str], *, at: datetime, user: str, client: str
+    c: sqlite3.Connection, source: str, observed: Mapping[str, str], *, at: datetime, actor: Actor
 ) -> list[tuple[int, str, str]]:
     """The write transaction of an observation of the alert source: each pending proposal it
     speaks for gets its alerts' states, and an audit entry saying what changed;
@@ -216,7 +232,7 @@ def observe(
                   " changed_version = ? WHERE id = ? AND state = 'pending'",
                   (chain.canonical(alerts), source, state, since, ts, version, row["id"]))
         _audit(c, row, "alert_state", _state_reason(json.loads(row["alerts"]), alerts, before, state, source, bool(row["alert_source"])),
-               alerts, ts=ts, user=user, client=client)
+               alerts, ts=ts, actor=actor)
         if state != before:
             out.append((row["id"], before, state))
     return out
@@ -271,9 +287,10 @@ def expire(c: sqlite3.Connection, cutoff: str, older_than: timedelta, *, at: dat
     for row in rows:
         c.execute("UPDATE proposals SET state = 'expired', updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
                   (ts, version, row["id"]))
-        chain.append(c, ts=ts, user=SYSTEM_USER, client="", event="expire", proposal_id=row["id"], action=row["action"],
+        chain.append(c, ts=ts, **SYSTEM.audit(), event="expire", proposal_id=row["id"], action=row["action"],
                      parameters=json.loads(row["parameters"]), command=row["command"], api=loads(row["api"]),
-                     reason=f"pending for more than {age(older_than.total_seconds())}", snapshot=audit_snapshot(row))
+                     reason=f"pending for more than {age(older_than.total_seconds())}", snapshot=audit_snapshot(row),
+                     seal=seal.digest(row))
     return len(rows)
 
 
@@ -287,7 +304,9 @@ def list_query(
     where, args = [], []
     hidden = tuple(hide_alert_states)
     if hidden:
-        where.append(f"alert_state NOT IN ({', '.join('?' * len(hidden))})")
+        # Only pending proposals are hidden so: an execution whose outcome is not recorded
+        # must show whatever its alert did.
+        where.append(f"(state != 'pending' OR alert_state NOT IN ({', '.join('?' * len(hidden))}))")
         args += hidden
     if states is not None:
         chosen = tuple(states)

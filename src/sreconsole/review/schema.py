@@ -54,33 +54,44 @@ _PROPOSALS = f"""CREATE TABLE proposals (
     changed_version INTEGER NOT NULL
 )"""
 
-def widen_audit_events(c: sqlite3.Connection) -> None:
-    """Rebuild the audit table when :data:`sreconsole.review.chain.EVENTS` names events its
-    CHECK does not allow yet (SQLite cannot alter a CHECK): the same columns, rows, hashes
-    and order, in a table whose CHECK lists the current events, with its indexes and every
-    trigger recreated as they were. It works from the file's own schema, not from
-    :data:`~sreconsole.review.chain.SCHEMA`, so it is right at any step; idempotent, so a
-    later step that adds events calls it again."""
-    sql = c.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()[0]
-    if all(repr(e) in sql for e in chain.EVENTS):
+def widen_check(c: sqlite3.Connection, table: str, column: str, allowed: tuple[str, ...]) -> None:
+    """Rebuild ``table`` when the CHECK that lists the values of ``column`` does not allow all
+    of ``allowed`` yet (SQLite cannot alter a CHECK): the same columns, rows and order, in a
+    table whose CHECK lists ``allowed``, with its indexes and every trigger recreated as they
+    were (an audit table's hashes do not change: its rows are copied as they are). It works
+    from the file's own schema, not from the statements of step 1, so it is right at any
+    step; idempotent, so a later step that adds values calls it again."""
+    sql = c.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+    check = re.compile(rf"CHECK \({column} IN \(([^)]*)\)\)")
+    found = check.search(sql)
+    if found is None:
+        raise sqlite3.DatabaseError(f"the {table} table has no CHECK on its {column} values to widen")
+    if set(allowed) <= set(re.findall(r"'([^']*)'", found.group(1))):
         return
-    allowed = ", ".join(repr(e) for e in chain.EVENTS)
-    widened, n = re.subn(r"CHECK \(event IN \([^)]*\)\)", f"CHECK (event IN ({allowed}))", sql, count=1)
-    if n != 1:
-        raise sqlite3.DatabaseError("the audit table has no CHECK on its events to widen")
+    widened = check.sub(f"CHECK ({column} IN ({', '.join(repr(v) for v in allowed)}))", sql, count=1)
     # Every trigger goes while the table is rebuilt (one on audit_head reads the audit table),
     # and comes back as it was.
     kept = c.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') AND sql IS NOT NULL"
-                     " AND (tbl_name = 'audit' OR type = 'trigger') ORDER BY type DESC, name").fetchall()
+                     " AND (tbl_name = ? OR type = 'trigger') ORDER BY type DESC, name", (table,)).fetchall()
     for kind, name, _ in kept:
         c.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
-    columns = ", ".join(f'"{row[1]}"' for row in c.execute("PRAGMA table_info(audit)"))
-    c.execute(re.sub(r"^\s*CREATE TABLE\s+\"?audit\"?\s*\(", "CREATE TABLE audit_widened (", widened, count=1))
-    c.execute(f"INSERT INTO audit_widened ({columns}) SELECT {columns} FROM audit ORDER BY seq")
-    c.execute("DROP TABLE audit")
-    c.execute("ALTER TABLE audit_widened RENAME TO audit")
+    columns = ", ".join(f'"{row[1]}"' for row in c.execute(f"PRAGMA table_info({table})"))
+    c.execute(re.sub(rf"^\s*CREATE TABLE\s+\"?{table}\"?\s*\(", f"CREATE TABLE {table}_widened (", widened, count=1))
+    c.execute(f"INSERT INTO {table}_widened ({columns}) SELECT {columns} FROM {table} ORDER BY rowid")
+    c.execute(f"DROP TABLE {table}")
+    c.execute(f"ALTER TABLE {table}_widened RENAME TO {table}")
     for _, _, statement in kept:
         c.execute(statement)
+
+
+def widen_audit_events(c: sqlite3.Connection) -> None:
+    """Allow every event of :data:`sreconsole.review.chain.EVENTS` in the audit table."""
+    widen_check(c, "audit", "event", chain.EVENTS)
+
+
+def widen_proposal_states(c: sqlite3.Connection) -> None:
+    """Allow every state of :data:`sreconsole.review.records.STATES` in the proposals table."""
+    widen_check(c, "proposals", "state", STATES)
 
 
 def _adopt_existing(c: sqlite3.Connection) -> None:
@@ -114,6 +125,16 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         _adopt_existing,
         "CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(action, target) WHERE state = 'pending'",
         "CREATE INDEX proposals_watched ON proposals(alert_source) WHERE state = 'pending'",
+    ),
+    (
+        # Sealing, execution intents and verified identity (the hostile-input issue): the
+        # states executing and unknown, the decider's claimed name beside the verified one,
+        # the audit's seal, identity and mac columns, and the events refresh, executing,
+        # unknown and keyed. Existing entries keep their hashes (null new fields are not hashed).
+        "ALTER TABLE proposals ADD COLUMN decided_claim TEXT NOT NULL DEFAULT ''",
+        widen_proposal_states,
+        *chain.SCHEMA_V3,
+        widen_audit_events,
     ),
 ]
 """Schema steps; step ``i`` takes ``user_version`` from ``i`` to ``i + 1``. Append, never edit:

@@ -317,13 +317,8 @@ def make_app(
     operator: Operator | None = None,
 ) -> SreConsoleApp:
     """The one factory the CLI, the tests and the benchmarks share."""
-    import getpass
-    import os
-
     if operator is None:
-        try:
-            account = getpass.getuser()  # the password database, when $USER is not set
-        except (KeyError, OSError):
-            account = "unknown"
-        operator = Operator.from_environ(os.environ, fallback_user=account)
+        from sreconsole.services.identity import current_operator
+
+        operator = current_operator()  # the kernel's user; $USER and SSH_CONNECTION as claims
     return SreConsoleApp(settings, clock=clock, demo_epoch=demo_epoch, operator=operator)

@@ -59,8 +59,25 @@ class ReviewPane(Vertical, can_focus=False):
     def on_mount(self) -> None:
         self.query_one("#review-filter", Input).display = False
         interval = getattr(self.app, "poll_interval_s", 5.0) or 5.0
+        self.reconcile_interrupted()
         self.refresh_queue()
         self.set_interval(max(1.0, interval), self.refresh_queue)
+
+    @work(thread=True, exclusive=True, group="review-reconcile", exit_on_error=False, description="settle interrupted executions")
+    def reconcile_interrupted(self) -> None:
+        """Once at start: executions another process left without an outcome are checked
+        against the cluster and recorded (executed, failed, or outcome unknown)."""
+        try:
+            found = self.queue.reconcile()
+        except Exception as exc:  # noqa: BLE001 - the pane says so and goes on
+            self.app.call_from_thread(self.app.notify, clean(f"could not settle interrupted executions: {exc}", 300), severity="error", timeout=10, markup=False)
+            return
+        for f in found:
+            word = "outcome unknown — needs a human" if f.outcome == "unknown" else f.outcome
+            text = clean(f"#{f.id} {f.action} was interrupted: {word}: {f.reason}", 300)
+            self.app.call_from_thread(self.app.notify, text, severity="warning" if f.outcome == "unknown" else "information", timeout=15, markup=False)
+        if found:
+            self.app.call_from_thread(self.refresh_queue)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -88,7 +105,8 @@ class ReviewPane(Vertical, can_focus=False):
         high, low = thresholds(self.app)
         sev_style = {"critical": f"bold {theme.error}", "warning": f"bold {theme.warning}"}.get(r.severity.lower(), "dim")
         conf = Text("—", style="dim") if r.confidence is None else Text(f"{r.confidence:.2f}", style=confidence_style(r.confidence, high, low, theme))
-        state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim", "failed": theme.error or "red"}.get(r.state, "dim")
+        state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim",
+                       "failed": theme.error or "red", "unknown": f"bold {theme.warning or 'yellow'}", "executing": "bold"}.get(r.state, "dim")
         action = r.action + ("*" if r.id in self.edits else "")
         live_style = {"firing": f"bold {theme.error or 'red'}", "resolved": theme.success or "green", "acked": theme.warning or "yellow"}.get(r.alert_state, "dim")
         return [
@@ -98,7 +116,7 @@ class ReviewPane(Vertical, can_focus=False):
             safe(action, 40, style="bold" if r.requires_human_review else ""),
             conf,
             safe(METHOD_BADGE.get(r.method, r.method)[:7], 7, style="dim"),
-            safe(r.state, 12, style=state_style),
+            safe("unknown?" if r.state == "unknown" else r.state, 12, style=state_style),
             safe(alert_state_text(r, datetime.now(timezone.utc)), 40, style=live_style),
         ]
 
