@@ -21,7 +21,7 @@ import stat
 
 import pytest
 
-from reviewhelp import CRASHLOOP, SCALE, cli, cluster, enqueue, environment, exported, kubeconfig, sqlite3_cli, store_path  # noqa: F401
+from adversarial.reviewhelp import CRASHLOOP, SCALE, cli, cluster, enqueue, environment, exported, kubeconfig, sqlite3_cli, store_path  # noqa: F401
 from sreconsole.review import chain
 
 

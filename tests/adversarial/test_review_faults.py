@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewhelp import CRASHLOOP, SCALE, am_alert, cli, cluster, enqueue, environment, exported, kubeconfig, start  # noqa: F401
+from adversarial.reviewhelp import CRASHLOOP, SCALE, am_alert, cli, cluster, enqueue, environment, exported, kubeconfig, start  # noqa: F401
 
 
 def test_eight_operators_approving_at_once_execute_each_proposal_once(tmp_path, cluster):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import signal
 
-from reviewhelp import CORDON, CRASHLOOP, SCALE, cli, cluster, enqueue, environment, exported, kubeconfig, start  # noqa: F401
+from adversarial.reviewhelp import CORDON, CRASHLOOP, SCALE, cli, cluster, enqueue, environment, exported, kubeconfig, start  # noqa: F401
 
 POD = "/api/v1/namespaces/shop/pods/web-1"
 DEPLOY = "/apis/apps/v1/namespaces/shop/deployments/web"

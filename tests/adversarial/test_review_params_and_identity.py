@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewhelp import CRASHLOOP, cli, cluster, enqueue, environment, exported, kubeconfig  # noqa: F401
+from adversarial.reviewhelp import CRASHLOOP, cli, cluster, enqueue, environment, exported, kubeconfig  # noqa: F401
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
 
@@ -65,10 +65,12 @@ import os, pwd, sys
 # The interpreter and the project live where only root can go on this machine (/root), so
 # the process starts as root, imports what the command needs, then takes nobody's
 # effective uid: what the kernel reports from then on is nobody.
-import sqlite3, json, locale, gettext, argparse, encodings.ascii, encodings.latin_1, encodings.idna, importlib.readers, importlib.resources, rich.console, rich.table, rich.text
-import sreconsole.cli.review, sreconsole.services.review, sreconsole.services.identity
-import sreconsole.review.store, sreconsole.review.audit, sreconsole.review.executor, sreconsole.review.intent
-import sreconsole.triage.models, sreconsole.triage.catalog, sreconsole.knowledge.offline, sreconsole.config
+import asyncio, sqlite3, json, locale, gettext, argparse, uuid, encodings.ascii, encodings.latin_1, encodings.idna, importlib.readers, importlib.resources, rich.console, rich.table, rich.text
+import importlib, pkgutil, sreconsole
+# Everything the command could reach (not the TUI), imported while the files can be read.
+for info in pkgutil.walk_packages(sreconsole.__path__, "sreconsole."):
+    if not info.name.startswith(("sreconsole.tui", "sreconsole.__main__")):
+        importlib.import_module(info.name)
 nobody = pwd.getpwnam("nobody")
 os.setgroups([])
 os.setegid(nobody.pw_gid)

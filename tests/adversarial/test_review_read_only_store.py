@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewhelp import CRASHLOOP, SCALE, cli, enqueue, environment, store_path
+from adversarial.reviewhelp import CRASHLOOP, SCALE, cli, enqueue, environment, store_path
 
 
 @contextlib.contextmanager

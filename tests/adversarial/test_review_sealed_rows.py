@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from reviewhelp import CRASHLOOP, SCALE, cli, cluster, enqueue, environment, kubeconfig, sqlite3_cli, store_path  # noqa: F401
+from adversarial.reviewhelp import CRASHLOOP, SCALE, cli, cluster, enqueue, environment, kubeconfig, sqlite3_cli, store_path  # noqa: F401
 
 
 def test_an_edited_undo_is_refused_before_the_rollback_sends_it(tmp_path, cluster):

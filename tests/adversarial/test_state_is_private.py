@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewhelp import CRASHLOOP, SCALE, am_alert
+from adversarial.reviewhelp import CRASHLOOP, SCALE, am_alert
 
 
 def _env(tmp_path: Path, **extra: str) -> dict:

@@ -70,12 +70,12 @@ class ReviewPane(Vertical, can_focus=False):
         try:
             found = self.queue.reconcile()
         except Exception as exc:  # noqa: BLE001 - the pane says so and goes on
-            self.app.call_from_thread(self.app.notify, clean(f"could not settle interrupted executions: {exc}", 300), severity="error", timeout=10, markup=False)
+            notify_plain(self.app, f"could not settle interrupted executions: {exc}", severity="error", timeout=10)
             return
         for f in found:
             word = "outcome unknown — needs a human" if f.outcome == "unknown" else f.outcome
-            text = clean(f"#{f.id} {f.action} was interrupted: {word}: {f.reason}", 300)
-            self.app.call_from_thread(self.app.notify, text, severity="warning" if f.outcome == "unknown" else "information", timeout=15, markup=False)
+            notify_plain(self.app, f"#{f.id} {f.action} was interrupted: {word}: {f.reason}",
+                         severity="warning" if f.outcome == "unknown" else "information", timeout=15)
         if found:
             self.app.call_from_thread(self.refresh_queue)
 
