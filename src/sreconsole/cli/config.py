@@ -5,25 +5,23 @@ Exit codes: 0 ok; 2 the config file is malformed (``main`` reports it before thi
 
 from __future__ import annotations
 
-import json
-
 from sreconsole.cli.exit_codes import EXIT_OK
+from sreconsole.cli.output import rich_console, write_json
 
 
 def run_config_show(settings, as_json: bool) -> int:
     """Every setting with its value and origin; secrets show only whether they are set."""
-    from sreconsole.config import display_value
+    from sreconsole.config import display_value, shown_value
 
     rows = settings.items()
     if as_json:
         out = {
-            key: {"value": ("<redacted>" if value else "") if is_secret else value, "origin": origin}
+            key: {"value": shown_value(value, is_secret), "origin": origin}
             for key, value, origin, is_secret, _ in rows
         }
         out["_config_file"] = {"value": str(settings.config_path), "origin": "default"}
-        print(json.dumps(out, indent=2, default=str))
+        write_json(out)
         return EXIT_OK
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -33,5 +31,5 @@ def run_config_show(settings, as_json: bool) -> int:
     table.add_column("origin", style="dim")
     for key, value, origin, is_secret, _doc in rows:
         table.add_row(Text(key), Text(display_value(value, is_secret)), Text(origin))
-    Console().print(table)
+    rich_console().print(table)
     return EXIT_OK
