@@ -5,10 +5,10 @@ Exit codes: 0 ok; 1 the source cannot be read (stderr names it and why); 2 a bad
 
 from __future__ import annotations
 
-import json
 import sys
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from sreconsole.cli.output import rich_console, write_json
 
 
 def run_alerts_list(settings, filter_text: str, as_json: bool) -> int:
@@ -32,7 +32,7 @@ def run_alerts_list(settings, filter_text: str, as_json: bool) -> int:
 
     alerts = sorted((a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())), key=sort_key)
     if as_json:
-        print(json.dumps([
+        write_json([
             {
                 "fingerprint": a.fingerprint,
                 "alertname": a.alertname,
@@ -45,9 +45,8 @@ def run_alerts_list(settings, filter_text: str, as_json: bool) -> int:
                 "inhibited_by": list(a.inhibited_by),
             }
             for a in alerts
-        ], indent=2))
+        ])
         return EXIT_OK
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -57,5 +56,5 @@ def run_alerts_list(settings, filter_text: str, as_json: bool) -> int:
     for a in alerts:
         target = "/".join(x for x in (a.namespace, a.target().split("/", 1)[-1]) if x)
         table.add_row(*(Text(clean(v, 200)) for v in (a.severity.label, a.alertname, target, format_age(a.age_seconds(snapshot.fetched_at)), a.state.value, a.summary)))
-    Console().print(table)
+    rich_console().print(table)
     return EXIT_OK

@@ -6,10 +6,10 @@ arguments; 4 lost race — somebody decided first (one line says who and when); 
 
 from __future__ import annotations
 
-import json
 import sys
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
 def _operator():
@@ -54,7 +54,7 @@ def run_review_command(settings, args) -> int:
         queue.close()
     if args.json:
         out = {"proposal": outcome.record.as_dict(), "execution": outcome.execution.as_dict() if outcome.execution is not None else None}
-        print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        write_json(out)
     else:
         print(outcome.message)
         ex = outcome.execution
@@ -68,7 +68,6 @@ def run_review_command(settings, args) -> int:
 def _list(queue, args) -> int:
     from datetime import datetime, timezone
 
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -77,7 +76,7 @@ def _list(queue, args) -> int:
 
     records = queue.list(all_states=args.all)
     if args.json:
-        print(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2, default=str))
+        write_json([r.as_dict() for r in records])
         return EXIT_OK
     now = datetime.now(timezone.utc)
     table = Table(title=f"review queue ({'all' if args.all else 'pending'}): {len(records)}", title_justify="left")
@@ -89,7 +88,7 @@ def _list(queue, args) -> int:
             "—" if r.confidence is None else f"{r.confidence:.2f}", r.method, r.state, age_text(r.created_at, now),
             Text(clean(r.decided_by, 30)),
         )
-    Console(highlight=False).print(table)
+    rich_console(highlight=False).print(table)
     return EXIT_OK
 
 
@@ -109,7 +108,7 @@ def _audit(queue, args) -> int:
         return EXIT_FAILED
     for entry in export(store):
         if args.json:
-            sys.stdout.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            write_json_line(entry)
         else:
             from sreconsole.domain.text import clean
 
