@@ -150,7 +150,7 @@ class Bruno:
         # review record's text happen to contain.
         from_docs = answer.intent == "knowledge" or (answer.citations and all(c.path.startswith("incident:") for c in answer.citations))
         if from_docs and self._action_ids():
-            recommends = recommended(answer.text, answer.citations, self.catalog)
+            recommends = recommended(answer.text, answer.citations, self.catalog, answer.generator)
         answer = Answer(answer.query, clean(answer.text, None, single_line=False), answer.generator, answer.citations,
                         answer.intent, "; ".join(x for x in (note, answer.note) if x), recommends)
         if not streamed:
