@@ -7,7 +7,7 @@ may appear: nowhere. Every address goes through ``sreconsole.domain.text.redact_
 before it is shown, printed or stored; a secret's value is never quoted.
 
 The addresses point at a real Alertmanager (``tests/harness.py``), at a port nothing
-listens on, and at a fault server answering 404 (``faultserver.py``: it quotes the URL in
+listens on, and at a fault server answering 404 (``tests/faultserver.py``: it quotes the URL in
 the error path, which no real server can be made to do on demand).
 """
 
