@@ -167,7 +167,11 @@ class SreConsoleApp(App[None]):
         self.post_message(SourcesChecked(health))
 
     def on_sources_checked(self, message: SourcesChecked) -> None:
-        self.query_one(StatusHeader).update_health(message.health, self.clock())
+        try:
+            header = self.query_one(StatusHeader)
+        except NoMatches:  # a probe that ends while the app shuts down (as for polls above)
+            return
+        header.update_health(message.health, self.clock())
         self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
 
     @on(Worker.StateChanged)
