@@ -174,6 +174,8 @@ def _build_parser() -> argparse.ArgumentParser:
     review_rollback.add_argument("id", type=int)
     review_rollback.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
     review_rollback.add_argument("--json", action="store_true")
+    review_outcomes = review_sub.add_parser("outcomes", help="did the executed actions fix their alerts (effective, not effective, watching)")
+    review_outcomes.add_argument("--json", action="store_true", help="machine-readable output")
     review_reconcile = review_sub.add_parser(
         "reconcile", help="settle executions that were interrupted (outcome unknown) by reading the cluster; with ID, record a human's verdict")
     review_reconcile.add_argument("id", type=int, nargs="?", help="a proposal whose outcome is unknown")

@@ -38,6 +38,8 @@ def run_review_command(settings, args) -> int:
             return _list(queue, args)
         if args.review_command == "reconcile":
             return _reconcile(queue, args)
+        if args.review_command == "outcomes":
+            return _outcomes(queue, args)
         if args.review_command == "approve":
             params = {}
             for item in args.param:
@@ -127,6 +129,31 @@ def _list(queue, args) -> int:
     which = "all" if args.all else "pending"
     print_table(columns, rows, title=f"review queue ({which}): {len(records)}", wide=args.wide,
                 empty=f"no {'' if args.all else 'pending '}proposals in {queue.path}")
+    return EXIT_OK
+
+
+def _outcomes(queue, args) -> int:
+    """Did the executed actions fix their alerts: one row per executed proposal watched."""
+    from datetime import datetime, timezone
+
+    from sreconsole.cli.tables import Column, print_table
+    from sreconsole.review.effect import history_text
+
+    _observe(queue)
+    records = queue.outcomes()
+    now = datetime.now(timezone.utc)
+    if args.json:
+        write_json([{"id": r.id, "action": r.action, "alertname": r.alertname, "target": r.target, "state": r.state,
+                     "outcome": r.outcome, "detail": r.outcome_detail or {}, "decided_by": r.decided_by,
+                     "text": history_text(r, now)} for r in records])
+        return EXIT_OK
+    columns = [Column("id", key=True), Column("action", key=True), Column("alert", second_line=True),
+               Column("outcome", key=True), Column("what happened", second_line=True)]
+    style = {"effective": "green", "not_effective": "bold red"}
+    rows = [[str(r.id), r.action, r.alertname, (r.outcome.replace("_", " "), style.get(r.outcome, "dim")), history_text(r, now)]
+            for r in records]
+    print_table(columns, rows, title=f"outcomes of executed actions: {len(records)}", wide=False,
+                empty=f"no executed actions watched in {queue.path}")
     return EXIT_OK
 
 

@@ -75,7 +75,9 @@ def prepare_dataset(ctx: StepContext) -> StepResult:
     from sreconsole.review.paths import review_store_path
     from sreconsole.triage.models import load_catalog_for
     from sreconsole.triage.training import default_corpus
-    from sreconsole.triage.dataset import build_dataset, dataset_hash, decision_examples, split_by_group, write_jsonl
+    from sreconsole.triage.dataset import (
+        build_dataset, dataset_hash, decision_examples, is_outcome_label, split_by_group, weight_outcome_labels, write_jsonl,
+    )
 
     corpus = Path(ctx.params["corpus"]).expanduser() if ctx.params.get("corpus") else default_corpus()
     ds = build_dataset(corpus)
@@ -104,6 +106,8 @@ def prepare_dataset(ctx: StepContext) -> StepResult:
     if unknown:
         raise StepFailed(f"the dataset uses actions the catalog lacks: {', '.join(unknown)}")
     splits = split_by_group(examples)
+    outcome_labels = sum(1 for e in splits["train"] if is_outcome_label(e))
+    splits["train"] = weight_outcome_labels(splits["train"])
     for name, rows in splits.items():
         write_jsonl(rows, ctx.run_dir / SPLIT_FILES[name])
     rows = {k: len(v) for k, v in splits.items()}
@@ -112,7 +116,7 @@ def prepare_dataset(ctx: StepContext) -> StepResult:
         ctx.log(f"skipped {where}: {why}")
     return StepResult("done", f"{len(examples)} rows ({rows['train']}/{rows['validation']}/{rows['test']}), {len(from_decisions)} from decisions",
                       {"rows": rows, "dataset_hash": h, "corpus": str(corpus or ""), "decisions_used": len(from_decisions),
-                       "decisions_new": new, "decisions_skipped": len(skipped), "sources": dict(ds.sources)})
+                       "outcome_labels": outcome_labels, "decisions_new": new, "decisions_skipped": len(skipped), "sources": dict(ds.sources)})
 
 
 # -- 2 load base model ------------------------------------------------------------------------

@@ -124,4 +124,7 @@ def as_example(r: sqlite3.Row) -> dict:
         "outcome": rec.state,
         "reason": rec.reason,
         "proposal_id": rec.id,
+        # Did it fix the alert (effective, not_effective; absent while unknown): a training
+        # label stronger than the rules' (triage.dataset.weight_outcome_labels).
+        **({"effect": rec.outcome} if rec.outcome in ("effective", "not_effective") else {}),
     }

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sreconsole.review import chain, seal
+from sreconsole.review import chain, effect, seal
 from sreconsole.review.errors import InvalidTransition, ReviewError
 from sreconsole.review.records import STATES, Actor, audit_snapshot, fetch_row, iso, jsonable, loads, next_version
 
@@ -65,6 +65,9 @@ def record(
     if new_state is not None:
         c.execute("UPDATE proposals SET state = ?, result = ?, updated_at = ?, changed_version = ? WHERE id = ? AND state = ?",
                   (new_state, None if stored is None else chain.canonical(stored), ts, next_version(c), proposal_id, row["state"]))
+    if new_state == "executed" and "outcome" in row.keys():
+        c.execute("UPDATE proposals SET outcome = 'watching', outcome_detail = ? WHERE id = ?",
+                  (chain.canonical(effect.started(ts)), proposal_id))
     why = stored.get("reason") if isinstance(stored, dict) else None
     after = fetch_row(c, proposal_id)
     chain.append(c, ts=ts, **actor.audit(), event=event, proposal_id=proposal_id, action=row["action"],

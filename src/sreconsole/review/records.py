@@ -122,6 +122,11 @@ class ProposalRecord:
     decided_claim: str = ""
     """The user name the decider's environment claimed (``$USER``) when it differed from
     ``decided_by``: recorded beside it, never instead of it."""
+    outcome: str = ""
+    """Did the executed action fix its alert: '' (not executed), ``watching``, ``effective``,
+    ``not_effective`` (:mod:`sreconsole.review.effect`)."""
+    outcome_detail: dict | None = None
+    """When it executed, resolved (``resolved_after_s``), came back; ``final`` once the watch ended."""
 
     def as_dict(self) -> dict:
         out = {}
@@ -241,6 +246,8 @@ def to_record(r: sqlite3.Row) -> ProposalRecord:
         alert_state=_column(r, "alert_state", "unknown"),
         alert_state_since=datetime.fromisoformat(r["alert_state_since"]) if _column(r, "alert_state_since", None) else None,
         decided_claim=_column(r, "decided_claim", ""),
+        outcome=_column(r, "outcome", ""),
+        outcome_detail=loads(_column(r, "outcome_detail", None)),
     )
 
 

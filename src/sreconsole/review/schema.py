@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sreconsole.review import chain, queue
+from sreconsole.review import chain, effect, queue
 from sreconsole.review.records import ALERT_STATES, STATES
 
 _PROPOSALS = f"""CREATE TABLE proposals (
@@ -134,6 +134,15 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         "ALTER TABLE proposals ADD COLUMN decided_claim TEXT NOT NULL DEFAULT ''",
         widen_proposal_states,
         *chain.SCHEMA_V3,
+        widen_audit_events,
+    ),
+    (
+        # Did the fix work (review/effect.py): the verdict on an executed action's alert, its
+        # detail (when it executed, resolved, came back), and the audit event "outcome".
+        "ALTER TABLE proposals ADD COLUMN outcome TEXT NOT NULL DEFAULT ''"
+        f" CHECK (outcome IN ({', '.join(repr(s) for s in effect.OUTCOMES)}))",
+        "ALTER TABLE proposals ADD COLUMN outcome_detail TEXT",
+        "CREATE INDEX proposals_outcome_watch ON proposals(outcome) WHERE outcome IN ('watching', 'effective')",
         widen_audit_events,
     ),
 ]

@@ -62,7 +62,7 @@ from sreconsole.domain.alerts import Alert, AlertState
 from sreconsole.domain.operator import Operator
 from sreconsole.domain.proposal import Proposal
 from sreconsole.review import decisions as _decisions
-from sreconsole.review import files, outcomes, queue, seal
+from sreconsole.review import effect, files, outcomes, queue, seal
 from sreconsole.review.anchor import SystemLog, Witness
 from sreconsole.review.chain import AuditConnection
 from sreconsole.review.chain import append as chain_append
@@ -470,6 +470,21 @@ class ReviewStore:
         actor = Actor.of(operator)
         self._write(lambda c: outcomes.record(c, proposal_id, outcome, spec, stored, actor=actor, at=at, expect=expect))
         return self._must_get(proposal_id)
+
+    def watch_outcomes(
+        self, alerts: Iterable[Mapping], windows: Mapping[str, float], *, now: datetime | None = None,
+        operator: Operator | None = None,
+    ) -> list[tuple[int, str, str]]:
+        """Judge executed actions by what the alert source holds now (``alerts``: each with
+        ``fingerprint``, ``labels``, ``state``; ``windows``: action id → seconds, from the
+        catalog): ``(id, outcome before, outcome now)`` per verdict, each audited
+        (:mod:`~sreconsole.review.effect`). One read and no write lock when nothing is due."""
+        at = utc(now)
+        actor = Actor.of(operator)
+        alerts = [dict(a) for a in alerts]
+        if not self._read(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor, dry=True)):
+            return []
+        return self._write(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor))
 
     def begin_execution(
         self, proposal_id: int, plan: dict, intent: dict, operator: Operator, *, now: datetime | None = None

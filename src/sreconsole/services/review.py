@@ -243,7 +243,21 @@ class ReviewQueue:
                 state = "acked"
             if state != "resolved":
                 observed[a.fingerprint] = state
-        return self.store.observe(self.source_id, observed, now=self.clock(), operator=self.operator)
+        changes = self.store.observe(self.source_id, observed, now=self.clock(), operator=self.operator)
+        return changes + self.watch_outcomes(snapshot.alerts, observed)
+
+    def watch_outcomes(self, alerts: Sequence, states: Mapping[str, str]) -> list[tuple[int, str, str]]:
+        """Executed actions judged by the alerts the source holds now (``states``:
+        fingerprint → state, resolved ones left out): did the fix work, within the window
+        the catalog gives the action. ``(id, outcome before, outcome now)`` per verdict."""
+        windows = {a.id: a.effect_window_s for a in self.catalog.actions if a.effect_window_s}
+        held = [{"fingerprint": a.fingerprint, "labels": dict(a.labels), "state": states[a.fingerprint]}
+                for a in alerts if a.fingerprint in states]
+        return self.store.watch_outcomes(held, windows, now=self.clock(), operator=self.operator)
+
+    def outcomes(self, limit: int = 200) -> list:
+        """Executed proposals with a verdict on their effect (or still watched), newest first."""
+        return [r for r in self.reader.list(states=("executed", "rolled_back"), limit=limit) if r.outcome]
 
     def observe_source(self) -> str:
         """One poll of the configured alert source, applied as :meth:`observe` does (the

@@ -8,6 +8,7 @@ A user file may add actions; it may replace a shipped one only with ``override =
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -133,7 +134,7 @@ class _Table:
 
 _ACTION_KEYS = {
     "id", "title", "description", "risk", "reversible", "rollback", "kubectl",
-    "parameters", "operation", "undo_action", "undo_operation", "override",
+    "parameters", "operation", "undo_action", "undo_operation", "override", "effect_window",
 }  # fmt: skip
 _PARAMETER_KEYS = {"name", "label", "labels", "kind", "pattern", "default"}
 _OPERATION_KEYS = {"verb", "api", "resource", "namespaced", "patch_type", "body", "body_from"}
@@ -155,6 +156,22 @@ def _parse_file(name: str, raw: bytes) -> list[tuple[Action, bool]]:
     if not isinstance(actions, list):
         _fail(name, "action must be an array of tables ([[action]])")
     return [_parse_action(name, n, item) for n, item in enumerate(actions, 1)]
+
+
+def _effect_window(where: str, table: _Table, verb: str) -> float | None:
+    """``effect_window`` in seconds: a duration ("10m", "1h"), only on an action that changes
+    something (a read-only action cannot fix an alert)."""
+    text = table.text("effect_window", required=False)
+    if text is None:
+        return None
+    if verb in ("get", "none"):
+        _fail(where, f'effect_window is given but the operation verb is "{verb}" (it changes nothing)')
+    from sreconsole.domain.silences import parse_duration
+
+    try:
+        return parse_duration(text, longest=timedelta(days=1), too_long="an effect window is at most a day").total_seconds()
+    except ValueError as exc:
+        _fail(where, f"effect_window: {exc}")
 
 
 def _parse_action(file: str, number: int, data: object) -> tuple[Action, bool]:
@@ -213,6 +230,7 @@ def _parse_action(file: str, number: int, data: object) -> tuple[Action, bool]:
         undo_action=undo_action,
         undo_operation=undo_operation,
         source=file,
+        effect_window_s=_effect_window(where, table, operation.verb),
     )
     return action, table.flag("override", default=False)
 

@@ -137,6 +137,10 @@ class Action:
     """The operation that undoes this one when no catalog action does (cordon → uncordon)."""
     source: str = SHIPPED_FILE
     """The file that defined this action."""
+    effect_window_s: float | None = None
+    """How long after executing the action its alert must resolve for the action to count as
+    effective (``effect_window`` in the catalog: "10m" for a pod restart, "30m" for a
+    rollout); None: the action changes nothing, so its effect is not judged."""
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)

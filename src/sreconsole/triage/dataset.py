@@ -58,7 +58,7 @@ from sreconsole.triage.synthetic import seeded_rng, variant_rows
 __all__ = [
     "ACTION_IDS", "DEFAULT_CORPUS", "DEFAULT_RULE", "LABEL_RULES", "SHIPPED_RUNBOOK", "SHIPPED_SCENARIO", "SOURCES",
     "SPLITS", "Dataset", "Example", "LabelRule", "alert_family", "alert_text", "alertname_words", "awesome_alertname",
-    "build_dataset", "class_balance", "dataset_hash", "dataset_stats", "decision_examples", "read_jsonl", "rule_label",
+    "OUTCOME_RULE", "OUTCOME_WEIGHT", "build_dataset", "class_balance", "is_outcome_label", "weight_outcome_labels", "dataset_hash", "dataset_stats", "decision_examples", "read_jsonl", "rule_label",
     "split_by_group", "write_jsonl",
 ]  # fmt: skip
 
@@ -97,6 +97,7 @@ def decision_examples(decisions: Iterable[Mapping[str, Any]], skipped: list[tupl
         verdict = decision.get("verdict")
         action = decision.get("action") if verdict == "approved" else decision.get("corrected_action")
         where = f"decision #{n} {name or '?'}"
+        effect = decision.get("effect") or ""
         if not name:
             skipped.append((where, "the alert has no alertname label"))
         elif verdict not in ("approved", "rejected"):
@@ -105,8 +106,11 @@ def decision_examples(decisions: Iterable[Mapping[str, Any]], skipped: list[tupl
             skipped.append((where, "rejected without a corrected action: no label to learn"))
         elif action not in ACTION_IDS:
             skipped.append((where, f"{action!r} is not a catalog id"))
+        elif verdict == "approved" and effect == "not_effective":
+            skipped.append((where, f"{action} was executed and did not fix the alert: the label is wrong"))
         else:
-            provenance = {"rule": "decision-approved" if verdict == "approved" else "decision-corrected",
+            rule = "decision-approved" if verdict == "approved" else "decision-corrected"
+            provenance = {"rule": OUTCOME_RULE if verdict == "approved" and effect == "effective" else rule,
                           "verdict": verdict, "proposed_action": str(decision.get("action", "")),
                           "decided_at": str(decision.get("decided_at", "")), "fingerprint": str(alert.get("fingerprint", "")),
                           "synthesised_labels": []}
@@ -114,6 +118,25 @@ def decision_examples(decisions: Iterable[Mapping[str, Any]], skipped: list[tupl
                                {"summary": annotations.get("summary", ""), "description": annotations.get("description", "")},
                                action, "decision", provenance, alert_family(name)))
     return out
+
+
+OUTCOME_RULE = "outcome-effective"
+"""The provenance rule of a row whose action was executed and resolved its alert in time."""
+
+OUTCOME_WEIGHT = 3
+"""How many times an outcome-labelled row counts in training, against 1 for a rule-labelled
+one: an action that fixed the real alert is the strongest label there is."""
+
+
+def is_outcome_label(example: Example) -> bool:
+    return example.provenance.get("rule") == OUTCOME_RULE
+
+
+def weight_outcome_labels(rows: Iterable[Example], weight: int = OUTCOME_WEIGHT) -> list[Example]:
+    """The training rows with each outcome label repeated ``weight`` times (the trainers take
+    no per-row weights; a repeated row weighs as much in the loss). Only the training split
+    is weighted: repeating a test row would count it twice in the score."""
+    return [ex for row in rows for ex in [row] * (weight if is_outcome_label(row) else 1)]
 
 
 def build_dataset(

@@ -117,8 +117,15 @@ class ReviewPane(Vertical, can_focus=False):
             conf,
             safe(METHOD_BADGE.get(r.method, r.method)[:7], 7, style="dim"),
             safe("unknown?" if r.state == "unknown" else r.state, 12, style=state_style),
-            safe(alert_state_text(r, datetime.now(timezone.utc)), 40, style=live_style),
+            self._live_cell(r, live_style),
         ]
+
+    def _live_cell(self, r, live_style: str) -> Text:
+        """The alert's live state; for an executed action, whether it fixed the alert."""
+        now = datetime.now(timezone.utc)
+        if getattr(r, "outcome", "") and r.state == "executed":
+            return outcome_line(r, now, self.app.current_theme, width=40)
+        return safe(alert_state_text(r, now), 40, style=live_style)
 
     def _title(self, records) -> None:
         title = self.query_one("#review-title", Static)
@@ -313,6 +320,11 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
         lines.append(Text.assemble(safe(f"  {item.get('kind', '')} ", 40, style="dim"), safe(item.get("ref", ""), 80, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
     lines.append(safe(f"state {r.state}, queued {age_text(r.created_at, now)} ago", None, style="dim", single_line=False))
     lines.append(alert_state_line(r, now, theme))
+    if getattr(r, "outcome", "") and r.state == "executed":
+        line = outcome_line(r, now, theme, width=300)
+        if r.outcome == "not_effective" and r.reversible:
+            line.append_text(Text("  u rolls it back", style="bold"))
+        lines.append(line)
     if r.decided_by:
         lines.append(Text.assemble(("decided by ", "dim"), safe(r.decided_by + (f"@{r.decided_from}" if r.decided_from else ""), 80), (f" {age_text(r.decided_at, now)} ago: ", "dim"), safe(r.reason, 300)))
     if r.corrected_action:
@@ -326,6 +338,14 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
         for call in ex.calls:
             lines.append(Text.assemble(("  ", ""), safe(f"{call.method} {call.path}", 200), safe(f" → {call.status}" if call.status else "", 40, style="dim")))
     return Group(*lines)
+
+
+def outcome_line(r, now: datetime, theme, *, width: int) -> Text:
+    """Did the executed action fix its alert: "executed 12 min ago — resolved after 3 min"."""
+    from sreconsole.review.effect import history_text
+
+    style = {"effective": theme.success or "green", "not_effective": f"bold {theme.error or 'red'}"}.get(r.outcome, "dim")
+    return safe(history_text(r, now), width, style=style)
 
 
 def alert_state_line(r, now: datetime, theme) -> Text:

@@ -206,6 +206,7 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
         if last.get("tokens_per_s"):
             eta += f"  {last['tokens_per_s']:.0f} tok/s"
         lines.append(Text.assemble(("loss ", "dim"), safe(sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], 40, style=theme.accent or ""), (f" {stream.losses[-1]:.3f}", ""), safe(eta, 40)))
+    lines += outcome_label_lines(r)
     metrics = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}
     if metrics:
         lines.append(safe("metrics: " + "  ".join(f"{k} {v:.3f}" for k, v in list(metrics.items())[:6]), None, style="dim", single_line=False))
@@ -214,6 +215,15 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
     for line in tail[-6:]:
         lines.append(safe(line, 200, style="dim"))
     return Group(*lines)
+
+
+def outcome_label_lines(r) -> list[Text]:
+    """How many outcome labels (an executed action that fixed its alert) the run trained on."""
+    step = next((s for s in r.steps if s.name == "prepare dataset" and "outcome_labels" in (s.outputs or {})), None)
+    if step is None:
+        return []
+    n = step.outputs["outcome_labels"]
+    return [safe(f"outcome labels: {n} (weighted above rule labels)", 80, style="bold" if n else "dim")]
 
 
 class StartRunScreen(ModalScreen[tuple[str, int] | None]):
