@@ -191,6 +191,8 @@ async def test_grouping_and_sorting_cycle_from_keys(make_demo_app):
         following = [pane.snapshot and next(a for a in pane.snapshot.alerts if a.fingerprint == k) for k in keys[checkout + 1 : checkout + 4]]
         assert {a.namespace for a in following} == {"checkout"}
         await pilot.press("v", "v")
+        assert pane.grouping == "incident"  # tests/test_incidents.py looks inside
+        await pilot.press("v")
         assert pane.grouping == "none" and not any(k.startswith("group:") for k in table.keys)
         await pilot.press("o")
         assert pane.sorting == "age"

@@ -194,6 +194,7 @@ class TriageSettings:
     catalog: str = setting("", "A TOML file of extra actions added to the shipped catalog.")
     high_threshold: float = setting(0.8, "At or above this confidence the TRM's answer stands alone; below it evidence is retrieved.", FRACTION)
     low_threshold: float = setting(0.5, "Below this confidence a proposal requires human review.", FRACTION)
+    one_proposal_per_incident: bool = setting(True, "Queue one proposal per incident (the most likely cause's), not one per correlated alert (triage/incident_rules.toml).")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from sreconsole.domain.alerts import Alert
 
-GROUPINGS = ("alertname", "namespace", "severity", "none")
+GROUPINGS = ("alertname", "namespace", "severity", "incident", "none")
 SORTINGS = ("severity", "age", "name")
 GROUP_PREFIX = "group:"
 """Row keys of group headers start with this (alert rows are keyed by fingerprint)."""
@@ -40,6 +40,8 @@ def ordered(pool: Iterable[Alert], sorting: str, grouping: str) -> list[tuple[Al
     pool = sorted(pool, key=sort_key(sorting))
     if grouping == "none":
         return [(a, "") for a in pool]
+    if grouping == "incident":
+        return by_incident(pool)
     keyed = [(group_of(a, grouping), a) for a in pool]
     rank: dict[str, int] = {}
     for g, _ in keyed:
@@ -47,6 +49,15 @@ def ordered(pool: Iterable[Alert], sorting: str, grouping: str) -> list[tuple[Al
             rank[g] = len(rank)
     keyed.sort(key=lambda pair: rank[pair[0]])  # stable: the sort order holds inside a group
     return [(a, g) for g, a in keyed]
+
+
+def by_incident(pool: list[Alert]) -> list[tuple[Alert, str]]:
+    """(alert, incident) with each incident's most likely cause first
+    (:func:`sreconsole.triage.correlation.correlate`); the group name is the incident's short
+    id and title, unique per incident."""
+    from sreconsole.triage.correlation import correlate
+
+    return [(a, f"{inc.key.split(':', 1)[1][:6]} {inc.title()}") for inc in correlate(pool) for a in inc.alerts]
 
 
 def display_rows(visible: list[tuple[Alert, str]], grouping: str) -> list[tuple[str, Alert | None, str, int]]:

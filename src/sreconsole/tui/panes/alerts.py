@@ -76,7 +76,7 @@ class AlertsPane(SilenceActions, Vertical):
         Binding("a", "acknowledge", "Ack", id="alerts.ack", tooltip="Acknowledge: a 15 min silence marked as an ack"),
         Binding("x", "expire", "Expire", id="alerts.expire", tooltip="Expire the silences on the selected alert"),
         Binding("y", "copy", "Copy cmd", show=False, id="alerts.copy", tooltip="Copy the proposed command"),
-        Binding("v", "cycle_grouping", "Group", id="alerts.group", tooltip="Group by alertname, namespace, severity, none"),
+        Binding("v", "cycle_grouping", "Group", id="alerts.group", tooltip="Group by alertname, namespace, severity, incident, none"),
         Binding("o", "cycle_sorting", "Sort", id="alerts.sort", tooltip="Sort by severity, age, name"),
     ]
 
@@ -228,11 +228,22 @@ class AlertsPane(SilenceActions, Vertical):
         if queue is not None and not queue.read_only:
             # Every proposal for a firing alert goes to the shared queue (one per alert and
             # action: other operators' consoles enqueueing the same are no-ops).
-            firing = [(p, a) for p, a in zip(proposals, alerts) if a.state is AlertState.FIRING]
+            firing = self._queue_candidates([(p, a) for p, a in zip(proposals, alerts) if a.state is AlertState.FIRING])
             try:
                 queue.enqueue([p for p, _ in firing], [a for _, a in firing], from_source=True)
             except Exception as exc:  # noqa: BLE001 - proposals still show; the queue says why
                 notify_plain(self.app, f"review queue: {exc}", severity="warning", timeout=8)
+
+    def _queue_candidates(self, firing: list[tuple]) -> list[tuple]:
+        """One proposal per incident: an alert that a correlated alert explains is not queued
+        on its own (triage.one_proposal_per_incident); its incident's cause stands for it."""
+        settings = getattr(self.app, "settings", None)
+        if settings is None or not settings.triage.one_proposal_per_incident or self.snapshot is None:
+            return firing
+        from sreconsole.triage.correlation import explained
+
+        others = explained(self.snapshot.alerts)
+        return [(p, a) for p, a in firing if a.fingerprint not in others]
 
     def _proposals_ready(self, proposals: list) -> None:
         for p in proposals:
@@ -310,6 +321,8 @@ class AlertsPane(SilenceActions, Vertical):
         ]
 
     def _proposal_cell(self, alert: Alert) -> Text:
+        if self.grouping == "incident" and not self._is_incident_cause(alert.fingerprint):
+            return Text("↑ incident's proposal", style="dim")
         if self.triage_service is None:
             return Text("no model", style="dim")
         proposal = self.proposals.get(alert.fingerprint)
@@ -318,8 +331,15 @@ class AlertsPane(SilenceActions, Vertical):
         high, low = thresholds(self.app)
         return proposal_cell(proposal, high, low, self.app.current_theme)
 
+    def _is_incident_cause(self, fingerprint: str) -> bool:
+        """In the "by incident" view, whether the alert leads its incident (the most likely
+        cause, whose proposal stands for the incident: one proposal per incident)."""
+        group = self._rows.get(fingerprint, (None, "", 0))[1]
+        first = next((key for key, (alert, g, _) in self._rows.items() if alert is not None and g == group), fingerprint)
+        return first == fingerprint
+
     def _group_row(self, name: str, size: int) -> list[Text]:
-        label = {"alertname": "", "namespace": "ns ", "severity": "severity "}[self.grouping]
+        label = {"alertname": "", "namespace": "ns ", "severity": "severity ", "incident": "incident "}.get(self.grouping, "")
         return [
             Text("▾", style="bold"),
             Text.assemble(safe(label, 20, style="dim"), safe(name, 60, style="bold")),
