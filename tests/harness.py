@@ -133,10 +133,13 @@ class Alertmanager(Server):
 class Prometheus(Server):
     binary = "prometheus"
 
-    def __init__(self, workdir: Path, alertmanager: Alertmanager | None, rule_groups: list[dict]) -> None:
+    def __init__(self, workdir: Path, alertmanager: Alertmanager | None, rule_groups: list[dict],
+                 scrape: dict[str, str] | None = None) -> None:
         super().__init__(workdir)
         self.alertmanager = alertmanager
         self.rule_groups = rule_groups
+        self.scrape = dict(scrape or {})
+        """Extra scrape jobs: job name → ``host:port`` (the console's own /metrics)."""
 
     def args(self) -> list[str]:
         rules = self.workdir / "rules.yml"
@@ -144,7 +147,8 @@ class Prometheus(Server):
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(rules)],
-            "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{self.port}"]}]}],
+            "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{self.port}"]}]}]
+            + [{"job_name": job, "static_configs": [{"targets": [target]}]} for job, target in self.scrape.items()],
         }
         if self.alertmanager is not None:
             config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{self.alertmanager.port}"]}]}]}

@@ -235,6 +235,12 @@ class ChatSettings:
 
 
 @dataclass
+class MetricsSettings:
+    listen: str = setting("", "host:port where the console serves its own metrics for Prometheus (e.g. 127.0.0.1:9464). Empty: off. Loopback only unless allow_remote.")
+    allow_remote: bool = setting(False, "Let metrics.listen name an address other than loopback (the metrics name operators and actions).")
+
+
+@dataclass
 class DemoSettings:
     seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.", Number(least=0, most=2**63 - 1))
     poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.", SECONDS)
@@ -266,6 +272,7 @@ class Settings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Dotted key → where its value came from (``default``, ``file``, ``env NAME``, ``flag``)."""
@@ -354,6 +361,7 @@ _SECTIONS = {
     "pipeline",
     "chat",
     "demo",
+    "metrics",
 }
 
 

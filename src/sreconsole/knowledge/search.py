@@ -101,6 +101,9 @@ class KnowledgeBase:
         self._results: OrderedDict[tuple, SearchResult] = OrderedDict()
         self._lock = threading.RLock()
         self._qcache: sqlite3.Connection | None = None
+        self.query_hits = 0
+        """Searches answered from the result cache (the console's metrics read these two)."""
+        self.query_misses = 0
 
     # -- loading ---------------------------------------------------------------------
 
@@ -191,7 +194,9 @@ class KnowledgeBase:
         cached = self._results.get(key) if self.caches else None
         if cached is not None:
             self._results.move_to_end(key)
+            self.query_hits += 1
             return SearchResult(cached.query, cached.hits, cached.truncated, cached.note, cached=True)
+        self.query_misses += 1
         result = self._search(snap, query, k, mode, kind, alertname, since, until, exclude_kind)
         self._results[key] = result
         if len(self._results) > RESULT_CACHE:

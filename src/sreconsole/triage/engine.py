@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -45,6 +45,8 @@ EPS = 0.05
 RUNBOOK_WEIGHT = 1.0
 INCIDENT_WEIGHT = 0.6
 CACHE = 4096
+LATENCY_SAMPLES = 2000
+"""Recent per-proposal triage latencies kept for the console's metrics."""
 SECTIONS_TTL_S = 60.0
 RETRIEVAL_CAP = 0.49
 
@@ -162,6 +164,9 @@ class TriageEngine:
         self.runner = runner
         self.model_error = model_error
         self.embed = embed
+        self.latencies: deque[tuple[str, float]] = deque(maxlen=LATENCY_SAMPLES)
+        """(method, seconds) of each recent proposal that was computed (not cached): the
+        console's metrics read p50/p95/p99 with and without retrieval from here."""
         self.store = store
         self.high, self.low = high, low
         self.clock = clock
@@ -212,9 +217,13 @@ class TriageEngine:
                     todo.append(i)
         if not todo:
             return out  # type: ignore[return-value]
+        started = time.perf_counter()
         preds = self._predict([alerts[i] for i in todo])
+        shared = (time.perf_counter() - started) / len(todo)  # one batched prediction, split evenly
         for i, pred in zip(todo, preds):
+            t = time.perf_counter()
             proposal = self._decide(alerts[i], pred)
+            self.latencies.append((proposal.method, shared + time.perf_counter() - t))
             out[i] = proposal
             with self._lock:
                 self._cache[_cache_key(alerts[i], version)] = proposal

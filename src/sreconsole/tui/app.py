@@ -48,6 +48,7 @@ class SreConsoleApp(App[None]):
         Binding("4", "show_pane('bruno')", "Bruno", id="app.pane.bruno", tooltip="Chat with the runbooks"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme"),
+        Binding("m", "stats", "Stats", show=False, id="app.stats", tooltip="The console's own numbers (also exported: metrics.listen)"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -107,6 +108,7 @@ class SreConsoleApp(App[None]):
         self.query_one(AlertTable).focus()
         self.poll_alerts()
         self._start_probes()
+        self._start_metrics()
         header = self.query_one(StatusHeader)  # its own timer (it dies with it) ages the health while a call is out
         header.set_interval(1.0, lambda: header.update_health([], self.clock()), name="header-clock")
         if self.evidence_service.knowledge is not None:
@@ -216,7 +218,33 @@ class SreConsoleApp(App[None]):
             self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
 
     async def on_unmount(self) -> None:
+        if getattr(self, "_metrics_server", None) is not None:
+            self._metrics_server.shutdown()
         await self.alerts_service.aclose()
+
+    def _start_metrics(self) -> None:
+        """The console's own metrics for Prometheus, when ``metrics.listen`` asks (opt-in;
+        loopback unless ``metrics.allow_remote``). A refusal is one toast, not a crash."""
+        self._metrics_server = None
+        m = self.settings.metrics
+        if not m.listen:
+            return
+        from sreconsole.services.console_metrics import collect
+        from sreconsole.services.metrics_export import MetricsRefused, serve
+
+        def numbers():
+            return collect(self.review_queue, self.triage_service, self.evidence_service.knowledge)
+
+        try:
+            self._metrics_server = serve(m.listen, numbers, allow_remote=m.allow_remote)
+        except (MetricsRefused, OSError) as exc:
+            notify_plain(self, f"metrics not exported: {exc}", severity="warning", timeout=10)
+
+    def action_stats(self) -> None:
+        from sreconsole.tui.panes.stats import StatsScreen
+
+        if not isinstance(self.screen, StatsScreen):
+            self.push_screen(StatsScreen(self.settings.metrics.listen))
 
     # -- actions ------------------------------------------------------------------
 
