@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 .PHONY: demo test install debian-packages bench clean
 
 demo: $(STAMP)
-	$(VENV)/bin/sreconsole --demo
+	SRECONSOLE_REVIEW_APPLY_RISKS=low $(VENV)/bin/sreconsole --demo
 
 test: $(STAMP) debian-packages
 	$(PY) -m pytest $(PYTEST_ARGS)

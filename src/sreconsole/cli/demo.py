@@ -22,7 +22,7 @@ from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 def run_demo_reset(settings) -> int:
     from sreconsole.review.paths import review_store_path
     from sreconsole.services.chat import history_path
-    from sreconsole.services.environment import demo_epoch_path
+    from sreconsole.services.environment import demo_epoch_path, demo_remedies
 
     if not settings.is_demo:
         print(f"sreconsole: not in demo mode (alertmanager.url is {settings.alertmanager.url}): nothing to reset", file=sys.stderr)
@@ -45,6 +45,7 @@ def run_demo_reset(settings) -> int:
     epoch = demo_epoch_path(settings)
     had_clock = epoch.exists()
     epoch.unlink(missing_ok=True)
+    demo_remedies(settings).path.unlink(missing_ok=True)  # the simulated cluster's fixes start afresh too
     if moved:
         print(f"moved {', '.join(moved)} to {aside}")
     print("the demo clock starts afresh at the next start" if had_clock else "the demo had not started in this data dir")

@@ -26,6 +26,14 @@ def demo_epoch_path(settings: Settings) -> Path:
     return settings.data_path / DEMO_EPOCH_FILE
 
 
+def demo_remedies(settings: Settings):
+    """The actions taken on the simulated cluster, shared by every demo process of this data
+    dir (:mod:`sreconsole.sources.demo.cluster_api`); ``demo reset`` removes them."""
+    from sreconsole.sources.demo.cluster_api import REMEDIES_FILE, DemoRemedies
+
+    return DemoRemedies(settings.data_path / REMEDIES_FILE)
+
+
 def persisted_demo_epoch(settings: Settings, clock: Callable[[], datetime] = wall_clock) -> datetime:
     """The demo's persisted start, written by the first process that runs the demo in this
     data dir (created exclusively: two processes starting at once agree on one). A data dir
@@ -87,6 +95,7 @@ def build_alert_source(
 
         scenario = load_scenario(settings.demo.scenario or None)
         cluster = DemoCluster(scenario, settings.demo.seed, demo_epoch or persisted_demo_epoch(settings, clock))
+        cluster.remedies = demo_remedies(settings)
         return DemoAlertSource(cluster, clock)
     from sreconsole.sources.alertmanager import AlertmanagerSource
 

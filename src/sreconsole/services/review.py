@@ -166,7 +166,12 @@ class ReviewQueue:
             if self._executor is None:
                 k = self.settings.kubernetes
                 client = None
-                if k.kubeconfig or k.in_cluster:
+                if self._demo_cluster:
+                    from sreconsole.services.environment import demo_remedies
+                    from sreconsole.sources.demo.cluster_api import demo_api_client
+
+                    client = demo_api_client(demo_remedies(self.settings), self.clock)
+                elif k.kubeconfig or k.in_cluster:
                     try:
                         client = make_api_client(k.kubeconfig, k.context, k.in_cluster, k.timeout_s)
                     except KubeClientError as exc:
@@ -176,10 +181,18 @@ class ReviewQueue:
                 self._executor = Executor(self.catalog, client, apply_risks=risks, read_only=self.settings.read_only, clock=self.clock)
             return self._executor
 
+    @property
+    def _demo_cluster(self) -> bool:
+        """The demo with no Kubernetes API configured: actions change the simulated cluster."""
+        k = self.settings.kubernetes
+        return self.settings.is_demo and not (k.kubeconfig or k.in_cluster)
+
     def executor_mode(self, risk: str) -> str:
         """What approving an action of this risk will do, in words for the approve dialog."""
         if self.read_only:
             return "nothing (read-only)"
+        if risk in self.settings.review.apply_risks and self._demo_cluster:
+            return "executed on the simulated demo cluster"
         if risk in self.settings.review.apply_risks:
             k = self.settings.kubernetes
             if not (k.kubeconfig or k.in_cluster):

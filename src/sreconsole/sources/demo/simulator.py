@@ -181,6 +181,10 @@ class DemoCluster:
         self.seed = seed
         self.epoch = epoch
         self._by_fingerprint: dict[str, Occurrence] = {}
+        self.remedies = None
+        """The actions taken on the simulated cluster (a
+        :class:`~sreconsole.sources.demo.cluster_api.DemoRemedies`): an alert on an object an
+        action changed resolves a little later. None: nothing is ever fixed."""
 
     # -- naming ------------------------------------------------------------------
 
@@ -276,7 +280,8 @@ class DemoCluster:
                 cycles = range(max(first, current - 2), last + 1)
             for cycle in cycles:
                 occ = self._occurrence(inc, cycle)
-                if occ.starts_at <= now < occ.ends_at:
+                fixed = self.remedies.resolved_at(occ.alert.labels, occ.starts_at) if self.remedies is not None else None
+                if occ.starts_at <= now < occ.ends_at and (fixed is None or now < fixed):
                     kept = found.get(occ.alert.fingerprint)
                     if kept is None or occ.starts_at < kept.starts_at:
                         found[occ.alert.fingerprint] = occ
