@@ -166,7 +166,9 @@ class ReviewQueue:
             if self._executor is None:
                 k = self.settings.kubernetes
                 client = None
-                if self._demo_cluster:
+                if self._demo_cluster and self.settings.review.apply_risks:
+                    # (only when something may run for real: the official client takes a
+                    # while to import, and a demo of dry runs never needs it)
                     from sreconsole.services.environment import demo_remedies
                     from sreconsole.sources.demo.cluster_api import demo_api_client
 
