@@ -111,3 +111,44 @@ async def test_the_alerts_pane_shows_the_demo_incident_by_incident_with_one_prop
         kept = {a.fingerprint for _, a in pane._queue_candidates(firing)}
         assert cause in kept and not set(rest) & kept
         assert len(kept) == len(correlate(pane.snapshot.alerts))
+
+
+def test_owner_references_are_read_from_the_kubernetes_api(tmp_path):
+    """Against the recording stand-in for the API server (tests/kubestub.py: no API server
+    can be installed here), answering the documented Pod and ReplicaSet JSON: the pod's
+    ReplicaSet's Deployment and its node join it to a Deployment alert its labels do not name."""
+    from adversarial.reviewhelp import kubeconfig
+    from kubestub import RecordingServer
+    from sreconsole.config import load_settings
+    from sreconsole.services.incidents import IncidentService
+
+    class Cluster(RecordingServer):
+        def respond(self, method, path):
+            objects = {
+                "/api/v1/namespaces/shop/pods/worker-abc": {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                    "name": "worker-abc", "namespace": "shop",
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "queue-consumer-5d6f", "uid": "u1", "controller": True}]},
+                    "spec": {"nodeName": "node-7"}},
+                "/apis/apps/v1/namespaces/shop/replicasets/queue-consumer-5d6f": {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+                    "name": "queue-consumer-5d6f", "namespace": "shop",
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "queue-consumer", "uid": "u2", "controller": True}]}},
+            }
+            if path in objects:
+                return 200, "application/json", objects[path]
+            return 404, "application/json", {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound", "message": "not found"}
+
+    server = Cluster()
+    try:
+        settings = load_settings(overrides={"kubernetes.kubeconfig": str(kubeconfig(tmp_path, server.url))})
+        pod = alert("pod", 0, alertname="KubePodCrashLooping", namespace="shop", pod="worker-abc")
+        gone = alert("gone", 0, alertname="KubePodCrashLooping", namespace="shop", pod="vanished-0")
+        dep = alert("dep", 1, alertname="KubeDeploymentReplicasMismatch", namespace="shop", deployment="queue-consumer")
+        service = IncidentService(settings)
+        assert service.owners([pod, gone, dep]) == {("shop", "worker-abc"): [("node", "node-7"), ("workload", "queue-consumer")],
+                                                     ("shop", "vanished-0"): []}
+        assert service.explained([pod, gone, dep]) in ({"dep": "pod"}, {"pod": "dep"})
+        assert [r["method"] for r in server.requests] == ["GET", "GET", "GET"]  # read only; a second call is cached
+        service.owners([pod])
+        assert len(server.requests) == 3
+    finally:
+        server.close()

@@ -208,10 +208,10 @@ def pairs(groups: Iterable[Iterable[str]]) -> set[frozenset[str]]:
     return out
 
 
-def explained(alerts: Iterable[Alert], rules: Rules | None = None) -> dict[str, str]:
+def explained(alerts: Iterable[Alert], rules: Rules | None = None, owners=None) -> dict[str, str]:
     """Fingerprint → the fingerprint of its incident's cause, for every alert that is not
     itself a cause: the alerts whose own proposal the incident's proposal replaces."""
-    return {a.fingerprint: inc.cause.fingerprint for inc in correlate(alerts, rules) for a in inc.alerts[1:]}
+    return {a.fingerprint: inc.cause.fingerprint for inc in correlate(alerts, rules, owners=owners) for a in inc.alerts[1:]}
 
 
 def one_proposal_each(incidents: Iterable[Incident], proposals: Mapping[str, object]) -> dict[str, object]:

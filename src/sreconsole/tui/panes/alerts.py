@@ -240,9 +240,11 @@ class AlertsPane(SilenceActions, Vertical):
         settings = getattr(self.app, "settings", None)
         if settings is None or not settings.triage.one_proposal_per_incident or self.snapshot is None:
             return firing
-        from sreconsole.triage.correlation import explained
+        if getattr(self, "_incidents", None) is None:
+            from sreconsole.services.incidents import IncidentService
 
-        others = explained(self.snapshot.alerts)
+            self._incidents = IncidentService(settings)
+        others = self._incidents.explained(list(self.snapshot.alerts))
         return [(p, a) for p, a in firing if a.fingerprint not in others]
 
     def _proposals_ready(self, proposals: list) -> None:
