@@ -47,22 +47,6 @@ OPENBLAS = "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"
 _CODE_START = re.compile(r"\b(?:kubectl|helm|curl|wget|ssh|sudo|rm|bash|sh|flux|chmod|dd)\b[^\n`]*")
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-class Knowledge:
-    def __init__(self, kb):
-        self.kb = kb
-
-    def prepare(self):
-        pass
-
-    def knowledge_base(self):
-        return self.kb
-
-
 def invented_commands(text: str, hits) -> list[str]:
     """Commands in ``text`` whose first words appear in no retrieved passage."""
     out = []
@@ -92,6 +76,7 @@ def main() -> int:
     data = Path(args.data_dir) if args.data_dir else tmp / "data"
     os.environ["SRECONSOLE_DATA_DIR"] = str(data)
     sys.path.insert(0, str(ROOT / "src"))
+    from bruno_answers import Knowledge, pct  # bench/ is on the path when this runs as a script
     from sreconsole.chat.bruno import Bruno
     from sreconsole.chat.extractive import ExtractiveGenerator
     from sreconsole.chat.generators import make_generator

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import GEMMA, gemma_missing, link_gemma
+from kbhelp import OneStore, runbook_store
 
 RUNBOOK = """# Payments runbook
 
@@ -35,28 +36,9 @@ QUESTION = "how do I fix a crash looping payments pod"
 needs_gemma = pytest.mark.skipif(bool(gemma_missing()), reason=gemma_missing() or "the gemma extra is installed")
 
 
-class OneStore:
-    def __init__(self, kb) -> None:
-        self.kb = kb
-
-    def prepare(self) -> None:
-        pass
-
-    def knowledge_base(self):
-        return self.kb
-
-
 @pytest.fixture(scope="module")
 def knowledge(tmp_path_factory, embedder) -> OneStore:
-    from sreconsole.knowledge.search import KnowledgeBase
-    from sreconsole.knowledge.store import Writer
-
-    root = tmp_path_factory.mktemp("gemma-kb")
-    (root / "docs").mkdir()
-    (root / "docs" / "payments.md").write_text(RUNBOOK, encoding="utf-8")
-    with Writer(root / "kb.duckdb", embedder) as w:
-        w.index([root / "docs"])
-    return OneStore(KnowledgeBase(root / "kb.duckdb", embedder))
+    return runbook_store(tmp_path_factory.mktemp("gemma-kb"), embedder, {"payments.md": RUNBOOK})
 
 
 @pytest.fixture
@@ -104,7 +86,7 @@ def test_closing_the_stream_stops_gemma(gemma_settings, knowledge: OneStore) -> 
     from sreconsole.models.registry import model_dir
 
     gen = MlxGenerator(model_dir(gemma_settings.data_path, GEMMA), 400, 0, ["pod-restart"])
-    hits = knowledge.kb.search(QUESTION, 5, exclude_kind="incident").hits
+    hits = knowledge.kb.search(QUESTION, 1, exclude_kind="incident").hits  # one passage: a shorter prefill
     stream = gen.generate(QUESTION, hits)
     first = next(stream)
     stream.close()  # a newer question cancels the worker: the generator is not resumed
