@@ -302,6 +302,10 @@ def test_cli_models_list_and_prepare(gemma_data_dir: Path, capsys) -> None:
     assert main(["--data-dir", str(gemma_data_dir), "models", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["models"]
     assert [(m["name"], m["prepared"]) for m in listed] == [(GEMMA, True)]
+    assert main(["--data-dir", str(gemma_data_dir), "models", "list"]) == 0  # into a pipe: plain columns
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[:3] == ["NAME", "STATE", "PARAMETERS"]
+    assert row.split()[:3] == [GEMMA, "prepared", "(float32)"] and row.split()[-1] == listed[0]["path"]
     assert main(["--data-dir", str(gemma_data_dir), "models", "prepare", "no-such-model"]) == 2
     assert "unknown model" in capsys.readouterr().err
 

@@ -3,7 +3,7 @@
 This module holds the whole parser (so ``--help`` reads as one page) and ``main``, which
 loads the settings and hands them to the command's module: ``alerts``, ``config``,
 ``doctor``, ``kb``, ``chat`` (ask), ``triage`` (triage, train, eval), ``review`` (review,
-audit), ``pipeline``, ``models``. Those imports are local to each branch, and each command module
+audit), ``pipeline``, ``models``, ``demo``. Those imports are local to each branch, and each command module
 imports its heavy libraries inside its functions, so ``sreconsole --version`` and the TUI's
 start-up pay only for what they use. Nothing imports this module but ``cli/__init__.py``.
 """
@@ -11,28 +11,85 @@ start-up pay only for what they use. Nothing imports this module but ``cli/__ini
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from sreconsole import __version__
-from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_OK
+from sreconsole.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_CONFIG, EXIT_OK
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one line for a bad argument (as for a bad setting): the usage block
+    argparse prints first pushes the reason off a small terminal. ``--help`` shows usage."""
+
+    def error(self, message: str):
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole(low: int, high: int):
+    """An argparse type: a whole number from ``low`` to ``high``, or a one-line refusal."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+KINDS = ("runbook", "markdown", "text", "incident")
+"""What ``kb search --kind`` may name: the kinds the store gives its chunks."""
+
+
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """The options every command takes. Given before the command they set the defaults;
+    each command's parser takes them too (``alerts list --alertmanager URL``), with
+    defaults that leave a value given before the command alone."""
+    group = parser.add_argument_group("global options (before or after the command)") if after_command else parser
+    keep = {"default": argparse.SUPPRESS} if after_command else {}
+    group.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/sreconsole/config.toml)", **keep)
+    group.add_argument("--demo", action="store_true", help="run on the embedded demo cluster even if sources are configured", **keep)
+    group.add_argument("--seed", type=_whole(0, 2**63 - 1), metavar="N", help="seed of the demo cluster (same seed, same alerts)", **keep)
+    group.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL", **keep)
+    group.add_argument("--prometheus", metavar="URL", help="Prometheus base URL", **keep)
+    group.add_argument("--loki", metavar="URL", help="Loki base URL", **keep)
+    group.add_argument("--data-dir", metavar="PATH", help="where all state lives (also SRECONSOLE_DATA_DIR)", **keep)
+    group.add_argument("--theme", choices=("dark", "light"), help="colour theme", **keep)
+    group.add_argument("--read-only", action="store_true", help="disable approve, execute, silences and every other change", **keep)
+
+
+def _commands(parser: argparse.ArgumentParser):
+    """Every parser that runs a command (the leaves under the sub-command parsers)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+        return
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):
+            yield from _commands(child)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _build_parser()
+    for command in _commands(parser):
+        if command is not parser:
+            _global_options(command, after_command=True)
+    return parser
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="sreconsole",
         description="Terminal dashboard for on-call operators. With no sub-command, starts the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"sreconsole {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/sreconsole/config.toml)")
-    parser.add_argument("--demo", action="store_true", help="run on the embedded demo cluster even if sources are configured")
-    parser.add_argument("--seed", type=int, metavar="N", help="seed of the demo cluster (same seed, same alerts)")
-    parser.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL")
-    parser.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
-    parser.add_argument("--loki", metavar="URL", help="Loki base URL")
-    parser.add_argument("--data-dir", metavar="PATH", help="where all state lives (also SRECONSOLE_DATA_DIR)")
-    parser.add_argument("--theme", choices=("dark", "light"), help="colour theme")
-    parser.add_argument("--read-only", action="store_true", help="disable approve, execute, silences and every other change")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
@@ -45,20 +102,22 @@ def _parser() -> argparse.ArgumentParser:
     alerts_list = alerts_sub.add_parser("list", help="print the current alerts")
     alerts_list.add_argument("--filter", metavar="MATCHERS", default="", help='matchers and words, e.g. \'severity="critical" payments\'')
     alerts_list.add_argument("--json", action="store_true", help="machine-readable output")
+    alerts_list.add_argument("--wide", action="store_true", help="every column at full width (a pipe gets plain columns anyway)")
 
     kb = sub.add_parser("kb", help="the knowledge base: index documents, search, statistics")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
     kb_index = kb_sub.add_parser("index", help="index Markdown/text files (incremental: unchanged files cost a stat)")
     kb_index.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: knowledge.paths, plus the demo's documents in demo mode)")
+    kb_index.add_argument("--rebuild", action="store_true", help="start from an empty store (a corrupt one is moved aside as .corrupt-<time>; incidents and cached embeddings it can still give are kept)")
     kb_index.add_argument("--json", action="store_true", help="print the summary as JSON")
     kb_stats = kb_sub.add_parser("stats", help="what the store holds")
     kb_stats.add_argument("--json", action="store_true", help="machine-readable output")
     kb_search = kb_sub.add_parser("search", help="hybrid (BM25 + vector) search; hits cite path and lines")
     kb_search.add_argument("query", nargs="?", help="what to look for")
     kb_search.add_argument("--batch", metavar="FILE", help="one query per line (- for stdin); one JSON object per line out")
-    kb_search.add_argument("-k", type=int, default=5, metavar="N", help="hits per query (default 5, at most 100)")
+    kb_search.add_argument("-k", type=_whole(1, 100), default=5, metavar="N", help="hits per query (default 5, at most 100)")
     kb_search.add_argument("--mode", choices=("hybrid", "bm25", "vector"), default="hybrid", help="ranking (default hybrid)")
-    kb_search.add_argument("--kind", metavar="KIND", help="only this kind: runbook, markdown, text, incident")
+    kb_search.add_argument("--kind", choices=KINDS, help="only this kind of passage")
     kb_search.add_argument("--alertname", metavar="NAME", help="only passages about this alert")
     kb_search.add_argument("--since", metavar="DURATION", help="only incidents/passages newer than this, e.g. 7d, 12h")
     kb_search.add_argument("--json", action="store_true", help="machine-readable output")
@@ -70,12 +129,20 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--generator", choices=("auto", "extractive", "ollama", "mlx"),
                      help="who writes the answer (overrides chat.generator)")
 
+    chat = sub.add_parser("chat", help="Bruno's own numbers, and its ratings as training data")
+    chat_sub = chat.add_subparsers(dest="chat_command", metavar="ACTION", required=True)
+    chat_stats = chat_sub.add_parser("stats", help="RAG usage, citation rate, knowledge-base coverage, latency p50/p95/p99, ratings")
+    chat_stats.add_argument("--json", action="store_true", help="machine-readable output")
+    chat_export = chat_sub.add_parser("export", help="the rated answers as JSON lines (mlx-lm chat messages + rating), for a later fine-tune")
+    chat_export.add_argument("file", metavar="FILE", help="where to write (- for stdout)")
+    chat_export.add_argument("--only", choices=("up", "down"), help="only the answers rated up (or down)")
+
     train = sub.add_parser("train", help="train a model (the TRM that proposes remediations)")
     train_sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
     train_trm = train_sub.add_parser("trm", help="train the TRM on the shipped corpus and demo data (+ --data) and make it active")
     train_trm.add_argument("--data", action="append", default=[], metavar="FILE.jsonl", help="more labelled examples (dataset rows); repeatable")
     train_trm.add_argument("--corpus", metavar="DIR", help="the corpus directory (default: ../shared/corpus or $SRECONSOLE_CORPUS)")
-    train_trm.add_argument("--epochs", type=int, metavar="N", help="training epochs (default 40)")
+    train_trm.add_argument("--epochs", type=_whole(1, 100000), metavar="N", help="training epochs (default 40)")
     train_trm.add_argument("--no-activate", action="store_true", help="save the model without making it the active one")
     train_trm.add_argument("--json", action="store_true", help="machine-readable report")
 
@@ -90,24 +157,37 @@ def _parser() -> argparse.ArgumentParser:
     review_list = review_sub.add_parser("list", help="pending proposals (--all: every state), severity then confidence")
     review_list.add_argument("--all", action="store_true", help="every state, not only pending")
     review_list.add_argument("--json", action="store_true", help="machine-readable output")
+    review_list.add_argument("--wide", action="store_true", help="every column (method, alerts, decided by, reason) at full width")
     review_approve = review_sub.add_parser("approve", help="approve a proposal (then execute: a dry run unless its risk is in review.apply_risks)")
-    review_approve.add_argument("id", type=int)
+    review_approve.add_argument("id", type=_whole(1, 2**63 - 1))
     review_approve.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
     review_approve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="edit a parameter (re-validated); repeatable")
+    review_approve.add_argument("--even-if-resolved", action="store_true",
+                                help="approve although the proposal's alert has resolved (refused otherwise, exit 2)")
     review_approve.add_argument("--json", action="store_true")
     review_reject = review_sub.add_parser("reject", help="reject a proposal; --action labels the right one for training")
-    review_reject.add_argument("id", type=int)
+    review_reject.add_argument("id", type=_whole(1, 2**63 - 1))
     review_reject.add_argument("--reason", required=True, help="why (required)")
     review_reject.add_argument("--action", metavar="ACTION_ID", help="the action that should have been proposed")
     review_reject.add_argument("--json", action="store_true")
+    review_rollback = review_sub.add_parser("rollback", help="roll back an executed reversible action (what it recorded before the change is sent back)")
+    review_rollback.add_argument("id", type=int)
+    review_rollback.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    review_rollback.add_argument("--json", action="store_true")
+    review_reconcile = review_sub.add_parser(
+        "reconcile", help="settle executions that were interrupted (outcome unknown) by reading the cluster; with ID, record a human's verdict")
+    review_reconcile.add_argument("id", type=int, nargs="?", help="a proposal whose outcome is unknown")
+    review_reconcile.add_argument("--outcome", choices=("executed", "failed"), help="with ID: what you found in the cluster")
+    review_reconcile.add_argument("--reason", help="with ID: what you saw (recorded in the audit trail)")
+    review_reconcile.add_argument("--json", action="store_true")
 
     pipeline = sub.add_parser("pipeline", help="training pipeline runs: start, list, show, promote, cancel")
     pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", metavar="ACTION", required=True)
     p_run = pipeline_sub.add_parser("run", help="start a run in a worker process and follow it")
     p_run.add_argument("--model", choices=("trm", "lora"), default="trm", help="the TRM, or LoRA on a small LLM with mlx-lm")
     p_run.add_argument("--base", metavar="NAME|PATH|demo-tiny", help="LoRA base: a prepared model (sreconsole models list, e.g. gemma3-270m), a local Hugging Face model directory, or demo-tiny (a tiny random llama built locally)")
-    p_run.add_argument("--iters", type=int, metavar="N", help="LoRA iterations")
-    p_run.add_argument("--epochs", type=int, metavar="N", help="TRM training epochs")
+    p_run.add_argument("--iters", type=_whole(1, 10**7), metavar="N", help="LoRA iterations")
+    p_run.add_argument("--epochs", type=_whole(1, 100000), metavar="N", help="TRM training epochs")
     p_run.add_argument("--corpus", metavar="DIR", help="corpus directory (default ../shared/corpus or $SRECONSOLE_CORPUS)")
     p_run.add_argument("--resume", metavar="RUN_ID", help="continue a failed or cancelled run from its first unfinished step")
     p_run.add_argument("--detach", action="store_true", help="start and return at once")
@@ -115,6 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--json", action="store_true")
     p_list = pipeline_sub.add_parser("list", help="runs, newest first")
     p_list.add_argument("--json", action="store_true")
+    p_list.add_argument("--wide", action="store_true", help="every column (the MLflow run) at full width")
     p_show = pipeline_sub.add_parser("show", help="one run: steps, metrics, log tail")
     p_show.add_argument("id")
     p_show.add_argument("--json", action="store_true")
@@ -125,7 +206,9 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the review audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
+    audit_verify = audit_sub.add_parser("verify", help="check the hash chain, the seals of the queue rows, the MACs and the anchor; exit 1 naming the first bad entry")
+    audit_verify.add_argument("--anchor", metavar="FILE", help="seq-hash lines kept outside the store (the witness, a copy, or journal lines); default: review.audit_witness")
+    audit_sub.add_parser("adopt-key", help="start the keyed chain (review.audit_key_file) on a trail written without a key")
     audit_export = audit_sub.add_parser("export", help="every entry, oldest first")
     audit_export.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -145,9 +228,14 @@ def _parser() -> argparse.ArgumentParser:
     m_prepare.add_argument("--json", action="store_true", help="machine-readable output")
     m_list = models_sub.add_parser("list", help="prepared models, and the known ones that are not")
     m_list.add_argument("--json", action="store_true", help="machine-readable output")
+    m_list.add_argument("--wide", action="store_true", help="every column (the description) at full width")
 
     doctor = sub.add_parser("doctor", help="check configured sources and local prerequisites")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = sub.add_parser("demo", help="the embedded demo's own state")
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
+    demo_sub.add_parser("reset", help="start the demo afresh: its clock, its review queue and Bruno's history (nothing else)")
     return parser
 
 
@@ -166,6 +254,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A closed stdout (``| head``) ends any command quietly with
+    ``EXIT_BROKEN_PIPE``; nothing is printed about it, as with any Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's own flush at exit finds nothing
+        # to write (it would print "Exception ignored ... BrokenPipeError").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from pathlib import Path
 
@@ -176,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sreconsole: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    _private_state(settings)
 
     if args.command == "config":
         from sreconsole.cli.config import run_config_show
@@ -185,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "alerts":
         from sreconsole.cli.alerts import run_alerts_list
 
-        return run_alerts_list(settings, args.filter, as_json=args.json)
+        return run_alerts_list(settings, args.filter, as_json=args.json, wide=args.wide)
     if args.command == "kb":
         from sreconsole.cli.kb import run_kb
 
@@ -194,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli.chat import run_ask
 
         return run_ask(settings, args)
+    if args.command == "chat":
+        from sreconsole.cli.chat import run_chat
+
+        return run_chat(settings, args)
     if args.command == "pipeline":
         from sreconsole.cli.pipeline import run_pipeline_command
 
@@ -210,12 +319,35 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli.models import run_models_command
 
         return run_models_command(settings, args)
+    if args.command == "demo":
+        from sreconsole.cli.demo import run_demo_reset
+
+        return run_demo_reset(settings)
     if args.command == "doctor":
         from sreconsole.cli.doctor import run_doctor
 
         _print_warnings(settings)
         return run_doctor(settings, as_json=args.json)
     return _run_tui(settings)
+
+
+def _private_state(settings) -> None:
+    """Everything this process and its workers create is private to the user: umask 077
+    (added to the user's own), the data dir made 0700 when it is created, and the libraries'
+    own writes kept inside it (:func:`sreconsole.knowledge.offline.keep_library_state_in`).
+    A review queue shared with a group (``review.share_group``) sets its own modes."""
+    import os
+
+    from sreconsole.knowledge.offline import keep_library_state_in
+
+    os.umask(os.umask(0o077) | 0o077)
+    path = settings.data_path
+    if not path.exists():
+        try:
+            path.mkdir(parents=True, mode=0o700)
+        except OSError:
+            pass  # a read-only or missing place: whatever needs the data dir says so itself
+    keep_library_state_in(path)
 
 
 def _print_warnings(settings) -> None:

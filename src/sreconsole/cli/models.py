@@ -10,16 +10,16 @@ the reason on stderr; 2 an unknown name.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from sreconsole.cli.output import write_json
 
 
 def run_models_command(settings, args) -> int:
     if args.models_command == "prepare":
         return run_prepare(settings, args.name, force=args.force, dtype=args.dtype, as_json=args.json)
-    return run_list(settings, as_json=args.json)
+    return run_list(settings, as_json=args.json, wide=args.wide)
 
 
 def run_prepare(settings, name: str, *, force: bool, dtype: str, as_json: bool) -> int:
@@ -40,8 +40,8 @@ def run_prepare(settings, name: str, *, force: bool, dtype: str, as_json: bool) 
         print(f"sreconsole: models prepare {name}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if as_json:
-        print(json.dumps({"name": done.name, "path": str(done.path), "created": done.created,
-                          "seconds": round(done.seconds, 1), "manifest": done.manifest}, indent=2))
+        write_json({"name": done.name, "path": str(done.path), "created": done.created,
+                    "seconds": round(done.seconds, 1), "manifest": done.manifest})
         return EXIT_OK
     m = done.manifest
     if done.created:
@@ -53,7 +53,7 @@ def run_prepare(settings, name: str, *, force: bool, dtype: str, as_json: bool) 
     return EXIT_OK
 
 
-def run_list(settings, *, as_json: bool) -> int:
+def run_list(settings, *, as_json: bool, wide: bool = False) -> int:
     from sreconsole.models.registry import KNOWN, install_hint, installed, list_prepared, llm_root
 
     prepared = {p.name: p for p in list_prepared(settings.data_path)}
@@ -70,18 +70,15 @@ def run_list(settings, *, as_json: bool) -> int:
             "hint": "" if ready else (f"sreconsole models prepare {name}" if known and installed(known) else install_hint(known) if known else ""),
         })
     if as_json:
-        print(json.dumps({"root": str(llm_root(settings.data_path)), "models": rows}, indent=2))
+        write_json({"root": str(llm_root(settings.data_path)), "models": rows})
         return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from sreconsole.cli.tables import Column, print_table
 
-    table = Table(title=f"language models ({llm_root(settings.data_path)})", title_justify="left")
-    for column in ("name", "state", "parameters", "where / next step"):
-        table.add_column(column, overflow="fold")
+    columns = [Column("name", key=True), Column("state", key=True), Column("parameters", key=True, justify="right"),
+               Column("where / next step"), Column("description", wide=True)]
+    table = []
     for r in rows:
         state = f"prepared ({r['dtype']})" if r["prepared"] else ("not prepared" if r["installed"] else "package not installed")
-        params = f"{r['parameters']:,}" if r["parameters"] else ""
-        table.add_row(Text(r["name"]), Text(state), Text(params), Text(r["path"] or r["hint"]))
-    Console().print(table)
+        table.append([r["name"], state, f"{r['parameters']:,}" if r["parameters"] else "", r["path"] or r["hint"], r["description"]])
+    print_table(columns, table, title=f"language models ({llm_root(settings.data_path)})", wide=wide)
     return EXIT_OK

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
 def run_triage_command(settings, args) -> int:
@@ -43,12 +44,11 @@ def _service(settings):
 
 
 def _train(settings, args) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sreconsole.services.triage import train_trm
 
-    console = Console(stderr=True)
+    console = rich_console(stderr=True)
     corpus = Path(args.corpus).expanduser() if args.corpus else None
     if corpus is not None and not corpus.is_dir():
         print(f"sreconsole: --corpus {args.corpus!r} is not a directory", file=sys.stderr)
@@ -85,7 +85,7 @@ def _train(settings, args) -> int:
         "metrics": report.metrics,
     }
     if args.json:
-        print(json.dumps(out, indent=2))
+        write_json(out)
         return EXIT_OK
     t = report.metrics.get("test", {})
     v = report.metrics.get("validation", {})
@@ -133,11 +133,11 @@ def _triage(settings, args) -> int:
         for n, alert, error in rows:
             if alert is None:
                 bad += 1
-                sys.stdout.write(json.dumps({"line": n, "error": error}, ensure_ascii=False) + "\n")
+                write_json_line({"line": n, "error": error})
             else:
                 proposal = next(proposals)
                 made.append((proposal, alert))
-                sys.stdout.write(json.dumps(proposal.as_dict(), ensure_ascii=False) + "\n")
+                write_json_line(proposal.as_dict())
         if getattr(args, "enqueue", False) and made:
             code = _enqueue(settings, made)
             if code:
@@ -163,7 +163,7 @@ def _triage(settings, args) -> int:
         if code:
             return code
     if args.json:
-        print(json.dumps(proposal.as_dict(), ensure_ascii=False, indent=2))
+        write_json(proposal.as_dict())
         return EXIT_OK
     _print_proposal(proposal, engine)
     return EXIT_OK
@@ -171,13 +171,11 @@ def _triage(settings, args) -> int:
 
 def _enqueue(settings, made) -> int:
     """Put proposals in the review queue; one line on stderr says how many."""
-    import os
-
-    from sreconsole.domain.operator import Operator
     from sreconsole.review.store import ReviewError
+    from sreconsole.services.identity import current_operator
     from sreconsole.services.review import ReadOnly, ReviewQueue
 
-    queue = ReviewQueue(settings, Operator.from_environ(os.environ))
+    queue = ReviewQueue(settings, current_operator())
     try:
         records = queue.enqueue([p for p, _ in made], [a for _, a in made])
     except ReadOnly as exc:
@@ -193,10 +191,9 @@ def _enqueue(settings, made) -> int:
 
 
 def _print_proposal(p, engine) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     conf = "—" if p.confidence is None else f"{p.confidence:.2f}"
     head = Text()
     head.append(f"{p.alertname}", style="bold")
@@ -246,12 +243,11 @@ def _eval(settings, args) -> int:
     result["model_version"] = service.engine().model_version
     result["errors"] = errors
     if args.json:
-        print(json.dumps(result, indent=2))
+        write_json(result)
         return EXIT_FAILED if errors else EXIT_OK
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     console.print(f"{result['n']} alerts, model {result['model_version'] or 'none'}: accuracy {result['accuracy']:.3f}, "
                   f"macro-F1 {result['macro_f1']:.3f}, ECE {result['ece']:.3f}, requires review {result['requires_human_review']:.1%}")
     rel = Table(title="reliability", title_justify="left")

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sreconsole.domain.alerts import Alert, parse_time
-from sreconsole.domain.matchers import Matcher, MatcherError, MatchType
+from sreconsole.domain.alerts import Alert, AlertState, parse_time
+from sreconsole.domain.matchers import LABEL_NAME, Matcher, MatcherError, MatchType
 from sreconsole.domain.text import to_str
 
 ACK_PREFIX = "ACK!"
 """Comment prefix that marks a silence as an acknowledgement (karma uses the same idea)."""
-
-# Labels that identify the alert instance; silencing by them mutes exactly this alert.
-_IDENTITY_SKIP = {"severity"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +58,39 @@ def parse_silence(raw: Any) -> Silence | None:
 
 
 def matchers_for(alert: Alert) -> list[Matcher]:
-    """Equality matchers on the alert's identifying labels: the silence mutes this alert."""
-    return [Matcher.create(k, MatchType.EQUAL, v) for k, v in sorted(alert.labels.items()) if k not in _IDENTITY_SKIP and re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", k)]
+    """Equality matchers on every label of the alert.
+
+    Alertmanager identifies an alert by its whole label set (the fingerprint is a hash of
+    all of them; annotations are not part of it), and its own UI and karma fill a silence
+    for one alert with all its labels. Leaving one out (``severity`` was, once) widens the
+    silence to every alert that differs only there. A label whose name no matcher can
+    carry is left out; :func:`muted_alerts` then shows what that widens to."""
+    return [Matcher.create(k, MatchType.EQUAL, v) for k, v in sorted(alert.labels.items()) if LABEL_NAME.fullmatch(k)]
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+def muted_alerts(matchers: Iterable[Matcher], alerts: Iterable[Alert]) -> list[Alert]:
+    """The alerts not yet resolved that a silence with ``matchers`` would mute.
+
+    Equality on all of an alert's labels still mutes any alert that has those labels and
+    more (``{alertname="X", severity="warning"}`` also matches the same alert with a
+    ``pod`` label): the dialogs show this list and ask before muting more than one."""
+    ms = list(matchers)
+    return [a for a in alerts if a.state is not AlertState.RESOLVED and all(m.matches(a.labels) for m in ms)]
 
 
-def parse_duration(text: str) -> timedelta:
-    """``2h``, ``30m``, ``1d12h``, ``90s`` → timedelta. Raises ValueError with a clear message."""
+_DURATION = re.compile(r"^\s*(?:(\d{1,12})\s*d)?\s*(?:(\d{1,12})\s*h)?\s*(?:(\d{1,12})\s*m)?\s*(?:(\d{1,12})\s*s)?\s*$")
+
+
+def parse_duration(text: str, longest: timedelta = timedelta(days=365), too_long: str = "use a config change, not a silence") -> timedelta:
+    """``2h``, ``30m``, ``1d12h``, ``90s`` → timedelta. Raises ValueError with a clear message
+    (also for a number of days no timedelta can hold: ``99999999999d``)."""
     m = _DURATION.match(text or "")
     if not m or not any(m.groups()):
         raise ValueError(f"duration {text!r}: use forms like 30m, 2h, 1d12h")
     d, h, mi, s = (int(x) if x else 0 for x in m.groups())
-    delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
-    if delta <= timedelta(0):
+    seconds = d * 86400 + h * 3600 + mi * 60 + s  # in whole numbers first: timedelta() overflows
+    if seconds <= 0:
         raise ValueError("duration must be positive")
-    if delta > timedelta(days=365):
-        raise ValueError("duration longer than a year: use a config change, not a silence")
-    return delta
+    if seconds > longest.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than {longest.days} days: {too_long}")
+    return timedelta(seconds=seconds)

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from sreconsole.domain.evidence import sparkline
 from sreconsole.tui.record_table import RecordTable
-from sreconsole.tui.render import clean, safe
+from sreconsole.tui.render import clean, notify_plain, safe
 
 COLUMNS = (("id", "RUN", 17), ("model", "MODEL", 5), ("trigger", "TRIGGER", 7), ("status", "STATUS", 9), ("version", "VERSION", 18), ("acc", "ACC", 5))
 STEP_MARK = {"done": "✓", "running": "▶", "failed": "✗", "skipped": "–", "not applicable": "–", "pending": "·"}
@@ -66,9 +66,9 @@ class TrainingPane(Vertical, can_focus=False):
         except PipelineBusy:
             return
         except Exception as exc:  # noqa: BLE001 - a failed schedule check must not break the pane
-            self.app.call_from_thread(self.app.notify, f"retraining schedule: {clean(str(exc), 200)}", severity="warning", timeout=8)
+            notify_plain(self.app, f"retraining schedule: {exc}", severity="warning", timeout=8)
             return
-        self.app.call_from_thread(self.app.notify, f"retraining started ({when.trigger}): {clean(when.reason, 160)} — {run.id}", timeout=8)
+        notify_plain(self.app, f"retraining started ({when.trigger}): {clean(when.reason, 160)} — {run.id}", timeout=8)
 
     @work(thread=True, exclusive=True, group="training-poll", exit_on_error=False, description="read pipeline runs")
     def poll(self) -> None:
@@ -91,8 +91,8 @@ class TrainingPane(Vertical, can_focus=False):
             self.query_one(RecordTable).show(self.runs)
         running = sum(1 for r in self.runs.values() if r.status == "running")
         title.update(Text.assemble(
-            ("Training  ", "bold"), f"{len(self.runs)} runs", (f"  {running} running" if running else "", "bold"),
-            (f"  active model {active}" if active else "  no active model", "dim"), ("  " + clean(error, 200) if error else "", "bold red"),
+            ("Training  ", "bold"), f"{len(self.runs)} runs", (f"  {running:d} running" if running else "", "bold"),
+            safe(f"  active model {active}" if active else "  no active model", 80, style="dim"), ("  " + clean(error, 200) if error else "", "bold red"),
         ))
         r = self.selected()
         detail = self.query_one("#training-detail", Static)
@@ -106,7 +106,7 @@ class TrainingPane(Vertical, can_focus=False):
         style = {"succeeded": theme.success or "green", "failed": theme.error or "red", "running": f"bold {theme.accent}", "cancelled": "dim"}.get(r.status, "")
         acc = r.metrics.get("accuracy")
         return [
-            Text(r.id, style="dim"), Text(r.model), Text(r.trigger, style="dim"), Text(r.status, style=style),
+            safe(r.id, 40, style="dim"), safe(r.model, 12), safe(r.trigger, 20, style="dim"), safe(r.status, 12, style=style),
             safe(r.version or "—", 40), Text(f"{acc:.3f}" if isinstance(acc, (int, float)) else "—"),
         ]
 
@@ -125,7 +125,7 @@ class TrainingPane(Vertical, can_focus=False):
 
     def action_start(self) -> None:
         if self.app.settings.read_only:
-            self.app.notify("read-only: starting a training run is disabled", severity="warning")
+            notify_plain(self, "read-only: starting a training run is disabled", severity="warning")
             return
 
         def done(choice: tuple[str, int] | None) -> None:
@@ -138,17 +138,17 @@ class TrainingPane(Vertical, can_focus=False):
     def action_cancel(self) -> None:
         r = self.selected()
         if r is None or r.status not in ("running", "queued"):
-            self.app.notify("select a running run to cancel", severity="warning")
+            notify_plain(self, "select a running run to cancel", severity="warning")
             return
         self._call(lambda: self.board.cancel(r.id), "cancelled")
 
     def action_promote(self) -> None:
         r = self.selected()
         if r is None or r.status != "succeeded":
-            self.app.notify("select a succeeded run to promote", severity="warning")
+            notify_plain(self, "select a succeeded run to promote", severity="warning")
             return
         if self.app.settings.read_only:
-            self.app.notify("read-only: promoting a model is disabled", severity="warning")
+            notify_plain(self, "read-only: promoting a model is disabled", severity="warning")
             return
         self._call(lambda: self.board.promote(r.id), "promoted")
 
@@ -172,18 +172,18 @@ class TrainingPane(Vertical, can_focus=False):
         try:
             run = call()
         except Exception as exc:  # noqa: BLE001 - PipelineBusy, ValueError: say it, change nothing
-            self.app.call_from_thread(self.app.notify, clean(str(exc), 300), severity="error", timeout=10)
+            notify_plain(self.app, exc, severity="error", timeout=10)
         else:
             if verb == "promoted":
                 svc = getattr(self.app, "triage_service", None)
                 if svc is not None:
                     svc.reload()  # triage switches to the promoted model without a restart
-            self.app.call_from_thread(self.app.notify, f"{verb} {run.id}" + (f" ({run.version})" if run.version else ""), timeout=6)
+            notify_plain(self.app, f"{verb} {run.id}" + (f" ({run.version})" if run.version else ""), timeout=6)
         self.app.call_from_thread(self.poll)
 
 
 def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
-    lines: list = [Text.assemble(safe(r.id, 40, style="bold"), (f"  {r.model}{' (demo)' if r.demo else ''}  {r.trigger}  ", "dim"), (r.status, "bold"),
+    lines: list = [Text.assemble(safe(r.id, 40, style="bold"), safe(f"  {r.model}{' (demo)' if r.demo else ''}  {r.trigger}  ", 80, style="dim"), safe(r.status, 20, style="bold"),
                                  (f"  {r.duration_s:.0f}s" if r.duration_s else "", "dim"), ("  ACTIVE" if r.version and r.version == active else "", "bold reverse"))]
     for step in r.steps:
         mark = STEP_MARK.get(step.status, "?")
@@ -191,7 +191,7 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
         if step.status == "running" and step.progress is not None:
             filled = int(round(max(0.0, min(1.0, step.progress)) * 20))
             bar = " " + "█" * filled + "░" * (20 - filled) + f" {step.progress:.0%}"
-        lines.append(Text.assemble((f" {mark} ", "bold"), (step.name, "" if step.status != "pending" else "dim"), (bar, theme.accent or ""),
+        lines.append(Text.assemble(safe(f" {mark} ", 4, style="bold"), safe(step.name, 40, style="" if step.status != "pending" else "dim"), safe(bar, 40, style=theme.accent or ""),
                                    ("  " + clean(step.message, 120) if step.message else "", "dim")))
     if stream is not None and stream.losses:
         last = stream.last
@@ -205,10 +205,10 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
             eta = f"  ETA {max(0.0, (total - done) * elapsed / done):.0f}s"
         if last.get("tokens_per_s"):
             eta += f"  {last['tokens_per_s']:.0f} tok/s"
-        lines.append(Text.assemble(("loss ", "dim"), (sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], theme.accent or ""), (f" {stream.losses[-1]:.3f}{eta}", "")))
+        lines.append(Text.assemble(("loss ", "dim"), safe(sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], 40, style=theme.accent or ""), (f" {stream.losses[-1]:.3f}", ""), safe(eta, 40)))
     metrics = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}
     if metrics:
-        lines.append(Text("metrics: " + "  ".join(f"{k} {v:.3f}" for k, v in list(metrics.items())[:6]), style="dim"))
+        lines.append(safe("metrics: " + "  ".join(f"{k} {v:.3f}" for k, v in list(metrics.items())[:6]), None, style="dim", single_line=False))
     if r.error:
         lines.append(safe("error: " + r.error, 400, style="red", single_line=False))
     for line in tail[-6:]:
@@ -231,7 +231,7 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
         with Vertical():
             yield Label(Text("Start a training run (runbooks, rule corpora, demo data and operators' decisions)", style="bold"))
             yield Select([("TRM: the triage model", "trm"), ("LoRA on demo-tiny (a tiny local llama; demo only)", "lora")], value="trm", allow_blank=False, id="start-model")
-            yield Input(placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
+            yield Input(select_on_focus=False, placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
             yield Static("", id="start-error")
             yield Label(Text("enter: start in a worker process · tab: next field · esc: cancel", style="dim"))
 
@@ -247,7 +247,7 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
             return
         limit = 1000 if model == "trm" else 100000
         if not value.isdigit() or not 1 <= int(value) <= limit:
-            self.query_one("#start-error", Static).update(Text(f"a whole number from 1 to {limit}"))
+            self.query_one("#start-error", Static).update(Text(f"a whole number from 1 to {limit:d}"))
             return
         self.dismiss((model, int(value)))
 
