@@ -13,8 +13,8 @@ run's ``eval_answers.jsonl`` on the held-out test split:
   (the majority baseline), scored the same way.
 
 ``--openblas`` preloads Debian's OpenBLAS into the worker (``LD_PRELOAD``): the ``mlx[cpu]``
-wheel bundles netlib's reference BLAS, and matrix products are ~25x faster with OpenBLAS
-here (bench/README.md).
+wheel bundles netlib's reference BLAS, and a prompt-sized matrix product is 27x faster with
+OpenBLAS here (bench/mlx_blas.py).
 
 Run: ``.venv/bin/python bench/gemma_lora.py --iters 60 --openblas [--data-dir DIR]``
 """
