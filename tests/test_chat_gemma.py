@@ -41,6 +41,19 @@ def knowledge(tmp_path_factory, embedder) -> OneStore:
     return runbook_store(tmp_path_factory.mktemp("gemma-kb"), embedder, {"payments.md": RUNBOOK})
 
 
+@pytest.fixture(scope="module")
+def gemma(gemma_data_dir: Path):
+    """One generator over the prepared model for the module, loaded once (1 GB of float32
+    weights): Bruno as make_bruno builds it for this setting, but sharing the load."""
+    from sreconsole.chat.generators import MlxGenerator
+    from sreconsole.models.registry import model_dir
+    from sreconsole.triage.catalog import load_catalog
+
+    gen = MlxGenerator(model_dir(gemma_data_dir, GEMMA), 24, 0, load_catalog().ids, label=GEMMA)
+    gen._load()
+    return gen
+
+
 @pytest.fixture
 def gemma_settings(settings, gemma_data_dir: Path):
     link_gemma(gemma_data_dir, settings.data_path)
@@ -48,14 +61,16 @@ def gemma_settings(settings, gemma_data_dir: Path):
 
 
 @needs_gemma
-def test_the_name_resolves_to_the_prepared_model_and_the_prompt_is_gemmas(gemma_settings, knowledge: OneStore) -> None:
+def test_the_name_resolves_to_the_prepared_model_and_the_prompt_is_gemmas(gemma_settings, gemma, knowledge: OneStore) -> None:
     from sreconsole.chat.generators import MlxGenerator
     from sreconsole.services.chat import make_bruno
 
     bruno = make_bruno(gemma_settings, knowledge)
     assert bruno.generator_problem == "" and isinstance(bruno.generator, MlxGenerator)
     assert bruno.generator.name == f"mlx:{GEMMA}" and (bruno.generator.path / "manifest.json").is_file()
-    _, tokenizer = bruno.generator._load()
+    assert bruno.generator.path.resolve() == gemma.path.resolve()  # the module's shared load is this model
+    assert bruno.generator.actions == gemma.actions and bruno.generator.max_tokens == gemma.max_tokens
+    _, tokenizer = gemma._load()
     hits = knowledge.kb.search(QUESTION, 5, exclude_kind="incident").hits
     prompt = bruno.generator.prompt(tokenizer, QUESTION, hits, [])
     assert prompt.startswith("<bos><start_of_turn>user\nYou are Bruno")  # Gemma has no system turn
@@ -64,10 +79,11 @@ def test_the_name_resolves_to_the_prepared_model_and_the_prompt_is_gemmas(gemma_
 
 
 @needs_gemma
-def test_gemma_streams_stops_and_every_kept_citation_was_retrieved(gemma_settings, knowledge: OneStore) -> None:
-    from sreconsole.services.chat import make_bruno
+def test_gemma_streams_stops_and_every_kept_citation_was_retrieved(gemma_settings, gemma, knowledge: OneStore) -> None:
+    from sreconsole.chat.bruno import Bruno
+    from sreconsole.triage.catalog import load_catalog
 
-    bruno = make_bruno(gemma_settings, knowledge)
+    bruno = Bruno(gemma_settings, knowledge, catalog=load_catalog(), generator=gemma)
     items = list(bruno.stream(QUESTION))
     answer, chunks = items[-1], items[:-1]
     assert answer.generator == f"mlx:{GEMMA}" and answer.intent == "knowledge", answer.note
@@ -81,13 +97,9 @@ def test_gemma_streams_stops_and_every_kept_citation_was_retrieved(gemma_setting
 
 
 @needs_gemma
-def test_closing_the_stream_stops_gemma(gemma_settings, knowledge: OneStore) -> None:
-    from sreconsole.chat.generators import MlxGenerator
-    from sreconsole.models.registry import model_dir
-
-    gen = MlxGenerator(model_dir(gemma_settings.data_path, GEMMA), 400, 0, ["pod-restart"])
+def test_closing_the_stream_stops_gemma(gemma, knowledge: OneStore) -> None:
     hits = knowledge.kb.search(QUESTION, 1, exclude_kind="incident").hits  # one passage: a shorter prefill
-    stream = gen.generate(QUESTION, hits)
+    stream = gemma.generate(QUESTION, hits)
     first = next(stream)
     stream.close()  # a newer question cancels the worker: the generator is not resumed
     assert isinstance(first, str)
