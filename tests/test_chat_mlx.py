@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kbhelp import OneStore, runbook_store
 from sreconsole.chat.bruno import Bruno
 from sreconsole.chat.generators import MlxGenerator
 from sreconsole.knowledge.search import Hit
@@ -42,30 +43,9 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_demo_base(root / "model", data, vocab_size=400)
 
 
-class OneStore:
-    """Bruno's knowledge over a store with the runbook above."""
-
-    def __init__(self, kb) -> None:
-        self.kb = kb
-
-    def prepare(self) -> None:
-        pass
-
-    def knowledge_base(self):
-        return self.kb
-
-
 @pytest.fixture(scope="module")
 def knowledge(tmp_path_factory, embedder) -> OneStore:
-    from sreconsole.knowledge.search import KnowledgeBase
-    from sreconsole.knowledge.store import Writer
-
-    root = tmp_path_factory.mktemp("mlx-kb")
-    (root / "docs").mkdir()
-    (root / "docs" / "payments.md").write_text(RUNBOOK, encoding="utf-8")
-    with Writer(root / "kb.duckdb", embedder) as w:
-        w.index([root / "docs"])
-    return OneStore(KnowledgeBase(root / "kb.duckdb", embedder))
+    return runbook_store(tmp_path_factory.mktemp("mlx-kb"), embedder, {"payments.md": RUNBOOK})
 
 
 def test_the_prompt_is_the_models_chat_template_over_numbered_passages(tiny_model: Path) -> None:

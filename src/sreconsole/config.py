@@ -228,7 +228,7 @@ class PipelineSettings:
 @dataclass
 class ChatSettings:
     generator: str = setting("auto", "Who writes Bruno's answers: 'auto' (Ollama when ollama.url is set, else the local MLX model when chat.mlx_model is set, else extractive), 'ollama', 'mlx' or 'extractive'.", Choice(CHAT_GENERATORS))
-    mlx_model: str = setting("", "Local MLX / Hugging Face model directory for the 'mlx' generator, or run:<RUN_ID> for the model a LoRA pipeline run fused. Never downloaded.")
+    mlx_model: str = setting("", "Local MLX / Hugging Face model directory for the 'mlx' generator, the name of a model prepared with 'sreconsole models prepare' (gemma3-270m), or run:<RUN_ID> for the model a LoRA pipeline run fused. Never downloaded.")
     max_tokens: int = setting(400, "Most tokens the MLX generator writes per answer.", Number(least=16, most=32768))
     context_messages: int = setting(6, "How many past chat messages Bruno sends to the generator with a question.", Number(least=0, most=100))
     history: bool = setting(True, "Keep the chat history in the data dir (chat/history.jsonl) across restarts.")

@@ -194,7 +194,7 @@ def choose(settings) -> str:
     if choice == "ollama" and not settings.ollama.url:
         raise ValueError("chat.generator = 'ollama' needs ollama.url")
     if choice == "mlx" and not chat.mlx_model:
-        raise ValueError("chat.generator = 'mlx' needs chat.mlx_model (a model directory or run:<id>)")
+        raise ValueError("chat.generator = 'mlx' needs chat.mlx_model (a model directory, a prepared model's name or run:<id>)")
     return choice
 
 
@@ -202,8 +202,16 @@ def mlx_label(value: str) -> str:
     return f"run {value[4:]}" if value.startswith("run:") else Path(value).expanduser().name
 
 
-def local_mlx_model(value: str) -> tuple[Path, None, str]:
-    """``chat.mlx_model`` given as a directory: (model dir, no adapters, label)."""
+def local_mlx_model(value: str, data_path: Path | None = None) -> tuple[Path, None, str]:
+    """``chat.mlx_model`` given as a directory, or as the name of a model prepared under
+    the data dir (``gemma3-270m``, see ``sreconsole models``): (model dir, no adapters,
+    label). A known name not prepared yet raises ValueError saying what to run."""
+    if data_path is not None:
+        from sreconsole.models.registry import resolve
+
+        prepared = resolve(data_path, value)
+        if prepared is not None:
+            return prepared, None, value
     return Path(value).expanduser(), None, mlx_label(value)
 
 
@@ -230,6 +238,6 @@ def make_generator(settings, actions: Sequence[str], mlx_model: tuple[Path, Path
         o = settings.ollama
         return OllamaGenerator(o.url, o.model, o.timeout_s, window, actions)
     if choice == "mlx":
-        path, adapter, label = mlx_model or local_mlx_model(settings.chat.mlx_model)
+        path, adapter, label = mlx_model or local_mlx_model(settings.chat.mlx_model, settings.data_path)
         return MlxGenerator(path, max(16, int(settings.chat.max_tokens)), window, actions, adapter_path=adapter, label=label)
     return ExtractiveGenerator()

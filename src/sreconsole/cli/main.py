@@ -3,7 +3,7 @@
 This module holds the whole parser (so ``--help`` reads as one page) and ``main``, which
 loads the settings and hands them to the command's module: ``alerts``, ``config``,
 ``doctor``, ``kb``, ``chat`` (ask), ``triage`` (triage, train, eval), ``review`` (review,
-audit), ``pipeline``, ``demo``. Those imports are local to each branch, and each command module
+audit), ``pipeline``, ``models``, ``demo``. Those imports are local to each branch, and each command module
 imports its heavy libraries inside its functions, so ``sreconsole --version`` and the TUI's
 start-up pay only for what they use. Nothing imports this module but ``cli/__init__.py``.
 """
@@ -187,7 +187,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", metavar="ACTION", required=True)
     p_run = pipeline_sub.add_parser("run", help="start a run in a worker process and follow it")
     p_run.add_argument("--model", choices=("trm", "lora"), default="trm", help="the TRM, or LoRA on a small LLM with mlx-lm")
-    p_run.add_argument("--base", metavar="PATH|demo-tiny", help="LoRA base: a local Hugging Face model directory, or demo-tiny (a tiny random llama built locally)")
+    p_run.add_argument("--base", metavar="NAME|PATH|demo-tiny", help="LoRA base: a prepared model (sreconsole models list, e.g. gemma3-270m), a local Hugging Face model directory, or demo-tiny (a tiny random llama built locally)")
     p_run.add_argument("--iters", type=_whole(1, 10**7), metavar="N", help="LoRA iterations")
     p_run.add_argument("--epochs", type=_whole(1, 100000), metavar="N", help="TRM training epochs")
     p_run.add_argument("--corpus", metavar="DIR", help="corpus directory (default ../shared/corpus or $SRECONSOLE_CORPUS)")
@@ -219,6 +219,18 @@ def _build_parser() -> argparse.ArgumentParser:
     eval_triage = eval_sub.add_parser("triage", help="accuracy, macro-F1, ECE and coverage of triage on {\"alert\", \"expected\"} rows")
     eval_triage.add_argument("file", metavar="FILE.jsonl")
     eval_triage.add_argument("--json", action="store_true", help="machine-readable output")
+
+    models = sub.add_parser("models", help="language models from PyPI packages, prepared once under the data dir")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    m_prepare = models_sub.add_parser("prepare", help="convert a packaged model into an MLX model directory (once; offline)")
+    m_prepare.add_argument("name", metavar="NAME", help="the model, e.g. gemma3-270m (see: models list)")
+    m_prepare.add_argument("--force", action="store_true", help="convert again even if it is prepared")
+    m_prepare.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                           help="weights on disk (default float32: the faster on CPU; bfloat16 is half the size)")
+    m_prepare.add_argument("--json", action="store_true", help="machine-readable output")
+    m_list = models_sub.add_parser("list", help="prepared models, and the known ones that are not")
+    m_list.add_argument("--json", action="store_true", help="machine-readable output")
+    m_list.add_argument("--wide", action="store_true", help="every column (the description) at full width")
 
     doctor = sub.add_parser("doctor", help="check configured sources and local prerequisites")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
@@ -305,6 +317,10 @@ def _main(argv: list[str] | None) -> int:
         from sreconsole.cli.triage import run_triage_command
 
         return run_triage_command(settings, args)
+    if args.command == "models":
+        from sreconsole.cli.models import run_models_command
+
+        return run_models_command(settings, args)
     if args.command == "demo":
         from sreconsole.cli.demo import run_demo_reset
 

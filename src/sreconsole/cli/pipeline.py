@@ -63,7 +63,7 @@ def _run(settings, args) -> int:
         params["corpus"] = args.corpus
     if args.model == "lora":
         if not args.base and not args.resume:
-            print("sreconsole: --model lora needs --base PATH or --base demo-tiny", file=sys.stderr)
+            print("sreconsole: --model lora needs --base NAME (a prepared model), --base PATH or --base demo-tiny", file=sys.stderr)
             return EXIT_CONFIG
         if args.base:
             params["base"] = args.base

@@ -9,7 +9,9 @@ the artifact tarball and the MLflow location are the TRM's own code. What differ
 - ``base = "demo-tiny"`` builds a randomly initialised 2-layer llama and a tokenizer trained
   on the dataset, locally, so the whole path runs with no download. It learns the format at
   best; its metrics are near zero and the run is marked demo;
-- a base given as a path is a local Hugging Face directory, read with ``HF_HUB_OFFLINE=1``.
+- a base given as a path is a local Hugging Face directory, read with ``HF_HUB_OFFLINE=1``;
+  a base given as a name (``gemma3-270m``) is the directory ``sreconsole models prepare``
+  wrote under the data dir (:mod:`sreconsole.models`).
 
 Heavy imports (MLX, mlx-lm, transformers, MLflow) happen inside the step that needs them.
 """
@@ -262,9 +264,14 @@ def load_base_model(ctx: StepContext) -> StepResult:
         ctx.progress(None, "building the demo-tiny llama and its tokenizer")
         path = build_demo_base(ctx.run_dir / "base-demo-tiny", Path(ctx.outputs("prepare dataset")["lora_data"]))
     else:
-        path = Path(base).expanduser()
+        from sreconsole.models.registry import NotPrepared, resolve
+
+        try:
+            path = resolve(ctx.settings.data_path, base) or Path(base).expanduser()
+        except NotPrepared as exc:
+            raise StepFailed(str(exc)) from exc
         if not (path / "config.json").is_file():
-            raise StepFailed(f"base {base!r} is not 'demo-tiny' nor a local Hugging Face model directory (no config.json)")
+            raise StepFailed(f"base {base!r} is not 'demo-tiny', a prepared model (sreconsole models list) nor a local Hugging Face model directory (no config.json)")
     try:
         model, _tok, config = _load(path)
     except Exception as exc:  # noqa: BLE001 - mlx-lm raises many kinds; the operator needs one line

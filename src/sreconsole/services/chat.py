@@ -39,7 +39,7 @@ def resolve_mlx_model(settings) -> tuple[Path, Path | None, str] | None:
     if not value:
         return None
     if not value.startswith("run:"):
-        return local_mlx_model(value)
+        return local_mlx_model(value, settings.data_path)
     from sreconsole.pipeline.runs import RunStore
 
     run_id = value[4:]
