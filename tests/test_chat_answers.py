@@ -125,3 +125,17 @@ def test_a_model_that_repeats_itself_is_said_once() -> None:
         "- Remove unused images [3][1]",
         "```", "    kubectl cordon <node>", "```",
     ]
+
+
+def test_an_answer_that_echoes_the_prompt_cites_nothing_by_it():
+    """Gemma 3 270M (a base model) repeated the instruction "like [1] or [2]" in 3 of 6
+    bench answers; those markers are the prompt's, not citations."""
+    from sreconsole.chat import grounding
+
+    echo = ("You are Bruno, an assistant for site reliability engineers. Cite every statement with the "
+            "passage number in brackets, like [1] or [2].\nRestart the pod with kubectl [3].")
+    text, cited = grounding.ground(echo, 3)
+    assert cited == [3]
+    assert "like [1]" not in text and "Restart the pod with kubectl [3]." in text
+    plain, cited_plain = grounding.ground("Free space on the node [2], then check the PVC [1].", 3)
+    assert cited_plain == [2, 1] and plain == "Free space on the node [2], then check the PVC [1]."

@@ -69,9 +69,28 @@ def ground(text: str, n_passages: int) -> tuple[str, list[int]]:
             return m.group(0)
         return ""
 
-    out = MARKER.sub(keep, text)
+    out = MARKER.sub(keep, without_echo(text))
     out = re.sub(r"[ \t]+([.,;:])", r"\1", out)
     return re.sub(r"[ \t]{2,}", " ", out), cited
+
+
+def _prompt_sentences() -> list[frozenset[str]]:
+    return [sentence_words(s) for line in SYSTEM_PROMPT.format(actions="").splitlines() for s in sentences(line)]
+
+
+def without_echo(text: str) -> str:
+    """``text`` without the sentences that repeat the system prompt's own instructions.
+
+    A small base model (Gemma 3 270M) often echoes the prompt: "Cite every statement with
+    the passage number in brackets, like [1] or [2]." Kept, that sentence's ``[1]`` and
+    ``[2]`` would count as citations of passages the answer never used."""
+    prompt = _prompt_sentences()
+    lines = []
+    for line in text.splitlines():
+        kept = [s for s in _SENTENCE.split(line) if not any(near_duplicate(sentence_words(s), p) for p in prompt)]
+        if kept or not line.strip():
+            lines.append(" ".join(k.strip() for k in kept) if len(kept) > 1 else (kept[0] if kept else ""))
+    return "\n".join(lines)
 
 
 def near_duplicate(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> bool:
