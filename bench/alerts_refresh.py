@@ -58,7 +58,7 @@ def make_alerts(n: int) -> list[dict]:
     return out
 
 
-async def run(url: str, cycles: int) -> None:
+async def run(url: str, cycles: int, profile: bool = False) -> None:
     from sreconsole.config import load_settings
     from sreconsole.tui.app import make_app
     from sreconsole.tui.panes.alerts import COLUMNS, AlertsPane, AlertTable
@@ -75,6 +75,12 @@ async def run(url: str, cycles: int) -> None:
         print(f"alerts in the pane: {len(pane.snapshot.alerts)}; table rows: {table.row_count}")
 
         refresh, naive, fetch_parse = [], [], []
+        profiler = None
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="disabled")
+            profiler.start()
         for _ in range(cycles):
             t0 = time.perf_counter()
             snapshot = await service.refresh()
@@ -83,6 +89,9 @@ async def run(url: str, cycles: int) -> None:
             await pilot.pause()
             refresh.append(time.perf_counter() - t0)
             fetch_parse.append(t1 - t0)
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
         # The naive way, in the same process and on the same data: a Textual DataTable
         # thrown away and refilled with every alert on every poll.
         from textual.widgets import DataTable
@@ -158,6 +167,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Alerts pane with 10,000 alerts")
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument("--profile", action="store_true", help="pyinstrument over the refresh cycles (pip install pyinstrument)")
     args = parser.parse_args()
     os.environ.setdefault("SRECONSOLE_DATA_DIR", tempfile.mkdtemp(prefix="sreconsole-bench-"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +178,7 @@ def main() -> int:
             for i in range(0, len(alerts), 1000):
                 am.post_alerts(alerts[i : i + 1000])
             print(f"posted {len(alerts)} alerts to Alertmanager {am.url}")
-            asyncio.run(run(am.url, args.cycles))
+            asyncio.run(run(am.url, args.cycles, args.profile))
         finally:
             am.stop()
     return 0

@@ -57,6 +57,11 @@ class TriageService:
                 )
             return self._engine
 
+    def model_version(self) -> str:
+        """The version of the model proposals are made with now ('' without one); a
+        proposal made with another is stale. Loads the engine on first use."""
+        return self.engine().model_version
+
     def propose(self, alerts: Sequence[Alert]):
         return self.engine().propose_many(alerts)
 

@@ -51,6 +51,9 @@ RESOLVED_FOR = timedelta(seconds=10)
 SIDE_PANEL_MIN_WIDTH = 140
 """Terminal width from which the detail panel sits beside the table."""
 SIDE_PANEL_WIDTH = 56
+TRIAGE_BATCH = 256
+"""Alerts per triage batch: each batch's proposals reach the column (and the review queue,
+in one transaction) as soon as they are made."""
 FILTER_INLINE_CHECKS = 4_000
 """Matcher and word checks a filter may make on the event loop per redraw (alerts × parts)."""
 FILTER_INLINE_CHARS = 1_000_000
@@ -107,6 +110,11 @@ class AlertsPane(SilenceActions, Vertical):
         """Bumped at each redraw: a thread filter's answer for an older one is dropped."""
         self.filtering = False
         """A filter is running in a thread worker (the title says so)."""
+        self._triaged: dict[str, tuple[Alert, str]] = {}
+        """Fingerprint → (the Alert object triaged, model version) of its proposal."""
+        self._triage_wanted: tuple[tuple[Alert, ...], frozenset[str]] | None = None
+        """The newest poll's alerts (and the rows on screen), for the triage worker's next pass."""
+        self._triaging = False
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
@@ -210,37 +218,83 @@ class AlertsPane(SilenceActions, Vertical):
         self.set_class(bool(snapshot.error), "-stale")
         self._render_rows()
         if self.triage_service is not None:
-            todo = [a for a in snapshot.alerts if a.fingerprint not in self.proposals]
-            if todo:
-                self._propose(todo)
+            self._triage_wanted = (snapshot.alerts, self._on_screen())
+            if not self._triaging:
+                self._triaging = True
+                self._propose()
 
-    @work(thread=True, exclusive=True, group="triage", exit_on_error=False, description="propose remediations")
-    def _propose(self, alerts: list[Alert]) -> None:
+    # -- triage: off the poll's path ------------------------------------------------
+    # One thread worker at a time works through what is new or changed since it last
+    # looked, in batches, the rows on screen first; each batch's proposals fill the column
+    # as they come. A poll while it works only leaves the newest alerts for its next pass
+    # (an `exclusive` thread worker is not stopped by a newer one: each poll used to start
+    # another pass over all 10,000 alerts, and they all competed with the event loop).
+
+    def _on_screen(self) -> frozenset[str]:
+        """Fingerprints of the rows the table shows now (and a screen below)."""
+        table = self.query_one(AlertTable)
+        top = int(table.scroll_y)
+        height = max(table.scrollable_content_region.height, 1)
+        return frozenset(table.keys[top : top + 2 * height])
+
+    def _triage_todo(self, alerts: tuple[Alert, ...], first: frozenset[str], version: str) -> list[Alert]:
+        """The alerts whose proposal is missing or was made for another version of the alert
+        (the source keeps an unchanged alert's object between polls) or another model."""
+        done = self._triaged
+        todo = [a for a in alerts if (d := done.get(a.fingerprint)) is None or d[0] is not a or d[1] != version]
+        todo.sort(key=lambda a: a.fingerprint not in first)  # stable: on-screen rows first
+        return todo
+
+    @work(thread=True, group="triage", exit_on_error=False, description="propose remediations")
+    def _propose(self) -> None:
         """Embedding and the TRM run off the event loop; the engine caches per fingerprint
-        and model version, so a poll costs only its new alerts."""
+        and model version, so a pass costs only the new and changed alerts."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
         try:
-            proposals = self.triage_service.propose(alerts)
-        except Exception as exc:  # noqa: BLE001 - the table keeps working without proposals
-            notify_plain(self.app, f"triage failed: {exc}", severity="error", timeout=10)
-            return
-        self.app.call_from_thread(self._proposals_ready, proposals)
+            while not worker.is_cancelled:
+                wanted, self._triage_wanted = self._triage_wanted, None
+                if wanted is None:
+                    return
+                alerts, first = wanted
+                version = self.triage_service.model_version()
+                todo = self._triage_todo(alerts, first, version)
+                for start in range(0, len(todo), TRIAGE_BATCH):
+                    if worker.is_cancelled or self._triage_wanted is not None and start >= TRIAGE_BATCH:
+                        break  # a newer poll: start over from its alerts (the engine cache keeps this work)
+                    batch = todo[start : start + TRIAGE_BATCH]
+                    try:
+                        proposals = self.triage_service.propose(batch)
+                    except Exception as exc:  # noqa: BLE001 - the table keeps working without proposals
+                        notify_plain(self.app, f"triage failed: {exc}", severity="error", timeout=10)
+                        return
+                    self.app.call_from_thread(self._proposals_ready, proposals, [(a.fingerprint, (a, version)) for a in batch])
+                    self._enqueue(proposals, batch)
+        finally:
+            self._triaging = False
+
+    def _enqueue(self, proposals: list, alerts: list[Alert]) -> None:
         queue = getattr(self.app, "review_queue", None)
         if queue is not None and not queue.read_only:
             # Every proposal for a firing alert goes to the shared queue (one per alert and
-            # action: other operators' consoles enqueueing the same are no-ops).
+            # action: other operators' consoles enqueueing the same are no-ops), one batch
+            # in one transaction.
             firing = [(p, a) for p, a in zip(proposals, alerts) if a.state is AlertState.FIRING]
             try:
                 queue.enqueue([p for p, _ in firing], [a for _, a in firing], from_source=True)
             except Exception as exc:  # noqa: BLE001 - proposals still show; the queue says why
                 notify_plain(self.app, f"review queue: {exc}", severity="warning", timeout=8)
 
-    def _proposals_ready(self, proposals: list) -> None:
+    def _proposals_ready(self, proposals: list, triaged: list[tuple[str, tuple]] = ()) -> None:
         for p in proposals:
             self.proposals[p.fingerprint] = p
+            self._cells.pop(p.fingerprint, None)  # only these rows' cells change
+        self._triaged.update(triaged)
         if len(self.proposals) > 20000:  # alerts come and go: keep the live ones
             live = {a.fingerprint for a in self.snapshot.alerts} if self.snapshot else set()
             self.proposals = {fp: p for fp, p in self.proposals.items() if fp in live}
-        self._cells.clear()
+            self._triaged = {fp: t for fp, t in self._triaged.items() if fp in live}
         self.query_one(AlertTable).refresh_rows()
         alert = self.selected_alert()
         if alert is not None and alert.fingerprint in self.proposals and self.query_one("#alerts-side").display:
