@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 
 from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age
 from sreconsole.domain.evidence import Evidence
-from sreconsole.domain.matchers import Filter, MatcherError, parse_filter
+from sreconsole.domain.matchers import Filter, MatcherError, narrows, parse_filter
 from sreconsole.domain.operator import Operator
 from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable, thresholds
@@ -56,7 +56,9 @@ TRIAGE_BATCH = 256
 in one transaction) as soon as they are made."""
 FILTER_INLINE_CHECKS = 4_000
 """Matcher and word checks a filter may make on the event loop per redraw (alerts × parts)."""
-FILTER_INLINE_CHARS = 1_000_000
+FILTER_INLINE_WORD_CHECKS = 20_000
+"""The same for a filter of words only (no matchers): one substring test per alert and word."""
+FILTER_INLINE_CHARS = 4_000_000
 """Label and summary characters a filter may read on the event loop per redraw.
 
 Matching is linear in the text (RE2, substring search), so these two bound what a keystroke
@@ -115,6 +117,9 @@ class AlertsPane(SilenceActions, Vertical):
         self._triage_wanted: tuple[tuple[Alert, ...], frozenset[str]] | None = None
         """The newest poll's alerts (and the rows on screen), for the triage worker's next pass."""
         self._triaging = False
+        self._title: Text | None = None
+        self._narrow: tuple[tuple, Filter, list[tuple[Alert, str]]] | None = None
+        """(pool key, filter, its answer): a filter that only grows filters this answer."""
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
@@ -239,9 +244,10 @@ class AlertsPane(SilenceActions, Vertical):
 
     def _triage_todo(self, alerts: tuple[Alert, ...], first: frozenset[str], version: str) -> list[Alert]:
         """The alerts whose proposal is missing or was made for another version of the alert
-        (the source keeps an unchanged alert's object between polls) or another model."""
+        or with another model. (Alertmanager's source keeps an unchanged alert's object
+        between polls, so most checks are an identity test.)"""
         done = self._triaged
-        todo = [a for a in alerts if (d := done.get(a.fingerprint)) is None or d[0] is not a or d[1] != version]
+        todo = [a for a in alerts if (d := done.get(a.fingerprint)) is None or d[1] != version or (d[0] is not a and d[0] != a)]
         todo.sort(key=lambda a: a.fingerprint not in first)  # stable: on-screen rows first
         return todo
 
@@ -316,7 +322,22 @@ class AlertsPane(SilenceActions, Vertical):
     def _filtered(flt: Filter, ordered: list[tuple[Alert, str]]) -> list[tuple[Alert, str]]:
         """Filtering keeps order: the ordered list is built once per poll, and a keystroke
         is one pass over it with no sort."""
+        if not flt.matchers and len(flt.terms) == 1:  # the common keystroke: one word
+            term = flt.terms[0]
+            return [pair for pair in ordered if term in pair[0].search_text()]
         return [pair for pair in ordered if flt.matches(pair[0].labels, pair[0].search_text())]
+
+    def _filter_pool(self, flt: Filter, ordered_rows: list[tuple[Alert, str]]) -> list[tuple[Alert, str]]:
+        """What the filter has to look at: the previous answer when the filter only grew
+        since (same pool, same order, every matcher kept, every word kept or lengthened: it
+        can only drop rows), else the whole ordered pool."""
+        key = self._pool_key()
+        if self._narrow is not None and self._narrow[0] == key and narrows(flt, self._narrow[1]):
+            return self._narrow[2]
+        return ordered_rows
+
+    def _remember(self, flt: Filter, pool_key: tuple, visible: list[tuple[Alert, str]]) -> None:
+        self._narrow = (pool_key, flt, visible) if flt else None
 
     def _ordered(self) -> list[tuple[Alert, str]]:
         return self._ordered_pool()[0]
@@ -325,7 +346,7 @@ class AlertsPane(SilenceActions, Vertical):
         """(alert, group) grouped and sorted, and the characters a filter would read."""
         if self.snapshot is None:
             return [], 0
-        cache_key = (id(self.snapshot), len(self._resolved), self.sorting, self.grouping)
+        cache_key = self._pool_key()
         if self._ordered_cache is not None and self._ordered_cache[0] == cache_key:
             return self._ordered_cache[1], self._ordered_cache[2]
         pool = list(self.snapshot.alerts)
@@ -334,6 +355,9 @@ class AlertsPane(SilenceActions, Vertical):
         chars = sum(len(a.search_text()) for a in pool)
         self._ordered_cache = (cache_key, rows, chars)
         return rows, chars
+
+    def _pool_key(self) -> tuple:
+        return (id(self.snapshot), len(self._resolved), self.sorting, self.grouping)
 
     def _display_rows(self, visible: list[tuple[Alert, str]]) -> list[tuple[str, Alert | None, str, int]]:
         return display_rows(visible, self.grouping)
@@ -396,21 +420,30 @@ class AlertsPane(SilenceActions, Vertical):
         ordered_rows, chars = self._ordered_pool()
         flt = self.filter
         parts = len(flt.matchers) + len(flt.terms)
+        pool = self._filter_pool(flt, ordered_rows)
+        if pool is not ordered_rows:  # narrowed: what the filter reads shrinks with the pool
+            chars = chars * len(pool) // max(len(ordered_rows), 1)
+        checks = FILTER_INLINE_CHECKS if flt.matchers else FILTER_INLINE_WORD_CHECKS
         if not flt:
+            self._narrow = None
             self._show_rows(ordered_rows)
-        elif len(ordered_rows) * parts <= FILTER_INLINE_CHECKS and chars * parts <= FILTER_INLINE_CHARS:
-            self._show_rows(self._filtered(flt, ordered_rows))
+        elif len(pool) * parts <= checks and chars * parts <= FILTER_INLINE_CHARS:
+            visible = self._filtered(flt, pool)
+            self._remember(flt, self._pool_key(), visible)
+            self._show_rows(visible)
         else:
             self.filtering = True
-            self._filter_in_thread(flt, ordered_rows, (self.filter_text, self.sorting, self.grouping), self._filter_generation)
+            self._filter_in_thread(flt, pool, (self.filter_text, self.sorting, self.grouping), self._filter_generation, self._pool_key())
             self._update_title([a for a, *_ in self._rows.values() if a is not None and a.state is not AlertState.RESOLVED])
 
     @work(thread=True, exclusive=True, group="alerts-filter", exit_on_error=False, description="filter alerts")
-    def _filter_in_thread(self, flt: Filter, ordered_rows: list[tuple[Alert, str]], view: tuple, generation: int) -> None:
+    def _filter_in_thread(self, flt: Filter, ordered_rows: list[tuple[Alert, str]], view: tuple, generation: int, pool_key: tuple = ()) -> None:
         visible = self._filtered(flt, ordered_rows)
-        self.app.call_from_thread(self._filter_done, visible, view, generation)
+        self.app.call_from_thread(self._filter_done, visible, view, generation, flt, pool_key)
 
-    def _filter_done(self, visible: list[tuple[Alert, str]], view: tuple, generation: int) -> None:
+    def _filter_done(self, visible: list[tuple[Alert, str]], view: tuple, generation: int, flt: Filter | None = None, pool_key: tuple = ()) -> None:
+        if flt is not None and pool_key:
+            self._remember(flt, pool_key, visible)  # still a true answer for that pool: the next keystroke narrows it
         if view != (self.filter_text, self.sorting, self.grouping):
             return  # the operator changed the filter or the order meanwhile: a newer answer comes
         # Only the alerts changed (a poll): show this answer now, or a filter slower than the
@@ -485,7 +518,10 @@ class AlertsPane(SilenceActions, Vertical):
             title.append_text(safe(f"filter: {self.filter_error}", 120, style=f"bold {theme.error}"))
         elif snapshot.error:
             title.append_text(safe(f"stale: {snapshot.error}", 120, style=f"bold {theme.warning}"))
-        self.query_one("#alerts-title", Static).update(title)
+        if title != self._title:
+            # One line high, whatever it says: no layout pass, only the title repaints.
+            self._title = title
+            self.query_one("#alerts-title", Static).update(title, layout=False)
 
     # -- actions on the selected alert ---------------------------------------------
 
