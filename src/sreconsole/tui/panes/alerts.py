@@ -51,6 +51,8 @@ RESOLVED_FOR = timedelta(seconds=10)
 SIDE_PANEL_MIN_WIDTH = 140
 """Terminal width from which the detail panel sits beside the table."""
 SIDE_PANEL_WIDTH = 56
+REPOLL_AFTER_S = 0.4
+"""After the last keystroke that changed the matchers pushed to the source, ask it again."""
 TRIAGE_BATCH = 256
 """Alerts per triage batch: each batch's proposals reach the column (and the review queue,
 in one transaction) as soon as they are made."""
@@ -118,6 +120,7 @@ class AlertsPane(SilenceActions, Vertical):
         """The newest poll's alerts (and the rows on screen), for the triage worker's next pass."""
         self._triaging = False
         self._title: Text | None = None
+        self._repoll = None
         self._narrow: tuple[tuple, Filter, list[tuple[Alert, str]]] | None = None
         """(pool key, filter, its answer): a filter that only grows filters this answer."""
 
@@ -173,6 +176,24 @@ class AlertsPane(SilenceActions, Vertical):
         except MatcherError as exc:
             self.filter_error = str(exc)
         self._render_rows()
+        self._push_matchers()
+
+    def _push_matchers(self) -> None:
+        """Exact matchers also go to the source (Alertmanager's ``filter=``), so a poll
+        fetches only what can match; the pane still filters with all of them. When what is
+        pushed changes, the source is asked again shortly after the last keystroke."""
+        before = self.service.pushed()
+        self.service.server_matchers = tuple(self.filter.matchers)
+        if self.service.pushed() != before:
+            if self._repoll is not None:
+                self._repoll.stop()
+            self._repoll = self.set_timer(REPOLL_AFTER_S, self._poll_now, name="alerts-repoll")
+
+    def _poll_now(self) -> None:
+        self._repoll = None
+        poll = getattr(self.app, "poll_alerts_now", None)
+        if poll is not None:
+            poll()
 
     @on(Input.Submitted, "#alerts-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -206,6 +227,10 @@ class AlertsPane(SilenceActions, Vertical):
         """Apply a poll: note new alerts, keep resolved ones for a moment, redraw."""
         now = snapshot.fetched_at
         previous = {a.fingerprint: a for a in self.snapshot.alerts} if self.snapshot else {}
+        if self.snapshot is not None and snapshot.filtered_by != self.snapshot.filtered_by:
+            # The source filtered differently: what left did not resolve, it was not asked for.
+            previous = {}
+            self._resolved.clear()
         current = {a.fingerprint for a in snapshot.alerts}
         if not snapshot.error:
             for alert in snapshot.alerts:
