@@ -321,7 +321,8 @@ class AlertsPane(SilenceActions, Vertical):
         for p in proposals:
             self.proposals[p.fingerprint] = p
             self._cells.pop(p.fingerprint, None)  # only these rows' cells change
-        self._triaged.update(triaged)
+        for fp, seen in triaged:
+            self._triaged[fp] = seen
         if len(self.proposals) > 20000:  # alerts come and go: keep the live ones
             live = {a.fingerprint for a in self.snapshot.alerts} if self.snapshot else set()
             self.proposals = {fp: p for fp, p in self.proposals.items() if fp in live}
