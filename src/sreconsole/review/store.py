@@ -11,7 +11,10 @@ runs their own process, so everything here is written for several processes at o
   ``NORMAL`` already survives). It costs ~0.2 ms per commit on the machine it was measured
   on; ``bench/review_decisions.py`` compares both.
 * **Every change is one ``BEGIN IMMEDIATE`` transaction** that also appends its audit
-  entry (:mod:`sreconsole.review.chain`), so the queue and its trail commit together.
+  entry (:mod:`sreconsole.review.chain`), so the queue and its trail commit together; a
+  triage pass's burst of enqueues is one such transaction (:meth:`ReviewStore.enqueue_many`,
+  a group commit: one fsync for the burst). Why FULL and not NORMAL, and what a power loss
+  could lose with NORMAL: the README's "Review queue: commit policy".
 * **A decision is a compare-and-set** (``... WHERE id = ? AND state = 'pending'``): when two
   operators press approve at once, exactly one wins and the other gets
   :class:`AlreadyDecided` naming who decided and how long ago.
