@@ -63,7 +63,7 @@ async def run(url: str, cycles: int, profile: bool = False, no_naive: bool = Fal
     from sreconsole.tui.app import make_app
     from sreconsole.tui.panes.alerts import COLUMNS, AlertsPane, AlertTable
 
-    settings = load_settings(overrides={"alertmanager.url": url, "poll_interval_s": 3600, "alertmanager.timeout_s": 30})
+    settings = load_settings(overrides={"alertmanager.url": url, "poll_interval_s": 3600, "alertmanager.timeout_s": 180})
     app = make_app(settings)
     rss0 = rss_mb()
     async with app.run_test(size=(160, 45)) as pilot:
@@ -135,7 +135,7 @@ async def run(url: str, cycles: int, profile: bool = False, no_naive: bool = Fal
         import httpx
 
         raw_http = []
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=180) as client:
             for _ in range(cycles):
                 t0 = time.perf_counter()
                 response = await client.get(f"{url}/api/v2/alerts")
