@@ -199,7 +199,7 @@ def tmux_keystrokes(url: str, text: str) -> list[float]:
         print("tmux not installed: keystrokes from outside skipped")
         return []
     sock = f"sreconsole-keys-{uuid.uuid4().hex[:8]}"
-    env = f"env TERM=xterm-256color SRECONSOLE_DATA_DIR={os.environ['SRECONSOLE_DATA_DIR']} SRECONSOLE_ALERTMANAGER_TIMEOUT_S=60 SRECONSOLE_POLL_INTERVAL_S=3600"
+    env = f"env TERM=xterm-256color SRECONSOLE_DATA_DIR={os.environ['SRECONSOLE_DATA_DIR']} SRECONSOLE_ALERTMANAGER_TIMEOUT_S=180 SRECONSOLE_POLL_INTERVAL_S=3600"
     cmd = f"{env} {sys.executable} -m sreconsole --alertmanager {url}"
     tmux = ["tmux", "-L", sock]
     subprocess.run([*tmux, "-f", "/dev/null", "new-session", "-d", "-s", "k", "-x", "160", "-y", "45", cmd], check=True)
@@ -229,7 +229,7 @@ def tmux_keystrokes(url: str, text: str) -> list[float]:
             title = f"matching {typed!r}"
             t0 = time.perf_counter()
             subprocess.run([*tmux, "send-keys", "-t", "k", "-l", ch], check=True)
-            wait(lambda s: any(title in line and "filtering" not in line for line in s.splitlines()[:3]), 60)
+            wait(lambda s: any(title in line and "filtering" not in line for line in s.splitlines()[:8]), 60)
             out.append(time.perf_counter() - t0)
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
