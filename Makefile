@@ -40,8 +40,11 @@ debian-packages:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Every benchmark in one go; a dated section (machine, load, quiet or not) is appended to
+# bench/README.md. The knowledge-base comparison needs the bench extra (ChromaDB).
 bench: $(STAMP) debian-packages
-	$(PY) bench/startup.py
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -50,7 +50,7 @@ def make_alerts(n: int) -> list[dict]:
     for i in range(n):
         ns = f"team-{i % 40:02d}"
         out.append({
-            "labels": {"alertname": names[i % len(names)], "severity": severities[i % 4], "namespace": ns,
+            "labels": {"alertname": names[i % len(names)], "severity": severities[i % 4], "namespace": ns, "shard": f"s{i % 20:02d}",
                        "pod": f"svc-{i % 500}-7d9f8b6c4-{i:05d}", "container": "app", "job": "kube-state-metrics"},
             "annotations": {"summary": f"Pod {ns}/svc-{i % 500} has a problem number {i}", "runbook_url": "https://runbooks.example/x"},
             "endsAt": ends,
@@ -58,12 +58,12 @@ def make_alerts(n: int) -> list[dict]:
     return out
 
 
-async def run(url: str, cycles: int) -> None:
+async def run(url: str, cycles: int, profile: bool = False, no_naive: bool = False) -> None:
     from sreconsole.config import load_settings
     from sreconsole.tui.app import make_app
     from sreconsole.tui.panes.alerts import COLUMNS, AlertsPane, AlertTable
 
-    settings = load_settings(overrides={"alertmanager.url": url, "poll_interval_s": 3600, "alertmanager.timeout_s": 30})
+    settings = load_settings(overrides={"alertmanager.url": url, "poll_interval_s": 3600, "alertmanager.timeout_s": 180})
     app = make_app(settings)
     rss0 = rss_mb()
     async with app.run_test(size=(160, 45)) as pilot:
@@ -75,6 +75,12 @@ async def run(url: str, cycles: int) -> None:
         print(f"alerts in the pane: {len(pane.snapshot.alerts)}; table rows: {table.row_count}")
 
         refresh, naive, fetch_parse = [], [], []
+        profiler = None
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="disabled")
+            profiler.start()
         for _ in range(cycles):
             t0 = time.perf_counter()
             snapshot = await service.refresh()
@@ -83,6 +89,27 @@ async def run(url: str, cycles: int) -> None:
             await pilot.pause()
             refresh.append(time.perf_counter() - t0)
             fetch_parse.append(t1 - t0)
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
+        # The same refresh with a server-side filter (Alertmanager's filter=) leaving 500 of
+        # the 10,000, as the pane pushes an exact matcher; then back to everything.
+        from sreconsole.domain.matchers import parse_filter
+
+        server, server_fetch = [], []
+        service.server_matchers = parse_filter('shard="s07"').matchers
+        for _ in range(cycles):
+            t0 = time.perf_counter()
+            snapshot = await service.refresh()
+            t1 = time.perf_counter()
+            pane.show(snapshot)
+            await pilot.pause()
+            server.append(time.perf_counter() - t0)
+            server_fetch.append(t1 - t0)
+        server_rows = len(snapshot.alerts)
+        service.server_matchers = ()
+        pane.show(await service.refresh())
+        await pilot.pause()
         # The naive way, in the same process and on the same data: a Textual DataTable
         # thrown away and refilled with every alert on every poll.
         from textual.widgets import DataTable
@@ -92,7 +119,7 @@ async def run(url: str, cycles: int) -> None:
         table.display = False
         for key, label, width in COLUMNS:
             naive_table.add_column(label, key=key, width=width)
-        for _ in range(max(cycles // 2, 3)):
+        for _ in range(0 if no_naive else max(cycles // 2, 3)):
             t0 = time.perf_counter()
             snapshot = await service.refresh()
             naive_table.clear()
@@ -108,7 +135,7 @@ async def run(url: str, cycles: int) -> None:
         import httpx
 
         raw_http = []
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=180) as client:
             for _ in range(cycles):
                 t0 = time.perf_counter()
                 response = await client.get(f"{url}/api/v2/alerts")
@@ -141,23 +168,81 @@ async def run(url: str, cycles: int) -> None:
             regex_keys.append(time.perf_counter() - t0)
         app.query_one("#alerts-filter").value = ""
         rss1 = rss_mb()
+        proposals_seen = dict(pane.proposals)
 
     ms = lambda xs: f"median {statistics.median(xs) * 1000:.0f} ms, p95 {p95(xs) * 1000:.0f} ms"  # noqa: E731
     print(f"Alertmanager's own answer ({size_mb:.1f} MB, HTTP only): {ms(raw_http)}")
     print(f"refresh cycle (fetch+parse+diff+table+repaint): {ms(refresh)}  [fetch+parse alone: {ms(fetch_parse)}]")
     client_side = [r - f for r, f in zip(refresh, fetch_parse)]
     print(f"  of which diff+table+repaint (after the answer is parsed): {ms(client_side)}")
-    print(f"naive: DataTable rebuilt from scratch each poll:  {ms(naive)}")
-    print(f"ratio naive / diffed (median): {statistics.median(naive) / statistics.median(refresh):.1f}x")
+    print(f"server-side filter leaving {server_rows} of them: refresh cycle {ms(server)}  [fetch+parse alone: {ms(server_fetch)}]")
+    print(f"  of which ours: {ms([r - f for r, f in zip(server, server_fetch)])}; "
+          f"ratio whole cycle, everything / server-filtered (median): {statistics.median(refresh) / statistics.median(server):.1f}x")
+    if naive:
+        print(f"naive: DataTable rebuilt from scratch each poll:  {ms(naive)}")
+        print(f"ratio naive / diffed (median): {statistics.median(naive) / statistics.median(refresh):.1f}x")
     print(f"filter keystroke to repaint: {ms(keystrokes)} (n={len(keystrokes)})")
     print(f"RE2 matcher filter to repaint: {ms(regex_keys)} (n={len(regex_keys)})")
     print(f"RSS: {rss0:.0f} MB before the first poll, {rss1:.0f} MB after; growth {rss1 - rss0:.0f} MB")
+    print(f"  triage proposals made by then: {len(proposals_seen)}")
+
+
+def tmux_keystrokes(url: str, text: str) -> list[float]:
+    """Keystrokes timed from outside: the real CLI in tmux at 160x45 on the same
+    Alertmanager; each key is sent with ``send-keys`` and timed until ``capture-pane`` shows
+    the title for the filter typed so far (its count, not "filtering…")."""
+    import shutil
+    import subprocess
+    import uuid
+
+    if not shutil.which("tmux"):
+        print("tmux not installed: keystrokes from outside skipped")
+        return []
+    sock = f"sreconsole-keys-{uuid.uuid4().hex[:8]}"
+    env = f"env TERM=xterm-256color SRECONSOLE_DATA_DIR={os.environ['SRECONSOLE_DATA_DIR']} SRECONSOLE_ALERTMANAGER_TIMEOUT_S=180 SRECONSOLE_POLL_INTERVAL_S=3600"
+    cmd = f"{env} {sys.executable} -m sreconsole --alertmanager {url}"
+    tmux = ["tmux", "-L", sock]
+    subprocess.run([*tmux, "-f", "/dev/null", "new-session", "-d", "-s", "k", "-x", "160", "-y", "45", cmd], check=True)
+
+    def screen() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "k"], capture_output=True, text=True).stdout
+
+    def wait(cond, limit: float = 300.0) -> str:
+        t = time.perf_counter()
+        while True:
+            shown = screen()
+            if cond(shown):
+                return shown
+            if time.perf_counter() - t > limit:
+                raise RuntimeError(f"tmux: not seen in {limit:.0f} s:\n{shown}")
+            time.sleep(0.002)
+
+    out = []
+    try:
+        wait(lambda s: "Alerts 10000" in s or "Alerts 10,000" in s)
+        time.sleep(2)
+        subprocess.run([*tmux, "send-keys", "-t", "k", "/"], check=True)
+        time.sleep(0.5)
+        typed = ""
+        for ch in text:
+            typed += ch
+            title = f"matching {typed!r}"
+            t0 = time.perf_counter()
+            subprocess.run([*tmux, "send-keys", "-t", "k", "-l", ch], check=True)
+            wait(lambda s: any(title in line and "filtering" not in line for line in s.splitlines()[:8]), 60)
+            out.append(time.perf_counter() - t0)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Alerts pane with 10,000 alerts")
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument("--no-naive", action="store_true", help="skip the DataTable rebuilt each poll (slow)")
+    parser.add_argument("--no-tmux", action="store_true", help="skip the keystrokes timed from outside in tmux")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument over the refresh cycles (pip install pyinstrument)")
     args = parser.parse_args()
     os.environ.setdefault("SRECONSOLE_DATA_DIR", tempfile.mkdtemp(prefix="sreconsole-bench-"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +253,12 @@ def main() -> int:
             for i in range(0, len(alerts), 1000):
                 am.post_alerts(alerts[i : i + 1000])
             print(f"posted {len(alerts)} alerts to Alertmanager {am.url}")
-            asyncio.run(run(am.url, args.cycles))
+            asyncio.run(run(am.url, args.cycles, args.profile, args.no_naive))
+            if not args.no_tmux:
+                keys = tmux_keystrokes(am.url, "team-07 svc-1")
+                if keys:
+                    print(f"filter keystroke from outside (tmux send-keys to capture-pane, 160x45): median {statistics.median(keys) * 1000:.0f} ms, "
+                          f"p95 {p95(keys) * 1000:.0f} ms (n={len(keys)}; each poll of capture-pane costs a few ms of its own)")
         finally:
             am.stop()
     return 0

@@ -41,6 +41,7 @@ import os
 import platform
 import subprocess
 import sys
+import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -109,6 +110,33 @@ def worker(path: str, go: str, me: int, ids: list[int], synchronous: str, interv
     print(json.dumps({"start": start, "end": end, "won": won, "lost": lost, "lat_won": lat_won, "lat_all": lat_all}), flush=True)
 
 
+def storm(path: str, go: str, stop: str, synchronous: str, how: str, burst: int, every: float) -> None:
+    """An alert storm beside the deciders: every ``every`` s one triage pass enqueues
+    ``burst`` new proposals, one transaction each (``single``, as before group commit) or all
+    in one (``group``, :meth:`ReviewStore.enqueue_many`)."""
+    from sreconsole.review.store import ReviewStore
+
+    store = ReviewStore(path, busy_timeout_s=60, synchronous=synchronous)
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    n, bursts, took = 0, 0, []
+    while not os.path.exists(stop):
+        t = time.perf_counter()
+        pairs = [_proposal(f"storm-{n + k:07d}") for k in range(burst)]
+        n += burst
+        if how == "group":
+            store.enqueue_many(pairs)
+        else:
+            for pair in pairs:
+                store.enqueue(*pair)
+        took.append(time.perf_counter() - t)
+        bursts += 1
+        time.sleep(max(every - took[-1], 0.0))
+    store.close()
+    print(json.dumps({"enqueued": n, "bursts": bursts, "burst_ms": 1000 * statistics.median(took) if took else 0}), flush=True)
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -116,7 +144,8 @@ def pct(values: list[float], q: float) -> float:
     return values[min(int(len(values) * q), len(values) - 1)]
 
 
-def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, rate: float = 0.0, variant: str = "plain") -> dict:
+def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, rate: float = 0.0, variant: str = "plain",
+             storm_how: str = "", burst: int = 300, every: float = 1.0) -> dict:
     from sreconsole.review.store import ReviewStore
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,7 +166,12 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
             procs.append(subprocess.Popen(
                 [sys.executable, __file__, "--worker", str(path), str(go), str(me), json.dumps(mine), synchronous, str(interval), str(phase), variant],
                 stdout=subprocess.PIPE, text=True))
-        for p in procs:
+        stop = Path(tmp) / "stop"
+        stormer = None
+        if storm_how:
+            stormer = subprocess.Popen([sys.executable, __file__, "--stormer", str(path), str(go), str(stop), synchronous, storm_how, str(burst), str(every)],
+                                       stdout=subprocess.PIPE, text=True)
+        for p in procs + ([stormer] if stormer else []):
             line = p.stdout.readline().strip()
             if line != "ready":
                 raise SystemExit(f"worker failed to start: {line!r}")
@@ -148,6 +182,11 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
             if p.returncode:
                 raise SystemExit(f"worker exited {p.returncode}")
             results.append(json.loads(out.strip().splitlines()[-1]))
+        stormed = {}
+        if stormer is not None:
+            stop.touch()
+            out, _ = stormer.communicate(timeout=600)
+            stormed = json.loads(out.strip().splitlines()[-1])
         from sreconsole.review import audit
 
         keyed = variant == "keyed"
@@ -161,7 +200,9 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
         "writers": writers, "contended": contended, "synchronous": synchronous, "decisions": won, "already_decided": lost,
         "per_s": won / span, "attempts_per_s": (won + lost) / span, "p50_ms": 1000 * pct(lat_won, 0.5),
         "p99_ms": 1000 * pct(lat_won, 0.99), "max_ms": 1000 * max(lat_won), "p99_all_ms": 1000 * pct(lat_all, 0.99),
-        "enqueue_per_s": total / enqueue_s, "verify_ok": verified.ok and verified.entries == total + won,
+        "enqueue_per_s": total / enqueue_s,
+        "verify_ok": verified.ok and verified.entries == total + won + stormed.get("enqueued", 0),
+        "storm": stormed,
     }
 
 
@@ -188,6 +229,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="decisions/s offered in the paced runs (0: skip them)")
     parser.add_argument("--variants", default="plain,keyed", help="plain (sealed chain), keyed (plus HMAC and a witness file)")
     parser.add_argument("--cpu", action="store_true", help="only the CPU time of one decide() in one process")
+    parser.add_argument("--storm", type=int, default=0, metavar="BURST",
+                        help="only 8 paced writers beside an alert storm enqueueing BURST proposals a second, one transaction each vs one group commit")
     args = parser.parse_args()
     import sqlite3
 
@@ -198,6 +241,18 @@ def main() -> None:
         for sync in [s.strip().upper() for s in args.synchronous.split(",") if s.strip()]:
             for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
                 print(f"{variant:<6} {sync:<6} {cpu_cost(args.per_writer, sync, variant):.3f} CPU-ms per decision", flush=True)
+        return
+
+    if args.storm:
+        print(f"# review_decisions --storm {args.storm}  sqlite {sqlite3.sqlite_version}  {os.cpu_count()} CPUs  {time.strftime('%Y-%m-%d')}")
+        print(f"{'8 writers paced at %.0f/s beside' % args.rate:<34} {'sync':<6} {'dec/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'burst ms':>8} {'bursts':>6} verify")
+        for sync in [s.strip().upper() for s in args.synchronous.split(",") if s.strip()]:
+            for how in ("none", "single", "group"):
+                r = run_mode(8, args.per_writer, False, sync, args.rate, "plain", "" if how == "none" else how, args.storm, 1.0)
+                label = {"none": "no storm", "single": f"{args.storm}/s, a commit each", "group": f"{args.storm}/s, one group commit"}[how]
+                st = r["storm"]
+                print(f"{label:<34} {sync:<6} {r['per_s']:>6.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.2f} "
+                      f"{st.get('burst_ms', 0):>8.0f} {st.get('bursts', 0):>6} {'ok' if r['verify_ok'] else 'FAILED'}", flush=True)
         return
 
     print(f"# review_decisions  python {platform.python_version()}  sqlite {sqlite3.sqlite_version}  "
@@ -219,7 +274,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+    if len(sys.argv) > 1 and sys.argv[1] == "--stormer":
+        storm(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), float(sys.argv[8]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6], float(sys.argv[7]), float(sys.argv[8]), sys.argv[9])
     else:
         main()

@@ -41,6 +41,25 @@ app.run(headless=True, size=(80, 24), auto_pilot=auto)
 """
 
 
+TRIVIAL_APP = r"""
+from textual.app import App
+from textual.widgets import DataTable, Footer, Header
+class Trivial(App):
+    BINDINGS = [("q", "quit", "Quit")]
+    def compose(self):
+        yield Header()
+        yield DataTable()
+        yield Footer()
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns("SEV", "ALERT", "TARGET")
+        for i in range(20):
+            table.add_row("CRIT", f"Watchdog{i}", f"ns/pod-{i}")
+Trivial().run()
+"""
+"""The floor: a trivial Textual app (Header, a 20-row DataTable, Footer), timed the same way."""
+
+
 def headless_once(env: dict[str, str]) -> float:
     env = {**env, "BENCH_T0": repr(time.time())}
     out = subprocess.run([sys.executable, "-c", HEADLESS_CHILD], capture_output=True, text=True, env=env, timeout=60)
@@ -50,19 +69,25 @@ def headless_once(env: dict[str, str]) -> float:
     raise RuntimeError(f"headless run failed: {out.stderr[-2000:]}")
 
 
-def tmux_once(env: dict[str, str], measure_rss: bool = False) -> tuple[float, int | None]:
+def tmux_once(env: dict[str, str], measure_rss: bool = False, trivial: bool = False) -> tuple[float, int | None]:
     sock = f"sreconsole-bench-{uuid.uuid4().hex[:8]}"
-    cmd = f"env TERM=xterm-256color SRECONSOLE_DATA_DIR={env['SRECONSOLE_DATA_DIR']} {sys.executable} -m sreconsole --demo"
+    if trivial:
+        script = os.path.join(env["SRECONSOLE_DATA_DIR"], "trivial_app.py")
+        with open(script, "w") as fh:
+            fh.write(TRIVIAL_APP)
+        cmd = f"env TERM=xterm-256color {sys.executable} {script}"
+    else:
+        cmd = f"env TERM=xterm-256color SRECONSOLE_DATA_DIR={env['SRECONSOLE_DATA_DIR']} {sys.executable} -m sreconsole --demo"
     t0 = time.perf_counter()
     subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", "80", "-y", "24", cmd], check=True)
     try:
         while True:
             screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "b"], capture_output=True, text=True).stdout
-            if "CRIT " in screen and "Watchdog" in screen:
+            if "CRIT " in screen and "Watchdog" in screen and (not trivial or "ns/pod-" in screen):
                 elapsed = time.perf_counter() - t0
                 break
-            if time.perf_counter() - t0 > 30:
-                raise RuntimeError(f"no alerts after 30 s:\n{screen}")
+            if time.perf_counter() - t0 > 120:
+                raise RuntimeError(f"no alerts after 120 s:\n{screen}")
             time.sleep(0.005)
         rss = None
         if measure_rss:
@@ -78,18 +103,30 @@ def tmux_once(env: dict[str, str], measure_rss: bool = False) -> tuple[float, in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--skip-headless", action="store_true", help="only the tmux figures (ours and the trivial app's)")
     args = parser.parse_args()
     data = tempfile.mkdtemp(prefix="sreconsole-bench-")
     env = {**os.environ, "SRECONSOLE_DATA_DIR": data}
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    headless_once(env)  # warm the page cache and .pyc files; not counted
-    headless = [headless_once(env) for _ in range(args.runs)]
-    print(f"headless first paint: median {statistics.median(headless) * 1000:.0f} ms "
-          f"(min {min(headless) * 1000:.0f}, max {max(headless) * 1000:.0f}, n={len(headless)})")
+    if not args.skip_headless:
+        headless_once(env)  # warm the page cache and .pyc files; not counted
+        headless = [headless_once(env) for _ in range(args.runs)]
+        print(f"headless first paint: median {statistics.median(headless) * 1000:.0f} ms "
+              f"(min {min(headless) * 1000:.0f}, max {max(headless) * 1000:.0f}, n={len(headless)})")
     if shutil.which("tmux"):
-        outside = [tmux_once(env)[0] for _ in range(args.runs)]
+        tmux_once(env)  # warm the page cache and .pyc files; not counted
+        tmux_once(env, trivial=True)
+        outside, floor = [], []
+        for _ in range(args.runs):  # alternating, so both meet the same load
+            outside.append(tmux_once(env)[0])
+            floor.append(tmux_once(env, trivial=True)[0])
         print(f"tmux 80x24 first paint: median {statistics.median(outside) * 1000:.0f} ms "
               f"(min {min(outside) * 1000:.0f}, max {max(outside) * 1000:.0f}, n={len(outside)})")
+        print(f"trivial Textual app, same runs alternating: median {statistics.median(floor) * 1000:.0f} ms "
+              f"(min {min(floor) * 1000:.0f}, max {max(floor) * 1000:.0f})")
+        ratios = sorted(a / b for a, b in zip(outside, floor))
+        print(f"ratio ours / trivial: {statistics.median(outside) / statistics.median(floor):.2f} (medians); "
+              f"pairwise median {statistics.median(ratios):.2f}  [goal <= 1.2]")
         _, rss = tmux_once(env, measure_rss=True)
         print(f"idle RSS after 5 s: {rss / 1024:.0f} MB")
     else:

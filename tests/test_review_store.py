@@ -714,3 +714,44 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_its_chain_kept(db: Path,
             assert {"proposals_one_pending", "proposals_one_pending_target", "proposals_watched", "audit_proposal", *audit.TRIGGERS} <= names
     result = audit.verify(db)
     assert result.ok and "may still be executed" not in result.reason, result
+
+
+# -- group commit: a triage pass's burst of enqueues -------------------------------------------------
+
+
+def _commits(store: ReviewStore) -> list[str]:
+    seen: list[str] = []
+    store._conn.set_trace_callback(lambda sql: seen.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    return seen
+
+
+def test_a_burst_of_enqueues_is_one_write_transaction_with_the_same_records_as_one_by_one(tmp_path: Path) -> None:
+    pairs = [make(f"fp-{i}") for i in range(40)] + [make("fp-3", "scale-up")]  # the last supersedes fp-3's
+    with ReviewStore(tmp_path / "burst.db") as burst, ReviewStore(tmp_path / "single.db") as single:
+        commits = _commits(burst)
+        records = burst.enqueue_many(pairs, now=T0, operator=ALICE, source="am")
+        writes = list(commits)
+        one_by_one = [single.enqueue(p, a, now=T0, operator=ALICE, source="am") for p, a in pairs]
+        assert len(writes) == 3  # one read to plan, one write for all 41, one read back
+        strip = lambda r: (r.id, r.fingerprint, r.action, r.state, r.parameters)  # noqa: E731
+        # Read back after the whole burst: fp-3's restart is already superseded by its scale-up.
+        assert [strip(r) for r in records] == [strip(single.get(r.id)) for r in one_by_one]
+        assert [(r.fingerprint, r.state) for r in burst.list(states=None)] == [(r.fingerprint, r.state) for r in single.list(states=None)]
+        assert any(r.state == "superseded" for r in burst.list(states=None))
+        # Enqueued again (the next poll): nothing changes, so no write transaction at all.
+        commits.clear()
+        stable = [(p, a) for p, a in pairs if p.fingerprint != "fp-3"]  # (a superseded one would come back)
+        again = burst.enqueue_many(stable, now=T0 + timedelta(seconds=5), operator=ALICE, source="am")
+        assert [r.id for r in again] == [r.id for r in records if r.fingerprint != "fp-3"]
+        assert len(commits) == 2  # the plan and the read back
+        assert audit.verify(tmp_path / "burst.db").ok
+
+
+def test_a_burst_with_a_bad_pair_enqueues_nothing(tmp_path: Path) -> None:
+    good = [make(f"fp-{i}") for i in range(5)]
+    bad_proposal, _ = make("fp-x")
+    _, other_alert = make("fp-y")
+    with ReviewStore(tmp_path / "q.db") as store:
+        with pytest.raises(ReviewError, match="proposal is for alert fp-x"):
+            store.enqueue_many([*good, (bad_proposal, other_alert)], now=T0, operator=ALICE)
+        assert store.list(states=None) == []

@@ -164,6 +164,17 @@ class Filter:
         return bool(self.matchers or self.terms)
 
 
+def narrows(new: Filter, old: Filter) -> bool:
+    """Whether every alert ``new`` matches is one ``old`` matches, read off the filters'
+    parts alone: ``old`` is not empty, each of its matchers is in ``new`` as it is, and each
+    of its words is inside one of ``new``'s (a longer word occurs only where the shorter one
+    does). Then a growing filter can narrow the previous answer instead of the whole pool.
+    A matcher that changes (``=~"a"`` to ``=~"a|b"`` widens) never counts."""
+    if not old:
+        return False
+    return all(m in new.matchers for m in old.matchers) and all(any(t in u for u in new.terms) for t in old.terms)
+
+
 def parse_filter(text: str) -> Filter:
     """Split ``text`` into matchers and free-text terms. Raises :class:`MatcherError`."""
     s = text.strip()

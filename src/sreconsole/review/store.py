@@ -11,7 +11,10 @@ runs their own process, so everything here is written for several processes at o
   ``NORMAL`` already survives). It costs ~0.2 ms per commit on the machine it was measured
   on; ``bench/review_decisions.py`` compares both.
 * **Every change is one ``BEGIN IMMEDIATE`` transaction** that also appends its audit
-  entry (:mod:`sreconsole.review.chain`), so the queue and its trail commit together.
+  entry (:mod:`sreconsole.review.chain`), so the queue and its trail commit together; a
+  triage pass's burst of enqueues is one such transaction (:meth:`ReviewStore.enqueue_many`,
+  a group commit: one fsync for the burst). Why FULL and not NORMAL, and what a power loss
+  could lose with NORMAL: the README's "Review queue: commit policy".
 * **A decision is a compare-and-set** (``... WHERE id = ? AND state = 'pending'``): when two
   operators press approve at once, exactly one wins and the other gets
   :class:`AlreadyDecided` naming who decided and how long ago.
@@ -383,24 +386,52 @@ class ReviewStore:
         live state, see :meth:`observe`); '' for alerts from elsewhere (a file).
         A poll that changes nothing takes no write lock.
         """
-        if proposal.fingerprint != alert.fingerprint:
-            raise ReviewError(f"proposal is for alert {proposal.fingerprint} but the alert given is {alert.fingerprint}")
+        return self.enqueue_many([(proposal, alert)], now=now, operator=operator, source=source)[0]
+
+    def enqueue_many(
+        self, pairs: Iterable[tuple[Proposal, Alert]], *, now: datetime | None = None, operator: Operator | None = None,
+        source: str = "",
+    ) -> list[ProposalRecord]:
+        """:meth:`enqueue` for a burst (one triage pass), as a group commit: one read to
+        plan them all, then every change in **one** write transaction, so a storm of a few
+        hundred proposals costs one fsync and holds the write lock once instead of once per
+        proposal (which put operators' decisions behind hundreds of fsyncs). All or nothing:
+        an error leaves none of the burst enqueued. Records in the order given."""
         at = utc(now)
-        values = snapshot(proposal, alert)
-        fingerprint, action = storable_text(proposal.fingerprint), storable_text(proposal.action)
         actor = Actor.of(operator)
         source = storable_text(source)
+        items = [self._enqueue_item(p, a, at, source) for p, a in pairs]
+        if not items:
+            return []
+
+        def plan_all(c: sqlite3.Connection) -> list:
+            return [queue.plan(c, fp, action, values, place) for fp, action, values, place in items]
+
+        planned = self._read(plan_all)
+        writes = [i for i, (what, _, others) in enumerate(planned) if what not in ("keep", "stand") or others]
+        ids: dict[int, int] = {}
+        if writes:
+            def work(c: sqlite3.Connection) -> list[int]:
+                return [queue.enqueue(c, *items[i][:3], at=at, actor=actor, place=items[i][3]) for i in writes]
+
+            ids = dict(zip(writes, self._write(work)))
+        rows = self._read(lambda c: [fetch_row(c, ids[i]) if i in ids else None for i in range(len(items))])
+        out = []
+        for i, row in enumerate(rows):
+            row = row if row is not None else planned[i][1]
+            assert row is not None  # rows are never deleted
+            out.append(to_record(row))
+        return out
+
+    def _enqueue_item(self, proposal: Proposal, alert: Alert, at: datetime, source: str) -> tuple:
+        if proposal.fingerprint != alert.fingerprint:
+            raise ReviewError(f"proposal is for alert {proposal.fingerprint} but the alert given is {alert.fingerprint}")
+        values = snapshot(proposal, alert)
+        fingerprint, action = storable_text(proposal.fingerprint), storable_text(proposal.action)
         state = alert_state_of(alert) if source else "unknown"
         place = queue.Placement(queue.target_of(fingerprint, json.loads(values["parameters"])),
                                 queue.alert_entry(fingerprint, values["alertname"], values["alert_started_at"], state, iso(at)), source)
-
-        plan, row, others = self._read(lambda c: queue.plan(c, fingerprint, action, values, place))
-        if plan in ("keep", "stand") and not others:
-            return to_record(row)
-        proposal_id = self._write(lambda c: queue.enqueue(c, fingerprint, action, values, at=at, actor=actor, place=place))
-        record = self.get(proposal_id)
-        assert record is not None  # rows are never deleted
-        return record
+        return fingerprint, action, values, place
 
     def observe(
         self, source: str, observed: Mapping[str, str], *, now: datetime | None = None, operator: Operator | None = None

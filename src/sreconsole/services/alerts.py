@@ -27,6 +27,9 @@ class AlertsSnapshot:
     error: str = ""
     acks: frozenset[str] = frozenset()
     """Ids of the silences among the alerts' ``silenced_by`` that are acknowledgements."""
+    filtered_by: tuple[str, ...] = ()
+    """The matchers the source applied (``name="value"``): ``alerts`` are then only those
+    that match, and an alert missing from them has not resolved."""
 
 
 class AlertsService:
@@ -41,9 +44,18 @@ class AlertsService:
         """Silence id → whether it is an ack; a silence's comment never changes, so the
         silences are listed only when an id not seen before appears."""
 
+    server_matchers: tuple = ()
+    """Matchers to have the source apply, where it can (a source with ``pushable``)."""
+
+    def pushed(self) -> tuple:
+        """The matchers the next poll sends to the source."""
+        pushable = getattr(self.source, "pushable", None)
+        return tuple(pushable(self.server_matchers)) if pushable is not None and self.server_matchers else ()
+
     async def refresh(self) -> AlertsSnapshot:
+        pushed = self.pushed()
         try:
-            fetched = await self.source.fetch_alerts()
+            fetched = await (self.source.fetch_alerts(pushed) if pushed else self.source.fetch_alerts())
         except SourceError as exc:
             return AlertsSnapshot(
                 alerts=tuple(self._last.values()),
@@ -57,6 +69,7 @@ class AlertsService:
             health=self.source.health(),
             fetched_at=self.clock(),
             acks=await self._acks(fetched),
+            filtered_by=tuple(f'{m.name}{m.type.value}"{m.value}"' for m in pushed),
         )
 
     async def _acks(self, alerts) -> frozenset[str]:

@@ -229,7 +229,7 @@ class ReviewQueue:
         self._writable("enqueueing proposals")
         now = self.clock()
         source = self.source_id if from_source else ""
-        return [self.store.enqueue(p, a, now=now, operator=self.operator, source=source) for p, a in zip(proposals, alerts)]
+        return self.store.enqueue_many(zip(proposals, alerts), now=now, operator=self.operator, source=source)
 
     ATTENTION = ("pending", "executing", "unknown")
     """What the default listing shows: pending proposals, and executions whose outcome is

@@ -14,10 +14,19 @@ from datetime import datetime, timezone
 
 from sreconsole.config import Settings
 from sreconsole.domain.alerts import Alert
-from sreconsole.triage.evaluation import alert_from_row, evaluate, read_rows
-from sreconsole.triage.training import TrainReport, train_trm
-
 __all__ = ["TrainReport", "TriageService", "alert_from_row", "evaluate", "read_rows", "train_trm"]
+
+_LAZY = {"alert_from_row": "evaluation", "evaluate": "evaluation", "read_rows": "evaluation", "TrainReport": "training", "train_trm": "training"}
+
+
+def __getattr__(name: str):
+    """The CLI's names, imported when first asked for: the console builds a TriageService
+    at start-up and needs neither training nor evaluation for its first paint."""
+    if name not in _LAZY:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(f"sreconsole.triage.{_LAZY[name]}"), name)
 
 
 class TriageService:
@@ -56,6 +65,11 @@ class TriageService:
                     clock=self.clock,
                 )
             return self._engine
+
+    def model_version(self) -> str:
+        """The version of the model proposals are made with now ('' without one); a
+        proposal made with another is stale. Loads the engine on first use."""
+        return self.engine().model_version
 
     def propose(self, alerts: Sequence[Alert]):
         return self.engine().propose_many(alerts)

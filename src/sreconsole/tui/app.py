@@ -80,6 +80,7 @@ class SreConsoleApp(App[None]):
         self.poll_interval_s = poll_interval(settings)
         self._probes = None
         self.polls = 0
+        self._poll_timer = None
         """Completed polls of the alert source (tests wait on this)."""
         self._observing = False
         """An observation of the alert source is on its way into the review queue."""
@@ -139,6 +140,14 @@ class SreConsoleApp(App[None]):
 
     # -- polling ------------------------------------------------------------------
 
+    def poll_alerts_now(self) -> None:
+        """Poll at once (the Alerts pane's pushed matchers changed); the regular schedule
+        restarts from this poll."""
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+        self.poll_alerts()
+
     @work(exclusive=True, group="alerts-poll", exit_on_error=False, description="poll alert source")
     async def poll_alerts(self) -> None:
         snapshot = await self.alerts_service.refresh()
@@ -154,12 +163,20 @@ class SreConsoleApp(App[None]):
             # already removed (seen on a loaded machine when a test exits right after a key).
             return
         self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
-        if not message.snapshot.error and not self.review_queue.read_only and not self._observing:
+        # A snapshot the source filtered (matchers pushed from the Alerts pane) does not
+        # hold every alert: the review queue would read the rest as resolved.
+        if not message.snapshot.error and not message.snapshot.filtered_by and not self.review_queue.read_only and not self._observing:
             # One observation at a time; a poll that finds one still running leaves it to the
             # next (not exclusive=True: a cancelled worker would fail whoever waits on it).
             self._observing = True
             self._observe_alerts(message.snapshot)
-        self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
+        self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        """The next poll: one timer at a time (a poll asked for early replaces it)."""
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_timer = self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
 
     @work(thread=True, group="review-observe", exit_on_error=False, description="alert states into the review queue")
     def _observe_alerts(self, snapshot) -> None:
@@ -213,7 +230,7 @@ class SreConsoleApp(App[None]):
         error = event.worker.error
         notify_plain(self, f"{event.worker.description}: {type(error).__name__}: {error}", severity="error", timeout=10)
         if event.worker.group == "alerts-poll":
-            self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
+            self._schedule_poll()
         elif event.worker.group == "source-probes":
             self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
 

@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 
 from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age
 from sreconsole.domain.evidence import Evidence
-from sreconsole.domain.matchers import Filter, MatcherError, parse_filter
+from sreconsole.domain.matchers import Filter, MatcherError, narrows, parse_filter
 from sreconsole.domain.operator import Operator
 from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable, thresholds
@@ -51,9 +51,16 @@ RESOLVED_FOR = timedelta(seconds=10)
 SIDE_PANEL_MIN_WIDTH = 140
 """Terminal width from which the detail panel sits beside the table."""
 SIDE_PANEL_WIDTH = 56
+REPOLL_AFTER_S = 0.4
+"""After the last keystroke that changed the matchers pushed to the source, ask it again."""
+TRIAGE_BATCH = 256
+"""Alerts per triage batch: each batch's proposals reach the column (and the review queue,
+in one transaction) as soon as they are made."""
 FILTER_INLINE_CHECKS = 4_000
 """Matcher and word checks a filter may make on the event loop per redraw (alerts × parts)."""
-FILTER_INLINE_CHARS = 1_000_000
+FILTER_INLINE_WORD_CHECKS = 20_000
+"""The same for a filter of words only (no matchers): one substring test per alert and word."""
+FILTER_INLINE_CHARS = 4_000_000
 """Label and summary characters a filter may read on the event loop per redraw.
 
 Matching is linear in the text (RE2, substring search), so these two bound what a keystroke
@@ -101,12 +108,24 @@ class AlertsPane(SilenceActions, Vertical):
         self._rows: dict[str, tuple[Alert | None, str, int]] = {}
         """Row key → (alert, or None for a group header; group name; group size)."""
         self._cells: dict[str, list[Text]] = {}
-        self._ordered_cache: tuple[tuple, list[tuple[Alert, str]], int] | None = None
-        """(key, the pool grouped and sorted, its characters): rebuilt once per poll."""
+        self._ordered_cache: tuple[tuple, list[tuple[Alert, str]], int, tuple] | None = None
+        """(key, the pool grouped and sorted, its characters, the pool's identity): rebuilt
+        at most once per poll, and not at all when the poll changed nothing."""
         self._filter_generation = 0
         """Bumped at each redraw: a thread filter's answer for an older one is dropped."""
         self.filtering = False
         """A filter is running in a thread worker (the title says so)."""
+        self._triaged: dict[str, tuple[Alert, str]] = {}
+        """Fingerprint → (the Alert object triaged, model version) of its proposal."""
+        self._triage_wanted: tuple[tuple[Alert, ...], frozenset[str]] | None = None
+        """The newest poll's alerts (and the rows on screen), for the triage worker's next pass."""
+        self._triaging = False
+        self._title: Text | None = None
+        self._shown: list[tuple[Alert, str]] | None = None
+        self._shown_grouping = ""
+        self._repoll = None
+        self._narrow: tuple[tuple, Filter, list[tuple[Alert, str]]] | None = None
+        """(pool key, filter, its answer): a filter that only grows filters this answer."""
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
@@ -160,6 +179,24 @@ class AlertsPane(SilenceActions, Vertical):
         except MatcherError as exc:
             self.filter_error = str(exc)
         self._render_rows()
+        self._push_matchers()
+
+    def _push_matchers(self) -> None:
+        """Exact matchers also go to the source (Alertmanager's ``filter=``), so a poll
+        fetches only what can match; the pane still filters with all of them. When what is
+        pushed changes, the source is asked again shortly after the last keystroke."""
+        before = self.service.pushed()
+        self.service.server_matchers = tuple(self.filter.matchers)
+        if self.service.pushed() != before:
+            if self._repoll is not None:
+                self._repoll.stop()
+            self._repoll = self.set_timer(REPOLL_AFTER_S, self._poll_now, name="alerts-repoll")
+
+    def _poll_now(self) -> None:
+        self._repoll = None
+        poll = getattr(self.app, "poll_alerts_now", None)
+        if poll is not None:
+            poll()
 
     @on(Input.Submitted, "#alerts-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -193,6 +230,10 @@ class AlertsPane(SilenceActions, Vertical):
         """Apply a poll: note new alerts, keep resolved ones for a moment, redraw."""
         now = snapshot.fetched_at
         previous = {a.fingerprint: a for a in self.snapshot.alerts} if self.snapshot else {}
+        if self.snapshot is not None and snapshot.filtered_by != self.snapshot.filtered_by:
+            # The source filtered differently: what left did not resolve, it was not asked for.
+            previous = {}
+            self._resolved.clear()
         current = {a.fingerprint for a in snapshot.alerts}
         if not snapshot.error:
             for alert in snapshot.alerts:
@@ -210,24 +251,69 @@ class AlertsPane(SilenceActions, Vertical):
         self.set_class(bool(snapshot.error), "-stale")
         self._render_rows()
         if self.triage_service is not None:
-            todo = [a for a in snapshot.alerts if a.fingerprint not in self.proposals]
-            if todo:
-                self._propose(todo)
+            self._triage_wanted = (snapshot.alerts, self._on_screen())
+            if not self._triaging:
+                self._triaging = True
+                self._propose()
 
-    @work(thread=True, exclusive=True, group="triage", exit_on_error=False, description="propose remediations")
-    def _propose(self, alerts: list[Alert]) -> None:
+    # -- triage: off the poll's path ------------------------------------------------
+    # One thread worker at a time works through what is new or changed since it last
+    # looked, in batches, the rows on screen first; each batch's proposals fill the column
+    # as they come. A poll while it works only leaves the newest alerts for its next pass
+    # (an `exclusive` thread worker is not stopped by a newer one: each poll used to start
+    # another pass over all 10,000 alerts, and they all competed with the event loop).
+
+    def _on_screen(self) -> frozenset[str]:
+        """Fingerprints of the rows the table shows now (and a screen below)."""
+        table = self.query_one(AlertTable)
+        top = int(table.scroll_y)
+        height = max(table.scrollable_content_region.height, 1)
+        return frozenset(table.keys[top : top + 2 * height])
+
+    def _triage_todo(self, alerts: tuple[Alert, ...], first: frozenset[str], version: str) -> list[Alert]:
+        """The alerts whose proposal is missing or was made for another version of the alert
+        or with another model. (Alertmanager's source keeps an unchanged alert's object
+        between polls, so most checks are an identity test.)"""
+        done = self._triaged
+        todo = [a for a in alerts if (d := done.get(a.fingerprint)) is None or d[1] != version or (d[0] is not a and d[0] != a)]
+        todo.sort(key=lambda a: a.fingerprint not in first)  # stable: on-screen rows first
+        return todo
+
+    @work(thread=True, group="triage", exit_on_error=False, description="propose remediations")
+    def _propose(self) -> None:
         """Embedding and the TRM run off the event loop; the engine caches per fingerprint
-        and model version, so a poll costs only its new alerts."""
+        and model version, so a pass costs only the new and changed alerts."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
         try:
-            proposals = self.triage_service.propose(alerts)
-        except Exception as exc:  # noqa: BLE001 - the table keeps working without proposals
-            notify_plain(self.app, f"triage failed: {exc}", severity="error", timeout=10)
-            return
-        self.app.call_from_thread(self._proposals_ready, proposals)
+            while not worker.is_cancelled:
+                wanted, self._triage_wanted = self._triage_wanted, None
+                if wanted is None:
+                    return
+                alerts, first = wanted
+                version = self.triage_service.model_version()
+                todo = self._triage_todo(alerts, first, version)
+                for start in range(0, len(todo), TRIAGE_BATCH):
+                    if worker.is_cancelled or self._triage_wanted is not None and start >= TRIAGE_BATCH:
+                        break  # a newer poll: start over from its alerts (the engine cache keeps this work)
+                    batch = todo[start : start + TRIAGE_BATCH]
+                    try:
+                        proposals = self.triage_service.propose(batch)
+                    except Exception as exc:  # noqa: BLE001 - the table keeps working without proposals
+                        notify_plain(self.app, f"triage failed: {exc}", severity="error", timeout=10)
+                        return
+                    self.app.call_from_thread(self._proposals_ready, proposals, [(a.fingerprint, (a, version)) for a in batch])
+                    self._enqueue(proposals, batch)
+        finally:
+            self._triaging = False
+
+    def _enqueue(self, proposals: list, alerts: list[Alert]) -> None:
         queue = getattr(self.app, "review_queue", None)
         if queue is not None and not queue.read_only:
             # Every proposal for a firing alert goes to the shared queue (one per alert and
-            # action: other operators' consoles enqueueing the same are no-ops).
+            # action: other operators' consoles enqueueing the same are no-ops), one batch
+            # in one transaction.
             firing = self._queue_candidates([(p, a) for p, a in zip(proposals, alerts) if a.state is AlertState.FIRING])
             try:
                 queue.enqueue([p for p, _ in firing], [a for _, a in firing], from_source=True)
@@ -247,13 +333,16 @@ class AlertsPane(SilenceActions, Vertical):
         others = self._incidents.explained(list(self.snapshot.alerts))
         return [(p, a) for p, a in firing if a.fingerprint not in others]
 
-    def _proposals_ready(self, proposals: list) -> None:
+    def _proposals_ready(self, proposals: list, triaged: list[tuple[str, tuple]] = ()) -> None:
         for p in proposals:
             self.proposals[p.fingerprint] = p
+            self._cells.pop(p.fingerprint, None)  # only these rows' cells change
+        for fp, seen in triaged:
+            self._triaged[fp] = seen
         if len(self.proposals) > 20000:  # alerts come and go: keep the live ones
             live = {a.fingerprint for a in self.snapshot.alerts} if self.snapshot else set()
             self.proposals = {fp: p for fp, p in self.proposals.items() if fp in live}
-        self._cells.clear()
+            self._triaged = {fp: t for fp, t in self._triaged.items() if fp in live}
         self.query_one(AlertTable).refresh_rows()
         alert = self.selected_alert()
         if alert is not None and alert.fingerprint in self.proposals and self.query_one("#alerts-side").display:
@@ -275,7 +364,22 @@ class AlertsPane(SilenceActions, Vertical):
     def _filtered(flt: Filter, ordered: list[tuple[Alert, str]]) -> list[tuple[Alert, str]]:
         """Filtering keeps order: the ordered list is built once per poll, and a keystroke
         is one pass over it with no sort."""
+        if not flt.matchers and len(flt.terms) == 1:  # the common keystroke: one word
+            term = flt.terms[0]
+            return [pair for pair in ordered if term in pair[0].search_text()]
         return [pair for pair in ordered if flt.matches(pair[0].labels, pair[0].search_text())]
+
+    def _filter_pool(self, flt: Filter, ordered_rows: list[tuple[Alert, str]]) -> list[tuple[Alert, str]]:
+        """What the filter has to look at: the previous answer when the filter only grew
+        since (same pool, same order, every matcher kept, every word kept or lengthened: it
+        can only drop rows), else the whole ordered pool."""
+        key = self._pool_key()
+        if self._narrow is not None and self._narrow[0] == key and narrows(flt, self._narrow[1]):
+            return self._narrow[2]
+        return ordered_rows
+
+    def _remember(self, flt: Filter, pool_key: tuple, visible: list[tuple[Alert, str]]) -> None:
+        self._narrow = (pool_key, flt, visible) if flt else None
 
     def _ordered(self) -> list[tuple[Alert, str]]:
         return self._ordered_pool()[0]
@@ -284,15 +388,25 @@ class AlertsPane(SilenceActions, Vertical):
         """(alert, group) grouped and sorted, and the characters a filter would read."""
         if self.snapshot is None:
             return [], 0
-        cache_key = (id(self.snapshot), len(self._resolved), self.sorting, self.grouping)
+        cache_key = self._pool_key()
         if self._ordered_cache is not None and self._ordered_cache[0] == cache_key:
             return self._ordered_cache[1], self._ordered_cache[2]
         pool = list(self.snapshot.alerts)
         pool += [a for a, _ in self._resolved.values()]
-        rows = ordered(pool, self.sorting, self.grouping)
-        chars = sum(len(a.search_text()) for a in pool)
-        self._ordered_cache = (cache_key, rows, chars)
+        # A poll in which nothing changed hands back the same Alert objects (the source
+        # reuses unchanged ones): keep the previous order instead of sorting 10,000 again.
+        # (The cached rows hold those objects, so their ids cannot be reused meanwhile.)
+        same = frozenset(map(id, pool)), self.sorting, self.grouping
+        if self._ordered_cache is not None and self._ordered_cache[3] == same:
+            rows, chars = self._ordered_cache[1], self._ordered_cache[2]
+        else:
+            rows = ordered(pool, self.sorting, self.grouping)
+            chars = sum(len(a.search_text()) for a in pool)
+        self._ordered_cache = (cache_key, rows, chars, same)
         return rows, chars
+
+    def _pool_key(self) -> tuple:
+        return (id(self.snapshot), len(self._resolved), self.sorting, self.grouping)
 
     def _display_rows(self, visible: list[tuple[Alert, str]]) -> list[tuple[str, Alert | None, str, int]]:
         return display_rows(visible, self.grouping)
@@ -364,21 +478,30 @@ class AlertsPane(SilenceActions, Vertical):
         ordered_rows, chars = self._ordered_pool()
         flt = self.filter
         parts = len(flt.matchers) + len(flt.terms)
+        pool = self._filter_pool(flt, ordered_rows)
+        if pool is not ordered_rows:  # narrowed: what the filter reads shrinks with the pool
+            chars = chars * len(pool) // max(len(ordered_rows), 1)
+        checks = FILTER_INLINE_CHECKS if flt.matchers else FILTER_INLINE_WORD_CHECKS
         if not flt:
+            self._narrow = None
             self._show_rows(ordered_rows)
-        elif len(ordered_rows) * parts <= FILTER_INLINE_CHECKS and chars * parts <= FILTER_INLINE_CHARS:
-            self._show_rows(self._filtered(flt, ordered_rows))
+        elif len(pool) * parts <= checks and chars * parts <= FILTER_INLINE_CHARS:
+            visible = self._filtered(flt, pool)
+            self._remember(flt, self._pool_key(), visible)
+            self._show_rows(visible)
         else:
             self.filtering = True
-            self._filter_in_thread(flt, ordered_rows, (self.filter_text, self.sorting, self.grouping), self._filter_generation)
+            self._filter_in_thread(flt, pool, (self.filter_text, self.sorting, self.grouping), self._filter_generation, self._pool_key())
             self._update_title([a for a, *_ in self._rows.values() if a is not None and a.state is not AlertState.RESOLVED])
 
     @work(thread=True, exclusive=True, group="alerts-filter", exit_on_error=False, description="filter alerts")
-    def _filter_in_thread(self, flt: Filter, ordered_rows: list[tuple[Alert, str]], view: tuple, generation: int) -> None:
+    def _filter_in_thread(self, flt: Filter, ordered_rows: list[tuple[Alert, str]], view: tuple, generation: int, pool_key: tuple = ()) -> None:
         visible = self._filtered(flt, ordered_rows)
-        self.app.call_from_thread(self._filter_done, visible, view, generation)
+        self.app.call_from_thread(self._filter_done, visible, view, generation, flt, pool_key)
 
-    def _filter_done(self, visible: list[tuple[Alert, str]], view: tuple, generation: int) -> None:
+    def _filter_done(self, visible: list[tuple[Alert, str]], view: tuple, generation: int, flt: Filter | None = None, pool_key: tuple = ()) -> None:
+        if flt is not None and pool_key:
+            self._remember(flt, pool_key, visible)  # still a true answer for that pool: the next keystroke narrows it
         if view != (self.filter_text, self.sorting, self.grouping):
             return  # the operator changed the filter or the order meanwhile: a newer answer comes
         # Only the alerts changed (a poll): show this answer now, or a filter slower than the
@@ -391,6 +514,14 @@ class AlertsPane(SilenceActions, Vertical):
     def _show_rows(self, visible: list[tuple[Alert, str]], pending: bool = False) -> None:
         table = self.query_one(AlertTable)
         self.filtering = pending
+        if visible is self._shown and self.grouping == self._shown_grouping:
+            # The same rows as last time (a poll that changed nothing, unfiltered): only the
+            # cells on screen are drawn again (ages move on).
+            self._cells.clear()
+            table.refresh_rows()
+            self._update_title([a for a, _ in visible if a.state is not AlertState.RESOLVED])
+            return
+        self._shown, self._shown_grouping = visible, self.grouping
         alerts = [a for a, _ in visible]
         rows = self._display_rows(visible)
         self._rows = {key: (alert, group, size) for key, alert, group, size in rows}
@@ -453,7 +584,10 @@ class AlertsPane(SilenceActions, Vertical):
             title.append_text(safe(f"filter: {self.filter_error}", 120, style=f"bold {theme.error}"))
         elif snapshot.error:
             title.append_text(safe(f"stale: {snapshot.error}", 120, style=f"bold {theme.warning}"))
-        self.query_one("#alerts-title", Static).update(title)
+        if title != self._title:
+            # One line high, whatever it says: no layout pass, only the title repaints.
+            self._title = title
+            self.query_one("#alerts-title", Static).update(title, layout=False)
 
     # -- actions on the selected alert ---------------------------------------------
 

@@ -13,7 +13,6 @@ percentiles and the ratings.
 from __future__ import annotations
 
 from rich.console import Group
-from rich.markdown import Markdown
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -40,6 +39,8 @@ def answer_renderable(answer, earlier: bool = False, roots: tuple[str, ...] = ()
     if answer.generator in RECORD_GENERATORS:
         body = Text(clean(answer.text, 8000, single_line=False))
     else:
+        from rich.markdown import Markdown  # markdown-it costs ~0.1 s at start-up: load it with the first answer
+
         body = Markdown(inert_markdown(clean(answer.text, 8000, single_line=False)), hyperlinks=False)
     parts: list = [body]
     if answer.citations:
