@@ -18,11 +18,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
-from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style, thresholds
+from sreconsole.tui.evidence_view import confidence_style, named_source, shown_confidence, shown_method, thresholds
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, safe
 
-COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 19), ("action", "ACTION", 17), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 10))
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 19), ("action", "ACTION", 17), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 10),
+           ("why", "WHY", 60))
+"""CONF only for a calibrated probability; METHOD is human when a human must decide; WHY
+is the source of a named action with the model's opinion, and the first review reason."""
 """79 columns with the cell padding: the whole row fits an 80x24 terminal."""
 
 
@@ -85,7 +88,9 @@ class ReviewPane(Vertical, can_focus=False):
         theme = self.app.current_theme
         high, low = thresholds(self.app)
         sev_style = {"critical": f"bold {theme.error}", "warning": f"bold {theme.warning}"}.get(r.severity.lower(), "dim")
-        conf = Text("—", style="dim") if r.confidence is None else Text(f"{r.confidence:.2f}", style=confidence_style(r.confidence, high, low, theme))
+        shown = shown_confidence(r.confidence, r.method)
+        conf = Text("—", style="dim") if shown is None else Text(f"{shown:.2f}", style=confidence_style(shown, high, low, theme))
+        why = " · ".join(x for x in (named_source(r.method, r.evidence), (r.review_reasons[0] if r.review_reasons else "")) if x)
         state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim", "failed": theme.error or "red"}.get(r.state, "dim")
         action = r.action + ("*" if r.id in self.edits else "")
         return [
@@ -94,8 +99,9 @@ class ReviewPane(Vertical, can_focus=False):
             safe(r.alertname, 60),
             safe(action, 40, style="bold" if r.requires_human_review else ""),
             conf,
-            Text(METHOD_BADGE.get(r.method, r.method)[:7], style="dim"),
+            Text(shown_method(r.method, r.requires_human_review)[:7], style="bold" if r.requires_human_review else "dim"),
             Text(r.state, style=state_style),
+            safe(why, 200, style="dim"),
         ]
 
     def _title(self, records) -> None:
@@ -263,12 +269,16 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
     from sreconsole.services.review import age_text
 
     high, low = thresholds
-    style = confidence_style(r.confidence, high, low, theme)
+    shown = shown_confidence(r.confidence, r.method)
+    style = confidence_style(shown, high, low, theme)
+    source = named_source(r.method, r.evidence)
     lines: list = [
         Text.assemble((f"#{r.id} ", "dim"), safe(r.alertname, 80, style="bold"), ("  ", ""), safe(r.namespace or "", 60, style="dim")),
         Text.assemble(("action ", "dim"), safe(r.action, 60, style=f"bold {style}"), (f"  risk {r.risk}" + (", reversible" if r.reversible else ", not reversible"), "dim")),
-        Text.assemble(("confidence ", "dim"), ("—" if r.confidence is None else f"{r.confidence:.2f}", style), (f"  method {r.method}", "dim"), (f"  model {r.model_version}" if r.model_version else "", "dim")),
+        Text.assemble(("confidence ", "dim"), ("—" if shown is None else f"{shown:.2f}", style), (f"  method {r.method}", "dim"), (f"  model {r.model_version}" if r.model_version else "", "dim")),
     ]
+    if source:
+        lines.append(Text.assemble(("named by ", "dim"), safe(source, 200), ("  (not a calibrated probability)", "dim")))
     params = {**r.parameters, **(edits or {})}
     if params:
         lines.append(Text.assemble(("parameters ", "dim"), safe(", ".join(f"{k}={v}" for k, v in params.items()), 300), (" (edited)" if edits else "", "italic")))
