@@ -199,6 +199,9 @@ def softmax_temperature(logits, y) -> float:
 
 
 RULES_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+NOVELTY_PERCENTILE = 5
+"""Below the similarity of all but this percentage of the calibration alerts, confidence
+falls (``trm_numpy.novelty_factor``): there the calibration has too little evidence."""
 
 
 def calibrate(ck, kind: str, x, cal: LabelledAlerts, options: TrainOptions) -> dict:
@@ -233,7 +236,9 @@ def calibrate(ck, kind: str, x, cal: LabelledAlerts, options: TrainOptions) -> d
     entry = {"weights": fitted.as_dict(), "rules_weight": beta, "fitted_on": len(cal),
              "origins": {o: cal.origin.count(o) for o in sorted(set(cal.origin))}, "accuracy": float(correct.mean())}
     if options.novelty and sim is not None:
-        entry["novelty_floor"] = float(np.min(sim))
+        # The 5th percentile, not the minimum: one odd calibration alert must not stretch
+        # the range the confidence is claimed for.
+        entry["novelty_floor"] = float(np.percentile(sim, NOVELTY_PERCENTILE))
     calibration[kind] = entry
     return entry
 

@@ -404,8 +404,9 @@ def fit_calibration(
 
 
 NOVELTY_WIDTH = 0.1
-"""Below the lowest similarity the calibration rows had, confidence falls linearly to 0 over
-this much cosine: there the calibration has no evidence the number means anything."""
+"""Below the novelty floor (the similarity of all but the least familiar few calibration
+alerts), confidence falls linearly to 0 over this much cosine: there the calibration has
+no evidence that the number means anything."""
 
 
 def novelty_factor(similarity: np.ndarray | None, floor: float | None) -> np.ndarray | None:
