@@ -11,8 +11,9 @@ The rows come from the two places where real alerts are kept:
   ``days``): unlabelled, they measure how often the two models agree, and which alerts
   they disagree on.
 
-Both models are the bare classifiers (``triage.model`` of each checkpoint), so the
-comparison is about the model, not about the runbooks or incidents the flow adds.
+Both models are the classifiers ``triage.model`` names in each checkpoint, with the rules
+as the second expert each one's calibration fitted, exactly as the engine runs them; the
+runbooks and incidents the flow adds are left out, so the comparison is about the model.
 ``promote_run`` refuses a candidate that is right less often than the active model on
 operator decisions unless forced.
 """
@@ -99,7 +100,7 @@ def recent_rows(settings: Settings, since: datetime) -> tuple[list[ShadowRow], l
 
         with ReviewStore(path) as store:
             for rec in store.list(states=None, limit=100_000):
-                if rec.created_at >= since:
+                if rec.created_at >= since and rec.decided_at is None:  # a decided one is already a decision row
                     rows.append(ShadowRow(rec.alertname, dict(rec.labels), dict(rec.annotations), "queue", when=rec.created_at.isoformat()))
     kb_path = Path(settings.knowledge.store).expanduser() if settings.knowledge.store else settings.data_path / "knowledge.duckdb"
     if kb_path.exists():
@@ -193,9 +194,12 @@ def shadow_score(
     if not rows:
         report.notes.append("no decisions and no alerts in the window: nothing to score")
         return report
+    from sreconsole.triage.dataset import rule_label
+
     embed = embed or make_embed(settings)
     x = features([alert_text(r.alertname, r.labels, r.annotations) for r in rows], embed, candidate.config.hash_dim)
-    cand = candidate.predict_features(x)
+    rules = [rule_label(r.alertname, r.annotations.get("summary", ""), r.annotations.get("description", "")).action for r in rows]
+    cand = candidate.predict_features(x, rules)
     report.candidate_scores = _scores(cand, rows)
     if active is None:
         return report
@@ -203,7 +207,7 @@ def shadow_score(
         x_active = features([alert_text(r.alertname, r.labels, r.annotations) for r in rows], embed, active.config.hash_dim)
     else:
         x_active = x
-    act = active.predict_features(x_active)
+    act = active.predict_features(x_active, rules)
     report.active_scores = _scores(act, rows)
     agree = [c.action == a.action for c, a in zip(cand, act)]
     report.agreement = sum(agree) / len(agree)
