@@ -107,6 +107,13 @@ def trust_nothing(path: str) -> bool:
     return False
 
 
+def named_action(text: str) -> str:
+    """The action an ``**Action:**`` part names: its first word, backticks dropped (the part
+    runs on to the next field, and a line of prose may follow the id)."""
+    words = text.strip().split()
+    return words[0].strip("`*.,;:") if words else ""
+
+
 def runbook_evidence(
     alertname: str, sections: Sequence, actions: Sequence[str], trusted: Callable[[str], bool] = trust_everything,
 ) -> tuple[np.ndarray, list[EvidenceItem], str]:
@@ -124,14 +131,15 @@ def runbook_evidence(
         by_path.setdefault(s.path, {})[s.part] = s
     for path, parts in by_path.items():
         named = parts.get("action")
+        named_id = named_action(named.text) if named is not None else ""
         if not trusted(path):
             first = named or next(iter(parts.values()))
-            said = f"names {named.text.strip('` ')[:60]!r}" if named is not None else "has a section for this alert"
+            said = f"names {named_id[:60]!r}" if named is not None else "has a section for this alert"
             items.append(EvidenceItem("runbook", f"{path}:{first.start_line}-{first.end_line}",
                                       f"untrusted document (not under knowledge.trusted_paths) {said}: shown, not used", "", 0.0))
             continue
-        if named is not None and named.text.strip("` ") in index:
-            act = named.text.strip("` ")
+        if named is not None and named_id in index:
+            act = named_id
             static = static or act
             vote[index[act]] += RUNBOOK_WEIGHT
             items.append(EvidenceItem("runbook", f"{path}:{named.start_line}-{named.end_line}", f"the runbook names {act}", act, RUNBOOK_WEIGHT))

@@ -187,12 +187,8 @@ class TrainingPane(Vertical, can_focus=False):
 
     @work(thread=True, group="training-call", exit_on_error=False, description="save thresholds")
     def _save_thresholds(self, run_id: str, tuned: dict) -> None:
-        import os
-
-        from sreconsole.domain.operator import Operator
-
         try:
-            out = self.board.save_thresholds(run_id, tuned["low"], tuned["high"], tuned["target"], tuned, Operator.from_environ(os.environ))
+            out = self.board.save_thresholds(run_id, tuned["low"], tuned["high"], tuned["target"], tuned, self.app.operator)
         except Exception as exc:  # noqa: BLE001 - a config file that cannot be written: say it
             self.app.call_from_thread(self.app.notify, clean(f"thresholds not saved: {exc}", 300), severity="error", timeout=10)
             return
