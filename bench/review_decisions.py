@@ -19,9 +19,18 @@ a writer that falls behind is charged for it. Throughput: successful decisions d
 the time from the common start to the last writer's end. Run for each ``synchronous``
 setting asked for (FULL is the store's default).
 
+Each decision also checks the pending row against the seal of its newest audit entry and
+seals the approved content (schema 2). ``--variants`` adds the optional anchoring: ``keyed``
+(an HMAC on every entry, ``review.audit_key_file``) with a witness file (one fsynced
+``seq hash`` line per entry, ``review.audit_witness``).
+
 Goal (issue 6): >= 200 decisions/s with 8 writers, p99 <= 20 ms.
 
-Run: .venv/bin/python bench/review_decisions.py [--per-writer 250] [--synchronous FULL,NORMAL]
+``--cpu`` measures instead the CPU time one ``decide()`` costs in one process (``process_time``,
+which other jobs on the machine disturb far less than wall time): run it with
+``PYTHONPATH`` at another checkout (``--variants plain``) to compare two versions.
+
+Run: .venv/bin/python bench/review_decisions.py [--per-writer 250] [--synchronous FULL,NORMAL] [--variants plain,keyed] [--cpu]
 """
 
 from __future__ import annotations
@@ -56,11 +65,20 @@ def _proposal(fp: str):
     return proposal, alert
 
 
-def worker(path: str, go: str, me: int, ids: list[int], synchronous: str, interval: float, phase: float) -> None:
+KEY = b"bench-key-0123456789abcdef"
+
+
+def _options(path: str, variant: str) -> dict:
+    if variant == "keyed":
+        return {"audit_key": KEY, "witness": f"{path}.witness"}
+    return {}
+
+
+def worker(path: str, go: str, me: int, ids: list[int], synchronous: str, interval: float, phase: float, variant: str) -> None:
     from sreconsole.domain.operator import Operator
     from sreconsole.review.store import AlreadyDecided, ReviewStore
 
-    store = ReviewStore(path, busy_timeout_s=60, synchronous=synchronous)
+    store = ReviewStore(path, busy_timeout_s=60, synchronous=synchronous, **_options(path, variant))
     op = Operator(f"bench{me}", f"10.0.2.{me}")
     print("ready", flush=True)
     while not os.path.exists(go):
@@ -98,14 +116,14 @@ def pct(values: list[float], q: float) -> float:
     return values[min(int(len(values) * q), len(values) - 1)]
 
 
-def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, rate: float = 0.0) -> dict:
+def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, rate: float = 0.0, variant: str = "plain") -> dict:
     from sreconsole.review.store import ReviewStore
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "review.sqlite"
         total = per_writer if contended else per_writer * writers
         t = time.perf_counter()
-        with ReviewStore(path, synchronous=synchronous) as store:
+        with ReviewStore(path, synchronous=synchronous, **_options(str(path), variant)) as store:
             ids = [store.enqueue(*_proposal(f"fp-{n:06d}")).id for n in range(total)]
         enqueue_s = time.perf_counter() - t
         go = Path(tmp) / "go"
@@ -117,7 +135,7 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
             mine = ids if contended else ids[me * per_writer:(me + 1) * per_writer]
             phase = 0.0 if contended else me * interval / writers
             procs.append(subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(path), str(go), str(me), json.dumps(mine), synchronous, str(interval), str(phase)],
+                [sys.executable, __file__, "--worker", str(path), str(go), str(me), json.dumps(mine), synchronous, str(interval), str(phase), variant],
                 stdout=subprocess.PIPE, text=True))
         for p in procs:
             line = p.stdout.readline().strip()
@@ -132,7 +150,8 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
             results.append(json.loads(out.strip().splitlines()[-1]))
         from sreconsole.review import audit
 
-        verified = audit.verify(path)
+        keyed = variant == "keyed"
+        verified = audit.verify(path, key=KEY if keyed else None, anchor=f"{path}.witness" if keyed else None)
     won = sum(r["won"] for r in results)
     lost = sum(r["lost"] for r in results)
     span = max(r["end"] for r in results) - min(r["start"] for r in results)
@@ -146,26 +165,54 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
     }
 
 
+def cpu_cost(n: int, synchronous: str, variant: str) -> float:
+    """CPU milliseconds per decide() (lock, seal check, transaction, audit entry, re-read)."""
+    from sreconsole.domain.operator import Operator
+    from sreconsole.review.store import ReviewStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "review.sqlite")
+        with ReviewStore(path, synchronous=synchronous, **_options(path, variant)) as store:
+            ids = [store.enqueue(*_proposal(f"fp-{k:06d}")).id for k in range(n)]
+            op = Operator("bench", "10.0.2.1")
+            t = time.process_time()
+            for k, pid in enumerate(ids):
+                store.decide(pid, "approved" if k % 2 else "rejected", op, "bench")
+            return 1000 * (time.process_time() - t) / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-writer", type=int, default=250, help="proposals each writer decides (contended: all share these)")
     parser.add_argument("--synchronous", default="FULL,NORMAL", help="comma-separated SQLite synchronous settings to compare")
     parser.add_argument("--rate", type=float, default=200.0, help="decisions/s offered in the paced runs (0: skip them)")
+    parser.add_argument("--variants", default="plain,keyed", help="plain (sealed chain), keyed (plus HMAC and a witness file)")
+    parser.add_argument("--cpu", action="store_true", help="only the CPU time of one decide() in one process")
     args = parser.parse_args()
     import sqlite3
+
+    if args.cpu:
+        import sreconsole
+
+        print(f"# decide() CPU cost  {Path(sreconsole.__file__).parent}  sqlite {sqlite3.sqlite_version}  {time.strftime('%Y-%m-%d')}")
+        for sync in [s.strip().upper() for s in args.synchronous.split(",") if s.strip()]:
+            for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
+                print(f"{variant:<6} {sync:<6} {cpu_cost(args.per_writer, sync, variant):.3f} CPU-ms per decision", flush=True)
+        return
 
     print(f"# review_decisions  python {platform.python_version()}  sqlite {sqlite3.sqlite_version}  "
           f"{os.cpu_count()} CPUs  {platform.machine()}  {time.strftime('%Y-%m-%d')}")
     print(f"# {args.per_writer} proposals per writer; latency = one decide() call in the writer process")
-    header = f"{'mode':<34} {'sync':<6} {'decided':>7} {'lost':>5} {'dec/s':>7} {'att/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p99 all':>7} {'enq/s':>6} verify"
+    header = f"{'mode':<34} {'audit':<6} {'sync':<6} {'decided':>7} {'lost':>5} {'dec/s':>7} {'att/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p99 all':>7} {'enq/s':>6} verify"
     print(header)
-    for sync in [s.strip().upper() for s in args.synchronous.split(",") if s.strip()]:
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for sync, variant in [(s.strip().upper(), v) for s in args.synchronous.split(",") if s.strip() for v in variants]:
         for rate in (0.0, args.rate) if args.rate else (0.0,):
             for writers, contended in ((1, False), (8, False), (8, True)):
-                r = run_mode(writers, args.per_writer, contended, sync, rate)
+                r = run_mode(writers, args.per_writer, contended, sync, rate, variant)
                 mode = f"{writers} writer{'s' if writers > 1 else ''}" + (", contended" if contended else (", distinct" if writers > 1 else ""))
                 mode += f", paced {rate:.0f}/s" if rate else ", saturated"
-                print(f"{mode:<34} {sync:<6} {r['decisions']:>7} {r['already_decided']:>5} {r['per_s']:>7.0f} {r['attempts_per_s']:>7.0f} "
+                print(f"{mode:<34} {variant:<6} {sync:<6} {r['decisions']:>7} {r['already_decided']:>5} {r['per_s']:>7.0f} {r['attempts_per_s']:>7.0f} "
                       f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.2f} {r['p99_all_ms']:>7.2f} {r['enqueue_per_s']:>6.0f} "
                       f"{'ok' if r['verify_ok'] else 'FAILED'}", flush=True)
     print("# goal: >= 200 decisions/s with 8 writers, p99 <= 20 ms")
@@ -173,6 +220,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6], float(sys.argv[7]), float(sys.argv[8]))
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6], float(sys.argv[7]), float(sys.argv[8]), sys.argv[9])
     else:
         main()

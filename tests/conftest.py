@@ -40,6 +40,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
     monkeypatch.setenv("SRECONSOLE_DATA_DIR", str(tmp_path / "data"))
+    # A test's audit entries stay out of the host's system log (tests that check it listen
+    # on a socket of their own).
+    monkeypatch.setenv("SRECONSOLE_REVIEW_AUDIT_SYSLOG", "")
     # The knowledge panels load in threads (model, DuckDB) and would make every pane test
     # slower and its snapshot timing-dependent; tests of those panels switch them back on.
     monkeypatch.setenv("SRECONSOLE_KNOWLEDGE_ENABLED", "0")

@@ -98,7 +98,7 @@ def test_extractive_answer_cites_the_runbook(bruno: Bruno, corpus, question: str
     assert answer.intent == "knowledge" and answer.generator == "extractive"
     assert answer.citations, answer.text
     assert expected in {Path(c.path).name for c in answer.citations}
-    hits = {(h.path, h.start_line, h.end_line) for h in bruno.knowledge.knowledge_base().search(question, 5).hits}
+    hits = {(h.path, h.start_line, h.end_line) for h in bruno.retrieve(question)[0]}
     for c in answer.citations:
         assert (c.path, c.start_line, c.end_line) in hits  # exactly a retrieved span
         lines = Path(c.path).read_text(encoding="utf-8").splitlines()
@@ -247,7 +247,7 @@ def test_ollama_streams_and_drops_invented_citations(corpus, embedder, settings,
     assert answer.generator == "ollama:llama-test"
     assert "[9]" not in answer.text and "[1]" in answer.text and "[2]" in answer.text
     assert [c.n for c in answer.citations] == [1, 2]
-    hits = b.knowledge.knowledge_base().search("how do I fix a pod that is crash looping", 5, exclude_kind="incident").hits
+    hits = b.retrieve("how do I fix a pod that is crash looping")[0]
     assert [(c.path, c.start_line) for c in answer.citations] == [(h.path, h.start_line) for h in hits[:2]]
     path, payload, _ = ollama.requests[0]
     assert path == "/api/chat"
@@ -268,7 +268,7 @@ def test_citations_are_renumbered_in_order_of_mention(corpus, embedder, settings
     with OllamaStub(["Check the logs [3]", " and restart [1] [3]."]) as stub:
         b = Bruno(_with_ollama(settings, stub.url), knowledge=StubKnowledge(corpus[1], embedder))
         answer = b.ask("how do I fix a pod that is crash looping")
-    hits = b.knowledge.knowledge_base().search("how do I fix a pod that is crash looping", 5, exclude_kind="incident").hits
+    hits = b.retrieve("how do I fix a pod that is crash looping")[0]
     assert answer.text == "Check the logs [1] and restart [2] [1]."
     assert [(c.n, c.path, c.start_line) for c in answer.citations] == [(1, hits[2].path, hits[2].start_line), (2, hits[0].path, hits[0].start_line)]
 

@@ -362,6 +362,25 @@ def test_hostile_file_names_are_printed_inert_by_kb_index(hostile_store):
     assert "0 added, 0 updated, 2 unchanged" in text
 
 
+def test_kb_index_names_the_files_it_ignored_for_their_type(tmp_path, embedder):
+    """Issue 16: "2 files ignored for their extension" named none of them."""
+    docs = write_good(tmp_path / "docs")
+    (docs / "diagram.png").write_bytes(PNG)
+    (docs / "old").mkdir()
+    (docs / "old" / "report.pdf").write_bytes(b"%PDF-1.4 not a document type we index")
+    store = tmp_path / "kb.duckdb"
+    summary = index(store, embedder, [docs])  # embeds once; the CLI run below finds it unchanged
+    assert summary.ignored == 2 and sorted(summary.ignored_paths) == sorted([str(docs / "diagram.png"), str(docs / "old" / "report.pdf")])
+    out = cli(["index", str(docs)], cli_env(store, docs))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode("utf-8")
+    line = next(x for x in text.splitlines() if "ignored" in x)
+    assert line.startswith("2 files ignored (not a document type; indexed are .adoc .markdown .md")
+    assert "diagram.png" in line and "old/report.pdf" in line and str(docs) not in line  # relative to the root
+    out = cli(["index", str(docs), "--json"], cli_env(store, docs))
+    assert sorted(json.loads(out.stdout)["ignored_paths"]) == sorted([str(docs / "diagram.png"), str(docs / "old" / "report.pdf")])
+
+
 def test_json_output_keeps_the_exact_text_and_no_raw_escape(hostile_store):
     store, docs = hostile_store
     out = cli(["search", "zebra", "--json", "-k", "1"], cli_env(store, docs))

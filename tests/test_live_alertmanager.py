@@ -281,3 +281,207 @@ def test_cli_alerts_list_on_the_demo_and_when_the_source_is_down():
         capture_output=True, text=True, timeout=60,
     )
     assert down.returncode == 1 and "connection refused" in down.stderr
+
+
+# -- the review queue shows only what is true now (issue 16) ------------------------------------
+# The probes are posted straight to Alertmanager, in their own namespace so that the tests
+# above, which count what fires in "ai", never see them.
+
+def _am_alert(name: str, labels: dict, action: str, *, resolved: bool = False) -> dict:
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    return {
+        "labels": {"alertname": name, "severity": "warning", **labels},
+        "annotations": {"summary": f"{name} fired", "lambda_function": action},
+        "startsAt": (now - timedelta(minutes=5)).isoformat(),
+        "endsAt": (now - timedelta(seconds=1) if resolved else now + timedelta(hours=1)).isoformat(),
+    }
+
+
+async def _snapshot_until(service, present: set[str], absent: set[str] = frozenset(), timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        snapshot = await service.refresh()
+        names = {a.alertname for a in snapshot.alerts}
+        if not snapshot.error and present <= names and not (absent & names):
+            return snapshot
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Alertmanager never held {present} without {set(absent)}: {sorted(names)} {snapshot.error}")
+        await asyncio.sleep(0.3)
+
+
+def _queue_for(am_url: str):
+    from sreconsole.services.review import ReviewQueue
+
+    settings = load_settings(overrides={"alertmanager.url": am_url})
+    return settings, ReviewQueue(settings, Operator("alice", "10.0.0.5"))
+
+
+def _propose(alerts):
+    from sreconsole.triage.catalog import load_catalog
+    from sreconsole.triage.engine import TriageEngine
+
+    return TriageEngine(load_catalog()).propose_many(list(alerts))
+
+
+async def _queued_probe(am, name: str, labels: dict, queue):
+    """Post one probe alert, wait for Alertmanager to hold it, and queue its proposal as the
+    TUI's poll does; ``(the service polling it, the alert, its record)``."""
+    am.post_alerts([_am_alert(name, labels, "pod-restart")])
+    service = AlertsService(AlertmanagerSource(am.url))
+    snapshot = await _snapshot_until(service, {name})
+    alert = next(a for a in snapshot.alerts if a.alertname == name)
+    (record,) = queue.enqueue(_propose([alert]), [alert], from_source=True)
+    return service, snapshot, record
+
+
+def _cli(*args: str) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    return subprocess.run([sys.executable, "-m", "sreconsole", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_a_proposal_whose_alert_resolves_on_alertmanager_leaves_the_pending_view(stack):
+    """Post an alert, queue its proposal from the poll that saw it, resolve it on
+    Alertmanager: the next poll marks the proposal resolved with an audit entry, it leaves
+    the pending view, and `review approve` refuses it (exit 2, one line) unless told."""
+    import json
+
+    from sreconsole.review import audit
+
+    am, _prom, _rules = stack
+    labels = {"namespace": "queue-probe", "pod": "resolver-7d9f8-abcde"}
+    settings, queue = _queue_for(am.url)
+    service, snapshot, record = await _queued_probe(am, "QueueResolvesProbe", labels, queue)
+    try:
+        assert (record.action, record.alert_source, record.alert_state) == ("pod-restart", am.url, "firing")
+        assert queue.observe(snapshot) == []
+        assert record.id in {r.id for r in queue.list()}
+
+        am.post_alerts([_am_alert("QueueResolvesProbe", labels, "pod-restart", resolved=True)])
+        snapshot = await _snapshot_until(service, set(), {"QueueResolvesProbe"})
+        assert queue.observe(snapshot) == [(record.id, "firing", "resolved")]
+        assert record.id not in {r.id for r in queue.list()}
+        entry = [e for e in audit.export(queue.path) if e["proposal_id"] == record.id][-1]
+        assert entry["event"] == "alert_state" and entry["reason"].startswith(f"the alert resolved (seen by {am.url})")
+        assert entry["user"] == "alice"
+    finally:
+        queue.close()
+        await service.aclose()
+
+    refused = _cli("--alertmanager", am.url, "review", "approve", str(record.id), "--reason", "still want it")
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+    line, = refused.stderr.strip().splitlines()
+    assert f"#{record.id} pod-restart on queue-probe/resolver-7d9f8-abcde: its alert resolved" in line and "--even-if-resolved" in line
+    done = _cli("--alertmanager", am.url, "review", "approve", str(record.id), "--reason", "still want it", "--even-if-resolved", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["proposal"]["state"] == "approved"
+    assert audit.verify(queue.path).ok
+
+
+def test_review_list_asks_alertmanager_what_is_still_firing(stack):
+    """No console is running: `review list` itself is the poll that finds the alert gone."""
+    import json
+
+    am, _prom, _rules = stack
+    labels = {"namespace": "queue-probe", "pod": "listed-7d9f8-fghij"}
+    settings, queue = _queue_for(am.url)
+
+    async def queued():
+        service, _snapshot, record = await _queued_probe(am, "QueueListProbe", labels, queue)
+        await service.aclose()
+        return record
+
+    try:
+        record = asyncio.run(queued())
+    finally:
+        queue.close()
+    listed = _cli("--alertmanager", am.url, "review", "list", "--json")
+    mine = [r for r in json.loads(listed.stdout) if r["id"] == record.id]
+    assert mine and mine[0]["alert_state"] == "firing" and mine[0]["alert_state_since"]
+    am.post_alerts([_am_alert("QueueListProbe", labels, "pod-restart", resolved=True)])
+    deadline = time.monotonic() + 30
+    while True:
+        pending = json.loads(_cli("--alertmanager", am.url, "review", "list", "--json").stdout)
+        if record.id not in {r["id"] for r in pending} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert record.id not in {r["id"] for r in pending}
+    everything = json.loads(_cli("--alertmanager", am.url, "review", "list", "--all", "--json").stdout)
+    (gone,) = [r for r in everything if r["id"] == record.id]
+    assert gone["state"] == "pending" and gone["alert_state"] == "resolved"
+    table = _cli("--alertmanager", am.url, "review", "list", "--all").stdout
+    row = next(line.split() for line in table.splitlines() if line.split()[:1] == [str(record.id)])
+    assert row[7] == "resolved"  # the LIVE column
+
+
+async def test_two_alerts_for_one_deployment_are_one_proposal_on_alertmanager(stack):
+    """Two rules asking to restart the same deployment: one pending proposal holding both
+    alerts (a merge entry in the audit), firing while either fires, resolved when both are."""
+    from sreconsole.review import audit
+
+    am, _prom, _rules = stack
+    labels = {"namespace": "queue-probe", "deployment": "dedup-web"}
+    am.post_alerts([_am_alert("DedupOOM", labels, "rollout-restart"), _am_alert("DedupLatency", labels, "rollout-restart")])
+    service = AlertsService(AlertmanagerSource(am.url))
+    settings, queue = _queue_for(am.url)
+    try:
+        snapshot = await _snapshot_until(service, {"DedupOOM", "DedupLatency"})
+        alerts = sorted((a for a in snapshot.alerts if a.alertname.startswith("Dedup")), key=lambda a: a.alertname, reverse=True)
+        first, second = queue.enqueue(_propose(alerts), alerts, from_source=True)
+        assert first.id == second.id and second.target == "queue-probe/dedup-web"
+        assert [a["alertname"] for a in second.alerts] == ["DedupOOM", "DedupLatency"]
+        assert [r.id for r in queue.list() if r.action == "rollout-restart" and r.target == "queue-probe/dedup-web"] == [first.id]
+        merged = [e for e in audit.export(queue.path) if e["event"] == "merge" and e["proposal_id"] == first.id]
+        assert len(merged) == 1 and "DedupLatency" in merged[0]["reason"]
+
+        am.post_alerts([_am_alert("DedupOOM", labels, "rollout-restart", resolved=True)])
+        snapshot = await _snapshot_until(service, {"DedupLatency"}, {"DedupOOM"})
+        assert queue.observe(snapshot) == []  # one still fires: the proposal stays
+        assert queue.get(first.id).alert_state == "firing"
+        assert [a["state"] for a in queue.get(first.id).alerts] == ["resolved", "firing"]
+        am.post_alerts([_am_alert("DedupLatency", labels, "rollout-restart", resolved=True)])
+        snapshot = await _snapshot_until(service, set(), {"DedupLatency", "DedupOOM"})
+        assert queue.observe(snapshot) == [(first.id, "firing", "resolved")]
+        assert first.id not in {r.id for r in queue.list()}
+        assert audit.verify(queue.path).ok
+    finally:
+        queue.close()
+        await service.aclose()
+
+
+async def test_an_acked_alert_is_acked_in_the_queue_and_in_alerts_list(stack):
+    """An ack is a silence to Alertmanager; the poll tells it apart (by the silence's
+    comment), so the proposal's LIVE state is acked, not silenced, and so is alerts list's."""
+    import json
+
+    am, _prom, _rules = stack
+    labels = {"namespace": "queue-probe", "pod": "acked-7d9f8-klmno"}
+    settings, queue = _queue_for(am.url)
+    service, snapshot, record = await _queued_probe(am, "QueueAckProbe", labels, queue)
+    alert = next(a for a in snapshot.alerts if a.alertname == "QueueAckProbe")
+    try:
+        silence_id = await service.acknowledge(alert, Operator("carol"))
+        deadline = time.monotonic() + 30
+        while True:
+            snapshot = await service.refresh()
+            acked = next((a for a in snapshot.alerts if a.alertname == "QueueAckProbe"), None)
+            if acked is not None and silence_id in acked.silenced_by or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+        assert silence_id in snapshot.acks
+        assert queue.observe(snapshot) == [(record.id, "firing", "acked")]
+        listed = _cli("--alertmanager", am.url, "alerts", "list", "--json", "--filter", 'alertname="QueueAckProbe"')
+        (row,) = json.loads(listed.stdout)
+        assert row["state"] == "silenced" and row["acked"] is True
+        table = _cli("--alertmanager", am.url, "alerts", "list", "--filter", 'alertname="QueueAckProbe"').stdout
+        assert table.splitlines()[1].split()[4] == "acked"
+        await service.expire(silence_id)
+        am.post_alerts([_am_alert("QueueAckProbe", labels, "pod-restart", resolved=True)])
+    finally:
+        queue.close()
+        await service.aclose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,9 @@ from sreconsole.domain.operator import Operator
 from sreconsole.services.review import ReviewQueue
 from sreconsole.triage.catalog import load_catalog
 from sreconsole.triage.engine import TriageEngine
+
+
+ME = pwd.getpwuid(os.geteuid()).pw_name
 
 
 def am_alert(name: str, labels: dict, function: str) -> dict:
@@ -69,14 +73,15 @@ def test_enqueue_approve_lose_a_race_reject_and_verify_from_the_cli(tmp_path, en
 
     approved = json.loads(cli("review", "approve", str(restart["id"]), "--reason", "db is back", "--json", env=env).stdout)
     assert approved["proposal"]["state"] == "approved"
-    assert approved["proposal"]["decided_by"].startswith("alice")
+    # The kernel's user decides; $USER is recorded beside it as a claim.
+    assert approved["proposal"]["decided_by"] == ME and approved["proposal"]["decided_claim"] == ("alice" if ME != "alice" else "")
     execution = approved["execution"]
     assert execution["dry_run"] is True and execution["ok"] is True
     assert [(c["method"], c["path"]) for c in execution["calls"]] == [("DELETE", "/api/v1/namespaces/payments/pods/api-7d9f8b6c4-x2kzq")]
 
     bob = {**env, "USER": "bob"}
     lost = cli("review", "approve", str(restart["id"]), "--reason", "me too", env=bob, check_rc=4)
-    assert "already approved by alice" in lost.stderr and len(lost.stderr.strip().splitlines()) == 1
+    assert f"already approved by {ME}@10.0.0.5" in lost.stderr and len(lost.stderr.strip().splitlines()) == 1
 
     no_reason = cli("review", "reject", str(cordon["id"]), "--reason", "  ", env=bob, check_rc=1)
     assert "reason" in no_reason.stderr

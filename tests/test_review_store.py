@@ -22,7 +22,7 @@ import pytest
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.operator import Operator
 from sreconsole.domain.proposal import EvidenceItem, Proposal
-from sreconsole.review import audit
+from sreconsole.review import audit, chain
 from sreconsole.review import store as store_module
 from sreconsole.review.store import (
     BUSY_MESSAGE,
@@ -131,7 +131,8 @@ def test_the_database_allows_one_pending_proposal_per_alert(store: ReviewStore, 
                   " command, api, confidence, method, requires_human_review, review_reasons, risk, reversible, model_version,"
                   " evidence, alternatives, missing_parameters, notes, labels, annotations, alert_started_at, 'pending',"
                   " created_at, updated_at, decided_by, decided_from, decided_at, reason, corrected_action, result,"
-                  " changed_version FROM proposals")
+                  " changed_version, 'another-target', alerts, alert_source, alert_state, alert_state_since, decided_claim"
+                  " FROM proposals")
 
 
 def test_a_decision_holds_for_the_firing_and_a_re_fire_gets_a_new_proposal(store: ReviewStore):
@@ -435,7 +436,7 @@ def test_the_triggers_refuse_to_change_the_trail(db: Path):
             c.execute("DELETE FROM audit WHERE seq = 6")
         with pytest.raises(sqlite3.DatabaseError, match="only grows at its end"):
             c.execute("INSERT INTO audit SELECT 3, ts, user, client, event, proposal_id, action, parameters, command, api,"
-                      " reason, snapshot, result, prev_hash, hash FROM audit WHERE seq = 6")
+                      " reason, snapshot, result, prev_hash, hash, seal, identity, mac FROM audit WHERE seq = 6")
     assert audit.verify(db).ok
 
 
@@ -483,7 +484,7 @@ def test_swapped_entries_are_named(db: Path):
         c.execute("DROP TRIGGER audit_no_update")
         rows = {r[0]: r for r in c.execute("SELECT * FROM audit WHERE seq IN (2, 5)")}
         for seq, other in ((2, 5), (5, 2)):
-            c.execute(f"UPDATE audit SET {', '.join(f'{f} = ?' for f in (*audit.FIELDS[1:], 'hash'))} WHERE seq = ?",
+            c.execute(f"UPDATE audit SET {', '.join(f'{f} = ?' for f in audit.COLUMNS[1:])} WHERE seq = ?",
                       (*rows[other][1:], seq))
     result = audit.verify(db)
     assert (result.ok, result.first_bad) == (False, 2)
@@ -509,11 +510,11 @@ def test_a_forged_entry_with_valid_hashes_is_caught_by_the_queue_replay(db: Path
     last = list(audit.export(db))[-1]
     forged = {**last, "seq": n + 1, "event": "approve", "proposal_id": 3, "user": "mallory", "prev_hash": last["hash"]}
     forged["hash"] = audit.entry_hash(forged)
-    row = [audit.canonical(forged[f]) if f in ("parameters", "api", "snapshot", "result") and forged[f] is not None else forged[f]
-           for f in audit.FIELDS]
+    row = [audit.canonical(forged[f]) if f in audit.JSON_FIELDS and forged[f] is not None else forged[f]
+           for f in audit.COLUMNS]
     with raw(db) as c:
         c.execute("DROP TRIGGER audit_head_forward")
-        c.execute(f"INSERT INTO audit VALUES ({', '.join('?' * 15)})", (*row, forged["hash"]))
+        c.execute(f"INSERT INTO audit VALUES ({', '.join('?' * len(audit.COLUMNS))})", row)
         c.execute("UPDATE audit_head SET seq = ?, hash = ?", (n + 1, forged["hash"]))
     result = audit.verify(db)
     assert not result.ok and "proposal #3 is pending in the queue but approved" in result.reason
@@ -664,3 +665,52 @@ def test_hostile_text_is_stored_as_given_and_the_chain_holds(store: ReviewStore,
     assert entries[-1]["reason"] == HOSTILE and entries[-1]["user"] == "eve\n\x1b[2J"
     assert audit.verify(db).ok
     assert store.decisions()[0]["alert"]["annotations"]["summary"] == HOSTILE
+
+
+def test_a_store_of_the_previous_schema_is_upgraded_and_its_chain_kept(db: Path, monkeypatch: pytest.MonkeyPatch):
+    """Schema 3 (sealing, intents, identity) on a file written at schema 2: the proposals and
+    audit tables are widened in place, every entry keeps its hash, the rows predating sealing
+    are named by verify, and from then on every entry seals its proposal."""
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+        m.setattr(store_module, "SCHEMA_VERSION", 2)
+        ReviewStore(db).close()
+    params = {"name": "web", "namespace": "shop"}
+    with raw(db) as c:  # what schema 2 wrote: rows, and entries without seal, identity or mac
+        ids = []
+        for fp, state in (("fp-a", "approved"), ("fp-b", "pending")):
+            ts = T0.isoformat(timespec="microseconds")
+            cur = c.execute(
+                "INSERT INTO proposals (fingerprint, alertname, namespace, severity, action, title, parameters, command, api,"
+                " confidence, method, requires_human_review, review_reasons, risk, reversible, model_version, evidence,"
+                " alternatives, missing_parameters, notes, labels, annotations, alert_started_at, state, created_at, updated_at,"
+                " changed_version, target, decided_by) VALUES (?, 'X', 'shop', 'warning', 'pod-restart', 't', ?, 'k', NULL,"
+                " 0.7, 'trm', 0, '[]', 'low', 0, '', '[]', '[]', '[]', '[]', '{}', '{}', ?, ?, ?, ?, 1, ?, ?)",
+                (fp, chain.canonical(params), ts, state, ts, ts, f"shop/web-{fp}", "alice" if state == "approved" else ""))
+            ids.append(cur.lastrowid)
+            c.execute("BEGIN IMMEDIATE")
+            chain.append(c, ts=ts, user="alice", client="", event="enqueue", proposal_id=cur.lastrowid, action="pod-restart",
+                         parameters=params, command="k")
+            if state == "approved":
+                chain.append(c, ts=ts, user="alice", client="", event="approve", proposal_id=cur.lastrowid, action="pod-restart",
+                             parameters=params, command="k")
+            c.execute("COMMIT")
+    before = [(e["seq"], e["hash"]) for e in audit.export(db)]
+    assert audit.verify(db).ok
+    with ReviewStore(db) as s:
+        assert [(e["seq"], e["hash"]) for e in audit.export(db)] == before
+        with raw(db) as c:
+            assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        result = audit.verify(db)
+        assert result.ok and "2 proposal(s) that may still be executed" in result.reason
+        s.begin_execution(ids[0], {"action": "pod-restart", "parameters": params, "call": None},
+                          {"pid": 1, "deadline": T0.isoformat()}, ALICE, now=T0)  # a state schema 2 did not allow
+        s.decide(ids[1], "rejected", BOB, "not needed", now=T0)
+        assert s.get(ids[0]).state == "executing"
+        newest = list(audit.export(db))[-2:]
+        assert all(e["seal"] for e in newest) and [e["event"] for e in newest] == ["executing", "reject"]
+        with raw(db) as c:  # the widened tables kept their indexes and triggers
+            names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
+            assert {"proposals_one_pending", "proposals_one_pending_target", "proposals_watched", "audit_proposal", *audit.TRIGGERS} <= names
+    result = audit.verify(db)
+    assert result.ok and "may still be executed" not in result.reason, result

@@ -53,7 +53,10 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         for key in keys:
             self.tmux("send-keys", "-t", "e2e", key)
-            time.sleep(0.15)
+            # tmux holds a lone ESC for its escape-time (500 ms by default) to see whether a
+            # sequence follows: a key sent sooner would reach the app as alt+key, as it would
+            # for an operator typing that fast in a default tmux.
+            time.sleep(0.6 if key in ("Escape", "Esc") else 0.15)
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout

@@ -7,8 +7,9 @@ comes back above :data:`MIN_SIMILARITY` Bruno says it does not know and where to
 instead of guessing. Otherwise a generator (:mod:`sreconsole.chat.generators`) writes the
 answer over the numbered passages: Ollama or a local MLX model when configured, else the
 extractive generator. Whatever a generator writes, markers naming no retrieved passage
-are dropped and the rest renumbered ``[1]``, ``[2]``… in order of first mention, so
-``[n]`` in the text is always the n-th citation listed. A model that cannot be reached, or
+are dropped, a sentence said twice is said once with both markers, and the rest are
+renumbered ``[1]``, ``[2]``… in order of first mention, so ``[n]`` in the text is always
+the n-th citation listed. A model that cannot be reached, or
 fails mid-answer, is replaced by the extractive answer with a note saying why.
 
 Documents are data: passage text is only quoted, and the prompt tells a model so. Bruno
@@ -21,9 +22,13 @@ operator, who may queue it for review (:mod:`sreconsole.services.chat`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
 
 from sreconsole.chat import grounding, live
+from sreconsole.chat.filters import Filters, Known, extract
 from sreconsole.chat.extractive import ExtractiveGenerator
 from sreconsole.chat.generators import Generator, GeneratorUnavailable, make_generator
 from sreconsole.chat.recommend import recommended
@@ -55,6 +60,7 @@ class Bruno:
         catalog=None,
         generator: Generator | None = None,
         generator_problem: str = "",
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.knowledge = knowledge
@@ -67,6 +73,8 @@ class Bruno:
         """Why the configured generator is not the one answering ("" when it is)."""
         self._extractive: ExtractiveGenerator | None = None
         self.router = IntentRouter(self._embed)
+        self.clock = clock or (lambda: datetime.now().astimezone())
+        """Now, in the operator's time zone: "since 9am" and "today" are read in it."""
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -123,6 +131,7 @@ class Bruno:
         """Text as it is generated, then the final :class:`Answer`. The answer's text is
         authoritative: the grounding check may have dropped or renumbered markers that a
         streamed chunk showed."""
+        started = time.perf_counter()
         question = clean(question or "", None, single_line=False)
         note = ""
         if len(question) > MAX_QUESTION_CHARS:
@@ -151,8 +160,8 @@ class Bruno:
         from_docs = answer.intent == "knowledge" or (answer.citations and all(c.path.startswith("incident:") for c in answer.citations))
         if from_docs and self._action_ids():
             recommends = recommended(answer.text, answer.citations, self.catalog)
-        answer = Answer(answer.query, clean(answer.text, None, single_line=False), answer.generator, answer.citations,
-                        answer.intent, "; ".join(x for x in (note, answer.note) if x), recommends)
+        answer = replace(answer, text=clean(answer.text, None, single_line=False), note="; ".join(x for x in (note, answer.note) if x),
+                         recommends=recommends, latency_ms=round((time.perf_counter() - started) * 1000, 2))
         if not streamed:
             yield answer.text
         yield answer
@@ -160,14 +169,7 @@ class Bruno:
     # -- intents -----------------------------------------------------------------------
 
     def _smalltalk(self, question: str) -> Answer:
-        q = question.lower()
-        if re.search(r"\b(thanks?|thx|ty|cheers)\b", q):
-            text = "You're welcome. Ask me about a runbook, an alert or what's firing."
-        elif re.search(r"\b(bye|goodbye|see you)\b", q):
-            text = "Bye. Good luck with the pager."
-        else:
-            text = "Hi, I'm Bruno. Ask me how to handle an alert, what's firing, or what I can remediate."
-        return Answer(question, text, "none", (), "smalltalk")
+        return Answer(question, smalltalk_reply(question), "none", (), "smalltalk")
 
     def _capability(self, question: str) -> Answer:
         try:
@@ -178,44 +180,77 @@ class Bruno:
         lines += [f"- {a.id} — {a.title} (risk {a.risk})" for a in actions]
         return Answer(question, "\n".join(lines), "catalog", (), "capability")
 
+    def _known(self, alerts: Sequence | None = None, records: Sequence | None = None) -> tuple[Known, list]:
+        """What label values are real (the alerts given, the queue, the history), and the
+        history's incidents (the store's records), for the filters of a live question."""
+        incidents: list = []
+        try:
+            self.knowledge.prepare()
+            incidents = list(self.knowledge.knowledge_base().snapshot().incidents.values())
+        except Exception:  # noqa: BLE001 - no store, no history: fewer known values, no listing
+            incidents = []
+        if records is None and self.review_queue is not None:
+            try:
+                records = list(self.review_queue.list())
+            except Exception:  # noqa: BLE001 - the review answer reports it; here it only narrows less
+                records = None
+        return Known.from_records(alerts or (), records or (), incidents), incidents
+
+    def filters(self, question: str, alerts: Sequence | None = None, records: Sequence | None = None) -> Filters:
+        """The label filters and time window Bruno reads in a live question."""
+        known, _ = self._known(alerts, records)
+        return extract(question, known, self.clock())
+
     def _live(self, question: str, routed: Route) -> Answer:
         if routed.topic == "review":
             if self.review_queue is None:
-                return live.review(question, None)
+                return live.review(question, None, filters=Filters())
             try:
-                return live.review(question, list(self.review_queue.list()))
+                records = list(self.review_queue.list())
             except Exception as exc:  # noqa: BLE001 - a locked or unreadable store: say so, don't crash the chat
-                return live.review(question, None, str(exc) or type(exc).__name__)
+                return live.review(question, None, str(exc) or type(exc).__name__, filters=Filters())
+            return live.review(question, records, filters=self.filters(question, records=records))
         if routed.topic == "history":
+            known, everything = self._known()
+            f = extract(question, known, self.clock())
             subject = history_subject(question)
+            if not subject and (f.labels or f.time):  # "incidents over the weekend": the history, narrowed
+                everything.sort(key=lambda rec: str(rec.get("started_at") or ""), reverse=True)
+                return live.history(question, "", everything, filters=f)
             if not subject:
-                return live.history(question, "", ())
+                return live.history(question, "", (), filters=f)
             try:
                 self.knowledge.prepare()
-                incidents = self.knowledge.knowledge_base().similar_incidents(subject, {}, k=3)
+                single = {k: v for k, v in f.labels.items() if "|" not in v}
+                incidents = self.knowledge.knowledge_base().similar_incidents(subject, single, k=10 if f.labels or f.time else 3)
             except Exception as exc:  # noqa: BLE001 - StoreError, EmbedderError, OSError: one readable line
-                return live.history(question, subject, (), str(exc) or type(exc).__name__)
-            return live.history(question, subject, incidents)
+                return live.history(question, subject, (), str(exc) or type(exc).__name__, filters=f)
+            return live.history(question, subject, incidents, filters=f)
         if self.alerts is None:
-            return live.firing(question, None)
+            return live.firing(question, None, filters=Filters())
         try:
             alerts = self.alerts()
         except Exception as exc:  # noqa: BLE001 - any source failure reaches the operator as a line
-            return live.firing(question, None, str(exc) or type(exc).__name__)
-        return live.firing(question, alerts)
+            return live.firing(question, None, str(exc) or type(exc).__name__, filters=Filters())
+        alerts = list(alerts or ())
+        return live.firing(question, alerts, filters=self.filters(question, alerts=alerts))
 
     # -- knowledge ---------------------------------------------------------------------
 
     def retrieve(self, question: str) -> tuple[tuple, str]:
-        """(passages, why there are none): hybrid top-k, gated on the best vector similarity."""
+        """(passages, why there are none): BM25 and vector rankings fused with the query
+        expanded from the runbooks' own words (:mod:`sreconsole.knowledge.rerank`), top-k,
+        gated on the best vector similarity."""
+        from sreconsole.knowledge import rerank
+
         try:
             self.knowledge.prepare()
             kb = self.knowledge.knowledge_base()
-            hits = kb.search(question, TOP_K, exclude_kind="incident").hits
-            best = kb.search(question, 1, mode="vector", exclude_kind="incident").hits if hits else ()
+            result, best = rerank.search_with_similarity(kb, question, TOP_K, exclude_kind="incident")
+            hits = result.hits
         except Exception as exc:  # noqa: BLE001 - StoreError, EmbedderError, OSError: one readable line
             return (), f"I can't search the knowledge base: {clean(exc, 300)}"
-        if not hits or not best or best[0].score < MIN_SIMILARITY:
+        if not hits or best < MIN_SIMILARITY:
             return (), self._dont_know()
         return hits, ""
 
@@ -238,7 +273,7 @@ class Bruno:
         yield self._grounded(question, "".join(parts), hits, generator.name, note)
 
     def _grounded(self, question: str, text: str, hits: Sequence, generator: str, note: str) -> Answer:
-        text, cited = grounding.ground(text, len(hits))
+        text, cited = grounding.ground(grounding.without_repeats(text), len(hits))
         renumber = {old: new for new, old in enumerate(cited, 1)}
         text = grounding.MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", text).strip()
         cites = tuple(grounding.citation(renumber[n], hits[n - 1]) for n in cited)
@@ -258,3 +293,28 @@ class Bruno:
             "I don't know: nothing in the knowledge base answers that question. "
             f"Look at `sreconsole kb search \"…\"` with other words, or in {where}{store}."
         )
+
+
+_REPLIES = (
+    (re.compile(r"\b(thanks?|thx|ty|cheers|appreciated?|ta)\b", re.I), "You're welcome. Ask me about a runbook, an alert or what's firing."),
+    (re.compile(r"\b(bye|goodbye|cya|see (you|ya)|ttyl|night all|good night|gotta (go|run)|got to (go|run)|heading home|leaving)\b", re.I),
+     "Bye. Good luck with the pager."),
+    (re.compile(r"\b(brb|afk|bbl|hang on|one moment|one sec|back in)\b", re.I), "Sure, I'll be here."),
+    (re.compile(r"^\W*(back|back again|i'?m back)\W*$", re.I), "Welcome back. Anything firing that I can look up?"),
+    (re.compile(r"\b(there|alive|awake|around|still with me)\W*$", re.I), "I'm here. Ask me what's firing, what waits for review, or how to fix an alert."),
+    (re.compile(r"\b(lol|lmao|rofl|haha\w*|hehe|heh|xd)\b", re.I), "Glad something's funny tonight. Anything I can look up?"),
+    (re.compile(r"\b(useless|wrong|stupid|dumb|bad answer)\b", re.I),
+     "Sorry about that. Press - on the answer (esc first) so it counts against me, and try other words."),
+    (re.compile(r"\b(bot|robot|human|ai|your name|who are you|what are you)\b", re.I),
+     "I'm Bruno, the console's assistant: I answer from the runbooks and the live alerts, queue and history, and cite what I used."),
+    (re.compile(r"\b(ugh|long night|tired|exhausted|sigh)\b", re.I), "Sounds like a rough shift. Tell me what's firing and I'll find the runbook."),
+    (re.compile(r"\b(test|testing|ping)\b", re.I), "Pong: I'm up. Ask me about an alert."),
+)
+
+
+def smalltalk_reply(question: str) -> str:
+    """A short reply in kind: small talk gets an answer, not "I don't know"."""
+    for pattern, reply in _REPLIES:
+        if pattern.search(question):
+            return reply
+    return "Hi, I'm Bruno. Ask me how to handle an alert, what's firing, what waits for review, or what I can remediate."

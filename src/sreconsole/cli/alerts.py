@@ -11,11 +11,10 @@ import sys
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 
 
-def run_alerts_list(settings, filter_text: str, as_json: bool) -> int:
+def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = False) -> int:
     """What the Alerts pane shows, for scripts: exit 1 when the source cannot be read."""
     from sreconsole.domain.alerts import format_age
     from sreconsole.domain.matchers import MatcherError, parse_filter
-    from sreconsole.domain.text import clean
     from sreconsole.services.environment import fetch_alerts_once
 
     try:
@@ -42,20 +41,27 @@ def run_alerts_list(settings, filter_text: str, as_json: bool) -> int:
                 "annotations": dict(a.annotations),
                 "starts_at": a.starts_at.isoformat(),
                 "silenced_by": list(a.silenced_by),
+                "acked": any(s in snapshot.acks for s in a.silenced_by),
                 "inhibited_by": list(a.inhibited_by),
             }
             for a in alerts
         ], indent=2))
         return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from sreconsole.cli.tables import Column, print_table
 
-    table = Table(title=f"{len(alerts)} alerts from {snapshot.health.name}", title_justify="left")
-    for column, width in (("severity", 8), ("alertname", 12), ("target", 10), ("age", 5), ("state", 9), ("summary", 10)):
-        table.add_column(column, no_wrap=column != "summary", overflow="ellipsis", min_width=width)
+    columns = [
+        Column("severity", key=True), Column("name", key=True), Column("target"), Column("age", key=True),
+        Column("state", key=True), Column("fingerprint", wide=True), Column("starts at", wide=True),
+        Column("summary", second_line=True),  # free text last: a pipe's columns before it split on spaces
+    ]
+    sev_style = {"critical": "bold red", "warning": "bold yellow"}
+    rows = []
     for a in alerts:
         target = "/".join(x for x in (a.namespace, a.target().split("/", 1)[-1]) if x)
-        table.add_row(*(Text(clean(v, 200)) for v in (a.severity.label, a.alertname, target, format_age(a.age_seconds(snapshot.fetched_at)), a.state.value, a.summary)))
-    Console().print(table)
+        state = "acked" if any(s in snapshot.acks for s in a.silenced_by) else a.state.value
+        rows.append([(a.severity.label, sev_style.get(a.severity.label, "")), a.alertname, target,
+                     format_age(a.age_seconds(snapshot.fetched_at)), (state, "bold" if state == "firing" else "dim"),
+                     a.fingerprint, a.starts_at.isoformat(), a.summary])
+    print_table(columns, rows, title=f"{len(alerts)} alerts from {snapshot.health.name}", wide=wide,
+                empty=f"no alerts from {snapshot.health.name}" + (" match the filter" if filter_text else ""))
     return EXIT_OK

@@ -1,7 +1,10 @@
-"""``sreconsole ask …``: ask Bruno one question, or a file of them, headless.
+"""``sreconsole ask …``: ask Bruno one question, or a file of them, headless; and
+``sreconsole chat stats`` / ``chat export FILE``: Bruno's own numbers, and the answers
+operators rated as training data.
 
 Exit codes: 0 answered (an "I don't know" is an answer); 2 bad arguments. Citation paths
-are absolute and line numbers 1-based and inclusive, as in ``kb search``.
+are absolute and line numbers 1-based and inclusive, as in ``kb search``. Every answer
+counts in Bruno's numbers (``<data dir>/chat/metrics.jsonl``), as the console's do.
 """
 
 from __future__ import annotations
@@ -53,10 +56,10 @@ def _live_alerts(settings):
 
 def _review_queue(settings):
     """The queue read for "what is waiting for review?" (Bruno only lists it)."""
-    from sreconsole.domain.operator import Operator
+    from sreconsole.services.identity import current_operator
     from sreconsole.services.review import ReviewQueue
 
-    return ReviewQueue(settings, Operator.from_environ(os.environ))
+    return ReviewQueue(settings, current_operator())
 
 
 def _absolute(path: str) -> str:
@@ -71,7 +74,11 @@ def _batch_record(answer) -> dict:
         "answer": answer.text,
         "generator": answer.generator,
         "citations": [{**c.as_dict(), "path": _absolute(c.path)} for c in answer.citations],
+        "intent": answer.intent,
     }
+    if answer.intent == "live":
+        out["topic"] = answer.topic
+        out["filters"] = {"labels": {}, **dict(answer.filters)}
     if answer.recommends:
         out["recommends"] = list(answer.recommends)
     if answer.note:
@@ -80,14 +87,16 @@ def _batch_record(answer) -> dict:
 
 
 def run_ask(settings, args) -> int:
-    from sreconsole.services.chat import make_bruno
+    from sreconsole.services.chat import make_bruno, metrics_for
 
     question = getattr(args, "question", None)
     batch = getattr(args, "batch", None)
     if bool(question) == bool(batch):
         print("sreconsole: ask needs a QUESTION or --batch FILE (not both)", file=sys.stderr)
         return EXIT_CONFIG
-    bruno = make_bruno(settings, _CliKnowledge(settings), review_queue=_review_queue(settings), alerts=_live_alerts(settings))
+    bruno = make_bruno(settings, _CliKnowledge(settings), review_queue=_review_queue(settings), alerts=_live_alerts(settings),
+                       clock=lambda: datetime.now(timezone.utc))
+    metrics = metrics_for(settings)
     if batch:
         try:
             source = sys.stdin if batch == "-" else open(batch, encoding="utf-8", errors="replace")
@@ -99,12 +108,15 @@ def run_ask(settings, args) -> int:
                 q = line.rstrip("\n")
                 if not q.strip():
                     continue
-                sys.stdout.write(json.dumps(_batch_record(bruno.ask(q)), ensure_ascii=False) + "\n")
+                answer = bruno.ask(q)
+                metrics.record(answer, source="cli")
+                sys.stdout.write(json.dumps(_batch_record(answer), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
         return EXIT_OK
     # argv bytes that are not UTF-8 arrive as lone surrogates: read them as U+FFFD.
     question = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     answer = bruno.ask(question)
+    metrics.record(answer, source="cli")
     if getattr(args, "json", False):
         out = answer.as_dict()
         out["citations"] = [{**c, "path": _absolute(c["path"])} for c in out["citations"]]
@@ -129,4 +141,48 @@ def run_ask(settings, args) -> int:
     if answer.recommends:
         console.print(Text(f"recommends: {', '.join(answer.recommends)} (p in the Bruno pane queues it for review)"), style="dim")
     console.print(Text(f"— {answer.generator}"), style="dim")
+    return EXIT_OK
+
+
+def run_chat(settings, args) -> int:
+    """``chat stats`` and ``chat export``."""
+    from sreconsole.services.chat import metrics_for
+
+    metrics = metrics_for(settings)
+    if args.chat_command == "export":
+        if args.file == "-":
+            metrics.export(sys.stdout, args.only)
+            return EXIT_OK
+        try:  # 0600 from the start: questions and answers, like the files they come from
+            fd = os.open(args.file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                n = metrics.export(out, args.only)
+        except OSError as exc:
+            print(f"sreconsole: chat export {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        print(f"{n} rated answer{'s' if n != 1 else ''} written to {args.file}", file=sys.stderr)
+        return EXIT_OK
+    stats = metrics.stats()
+    if args.json:
+        print(json.dumps({**stats.as_dict(), "kept_in": str(metrics.directory)}, indent=2))
+        return EXIT_OK
+
+    def share(x):
+        return "-" if x is None else f"{x:.1%}"
+
+    def ms(x):
+        return "-" if x is None else f"{x:,.0f} ms"
+
+    lat = stats.latency_ms
+    intents = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_intent.items(), key=lambda kv: -kv[1])) or "none yet"
+    for what, figure in (
+        ("answers", f"{stats.answers:,} ({intents})"),
+        ("RAG usage rate", share(stats.rag_usage_rate)),
+        ("citation rate", share(stats.citation_rate)),
+        ("knowledge-base coverage", share(stats.kb_coverage)),
+        ("latency p50 / p95 / p99", f"{ms(lat.get('p50'))} / {ms(lat.get('p95'))} / {ms(lat.get('p99'))}"),
+        ("ratings", f"{stats.up} up, {stats.down} down ({share(stats.rated_share)} of answers rated)"),
+        ("kept in", str(metrics.directory)),
+    ):
+        print(f"{what:26s} {figure}")
     return EXIT_OK

@@ -71,14 +71,35 @@ def _index(settings, paths: list[str], as_json: bool) -> int:
     if summary.resumed:
         line += " (resumed an interrupted run)"
     out.print(Text(line))
-    if summary.ignored:
-        out.print(Text(f"{summary.ignored} files ignored for their extension"), style="dim")
     from sreconsole.domain.text import clean
+
+    if summary.ignored:
+        out.print(Text(ignored_line(summary.ignored_paths, targets)), style="dim")
 
     for s in summary.skipped:
         # A file name is untrusted text: one with an escape sequence in it must not reach the terminal.
         out.print(Text(f"skipped {clean(s.path, None)}: {clean(s.reason, None)}"), style="yellow")
     return EXIT_OK
+
+
+def ignored_line(paths: list[str], roots, shown: int = 10) -> str:
+    """``3 files ignored (not a document type: .md .txt …): a.pdf, img/b.png, …``, each
+    path relative to the root it was found under, the first ``shown`` of them named."""
+    import os
+
+    from sreconsole.domain.text import clean
+    from sreconsole.knowledge.files import TEXT_SUFFIXES
+
+    bases = sorted((os.path.abspath(os.path.expanduser(str(r))) for r in roots), key=len, reverse=True)
+
+    def relative(p: str) -> str:
+        base = next((b for b in bases if p.startswith(b.rstrip(os.sep) + os.sep)), None)
+        return os.path.relpath(p, base) if base else p
+
+    names = ", ".join(clean(relative(p), 200) for p in paths[:shown])
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    kinds = " ".join(sorted(TEXT_SUFFIXES))
+    return f"{len(paths)} file{'s' if len(paths) != 1 else ''} ignored (not a document type; indexed are {kinds}): {names}{more}"
 
 
 def _stats(settings, as_json: bool) -> int:

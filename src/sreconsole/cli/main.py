@@ -3,7 +3,7 @@
 This module holds the whole parser (so ``--help`` reads as one page) and ``main``, which
 loads the settings and hands them to the command's module: ``alerts``, ``config``,
 ``doctor``, ``kb``, ``chat`` (ask), ``triage`` (triage, train, eval), ``review`` (review,
-audit), ``pipeline``. Those imports are local to each branch, and each command module
+audit), ``pipeline``, ``demo``. Those imports are local to each branch, and each command module
 imports its heavy libraries inside its functions, so ``sreconsole --version`` and the TUI's
 start-up pay only for what they use. Nothing imports this module but ``cli/__init__.py``.
 """
@@ -18,21 +18,49 @@ from sreconsole import __version__
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_OK
 
 
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """The options every command takes. Given before the command they set the defaults;
+    each command's parser takes them too (``alerts list --alertmanager URL``), with
+    defaults that leave a value given before the command alone."""
+    group = parser.add_argument_group("global options (before or after the command)") if after_command else parser
+    keep = {"default": argparse.SUPPRESS} if after_command else {}
+    group.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/sreconsole/config.toml)", **keep)
+    group.add_argument("--demo", action="store_true", help="run on the embedded demo cluster even if sources are configured", **keep)
+    group.add_argument("--seed", type=int, metavar="N", help="seed of the demo cluster (same seed, same alerts)", **keep)
+    group.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL", **keep)
+    group.add_argument("--prometheus", metavar="URL", help="Prometheus base URL", **keep)
+    group.add_argument("--loki", metavar="URL", help="Loki base URL", **keep)
+    group.add_argument("--data-dir", metavar="PATH", help="where all state lives (also SRECONSOLE_DATA_DIR)", **keep)
+    group.add_argument("--theme", choices=("dark", "light"), help="colour theme", **keep)
+    group.add_argument("--read-only", action="store_true", help="disable approve, execute, silences and every other change", **keep)
+
+
+def _commands(parser: argparse.ArgumentParser):
+    """Every parser that runs a command (the leaves under the sub-command parsers)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+        return
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):
+            yield from _commands(child)
+
+
 def _parser() -> argparse.ArgumentParser:
+    parser = _build_parser()
+    for command in _commands(parser):
+        if command is not parser:
+            _global_options(command, after_command=True)
+    return parser
+
+
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sreconsole",
         description="Terminal dashboard for on-call operators. With no sub-command, starts the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"sreconsole {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/sreconsole/config.toml)")
-    parser.add_argument("--demo", action="store_true", help="run on the embedded demo cluster even if sources are configured")
-    parser.add_argument("--seed", type=int, metavar="N", help="seed of the demo cluster (same seed, same alerts)")
-    parser.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL")
-    parser.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
-    parser.add_argument("--loki", metavar="URL", help="Loki base URL")
-    parser.add_argument("--data-dir", metavar="PATH", help="where all state lives (also SRECONSOLE_DATA_DIR)")
-    parser.add_argument("--theme", choices=("dark", "light"), help="colour theme")
-    parser.add_argument("--read-only", action="store_true", help="disable approve, execute, silences and every other change")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
@@ -45,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     alerts_list = alerts_sub.add_parser("list", help="print the current alerts")
     alerts_list.add_argument("--filter", metavar="MATCHERS", default="", help='matchers and words, e.g. \'severity="critical" payments\'')
     alerts_list.add_argument("--json", action="store_true", help="machine-readable output")
+    alerts_list.add_argument("--wide", action="store_true", help="every column at full width (a pipe gets plain columns anyway)")
 
     kb = sub.add_parser("kb", help="the knowledge base: index documents, search, statistics")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
@@ -70,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--generator", choices=("auto", "extractive", "ollama", "mlx"),
                      help="who writes the answer (overrides chat.generator)")
 
+    chat = sub.add_parser("chat", help="Bruno's own numbers, and its ratings as training data")
+    chat_sub = chat.add_subparsers(dest="chat_command", metavar="ACTION", required=True)
+    chat_stats = chat_sub.add_parser("stats", help="RAG usage, citation rate, knowledge-base coverage, latency p50/p95/p99, ratings")
+    chat_stats.add_argument("--json", action="store_true", help="machine-readable output")
+    chat_export = chat_sub.add_parser("export", help="the rated answers as JSON lines (mlx-lm chat messages + rating), for a later fine-tune")
+    chat_export.add_argument("file", metavar="FILE", help="where to write (- for stdout)")
+    chat_export.add_argument("--only", choices=("up", "down"), help="only the answers rated up (or down)")
+
     train = sub.add_parser("train", help="train a model (the TRM that proposes remediations)")
     train_sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
     train_trm = train_sub.add_parser("trm", help="train the TRM on the shipped corpus and demo data (+ --data) and make it active")
@@ -90,16 +127,29 @@ def _parser() -> argparse.ArgumentParser:
     review_list = review_sub.add_parser("list", help="pending proposals (--all: every state), severity then confidence")
     review_list.add_argument("--all", action="store_true", help="every state, not only pending")
     review_list.add_argument("--json", action="store_true", help="machine-readable output")
+    review_list.add_argument("--wide", action="store_true", help="every column (method, alerts, decided by, reason) at full width")
     review_approve = review_sub.add_parser("approve", help="approve a proposal (then execute: a dry run unless its risk is in review.apply_risks)")
     review_approve.add_argument("id", type=int)
     review_approve.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
     review_approve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="edit a parameter (re-validated); repeatable")
+    review_approve.add_argument("--even-if-resolved", action="store_true",
+                                help="approve although the proposal's alert has resolved (refused otherwise, exit 2)")
     review_approve.add_argument("--json", action="store_true")
     review_reject = review_sub.add_parser("reject", help="reject a proposal; --action labels the right one for training")
     review_reject.add_argument("id", type=int)
     review_reject.add_argument("--reason", required=True, help="why (required)")
     review_reject.add_argument("--action", metavar="ACTION_ID", help="the action that should have been proposed")
     review_reject.add_argument("--json", action="store_true")
+    review_rollback = review_sub.add_parser("rollback", help="roll back an executed reversible action (what it recorded before the change is sent back)")
+    review_rollback.add_argument("id", type=int)
+    review_rollback.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    review_rollback.add_argument("--json", action="store_true")
+    review_reconcile = review_sub.add_parser(
+        "reconcile", help="settle executions that were interrupted (outcome unknown) by reading the cluster; with ID, record a human's verdict")
+    review_reconcile.add_argument("id", type=int, nargs="?", help="a proposal whose outcome is unknown")
+    review_reconcile.add_argument("--outcome", choices=("executed", "failed"), help="with ID: what you found in the cluster")
+    review_reconcile.add_argument("--reason", help="with ID: what you saw (recorded in the audit trail)")
+    review_reconcile.add_argument("--json", action="store_true")
 
     pipeline = sub.add_parser("pipeline", help="training pipeline runs: start, list, show, promote, cancel")
     pipeline_sub = pipeline.add_subparsers(dest="pipeline_command", metavar="ACTION", required=True)
@@ -115,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--json", action="store_true")
     p_list = pipeline_sub.add_parser("list", help="runs, newest first")
     p_list.add_argument("--json", action="store_true")
+    p_list.add_argument("--wide", action="store_true", help="every column (the MLflow run) at full width")
     p_show = pipeline_sub.add_parser("show", help="one run: steps, metrics, log tail")
     p_show.add_argument("id")
     p_show.add_argument("--json", action="store_true")
@@ -131,7 +182,9 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the review audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
+    audit_verify = audit_sub.add_parser("verify", help="check the hash chain, the seals of the queue rows, the MACs and the anchor; exit 1 naming the first bad entry")
+    audit_verify.add_argument("--anchor", metavar="FILE", help="seq-hash lines kept outside the store (the witness, a copy, or journal lines); default: review.audit_witness")
+    audit_sub.add_parser("adopt-key", help="start the keyed chain (review.audit_key_file) on a trail written without a key")
     audit_export = audit_sub.add_parser("export", help="every entry, oldest first")
     audit_export.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -144,6 +197,10 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check configured sources and local prerequisites")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = sub.add_parser("demo", help="the embedded demo's own state")
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
+    demo_sub.add_parser("reset", help="start the demo afresh: its clock, its review queue and Bruno's history (nothing else)")
     return parser
 
 
@@ -172,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sreconsole: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    _private_state(settings)
 
     if args.command == "config":
         from sreconsole.cli.config import run_config_show
@@ -181,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "alerts":
         from sreconsole.cli.alerts import run_alerts_list
 
-        return run_alerts_list(settings, args.filter, as_json=args.json)
+        return run_alerts_list(settings, args.filter, as_json=args.json, wide=args.wide)
     if args.command == "kb":
         from sreconsole.cli.kb import run_kb
 
@@ -190,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli.chat import run_ask
 
         return run_ask(settings, args)
+    if args.command == "chat":
+        from sreconsole.cli.chat import run_chat
+
+        return run_chat(settings, args)
     if args.command == "pipeline":
         from sreconsole.cli.pipeline import run_pipeline_command
 
@@ -202,12 +264,35 @@ def main(argv: list[str] | None = None) -> int:
         from sreconsole.cli.triage import run_triage_command
 
         return run_triage_command(settings, args)
+    if args.command == "demo":
+        from sreconsole.cli.demo import run_demo_reset
+
+        return run_demo_reset(settings)
     if args.command == "doctor":
         from sreconsole.cli.doctor import run_doctor
 
         _print_warnings(settings)
         return run_doctor(settings, as_json=args.json)
     return _run_tui(settings)
+
+
+def _private_state(settings) -> None:
+    """Everything this process and its workers create is private to the user: umask 077
+    (added to the user's own), the data dir made 0700 when it is created, and the libraries'
+    own writes kept inside it (:func:`sreconsole.knowledge.offline.keep_library_state_in`).
+    A review queue shared with a group (``review.share_group``) sets its own modes."""
+    import os
+
+    from sreconsole.knowledge.offline import keep_library_state_in
+
+    os.umask(os.umask(0o077) | 0o077)
+    path = settings.data_path
+    if not path.exists():
+        try:
+            path.mkdir(parents=True, mode=0o700)
+        except OSError:
+            pass  # a read-only or missing place: whatever needs the data dir says so itself
+    keep_library_state_in(path)
 
 
 def _print_warnings(settings) -> None:

@@ -182,17 +182,18 @@ def _list(settings, args) -> int:
     if args.json:
         print(json.dumps([r.as_dict() for r in runs], indent=2, default=str))
         return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
+    from sreconsole.cli.tables import Column, print_table
 
-    table = Table(title=f"pipeline runs: {len(runs)}", title_justify="left")
-    for col in ("id", "model", "trigger", "status", "version", "duration", "accuracy", "mlflow run"):
-        table.add_column(col, no_wrap=True)
+    columns = [
+        Column("id", key=True), Column("model", key=True), Column("trigger"), Column("status", key=True), Column("version"),
+        Column("duration", key=True), Column("accuracy", key=True), Column("mlflow run", wide=True),
+    ]
+    rows = []
     for r in runs:
         acc = r.metrics.get("accuracy")
-        table.add_row(r.id, r.model, r.trigger, r.status, r.version or "—", f"{r.duration_s:.0f}s" if r.duration_s else "—",
-                      f"{acc:.3f}" if isinstance(acc, (int, float)) else "—", r.mlflow_run_id[:12] or "—")
-    Console(highlight=False).print(table)
+        rows.append([r.id, r.model, r.trigger, r.status, r.version or "-", f"{r.duration_s:.0f}s" if r.duration_s else "-",
+                     f"{acc:.3f}" if isinstance(acc, (int, float)) else "-", r.mlflow_run_id or "-"])
+    print_table(columns, rows, title=f"pipeline runs: {len(runs)}", wide=args.wide, empty="no pipeline runs yet")
     return EXIT_OK
 
 

@@ -1,7 +1,14 @@
 """``sreconsole review …`` and ``sreconsole audit …``, headless (scripts and on-call bots).
 
-Exit codes: 0 ok; 1 failed (store, parameters, execution, a broken audit chain); 2 bad
-arguments; 4 lost race — somebody decided first (one line says who and when); 5 read-only.
+Exit codes: 0 ok; 1 failed (store, parameters, execution, a broken audit chain, a row that
+does not match its seal); 2 bad arguments (a ``--param`` the action does not take), or
+approving a proposal whose alert resolved without ``--even-if-resolved``; 4 lost race —
+somebody decided first (one line says who and when); 5 read-only.
+
+``review list`` and ``review approve`` first ask the configured alert source what is firing
+now (the demo, or Alertmanager), so a proposal whose alert resolved is marked so even when
+no console is running; when the source cannot be reached they say so and go on with the
+states last seen.
 """
 
 from __future__ import annotations
@@ -13,16 +20,15 @@ from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, 
 
 
 def _operator():
-    import os
+    from sreconsole.services.identity import current_operator
 
-    from sreconsole.domain.operator import Operator
-
-    return Operator.from_environ(os.environ)
+    return current_operator()
 
 
 def run_review_command(settings, args) -> int:
+    from sreconsole.review.executor import ExecutionError
     from sreconsole.review.store import AlreadyDecided, ReviewError
-    from sreconsole.services.review import ReadOnly, ReviewQueue
+    from sreconsole.services.review import AlertResolved, ReadOnly, ReviewQueue, UnknownParameter
 
     queue = ReviewQueue(settings, _operator())
     try:
@@ -30,6 +36,8 @@ def run_review_command(settings, args) -> int:
             return _audit(queue, args)
         if args.review_command == "list":
             return _list(queue, args)
+        if args.review_command == "reconcile":
+            return _reconcile(queue, args)
         if args.review_command == "approve":
             params = {}
             for item in args.param:
@@ -38,19 +46,29 @@ def run_review_command(settings, args) -> int:
                     print(f"sreconsole: --param {item!r}: expected NAME=VALUE", file=sys.stderr)
                     return EXIT_CONFIG
                 params[name] = value
-            outcome = queue.approve(args.id, args.reason, params or None)
+            _observe(queue)
+            outcome = queue.approve(args.id, args.reason, params or None, even_if_resolved=args.even_if_resolved)
+        elif args.review_command == "rollback":
+            outcome = queue.rollback(args.id, args.reason)
         else:
             outcome = queue.reject(args.id, args.reason, args.action)
+    except AlertResolved as exc:
+        print(f"sreconsole: {exc}; add --even-if-resolved to approve it anyway", file=sys.stderr)
+        return EXIT_CONFIG
     except AlreadyDecided as exc:
         print(f"sreconsole: #{args.id}: {exc}", file=sys.stderr)
         return EXIT_LOST_RACE
     except ReadOnly as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_READ_ONLY
-    except (ReviewError, ValueError, LookupError) as exc:
+    except UnknownParameter as exc:
+        print(f"sreconsole: --param: {exc}; nothing was done", file=sys.stderr)
+        return EXIT_CONFIG
+    except (ReviewError, ValueError, LookupError, ExecutionError) as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
+        _anchor_warning(queue)
         queue.close()
     if args.json:
         out = {"proposal": outcome.record.as_dict(), "execution": outcome.execution.as_dict() if outcome.execution is not None else None}
@@ -61,44 +79,94 @@ def run_review_command(settings, args) -> int:
         if ex is not None:
             for call in ex.calls:
                 print(f"  {'would send' if ex.dry_run else 'sent'} {call.method} {call.path}" + (f" → {call.status}" if call.status else ""))
-    failed = outcome.execution is not None and not outcome.execution.ok
+    failed = outcome.record.state == "failed" or (outcome.execution is not None and not outcome.execution.ok)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _anchor_warning(queue) -> None:
+    """A decision is committed even when its witness line or syslog message could not be
+    written; the operator is told, once."""
+    if queue.anchor_error:
+        print(f"warning: {queue.anchor_error}", file=sys.stderr)
+
+
+def _observe(queue) -> None:
+    """What is true now, before listing or approving (see the module doc)."""
+    problem = queue.observe_source()
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
 
 
 def _list(queue, args) -> int:
     from datetime import datetime, timezone
 
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from sreconsole.cli.tables import Column, print_table
+    from sreconsole.services.review import age_text, shown_target
 
-    from sreconsole.domain.text import clean
-    from sreconsole.services.review import age_text
-
+    _observe(queue)
     records = queue.list(all_states=args.all)
     if args.json:
         print(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2, default=str))
         return EXIT_OK
     now = datetime.now(timezone.utc)
-    table = Table(title=f"review queue ({'all' if args.all else 'pending'}): {len(records)}", title_justify="left")
-    for col in ("id", "sev", "alert", "action", "conf", "method", "state", "age", "decided by"):
-        table.add_column(col, no_wrap=True)
-    for r in records:
-        table.add_row(
-            str(r.id), r.severity[:4], Text(clean(r.alertname, 40)), Text(clean(r.action, 30)),
-            "—" if r.confidence is None else f"{r.confidence:.2f}", r.method, r.state, age_text(r.created_at, now),
-            Text(clean(r.decided_by, 30)),
-        )
-    Console(highlight=False).print(table)
+    columns = [
+        Column("id", key=True), Column("sev", key=True), Column("alert", second_line=True), Column("action", key=True),
+        Column("target", second_line=True), Column("conf", key=True), Column("state", key=True), Column("live", key=True),
+        Column("for", key=True), Column("age", key=True),
+        Column("method", wide=True), Column("alerts", wide=True), Column("decided by", wide=True), Column("reason", wide=True),
+    ]
+    sev_style = {"critical": "bold red", "warning": "bold yellow"}
+    live_style = {"firing": "bold red", "resolved": "green", "acked": "yellow"}
+    rows = [
+        [str(r.id), (r.severity, sev_style.get(r.severity, "")), r.alertname, r.action, shown_target(r),
+         "-" if r.confidence is None else f"{r.confidence:.2f}", _state_words(r.state),
+         (r.alert_state, live_style.get(r.alert_state, "dim")), age_text(r.alert_state_since, now) if r.alert_state != "unknown" else "-",
+         age_text(r.created_at, now), r.method, str(len(r.alerts)), r.decided_by, r.reason]
+        for r in records
+    ]
+    which = "all" if args.all else "pending"
+    print_table(columns, rows, title=f"review queue ({which}): {len(records)}", wide=args.wide,
+                empty=f"no {'' if args.all else 'pending '}proposals in {queue.path}")
     return EXIT_OK
 
 
-def _audit(queue, args) -> int:
-    from sreconsole.review.audit import export, verify
+def _state_words(state: str) -> str:
+    return {"unknown": "outcome unknown", "rolled_back": "rolled back"}.get(state, state)
 
-    store = queue.store
+
+def _reconcile(queue, args) -> int:
+    """Settle interrupted executions (no ID), or record a human's verdict on one (ID)."""
+    if args.id is not None:
+        if not args.outcome:
+            print("sreconsole: review reconcile ID needs --outcome executed|failed and --reason", file=sys.stderr)
+            return EXIT_CONFIG
+        outcome = queue.resolve(args.id, args.outcome, args.reason or "")
+        if args.json:
+            print(json.dumps({"proposal": outcome.record.as_dict()}, ensure_ascii=False, indent=2, default=str))
+        else:
+            print(outcome.message)
+        return EXIT_OK
+    found = queue.reconcile()
+    if args.json:
+        print(json.dumps([f.as_dict() for f in found], ensure_ascii=False, indent=2))
+    else:
+        from sreconsole.domain.text import clean
+
+        if not found:
+            print("no interrupted executions")
+        for f in found:
+            word = "outcome unknown (needs a human)" if f.outcome == "unknown" else f.outcome
+            print(clean(f"#{f.id} {f.action}: interrupted; {word}: {f.reason}", 400))
+    return EXIT_FAILED if any(f.outcome == "unknown" for f in found) else EXIT_OK
+
+
+def _audit(queue, args) -> int:
+    from sreconsole.review.audit import export
+
     if args.audit_command == "verify":
-        result = verify(store)
+        result, notes = queue.verify(args.anchor)
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
         if result.ok:
             print(f"audit trail ok: {result.entries} entries, hash chain intact ({queue.path})")
             if result.reason:
@@ -107,7 +175,11 @@ def _audit(queue, args) -> int:
         where = f"at entry {result.first_bad}" if result.first_bad is not None else "(the chain is intact but does not match the queue)"
         print(f"audit trail BROKEN {where}: {result.reason} ({queue.path})", file=sys.stderr)
         return EXIT_FAILED
-    for entry in export(store):
+    if args.audit_command == "adopt-key":
+        seq = queue.store.adopt_key(queue.operator)
+        print(f"keyed chain started at entry {seq}" if seq else "the audit trail is keyed already (or empty)")
+        return EXIT_OK
+    for entry in export(queue.path):
         if args.json:
             sys.stdout.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
         else:

@@ -178,13 +178,11 @@ def _triage(settings, args) -> int:
 
 def _enqueue(settings, made) -> int:
     """Put proposals in the review queue; one line on stderr says how many."""
-    import os
-
-    from sreconsole.domain.operator import Operator
     from sreconsole.review.store import ReviewError
+    from sreconsole.services.identity import current_operator
     from sreconsole.services.review import ReadOnly, ReviewQueue
 
-    queue = ReviewQueue(settings, Operator.from_environ(os.environ))
+    queue = ReviewQueue(settings, current_operator())
     try:
         records = queue.enqueue([p for p, _ in made], [a for _, a in made])
     except ReadOnly as exc:

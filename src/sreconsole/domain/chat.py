@@ -7,7 +7,8 @@ is what the answer was built from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 RECORD_PREFIXES = ("alert:", "review:", "incident:")
 RECORD_GENERATORS = ("catalog", "live", "none")
@@ -54,6 +55,14 @@ class Answer:
     recommends: tuple[str, ...] = ()
     """Catalog action ids the answer or its cited passages recommend, best first: what
     "turn into a proposal" offers. Bruno never acts on them."""
+    topic: str = ""
+    """For a live answer: ``firing``, ``review`` or ``history``."""
+    filters: Mapping[str, object] = field(default_factory=dict)
+    """For a live answer, what it was narrowed to: ``labels`` (label → value, ``a|b`` for
+    either), and ``since`` / ``until`` (ISO 8601) with the ``time`` phrase they came from;
+    ``unknown`` lists words asked for as a scope that nothing known matches."""
+    latency_ms: float | None = None
+    """From the question to this answer, when measured (Bruno's own numbers)."""
 
     def as_dict(self) -> dict:
         out = {
@@ -63,6 +72,9 @@ class Answer:
             "citations": [c.as_dict() for c in self.citations],
             "intent": self.intent,
         }
+        if self.intent == "live":
+            out["topic"] = self.topic
+            out["filters"] = {"labels": {}, **dict(self.filters)}
         if self.recommends:
             out["recommends"] = list(self.recommends)
         if self.note:

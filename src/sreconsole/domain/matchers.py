@@ -3,9 +3,12 @@
 Syntax (``amtool``, the Alertmanager UI and silences): ``name=value``, ``name!=value``,
 ``name=~regex``, ``name!~regex``; values quoted (``"..."`` with ``\\"``, ``\\\\`` and ``\\n``
 escapes) or bare; several matchers separated by commas or spaces, optionally inside ``{}``.
-Regexes are anchored at both ends, like Alertmanager's ``^(?:re)$``, and are refused when
-they use what Go's RE2 engine does not have (look-around, back-references), so a filter that
-works here also works as a silence there.
+Regexes are matched by RE2 (the ``google-re2`` package), the engine behind Go's ``regexp``
+that Alertmanager uses: the same syntax, anchored the same way (``^(?:re)$``, ``.`` not
+matching a newline), the same refusals (look-around, back-references), and time linear in
+the length of the label, so ``(A+)+B`` against a 100,000-character label costs what any
+other pattern does instead of never ending (Python's ``re`` backtracks exponentially). A
+filter that works here also works as a silence there.
 
 The Alerts pane's filter mixes matchers with free text: ``severity="critical" payments``.
 """
@@ -17,8 +20,33 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import re2
+
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_RE2_UNSUPPORTED = re.compile(r"\(\?(?:=|!|<=|<!|P=)|\\[1-9]")
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would write every refusal to stderr, under the TUI
+_RE2_OPTIONS.never_capture = True  # only match / no match is needed: the cheapest program
+_LOOK_AROUND = re.compile(r"invalid perl operator: \(\?(?:=|!|<|P=)|invalid escape sequence: \\[1-9]")
+_MEMO_VALUE_CHARS = 256
+"""Label values up to this length remember their answer per matcher: a namespace or a
+severity repeats across thousands of alerts, and a filter keystroke re-reads them all."""
+_MEMO_ENTRIES = 4096
+
+
+def compile_regex(value: str) -> re2._Regexp:
+    """``value`` anchored as Alertmanager anchors it. Raises :class:`MatcherError` with
+    the reason in words (``look-around ... not supported``, ``missing )``)."""
+    try:
+        re2.compile(value, _RE2_OPTIONS)  # the error names the operator's text, not the anchors
+        return re2.compile(f"^(?:{value})$", _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        if _LOOK_AROUND.search(reason):
+            raise MatcherError(f"look-around and back-references are not supported by Alertmanager ({reason})") from None
+        raise MatcherError(f"invalid regular expression: {reason}") from None
+    except UnicodeEncodeError:
+        raise MatcherError("invalid regular expression: not valid UTF-8 text") from None
 
 
 class MatcherError(ValueError):
@@ -37,7 +65,8 @@ class Matcher:
     name: str
     type: MatchType
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: re2._Regexp | None = field(default=None, compare=False, repr=False)
+    _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def create(cls, name: str, type_: MatchType, value: str) -> Matcher:
@@ -45,12 +74,10 @@ class Matcher:
             raise MatcherError(f"invalid label name {name!r}")
         regex = None
         if type_ in (MatchType.REGEX, MatchType.NOT_REGEX):
-            if _RE2_UNSUPPORTED.search(value):
-                raise MatcherError(f"{name}{type_.value}: look-around and back-references are not supported by Alertmanager")
             try:
-                regex = re.compile(f"^(?:{value})$", re.DOTALL)
-            except re.error as exc:
-                raise MatcherError(f"{name}{type_.value}: invalid regular expression: {exc}") from None
+                regex = compile_regex(value)
+            except MatcherError as exc:
+                raise MatcherError(f"{name}{type_.value}: {exc}") from None
         return cls(name, type_, value, regex)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -60,9 +87,24 @@ class Matcher:
             return actual == self.value
         if self.type is MatchType.NOT_EQUAL:
             return actual != self.value
-        assert self._regex is not None
-        hit = self._regex.match(actual) is not None
+        hit = self._regex_hit(actual)
         return hit if self.type is MatchType.REGEX else not hit
+
+    def _regex_hit(self, actual: str) -> bool:
+        memo = self._memo
+        if len(actual) <= _MEMO_VALUE_CHARS:
+            known = memo.get(actual)
+            if known is not None:
+                return known
+        assert self._regex is not None
+        # Bytes: the wrapper's str path maps every offset back to characters (3x slower);
+        # "surrogatepass" keeps a lone surrogate (bad JSON) from raising.
+        hit = self._regex.match(actual.encode("utf-8", "surrogatepass")) is not None
+        if len(actual) <= _MEMO_VALUE_CHARS:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            memo[actual] = hit
+        return hit
 
     @property
     def is_regex(self) -> bool:

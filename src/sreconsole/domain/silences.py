@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sreconsole.domain.alerts import Alert, parse_time
-from sreconsole.domain.matchers import Matcher, MatcherError, MatchType
+from sreconsole.domain.alerts import Alert, AlertState, parse_time
+from sreconsole.domain.matchers import LABEL_NAME, Matcher, MatcherError, MatchType
 from sreconsole.domain.text import to_str
 
 ACK_PREFIX = "ACK!"
 """Comment prefix that marks a silence as an acknowledgement (karma uses the same idea)."""
-
-# Labels that identify the alert instance; silencing by them mutes exactly this alert.
-_IDENTITY_SKIP = {"severity"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +58,24 @@ def parse_silence(raw: Any) -> Silence | None:
 
 
 def matchers_for(alert: Alert) -> list[Matcher]:
-    """Equality matchers on the alert's identifying labels: the silence mutes this alert."""
-    return [Matcher.create(k, MatchType.EQUAL, v) for k, v in sorted(alert.labels.items()) if k not in _IDENTITY_SKIP and re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", k)]
+    """Equality matchers on every label of the alert.
+
+    Alertmanager identifies an alert by its whole label set (the fingerprint is a hash of
+    all of them; annotations are not part of it), and its own UI and karma fill a silence
+    for one alert with all its labels. Leaving one out (``severity`` was, once) widens the
+    silence to every alert that differs only there. A label whose name no matcher can
+    carry is left out; :func:`muted_alerts` then shows what that widens to."""
+    return [Matcher.create(k, MatchType.EQUAL, v) for k, v in sorted(alert.labels.items()) if LABEL_NAME.fullmatch(k)]
+
+
+def muted_alerts(matchers: Iterable[Matcher], alerts: Iterable[Alert]) -> list[Alert]:
+    """The alerts not yet resolved that a silence with ``matchers`` would mute.
+
+    Equality on all of an alert's labels still mutes any alert that has those labels and
+    more (``{alertname="X", severity="warning"}`` also matches the same alert with a
+    ``pod`` label): the dialogs show this list and ask before muting more than one."""
+    ms = list(matchers)
+    return [a for a in alerts if a.state is not AlertState.RESOLVED and all(m.matches(a.labels) for m in ms)]
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")

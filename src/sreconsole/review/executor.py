@@ -139,13 +139,24 @@ class Executor:
     # -- public ------------------------------------------------------------------------------
 
     def execute(
-        self, action_id: str, params: Mapping[str, str], *, dry_run: bool | None = None
+        self,
+        action_id: str,
+        params: Mapping[str, str],
+        *,
+        dry_run: bool | None = None,
+        before_send: Callable[[dict], None] | None = None,
     ) -> ExecutionResult:
         """Run ``action_id`` with ``params`` (or, dry, list what it would send).
 
         ``dry_run=None``: dry unless the action's risk is in ``apply_risks``. Raises
         :class:`ExecutionError` — with nothing sent — for an unknown action, a missing or
         invalid parameter, a read-only console, or no configured API.
+
+        ``before_send(plan)`` is called once, after every check and before the first request
+        of a real run, with what is about to be sent (``action``, ``parameters``, ``call``:
+        the rendered request). The review queue checks the proposal against its sealed audit
+        entry and records the intent to execute there; whatever it raises propagates, and
+        nothing is sent.
         """
         action, values = self._checked(action_id, params)
         dry = self._decide(action, dry_run, "run")
@@ -156,6 +167,8 @@ class Executor:
         if rendered.api is None:
             return ExecutionResult(action.id, dry, True, ())
         resolve(action.operation, action.operation.verb)  # unsupported: refuse now
+        if not dry and before_send is not None:
+            before_send({"action": action.id, "parameters": dict(values), "call": _call_plan(rendered.api)})
         calls = Calls(self.api_client, self.timeout_s, dry)
         output: dict | None = None
         try:
@@ -179,6 +192,7 @@ class Executor:
         undo: dict,
         *,
         dry_run: bool | None = None,
+        before_send: Callable[[dict], None] | None = None,
     ) -> ExecutionResult:
         """Undo an earlier execution of ``action_id`` with what it recorded in ``undo``.
 
@@ -186,7 +200,9 @@ class Executor:
         the catalog's ``undo_operation``, uncordon, when nothing was recorded); a rollback of
         a Deployment puts back the template it replaced. Anything else raises
         :class:`ExecutionError` with the catalog's own rollback text. ``undo`` comes from
-        the review store, so its shape and types are checked before anything is sent.
+        the review store, so its shape and types are checked before anything is sent; and
+        ``before_send(plan)`` (as for :meth:`execute`, with the ``undo`` it will send back)
+        lets the queue check the proposal against its sealed audit entry first.
         """
         action, values = self._checked(action_id, params)
         if not action.reversible:
@@ -196,6 +212,8 @@ class Executor:
         op, restore, summary = restore_call(action, values, undo, self.clock)
         dry = self._decide(action, dry_run, "roll back")
         resolve(op, op.verb)
+        if not dry and before_send is not None:
+            before_send({"action": action.id, "parameters": dict(values), "undo": dict(undo), "call": _call_plan(restore)})
         calls = Calls(self.api_client, self.timeout_s, dry)
         try:
             calls.request(op, values, restore, summary)
@@ -326,6 +344,11 @@ class Executor:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _call_plan(api: ApiCall) -> dict[str, Any]:
+    """A rendered request as plain JSON, for the intent and the audit entry."""
+    return {"method": api.method, "path": api.path, "content_type": api.content_type, "body": api.body, "body_from": api.body_from}
 
 
 def _status_summary(resource: str | None, obj: Any) -> dict:

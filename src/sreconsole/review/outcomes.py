@@ -1,20 +1,26 @@
-"""Execution bookkeeping: what the executor did with an approved proposal (executed,
-failed, rolled back, or only dry-run), recorded on the proposal and in the audit trail.
+"""Execution bookkeeping: the intent to execute, what the executor did with an approved
+proposal (executed, failed, rolled back, or only dry-run), and what a reconciliation found
+after an interrupted execution — recorded on the proposal and in the audit trail.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sreconsole.review import chain
+from sreconsole.review import chain, seal
 from sreconsole.review.errors import InvalidTransition, ReviewError
-from sreconsole.review.records import STATES, audit_snapshot, fetch_row, iso, jsonable, loads, next_version
+from sreconsole.review.records import STATES, Actor, audit_snapshot, fetch_row, iso, jsonable, loads, next_version
 
 OUTCOMES: dict[str, tuple[tuple[str, ...], str | None, str]] = {
-    "executed": (("approved",), "executed", "execute"),
-    "failed": (("approved",), "failed", "fail"),
+    # From approved: a store used without intents (and files written before them); from
+    # executing: the executor's answer; from unknown: a human's verdict after looking.
+    "executed": (("approved", "executing", "unknown"), "executed", "execute"),
+    "failed": (("approved", "executing", "unknown"), "failed", "fail"),
+    "unknown": (("executing",), "unknown", "unknown"),
     "rolled_back": (("executed",), "rolled_back", "rollback"),
     # A dry run changes nothing, so it may be recorded in any state: before approving, after
     # approving, and the dry run of a rollback of an executed action.
@@ -42,23 +48,66 @@ def record(
     spec: tuple[tuple[str, ...], str | None, str],
     stored: dict | None,
     *,
-    user: str,
-    client: str,
+    actor: Actor,
     at: datetime,
+    expect: str | None = None,
 ) -> None:
     """The write transaction of an outcome: the state change (if any) and its audit entry;
-    a ``reason`` key in the result is also the entry's reason."""
+    a ``reason`` key in the result is also the entry's reason. ``expect``: the state the
+    caller saw (a reconciliation must not overwrite what another console just recorded)."""
     allowed, new_state, event = spec
     row = fetch_row(c, proposal_id)
     if row is None:
         raise ReviewError(f"no proposal #{proposal_id}")
-    if row["state"] not in allowed:
+    if row["state"] not in allowed or (expect is not None and row["state"] != expect):
         raise InvalidTransition(f"proposal #{proposal_id} is {row['state'].replace('_', ' ')}: it cannot be marked {outcome.replace('_', ' ')}")
     ts = iso(at)
     if new_state is not None:
         c.execute("UPDATE proposals SET state = ?, result = ?, updated_at = ?, changed_version = ? WHERE id = ? AND state = ?",
                   (new_state, None if stored is None else chain.canonical(stored), ts, next_version(c), proposal_id, row["state"]))
     why = stored.get("reason") if isinstance(stored, dict) else None
-    chain.append(c, ts=ts, user=user, client=client, event=event, proposal_id=proposal_id, action=row["action"],
+    after = fetch_row(c, proposal_id)
+    chain.append(c, ts=ts, **actor.audit(), event=event, proposal_id=proposal_id, action=row["action"],
                  parameters=json.loads(row["parameters"]), command=row["command"], api=loads(row["api"]),
-                 reason=why if isinstance(why, str) else "", snapshot=audit_snapshot(row), result=stored)
+                 reason=why if isinstance(why, str) else "", snapshot=audit_snapshot(row), result=stored,
+                 seal=seal.digest(after))
+
+
+def begin(
+    c: sqlite3.Connection, proposal_id: int, plan: Mapping[str, Any], intent: Mapping[str, Any], *, actor: Actor, at: datetime
+) -> None:
+    """The write transaction of the intent to execute: the row must be approved, be what its
+    newest audit entry sealed, and hold the action and parameters the executor is about to
+    send; then it becomes ``executing`` with the intent as its result, and the audit entry
+    records the call that will be sent. Exactly one process can begin (a compare-and-set)."""
+    row = fetch_row(c, proposal_id)
+    if row is None:
+        raise ReviewError(f"no proposal #{proposal_id}")
+    if row["state"] != "approved":
+        raise InvalidTransition(f"proposal #{proposal_id} is {row['state'].replace('_', ' ')}: it cannot be executed (nothing sent)")
+    seal.check(c, row, key=getattr(c, "audit_key", None))
+    asked = (plan.get("action"), plan.get("parameters"))
+    if asked != (row["action"], json.loads(row["parameters"])):
+        raise seal.SealBroken(
+            f"proposal #{proposal_id} holds {row['action']} with other parameters than the executor was given: nothing sent", None
+        )
+    stored = jsonable({"intent": {**dict(intent), "call": plan.get("call")}})
+    ts = iso(at)
+    c.execute("UPDATE proposals SET state = 'executing', result = ?, updated_at = ?, changed_version = ? WHERE id = ? AND state = 'approved'",
+              (chain.canonical(stored), ts, next_version(c), proposal_id))
+    after = fetch_row(c, proposal_id)
+    chain.append(c, ts=ts, **actor.audit(), event="executing", proposal_id=proposal_id, action=row["action"],
+                 parameters=json.loads(row["parameters"]), command=row["command"], api=loads(row["api"]),
+                 reason="about to send", snapshot=audit_snapshot(row), result=stored, seal=seal.digest(after))
+
+
+def sealed(c: sqlite3.Connection, proposal_id: int, states: tuple[str, ...]) -> sqlite3.Row:
+    """The row, checked against its seal, in one of ``states`` (a rollback reads the undo
+    data it will send from here)."""
+    row = fetch_row(c, proposal_id)
+    if row is None:
+        raise ReviewError(f"no proposal #{proposal_id}")
+    if row["state"] not in states:
+        raise InvalidTransition(f"proposal #{proposal_id} is {row['state'].replace('_', ' ')}: this needs {' or '.join(states)}")
+    seal.check(c, row, key=getattr(c, "audit_key", None))
+    return row

@@ -19,17 +19,51 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sreconsole.domain.alerts import Alert
+from sreconsole.domain.operator import Operator
 from sreconsole.domain.proposal import Proposal
 from sreconsole.review.chain import canonical
 
-STATES = ("pending", "approved", "rejected", "expired", "superseded", "executed", "failed", "rolled_back")
+STATES = ("pending", "approved", "rejected", "expired", "superseded", "executed", "failed", "rolled_back", "executing", "unknown")
+"""``executing``: the intent to execute is recorded and the executor may be sending;
+``unknown``: an execution was interrupted and the cluster could not tell what happened —
+a human must look (``sreconsole review reconcile ID --outcome ...``)."""
 
-DECIDED = ("approved", "rejected", "executed", "failed", "rolled_back")
+DECIDED = ("approved", "rejected", "executed", "failed", "rolled_back", "executing", "unknown")
 """States an operator's verdict leads to (expired and superseded are the store's doing)."""
+
+ALERT_STATES = ("firing", "acked", "silenced", "inhibited", "unknown", "resolved")
+"""The live state of a proposal's alert, most alive first: a proposal with several alerts
+takes the first state any of them is in. ``unknown``: no alert source watches it (queued
+from a file) and none has seen it yet."""
 
 SYSTEM_USER = "sreconsole"
 """Who the audit trail names for changes no operator made (expiry, or an enqueue without
 an operator)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, as the queue and the audit record it: the (verified) user, the
+    claimed client address, the identity details beside them and a claimed other name."""
+
+    user: str
+    client: str = ""
+    identity: dict | None = None
+    claim: str = ""
+
+    def audit(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`sreconsole.review.chain.append` that say who."""
+        return {"user": self.user, "client": self.client, "identity": self.identity}
+
+    @classmethod
+    def of(cls, operator: Operator | None) -> Actor:
+        if operator is None:
+            return SYSTEM
+        identity = jsonable(operator.identity()) or None
+        return cls(storable_text(operator.user), storable_text(operator.client_address), identity, storable_text(operator.claimed_user))
+
+
+SYSTEM = Actor(SYSTEM_USER)
 
 
 @dataclass(frozen=True)
@@ -60,7 +94,10 @@ class ProposalRecord:
     created_at: datetime
     updated_at: datetime
     decided_by: str
+    """The verified user who decided (the kernel's, for decisions made by sreconsole's CLI
+    and TUI)."""
     decided_from: str
+    """The client address the decider's environment claimed (``SSH_CONNECTION``)."""
     decided_at: datetime | None
     reason: str
     corrected_action: str
@@ -71,6 +108,20 @@ class ProposalRecord:
     notes: tuple[str, ...] = ()
     alert_started_at: datetime | None = None
     """When the alert's current firing began: a decision holds for that firing only."""
+    target: str = ""
+    """What the action acts on (``namespace/name``; ``alert:<fingerprint>`` when it names no
+    object): one pending proposal per action and target."""
+    alerts: tuple[dict, ...] = ()
+    """Every alert asking for this action on this target, the first being the one that
+    raised it: ``fingerprint``, ``alertname``, ``starts_at``, ``state``, ``since``."""
+    alert_source: str = ""
+    """The alert source that watches the alerts ('' until one has seen them)."""
+    alert_state: str = "unknown"
+    """The live state of the alerts (:data:`ALERT_STATES`), as last observed."""
+    alert_state_since: datetime | None = None
+    decided_claim: str = ""
+    """The user name the decider's environment claimed (``$USER``) when it differed from
+    ``decided_by``: recorded beside it, never instead of it."""
 
     def as_dict(self) -> dict:
         out = {}
@@ -183,7 +234,18 @@ def to_record(r: sqlite3.Row) -> ProposalRecord:
         missing_parameters=tuple(json.loads(r["missing_parameters"])),
         notes=tuple(json.loads(r["notes"])),
         alert_started_at=datetime.fromisoformat(r["alert_started_at"]) if r["alert_started_at"] else None,
+        # Columns of later schema steps: a store opened read-only is read at its own step.
+        target=_column(r, "target", ""),
+        alerts=tuple(json.loads(_column(r, "alerts", "[]"))),
+        alert_source=_column(r, "alert_source", ""),
+        alert_state=_column(r, "alert_state", "unknown"),
+        alert_state_since=datetime.fromisoformat(r["alert_state_since"]) if _column(r, "alert_state_since", None) else None,
+        decided_claim=_column(r, "decided_claim", ""),
     )
+
+
+def _column(r: sqlite3.Row, name: str, default: Any) -> Any:
+    return r[name] if name in r.keys() else default
 
 
 def loads(text: str | None) -> Any:

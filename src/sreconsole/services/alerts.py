@@ -25,6 +25,8 @@ class AlertsSnapshot:
     health: SourceHealth
     fetched_at: datetime
     error: str = ""
+    acks: frozenset[str] = frozenset()
+    """Ids of the silences among the alerts' ``silenced_by`` that are acknowledgements."""
 
 
 class AlertsService:
@@ -35,6 +37,9 @@ class AlertsService:
         self.source = source
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._last: dict[str, Alert] = {}
+        self._is_ack: dict[str, bool] = {}
+        """Silence id → whether it is an ack; a silence's comment never changes, so the
+        silences are listed only when an id not seen before appears."""
 
     async def refresh(self) -> AlertsSnapshot:
         try:
@@ -51,7 +56,20 @@ class AlertsService:
             alerts=tuple(fetched),  # in the source's order: each view sorts as it shows them
             health=self.source.health(),
             fetched_at=self.clock(),
+            acks=await self._acks(fetched),
         )
+
+    async def _acks(self, alerts) -> frozenset[str]:
+        ids = {sid for a in alerts for sid in a.silenced_by}
+        if ids - self._is_ack.keys():
+            try:
+                silences = await self.source.list_silences()
+            except SourceError:
+                silences = None  # an ack then reads as a silence until the next poll
+            if silences is not None:
+                self._is_ack.update({i: False for i in ids})  # inhibitions and scenario silences too
+                self._is_ack.update({s.id: s.is_ack for s in silences})
+        return frozenset(i for i in ids if self._is_ack.get(i))
 
     # -- silences and acknowledgements -------------------------------------------
 

@@ -1,6 +1,7 @@
 """The Bruno pane's service, shared with ``sreconsole ask``: builds Bruno with the
-configured generator, keeps the conversation on disk, and turns an answer that recommends
-a catalog action into a *pending* review-queue proposal (method ``chat``).
+configured generator, keeps the conversation and Bruno's own numbers on disk (answers,
+latencies, the operator's ratings: :mod:`sreconsole.chat.metrics`), and turns an answer
+that recommends a catalog action into a *pending* review-queue proposal (method ``chat``).
 
 Queuing is the furthest a chat answer goes: the proposal waits in the Review pane like any
 other, where an operator approves it (seeing the exact API call) or not. Nothing here
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sreconsole.chat.generators import describe, local_mlx_model, make_generator
 from sreconsole.chat.history import ChatHistory
+from sreconsole.chat.metrics import BrunoMetrics
 from sreconsole.domain.alerts import Alert, fingerprint
 from sreconsole.domain.proposal import Proposal
 
@@ -59,7 +61,7 @@ def resolve_mlx_model(settings) -> tuple[Path, Path | None, str] | None:
     return Path(base), Path(adapters), f"run {run_id}"
 
 
-def make_bruno(settings, knowledge, review_queue=None, alerts=None) -> "Bruno":
+def make_bruno(settings, knowledge, review_queue=None, alerts=None, clock: Callable[[], datetime] | None = None) -> "Bruno":
     """Bruno with the generator ``chat.generator`` names. A setting that cannot work (no
     Ollama URL, no such run) gives the extractive generator, and every knowledge answer
     says why in its note."""
@@ -77,11 +79,17 @@ def make_bruno(settings, knowledge, review_queue=None, alerts=None) -> "Bruno":
         generator = make_generator(settings, ids, resolve_mlx_model(settings))
     except (ValueError, OSError) as exc:
         generator, problem = ExtractiveGenerator(), str(exc)
-    return Bruno(settings, knowledge, review_queue, alerts, catalog=catalog, generator=generator, generator_problem=problem)
+    local = (lambda: clock().astimezone()) if clock is not None else None  # time phrases in the operator's zone
+    return Bruno(settings, knowledge, review_queue, alerts, catalog=catalog, generator=generator, generator_problem=problem, clock=local)
 
 
 def history_path(settings) -> Path | None:
     return settings.data_path / "chat" / "history.jsonl" if settings.chat.history else None
+
+
+def metrics_for(settings, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> BrunoMetrics:
+    """Bruno's numbers and ratings, under ``<data dir>/chat/``."""
+    return BrunoMetrics(settings.data_path / "chat", clock)
 
 
 class ChatService:
@@ -103,6 +111,7 @@ class ChatService:
         self.selected_alert = selected_alert
         self.clock = clock
         self.history = ChatHistory(history_path(settings))
+        self.metrics = metrics_for(settings, clock)
         self._bruno: Bruno | None = None
         self._roots: tuple[str, ...] | None = None
         self._lock = threading.Lock()
@@ -112,7 +121,7 @@ class ChatService:
         """Built on first use (from the worker thread of the first question)."""
         with self._lock:
             if self._bruno is None:
-                self._bruno = make_bruno(self.settings, self.knowledge, self.review_queue, self.alerts)
+                self._bruno = make_bruno(self.settings, self.knowledge, self.review_queue, self.alerts, self.clock)
             return self._bruno
 
     def warm(self) -> None:
@@ -159,6 +168,22 @@ class ChatService:
     @property
     def generator_problem(self) -> str:
         return self._description()[1]
+
+    # -- Bruno's own numbers --------------------------------------------------------------
+
+    def record(self, answer) -> str:
+        """Keep a final answer: in the conversation and in the numbers. Returns the
+        answer's id, which a rating names."""
+        self.history.record(answer)
+        return self.metrics.record(answer, source="console")
+
+    def rate(self, answer_id: str, answer, up: bool) -> None:
+        """The operator's thumbs up or down; a later rating of the same answer replaces it."""
+        operator = getattr(getattr(self.review_queue, "operator", None), "user", "") or ""
+        self.metrics.rate(answer_id, answer, up, operator)
+
+    def stats(self):
+        return self.metrics.stats()
 
     # -- turning an answer into a proposal ----------------------------------------------------
 

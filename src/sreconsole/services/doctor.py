@@ -23,15 +23,21 @@ class Check:
     required: bool = True  # a failed required check makes doctor exit non-zero
 
 
-def _check_data_dir(settings: Settings) -> Check:
+def _check_data_dir(settings: Settings) -> list[Check]:
     path = settings.data_path
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-", delete=True):
             pass
     except OSError as exc:
-        return Check("data dir", False, f"{path}: {exc.strerror or exc}")
-    return Check("data dir", True, str(path))
+        return [Check("data dir", False, f"{path}: {exc.strerror or exc}")]
+    out = [Check("data dir", True, str(path))]
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        # Made by an older sreconsole or by hand: queue, knowledge, chat history and models
+        # are in there. Not fixed behind the user's back; said, with the fix.
+        out.append(Check("data dir access", False, f"{path} is mode {mode:04o}: other users can look inside; chmod 700 {path}", required=False))
+    return out
 
 
 def _check_styles() -> Check:
@@ -116,13 +122,13 @@ def _check_triage_model(settings: Settings) -> Check:
 def _check_review_store(settings: Settings) -> Check:
     """The review queue's file: absent is fine (created on first use); present must open and
     its audit chain must verify."""
-    from sreconsole.review.audit import verify
     from sreconsole.review.paths import review_store_path
+    from sreconsole.services.review import verify_store
 
     path = review_store_path(settings)
     if not path.exists():
         return Check("review store", None, f"{path} (created on first use)", required=False)
-    result = verify(path)
+    result, _ = verify_store(settings)
     if not result.ok:
         return Check("review store", False, f"{path}: audit chain broken at entry {result.first_bad}: {result.reason}"[:240])
     return Check("review store", True, f"{path}: {result.entries} audit entries, chain intact")
@@ -175,7 +181,7 @@ def run_checks(settings: Settings) -> list[Check]:
                 "s3": "not configured: local artifact directory",
             }.get(name, "not configured")
             checks.append(Check(name, None, default, required=False))
-    checks.append(_check_data_dir(settings))
+    checks.extend(_check_data_dir(settings))
     checks.append(_check_triage_model(settings))
     checks.append(_check_review_store(settings))
     checks.append(_check_chat_generator(settings))

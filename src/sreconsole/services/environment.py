@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from sreconsole.config import Settings
 from sreconsole.sources.base import AlertSource
@@ -13,12 +16,69 @@ def wall_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+DEMO_EPOCH_FILE = "demo-epoch"
+"""Under the data dir: the moment the demo cluster started (ISO 8601, one line). Every
+process in demo mode reads it, so the TUI and each CLI call show the same alerts at the
+same moment; ``sreconsole demo reset`` removes it."""
+
+
+def demo_epoch_path(settings: Settings) -> Path:
+    return settings.data_path / DEMO_EPOCH_FILE
+
+
+def persisted_demo_epoch(settings: Settings, clock: Callable[[], datetime] = wall_clock) -> datetime:
+    """The demo's persisted start, written by the first process that runs the demo in this
+    data dir (created exclusively: two processes starting at once agree on one). A data dir
+    that cannot be written gives a demo that starts now, as before."""
+    path = demo_epoch_path(settings)
+    for _ in range(2):
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            text = ""
+        except OSError:
+            return clock()
+        if text:
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                parsed = None  # a mangled file: start afresh, as reset would
+            if parsed is not None:
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            path.unlink(missing_ok=True)
+        now = clock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue  # another process won the race: read its epoch
+        except OSError:
+            return now
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(now.isoformat() + "\n")
+        return now
+    return clock()
+
+
+def alert_source_id(settings: Settings) -> str:
+    """How the review queue names the configured alert source (it watches the alerts of
+    the proposals queued from it): ``demo``, or the Alertmanager URL without credentials."""
+    if settings.is_demo:
+        return "demo"
+    parts = urlsplit(settings.alertmanager.url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", "")) or settings.alertmanager.url
+
+
 def build_alert_source(
     settings: Settings,
     clock: Callable[[], datetime] = wall_clock,
     demo_epoch: datetime | None = None,
 ) -> AlertSource:
-    """The demo when nothing is configured (or ``--demo``), else Alertmanager.
+    """The demo when nothing is configured (or ``--demo``), else Alertmanager. The demo
+    runs from ``demo_epoch``, by default the data dir's persisted one (:func:`persisted_demo_epoch`).
 
     Imports are local: the demo path never imports httpx, which keeps start-up fast.
     """
@@ -26,7 +86,7 @@ def build_alert_source(
         from sreconsole.sources.demo.simulator import DemoAlertSource, DemoCluster, load_scenario
 
         scenario = load_scenario(settings.demo.scenario or None)
-        cluster = DemoCluster(scenario, settings.demo.seed, demo_epoch or clock())
+        cluster = DemoCluster(scenario, settings.demo.seed, demo_epoch or persisted_demo_epoch(settings, clock))
         return DemoAlertSource(cluster, clock)
     from sreconsole.sources.alertmanager import AlertmanagerSource
 

@@ -1,17 +1,26 @@
 """The review queue for the TUI and the CLI: enqueue proposals, approve, reject, dry-run,
-roll back — each decision a compare-and-set in the shared store, each execution through the
-Kubernetes API (or a dry run), everything in the hash-chained audit trail.
+roll back, reconcile — each decision a compare-and-set in the shared store, each execution
+through the Kubernetes API (or a dry run), everything in the hash-chained audit trail.
 
 Nothing here runs a shell. Parameters an operator edits are validated by the action
-catalog before anything is stored or sent.
+catalog before anything is stored or sent; a parameter the action does not take is an
+error naming the ones it does. A real execution goes: approve (sealed) → the executor's
+checks → the intent to execute, recorded after the row is checked against its seal →
+the request → the outcome. A process killed after the intent leaves an ``executing``
+record that :meth:`ReviewQueue.reconcile` settles from what the cluster shows.
+
+Readers (listings, ``audit verify``, a read-only console) open the store read-only, so they
+work on a read-only filesystem too.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sreconsole.config import Settings
 from sreconsole.domain.operator import Operator
@@ -23,6 +32,41 @@ EXPIRE_EVERY = timedelta(seconds=60)
 
 class ReadOnly(Exception):
     """The console runs read-only: nothing that changes the cluster or the queue."""
+
+
+class UnknownParameter(ValueError):
+    """An edit names a parameter the action does not take (a typo must not leave the original
+    value in place silently)."""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """An interrupted execution and what was found (``outcome``: executed, failed, unknown;
+    ``recorded``: whether it was written to the queue — a read-only console only shows it)."""
+
+    id: int
+    action: str
+    outcome: str
+    reason: str
+    recorded: bool = True
+    observed: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "action": self.action, "outcome": self.outcome, "reason": self.reason,
+                "recorded": self.recorded, "observed": self.observed}
+
+
+class AlertResolved(Exception):
+    """Approving a proposal whose alerts have all resolved needs the operator to say so
+    (``even_if_resolved``): the action may no longer be needed, or may now do harm."""
+
+    def __init__(self, record, now: datetime) -> None:
+        self.record = record
+        since = age_text(record.alert_state_since, now)
+        super().__init__(
+            f"#{record.id} {record.action}" + (f" on {shown_target(record)}" if shown_target(record) else "") + ": its alert resolved" + (f" {since} ago" if since else "")
+            + "; approving acts on something no longer firing"
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +88,7 @@ class ReviewQueue:
         self.clock = clock
         self.path = review_store_path(settings)
         self._store = None
+        self._reader = None
         self._executor = None
         self._catalog = None
         self._lock = threading.Lock()
@@ -54,12 +99,55 @@ class ReviewQueue:
 
     @property
     def store(self):
+        """The store for changes (opened read-write, with the chain's key and anchors)."""
         from sreconsole.review.store import ReviewStore
 
         with self._lock:
             if self._store is None:
-                self._store = ReviewStore(self.path)
+                self._store = ReviewStore(self.path, **self._store_options())
             return self._store
+
+    @property
+    def reader(self):
+        """The store for reading: opened read-only (``mode=ro``, or ``immutable=1`` where the
+        directory is read-only), so listings work on a read-only filesystem and never create
+        the file."""
+        from sreconsole.review.store import ReviewStore
+
+        with self._lock:
+            if self._store is not None:
+                return self._store
+            if self._reader is None:
+                self._reader = ReviewStore(self.path, read_only=True)
+            return self._reader
+
+    def _store_options(self) -> dict:
+        from sreconsole.review.files import load_key
+
+        r = self.settings.review
+        syslog = r.audit_syslog if r.audit_syslog and Path(r.audit_syslog).exists() else ""
+        return {
+            "audit_key": load_key(r.audit_key_file) if r.audit_key_file else None,
+            "witness": r.audit_witness or None,
+            "syslog": syslog,
+            "share_group": r.share_group,
+        }
+
+    @property
+    def anchor_error(self) -> str:
+        """Why the last committed audit entry could not also go to the witness or the system
+        log ('' when it did, or nothing was written)."""
+        return self._store.anchor_error if self._store is not None else ""
+
+    def _writable_here(self) -> bool:
+        """Whether this process could write the store at all (a read-only filesystem, a copy
+        it may only read): then nothing tries to."""
+        if self._store is not None:
+            return True
+        directory = self.path.parent
+        if self.path.exists():
+            return os.access(self.path, os.W_OK) and os.access(directory, os.W_OK)
+        return not directory.exists() or os.access(directory, os.W_OK)
 
     @property
     def catalog(self):
@@ -111,31 +199,93 @@ class ReviewQueue:
             raise ReadOnly(f"read-only: {what} is disabled (--read-only or read_only = true)")
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        for store in (self._store, self._reader):
+            if store is not None:
+                store.close()
+        self._store = self._reader = None
 
     # -- queue ------------------------------------------------------------------------------
 
-    def enqueue(self, proposals: Sequence, alerts: Sequence) -> list:
-        """Put proposals in the queue (one per alert fingerprint + action; a newer proposal
-        for the same alert supersedes a pending one)."""
+    def enqueue(self, proposals: Sequence, alerts: Sequence, *, from_source: bool = False) -> list:
+        """Put proposals in the queue: one pending proposal per action and target (a second
+        alert for the same target joins the first one's evidence), and a newer proposal for
+        the same alert supersedes a pending one. ``from_source``: the alerts came from the
+        configured alert source, which then keeps their live state (:meth:`observe`)."""
         self._writable("enqueueing proposals")
         now = self.clock()
-        return [self.store.enqueue(p, a, now=now, operator=self.operator) for p, a in zip(proposals, alerts)]
+        source = self.source_id if from_source else ""
+        return [self.store.enqueue(p, a, now=now, operator=self.operator, source=source) for p, a in zip(proposals, alerts)]
 
-    def list(self, *, all_states: bool = False, states: Sequence[str] | None = None, namespace: str | None = None, action: str | None = None) -> list:
+    ATTENTION = ("pending", "executing", "unknown")
+    """What the default listing shows: pending proposals, and executions whose outcome is
+    not recorded (running now, interrupted, or waiting for a human)."""
+
+    @property
+    def source_id(self) -> str:
+        """The name the queue knows the configured alert source by."""
+        from sreconsole.services.environment import alert_source_id
+
+        return alert_source_id(self.settings)
+
+    def observe(self, snapshot) -> list[tuple[int, str, str]]:
+        """Apply one poll of the alert source (an
+        :class:`~sreconsole.services.alerts.AlertsSnapshot`) to the pending proposals it
+        watches: an alert it no longer holds has resolved. A failed poll (stale alerts)
+        and a read-only console change nothing. ``(id, before, now)`` per changed proposal."""
+        if self.read_only or snapshot.error or not self._writable_here():
+            return []
+        from sreconsole.review.store import alert_state_of
+
+        observed = {}
+        for a in snapshot.alerts:
+            state = alert_state_of(a)
+            if state == "silenced" and any(s in snapshot.acks for s in a.silenced_by):
+                state = "acked"
+            if state != "resolved":
+                observed[a.fingerprint] = state
+        return self.store.observe(self.source_id, observed, now=self.clock(), operator=self.operator)
+
+    def observe_source(self) -> str:
+        """One poll of the configured alert source, applied as :meth:`observe` does (the
+        CLI's way to see what is true now); '' or the one line saying why it could not."""
+        if self.read_only:
+            return ""
+        from sreconsole.services.environment import fetch_alerts_once
+
+        snapshot = fetch_alerts_once(self.settings)
+        if snapshot.error:
+            return f"alert states as last seen: {snapshot.health.name}: {snapshot.error}"
+        self.observe(snapshot)
+        return ""
+
+    def list(
+        self, *, all_states: bool = False, states: Sequence[str] | None = None, namespace: str | None = None,
+        action: str | None = None, include_resolved: bool = False,
+    ) -> list:
+        """Severity first (see :func:`queue_order`). The pending view (the default) leaves
+        out proposals whose alerts resolved unless ``include_resolved``; ``all_states``
+        shows everything."""
         now = self.clock()
-        if not self.read_only and (self._expired_at is None or now - self._expired_at > EXPIRE_EVERY):
+        if not self.path.exists():
+            return []
+        due = self._expired_at is None or now - self._expired_at > EXPIRE_EVERY
+        if not self.read_only and due and self._writable_here():
             # A write (it takes the lock): once a minute per process, not on every poll.
             self.store.expire_pending(timedelta(seconds=self.settings.review.expire_after_s), now=now)
             self._expired_at = now
-        chosen = None if all_states else (tuple(states) if states else ("pending",))
-        records = self.store.list(states=chosen, namespace=namespace, action=action)
+        chosen = None if all_states else (tuple(states) if states else self.ATTENTION)
+        hidden = () if all_states or include_resolved else ("resolved",)
+        records = self.reader.list(states=chosen, namespace=namespace, action=action, hide_alert_states=hidden)
         return sorted(records, key=queue_order)
 
     def get(self, proposal_id: int):
-        return self.store.get(proposal_id)
+        if self._store is None and not self.path.exists():
+            return None
+        return self.reader.get(proposal_id)
+
+    def verify(self, anchor: str | Path | None = None):
+        """See :func:`verify_store`."""
+        return verify_store(self.settings, anchor)
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -147,8 +297,14 @@ class ReviewQueue:
         action = self.catalog.get(action_id)
         if action is None:
             raise ValueError(f"unknown action {action_id!r}")
-        overrides = {k: v for k, v in (parameters or {}).items() if action.parameter(k) is not None}
-        binding = bind(action, labels, overrides)
+        names = [p.name for p in action.parameters]
+        unknown = sorted(set(parameters or {}) - set(names))
+        if unknown:
+            raise UnknownParameter(
+                f"{action_id} has no parameter {', '.join(repr(n) for n in unknown)};"
+                f" its parameters are {', '.join(names) if names else 'none'}"
+            )
+        binding = bind(action, labels, dict(parameters or {}))
         problems = [f"{n}: missing" for n in binding.missing] + [f"{n}: {why}" for n, why in binding.invalid]
         if problems:
             raise ValueError(f"{action_id}: " + "; ".join(problems))
@@ -158,23 +314,44 @@ class ReviewQueue:
             api = {"method": call.api.method, "path": call.api.path, "content_type": call.api.content_type, "body": call.api.body, "body_from": call.api.body_from}
         return dict(binding.params), call.command, api
 
-    def approve(self, proposal_id: int, reason: str, parameters: Mapping[str, str] | None = None, *, execute: bool = True) -> Outcome:
+    def approve(
+        self, proposal_id: int, reason: str, parameters: Mapping[str, str] | None = None, *, execute: bool = True,
+        even_if_resolved: bool = False,
+    ) -> Outcome:
         """Approve (compare-and-set), then execute — a dry run unless the action's risk is
-        in ``review.apply_risks`` — and record the result. Raises AlreadyDecided for a lost
-        race, ValueError for invalid parameters, ReadOnly in read-only mode."""
+        in ``review.apply_risks`` — and record the result. ``parameters`` are edits on top
+        of the proposal's own. Raises AlreadyDecided for a lost race, UnknownParameter /
+        ValueError for bad parameters (nothing stored, nothing sent), SealBroken for a row
+        edited outside sreconsole, ReadOnly in read-only mode, AlertResolved when the
+        proposal's alerts resolved and ``even_if_resolved`` is not given."""
+        from sreconsole.review.executor import ExecutionError
+        from sreconsole.review.intent import mark
+
         self._writable("approving")
         record = self.store.get(proposal_id)
         if record is None:
             raise LookupError(f"no proposal {proposal_id}")
-        params, command, api = self.validate_parameters(record.action, record.labels, parameters or record.parameters)
+        if record.state == "pending" and record.alert_state == "resolved" and not even_if_resolved:
+            raise AlertResolved(record, self.clock())
+        params, command, api = self.validate_parameters(record.action, record.labels, {**record.parameters, **(parameters or {})})
         record = self.store.decide(proposal_id, "approved", self.operator, reason, parameters=params, command=command, api=api, now=self.clock())
         if not execute or record.action == "escalate":
             return Outcome(record, None, f"approved {record.action} (#{record.id})")
-        result = self.executor.execute(record.action, record.parameters)
+
+        def intent(plan: dict) -> None:  # called by the executor right before its first request
+            self.store.begin_execution(record.id, plan, mark(self.executor.timeout_s, self.clock()), self.operator, now=self.clock())
+
+        try:
+            result = self.executor.execute(record.action, record.parameters, before_send=intent)
+        except ExecutionError as exc:  # refused before anything was sent: a failure, not limbo
+            failed = {"action": record.action, "dry_run": False, "ok": False, "error": str(exc), "calls": [], "undo": None}
+            record = self.store.record_result(record.id, "failed", failed, self.operator, now=self.clock())
+            return Outcome(record, None, f"failed: {record.action} (#{record.id}): {exc} (nothing was sent)")
         if result.dry_run:
             record = self.store.record_result(record.id, "dry_run", result.as_dict(), self.operator, now=self.clock())
             return Outcome(record, result, f"approved #{record.id}; dry run only ({record.risk} risk is not in review.apply_risks)")
-        record = self.store.record_result(record.id, "executed" if result.ok else "failed", result.as_dict(), self.operator, now=self.clock())
+        record = self.store.record_result(record.id, "executed" if result.ok else "failed", result.as_dict(), self.operator,
+                                          now=self.clock(), expect="executing")
         self._remember_incident(record, result)
         return Outcome(record, result, f"{'executed' if result.ok else 'failed'}: {record.action} (#{record.id})" + (f": {result.error}" if result.error else ""))
 
@@ -186,31 +363,94 @@ class ReviewQueue:
         return Outcome(record, None, f"rejected #{record.id}" + (f"; labelled {corrected_action}" if corrected_action else ""))
 
     def dry_run(self, proposal_id: int, parameters: Mapping[str, str] | None = None) -> Outcome:
-        """What approving would call, sending nothing; recorded in the audit trail."""
-        record = self.store.get(proposal_id)
+        """What approving would call, sending nothing; recorded in the audit trail (not by a
+        read-only console, which opens the store read-only)."""
+        record = (self.reader if self.read_only else self.store).get(proposal_id)
         if record is None:
             raise LookupError(f"no proposal {proposal_id}")
-        params, _, _ = self.validate_parameters(record.action, record.labels, parameters or record.parameters)
+        params, _, _ = self.validate_parameters(record.action, record.labels, {**record.parameters, **(parameters or {})})
         result = self.executor.execute(record.action, params, dry_run=True)
         if not self.read_only:
             record = self.store.record_result(record.id, "dry_run", result.as_dict(), self.operator, now=self.clock())
         return Outcome(record, result, f"dry run of {record.action}: {len(result.calls)} call(s), nothing sent")
 
     def rollback(self, proposal_id: int, reason: str) -> Outcome:
+        """Send back what an execution recorded before it changed anything — after checking
+        the proposal, its undo data included, against its sealed audit entry (SealBroken:
+        nothing sent)."""
+        from sreconsole.review.errors import InvalidTransition
+        from sreconsole.review.seal import SealBroken
+
         self._writable("rolling back")
         record = self.store.get(proposal_id)
         if record is None:
             raise LookupError(f"no proposal {proposal_id}")
         if record.state != "executed":
             raise ValueError(f"#{proposal_id} is {record.state}: only an executed action can be rolled back")
+        try:
+            record = self.store.sealed(proposal_id, ("executed",))
+        except InvalidTransition as exc:
+            raise ValueError(str(exc)) from None
         undo = (record.result or {}).get("undo")
-        result = self.executor.rollback(record.action, record.parameters, undo or {})
+
+        def still_sealed(plan: dict) -> None:  # right before the request: the same values, still sealed
+            now = self.store.sealed(proposal_id, ("executed",))
+            if (plan["parameters"], plan["undo"]) != (now.parameters, (now.result or {}).get("undo") or {}):
+                raise SealBroken(f"proposal #{proposal_id} changed while the rollback was prepared: nothing sent", None)
+
+        result = self.executor.rollback(record.action, record.parameters, undo or {}, before_send=still_sealed)
         if result.dry_run:
             self.store.record_result(record.id, "dry_run", result.as_dict(), self.operator, now=self.clock())
             return Outcome(record, result, "rollback dry run only (the action's risk is not in review.apply_risks)")
         if result.ok:
             record = self.store.record_result(record.id, "rolled_back", {**result.as_dict(), "reason": reason}, self.operator, now=self.clock())
         return Outcome(record, result, ("rolled back" if result.ok else f"rollback failed: {result.error}") + f" (#{record.id})")
+
+    # -- interrupted executions ------------------------------------------------------------
+
+    def reconcile(self) -> list[Reconciled]:
+        """Settle every interrupted execution: read the target from the cluster and record
+        executed, failed or unknown (needs a human). Executions still running in another
+        process are left alone. A read-only console records nothing and only reports them,
+        as outcome unknown."""
+        from sreconsole.review.errors import InvalidTransition
+        from sreconsole.review.intent import interrupted
+        from sreconsole.review.reconcile import observe
+
+        now = self.clock()
+        out: list[Reconciled] = []
+        if not self.path.exists():
+            return out
+        for record in self.reader.list(states=("executing",)):
+            intent = (record.result or {}).get("intent")
+            why = interrupted(intent, now)
+            if not why:
+                continue
+            if self.read_only or not self._writable_here():
+                out.append(Reconciled(record.id, record.action, "unknown", f"interrupted: {why}; outcome unknown (not recorded here)", False))
+                continue
+            seen = observe(self.executor, record.action, record.parameters, intent or {})
+            result = {"action": record.action, "dry_run": False, "ok": seen.outcome == "executed", "error": "" if seen.outcome == "executed" else seen.reason,
+                      "calls": [], "undo": None, "reconciled": True, "interrupted": why, "observed": seen.observed,
+                      "reason": f"interrupted ({why}); {seen.reason}", "intent": intent}
+            try:
+                self.store.record_result(record.id, seen.outcome, result, self.operator, now=now, expect="executing")
+            except InvalidTransition:  # another console settled it first
+                continue
+            out.append(Reconciled(record.id, record.action, seen.outcome, seen.reason, True, seen.observed))
+        return out
+
+    def resolve(self, proposal_id: int, outcome: str, reason: str) -> Outcome:
+        """A human's verdict on an execution whose outcome is unknown: ``executed`` or
+        ``failed``, with the reason (what they saw in the cluster)."""
+        self._writable("recording an outcome")
+        if outcome not in ("executed", "failed"):
+            raise ValueError("the outcome is executed or failed")
+        if not reason.strip():
+            raise ValueError("say what you saw in the cluster (--reason)")
+        record = self.store.record_result(proposal_id, outcome, {"reason": reason, "resolved_by": "operator", "undo": None},
+                                          self.operator, now=self.clock(), expect="unknown")
+        return Outcome(record, None, f"#{proposal_id} recorded as {outcome}")
 
     def _remember_incident(self, record, result) -> None:
         """An executed action becomes incident history for the knowledge base (best effort:
@@ -240,12 +480,51 @@ class ReviewQueue:
             return
 
 
+def verify_store(settings: Settings, anchor: str | Path | None = None):
+    """The audit chain checked (:func:`sreconsole.review.audit.verify`) with the key when
+    this user can read it, against ``anchor`` or else the configured witness. Returns
+    ``(result, notes)``: notes say what could not be checked."""
+    from sreconsole.review.audit import verify
+    from sreconsole.review.errors import ReviewError
+    from sreconsole.review.files import load_key
+
+    r = settings.review
+    notes: list[str] = []
+    key = None
+    if r.audit_key_file:
+        try:
+            key = load_key(r.audit_key_file)
+        except ReviewError as exc:
+            notes.append(f"MACs not checked: {exc}")
+    if anchor is None and r.audit_witness and Path(r.audit_witness).expanduser().exists():
+        anchor = Path(r.audit_witness).expanduser()
+    return verify(review_store_path(settings), key=key, anchor=anchor), notes
+
+
 def queue_order(record) -> tuple:
     """Severity first; among those, items needing a human with the lowest confidence first,
     then the newest."""
     sev = {"critical": 0, "warning": 1, "info": 2}.get(str(record.severity).lower(), 3)
     conf = record.confidence if record.confidence is not None else -1.0
     return (sev, 0 if record.requires_human_review else 1, conf, -record.created_at.timestamp())
+
+
+def shown_target(record) -> str:
+    """The object a proposal acts on, for people: '' for an action that names none (its
+    target is then its alert, ``alert:<fingerprint>``)."""
+    target = getattr(record, "target", "") or ""
+    return "" if target.startswith("alert:") else target
+
+
+def alert_state_text(record, now: datetime) -> str:
+    """The live state of a proposal's alert with its age, for a table cell: ``firing 5m``,
+    ``resolved 2m``, ``acked 30s``; several alerts: ``firing 5m (3)``; ``unknown`` when no
+    source watches it."""
+    if record.alert_state == "unknown":
+        return "unknown"
+    since = age_text(record.alert_state_since, now)
+    many = f" ({len(record.alerts)})" if len(record.alerts) > 1 else ""
+    return f"{record.alert_state} {since}".strip() + many
 
 
 def age_text(then: datetime | None, now: datetime) -> str:

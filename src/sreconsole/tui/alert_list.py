@@ -22,6 +22,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from sreconsole.tui.render import safe
+
 Column = tuple[str, str, int]
 """(key, header label, width)"""
 
@@ -201,7 +203,7 @@ class AlertList(ScrollView, can_focus=True):
         scroll_x = int(self.scroll_x)
         if y == 0:
             style = self.get_component_rich_style("alert-list--header")
-            cells = [Text(label) for _, label, _ in self.columns]
+            cells = [safe(label, None) for _, label, _ in self.columns]
         else:
             index = int(self.scroll_y) + y - 1
             if index >= len(self._keys):

@@ -30,6 +30,7 @@ from sreconsole.tui.panes.bruno import BrunoPane
 from sreconsole.tui.panes.review import ReviewPane
 from sreconsole.tui.panes.training import TrainingPane
 from sreconsole.tui.alert_list import AlertList
+from sreconsole.tui.render import notify_plain
 
 PANES = ("alerts", "review", "training", "bruno")
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -79,6 +80,8 @@ class SreConsoleApp(App[None]):
         self._probes = None
         self.polls = 0
         """Completed polls of the alert source (tests wait on this)."""
+        self._observing = False
+        """An observation of the alert source is on its way into the review queue."""
 
     # -- layout -------------------------------------------------------------------
 
@@ -100,7 +103,7 @@ class SreConsoleApp(App[None]):
         if self.settings.keymap:
             self._apply_keymap(self.settings.keymap)
         for warning in self.settings.warnings:
-            self.notify(warning, severity="warning", timeout=8)
+            notify_plain(self, warning, severity="warning", timeout=8)
         self.query_one(AlertTable).focus()
         self.poll_alerts()
         self._start_probes()
@@ -116,7 +119,7 @@ class SreConsoleApp(App[None]):
         known = {b.id for _, bindings in self.binding_groups() for b in bindings if b.id}
         unknown = sorted(set(keymap) - known)
         for binding_id in unknown:
-            self.notify(f"keymap: unknown binding id '{binding_id}' ignored", severity="warning", timeout=8)
+            notify_plain(self, f"keymap: unknown binding id '{binding_id}' ignored", severity="warning", timeout=8)
         self.set_keymap({k: v for k, v in keymap.items() if k in known})
 
     def binding_groups(self) -> list[tuple[str, list[Binding]]]:
@@ -140,14 +143,40 @@ class SreConsoleApp(App[None]):
     def on_alerts_refreshed(self, message: AlertsRefreshed) -> None:
         try:
             pane = self.query_one(AlertsPane)
+            self.polls += 1
+            pane.show(message.snapshot)
         except NoMatches:
-            # A poll that ends while the app shuts down finds its panes already removed
-            # (seen on a loaded machine when a test exits right after a key press).
+            # A poll that ends while the app shuts down finds its panes (or their tables)
+            # already removed (seen on a loaded machine when a test exits right after a key).
             return
-        self.polls += 1
-        pane.show(message.snapshot)
         self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
+        if not message.snapshot.error and not self.review_queue.read_only and not self._observing:
+            # One observation at a time; a poll that finds one still running leaves it to the
+            # next (not exclusive=True: a cancelled worker would fail whoever waits on it).
+            self._observing = True
+            self._observe_alerts(message.snapshot)
         self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
+
+    @work(thread=True, group="review-observe", exit_on_error=False, description="alert states into the review queue")
+    def _observe_alerts(self, snapshot) -> None:
+        """Each poll tells the review queue what is true now: a proposal whose alert
+        resolved leaves the pending view at once (one read when nothing changed)."""
+        try:
+            changes = self.review_queue.observe(snapshot)
+        except Exception:  # noqa: BLE001 - the Review pane's title says what is wrong with the store
+            return
+        finally:
+            self._observing = False
+        if changes:
+            self.call_from_thread(self._review_changed)
+
+    def _review_changed(self) -> None:
+        from sreconsole.tui.panes.review import ReviewPane
+
+        try:
+            self.query_one(ReviewPane).refresh_queue()
+        except NoMatches:  # shutting down
+            return
 
     def _start_probes(self) -> None:
         from sreconsole.services.environment import probe_sources
@@ -165,7 +194,11 @@ class SreConsoleApp(App[None]):
         self.post_message(SourcesChecked(health))
 
     def on_sources_checked(self, message: SourcesChecked) -> None:
-        self.query_one(StatusHeader).update_health(message.health, self.clock())
+        try:
+            header = self.query_one(StatusHeader)
+        except NoMatches:  # the app is shutting down (as in on_alerts_refreshed)
+            return
+        header.update_health(message.health, self.clock())
         self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
 
     @on(Worker.StateChanged)
@@ -174,7 +207,7 @@ class SreConsoleApp(App[None]):
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
-        self.notify(f"{event.worker.description}: {type(error).__name__}: {error}"[:300], severity="error", timeout=10)
+        notify_plain(self, f"{event.worker.description}: {type(error).__name__}: {error}", severity="error", timeout=10)
         if event.worker.group == "alerts-poll":
             self.set_timer(self.poll_interval_s, self.poll_alerts, name="alerts-poll")
         elif event.worker.group == "source-probes":
@@ -284,13 +317,8 @@ def make_app(
     operator: Operator | None = None,
 ) -> SreConsoleApp:
     """The one factory the CLI, the tests and the benchmarks share."""
-    import getpass
-    import os
-
     if operator is None:
-        try:
-            account = getpass.getuser()  # the password database, when $USER is not set
-        except (KeyError, OSError):
-            account = "unknown"
-        operator = Operator.from_environ(os.environ, fallback_user=account)
+        from sreconsole.services.identity import current_operator
+
+        operator = current_operator()  # the kernel's user; $USER and SSH_CONNECTION as claims
     return SreConsoleApp(settings, clock=clock, demo_epoch=demo_epoch, operator=operator)

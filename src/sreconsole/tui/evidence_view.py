@@ -11,36 +11,35 @@ from sreconsole.tui.render import safe
 
 def evidence_renderable(evidence: Evidence | None, width: int, theme, loading: bool = False) -> Group:
     parts: list = []
-    heading = lambda s: Text(s, style="bold underline")  # noqa: E731
     if evidence is None:
         return Group(Text("evidence: loading…" if loading else "evidence: none", style="dim"))
-    parts.append(heading("metric (last hour)"))
+    parts.append(Text("metric (last hour)", style="bold underline"))
     if evidence.series:
         values = [v for _, v in evidence.series]
         chars, over = sparkline(values, max(width - 2, 10), evidence.threshold)
         line = Text()
         for ch, hot in zip(chars, over):
-            line.append(ch, style=f"bold {theme.error}" if hot else theme.primary)
+            line.append_text(safe(ch, 1, style=f"bold {theme.error}" if hot else theme.primary))
         parts.append(line)
         stats = f"last {values[-1]:g}  min {min(values):g}  max {max(values):g}"
         if evidence.threshold is not None:
             stats += f"  threshold {evidence.threshold:g}"
         if evidence.unit:
             stats += f"  ({evidence.unit})"
-        parts.append(Text(stats, style="dim"))
+        parts.append(safe(stats, None, style="dim", single_line=False))
     else:
         parts.append(safe(evidence.metric_error or "no data", 300, style="dim"))
     if evidence.expr:
         parts.append(safe(evidence.expr, 600, style="dim italic", single_line=False))
     parts.append(Text(""))
-    parts.append(heading("logs"))
+    parts.append(Text("logs", style="bold underline"))
     if evidence.logs:
         for line in evidence.logs[-12:]:
             parts.append(Text.assemble((f"{line.at:%H:%M:%S} ", "dim"), safe(line.line, 400)))
     else:
         parts.append(safe(evidence.logs_error or "no log lines in the last hour", 300, style="dim"))
     parts.append(Text(""))
-    parts.append(heading("runbook"))
+    parts.append(Text("runbook", style="bold underline"))
     parts.append(safe(evidence.runbook_url or "no runbook_url annotation", 300, style="dim" if not evidence.runbook_url else ""))
     knowledge = evidence.knowledge
     passages = getattr(knowledge, "passages", ())
@@ -51,7 +50,7 @@ def evidence_renderable(evidence: Evidence | None, width: int, theme, loading: b
     elif knowledge is not None:
         parts.append(Text("no passage about this alert in the knowledge base", style="dim"))
     parts.append(Text(""))
-    parts.append(heading("similar past incidents"))
+    parts.append(Text("similar past incidents", style="bold underline"))
     incidents = getattr(knowledge, "incidents", ())
     if incidents:
         parts.extend(_incidents(incidents, evidence, theme))
@@ -71,16 +70,16 @@ def _passages(passages, theme) -> list:
     shown = [p for p in passages if p.path == first.path][:PASSAGE_PARTS]
     out: list = []
     for p in shown:
-        cite = Text.assemble((f"{p.part} ", "bold"), (f"{short_path(p.path)}:{p.start_line}-{p.end_line}", f"dim {theme.accent or ''}".strip()))
+        cite = Text.assemble(safe(f"{p.part} ", 60, style="bold"), safe(f"{short_path(p.path)}:{p.start_line}-{p.end_line}", 200, style=f"dim {theme.accent or ''}".strip()))
         out.append(cite)
         lines = [line for line in p.text.splitlines() if line.strip() and not line.strip().startswith("```")]
         for line in lines[:PASSAGE_LINES]:
             out.append(safe("  " + line.strip(), 300))
         if len(lines) > PASSAGE_LINES:
-            out.append(Text(f"  … {len(lines) - PASSAGE_LINES} more lines", style="dim"))
+            out.append(Text(f"  … {len(lines) - PASSAGE_LINES:d} more lines", style="dim"))
     others = sorted({p.path for p in passages} - {first.path})
     if others:
-        out.append(Text("also in: " + ", ".join(short_path(p) for p in others), style="dim"))
+        out.append(safe("also in: " + ", ".join(short_path(p) for p in others), None, style="dim", single_line=False))
     return out
 
 
@@ -203,26 +202,26 @@ def proposal_renderable(proposal, width: int, high: float, low: float, theme) ->
     conf = shown_confidence(proposal.confidence, proposal.method)
     style = confidence_style(conf, high, low, theme)
     method = shown_method(proposal.method, proposal.requires_human_review)
-    lines: list = [Text.assemble(("Proposal  ", "bold"), safe(proposal.action, 60, style=f"bold {style}"), ("  " + method.upper(), "reverse"))]
+    lines: list = [Text.assemble(("Proposal  ", "bold"), safe(proposal.action, 60, style=f"bold {style}"), safe("  " + method.upper(), 20, style="reverse"))]
     lines.append(safe(proposal.title, 120, style="dim"))
     if conf is not None:
         cells = max(10, min(30, width - 24))
         filled = int(round(conf * cells))
-        lines.append(Text.assemble(("confidence ", ""), ("█" * filled, style), ("░" * (cells - filled), "dim"), (f" {conf:.2f}", style),
-                                   (f"  ({METHOD_BADGE.get(proposal.method, proposal.method)})", "dim")))
+        lines.append(Text.assemble(("confidence ", ""), safe("█" * filled, None, style=style), safe("░" * (cells - filled), None, style="dim"), (f" {conf:.2f}", style),
+                                   safe(f"  ({METHOD_BADGE.get(proposal.method, proposal.method)})", 30, style="dim")))
     elif proposal.method in ("annotation", "runbook"):
         lines.append(Text.assemble(("named by ", "dim"), safe(named_source(proposal.method, proposal.evidence), 200), ("  (no confidence: nothing calibrated it)", "dim")))
     else:
         lines.append(Text("confidence  —  (no calibrated probability)", style="dim"))
     if getattr(proposal, "similarity", None) is not None:
         lines.append(Text(f"nearest training alert: cosine {proposal.similarity:.2f}", style="dim"))
-    lines.append(Text(f"risk {proposal.risk}" + (", reversible" if proposal.reversible else ", not reversible") + (f"  model {proposal.model_version}" if proposal.model_version else ""), style="dim"))
+    lines.append(safe(f"risk {proposal.risk}" + (", reversible" if proposal.reversible else ", not reversible") + (f"  model {proposal.model_version}" if proposal.model_version else ""), None, style="dim", single_line=False))
     if proposal.command:
         lines.append(Text.assemble(("$ ", "dim"), safe(proposal.command, 400, style="bold")))
     for reason in proposal.review_reasons:
         lines.append(Text.assemble(("review: ", theme.warning or "yellow"), safe(reason, 300)))
     for item in proposal.evidence[:6]:
-        lines.append(Text.assemble((f"  {item.kind} ", "dim"), safe(short_path(item.ref), 80, style="underline"), (" ", ""), safe(item.summary, 200, style="dim")))
+        lines.append(Text.assemble(safe(f"  {item.kind} ", 40, style="dim"), safe(short_path(item.ref), 80, style="underline"), (" ", ""), safe(item.summary, 200, style="dim")))
     for note in proposal.notes:
         lines.append(safe(note, 300, style="dim italic"))
     return Group(*lines)

@@ -45,7 +45,8 @@ class StatusHeader(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(Text.assemble("sreconsole ", safe(self.environment, 30)), id="header-env")
         yield Static("", id="header-sources")
-        yield Static(safe(str(self.operator), 40), id="header-operator")
+        # The kernel's user; a different $USER only beside it, marked as a claim.
+        yield Static(safe(self.operator.display(), 60), id="header-operator")
 
     def update_health(self, health: list[SourceHealth], now: datetime) -> None:
         for h in health:
@@ -62,6 +63,6 @@ class StatusHeader(Horizontal):
             if i:
                 text.append(" · ", style="dim")
             color = colors.get(_STATE_STYLE[h.state])
-            text.append(h.name + " ")
+            text.append_text(safe(h.name + " ", 40))
             text.append_text(safe(h.describe(now) if now else h.state.value, 60, style=f"bold {color}" if color else "dim"))
         return text

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from sreconsole.tui.render import safe
+
 
 def binding_rows(app, groups: list[tuple[str, list[Binding]]]) -> list[tuple[str, str, str, str]]:
     """``(group, keys, description, id)`` with remapped keys applied."""
@@ -50,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("does")
         table.add_column(Text("id (for [keymap])"), style="dim", no_wrap=True)
         for group, keys, description, binding_id in binding_rows(self.app, self.groups):
-            table.add_row(Text(group), Text(keys), Text(description), Text(binding_id))
+            table.add_row(safe(group, None), safe(keys, None), safe(description, None, single_line=False), safe(binding_id, None))
         with VerticalScroll():
             yield Static(Text("Key bindings — remap any id in the [keymap] table of config.toml", style="bold"))
             yield Static(table, id="help-table")

@@ -1,10 +1,11 @@
-"""Modal dialogs that return typed results: silence, alert detail."""
+"""Modal dialogs that return typed results: silence, confirm a wide mute, alert detail."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -15,9 +16,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from sreconsole.domain.alerts import Alert, format_age
+from sreconsole.domain.matchers import Matcher
 from sreconsole.domain.silences import matchers_for, parse_duration
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_renderable
-from sreconsole.tui.render import safe
+from sreconsole.tui.render import clean, safe
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,22 @@ class SilenceScreen(ModalScreen[SilenceRequest | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="silence.cancel")]
 
-    def __init__(self, alert: Alert, operator: str, default_duration: str = "2h") -> None:
+    def __init__(self, alert: Alert, operator: str, default_duration: str = "2h", muted: list[Alert] | None = None) -> None:
         super().__init__()
         self.alert = alert
         self.operator = operator
         self.default_duration = default_duration
+        self.muted = [alert] if muted is None else muted
+        """The firing alerts these matchers mute now (the pane computes them)."""
 
     def compose(self) -> ComposeResult:
         matchers = ", ".join(str(m) for m in matchers_for(self.alert))
         with Vertical():
-            yield Label(Text.assemble(("Silence ", "bold"), safe(self.alert.alertname, 60), (f"  as {self.operator}", "dim")))
+            yield Label(Text.assemble(("Silence ", "bold"), safe(self.alert.alertname, 60), safe(f"  as {self.operator}", 80, style="dim")))
             yield Static(safe("matchers: " + matchers, 600, single_line=False), id="silence-matchers")
-            yield Input(value=self.default_duration, placeholder="duration: 30m, 2h, 1d", id="silence-duration")
-            yield Input(placeholder="comment: why (required)", id="silence-comment")
+            yield Static(mute_count(self.muted), id="silence-mutes")
+            yield Input(select_on_focus=False, value=clean(self.default_duration, 20), placeholder="duration: 30m, 2h, 1d", id="silence-duration")
+            yield Input(select_on_focus=False, placeholder="comment: why (required)", id="silence-comment")
             yield Static("", id="silence-error")
             yield Label(Text("enter: create silence · tab: next field · esc: cancel", style="dim"))
 
@@ -66,7 +71,7 @@ class SilenceScreen(ModalScreen[SilenceRequest | None]):
         try:
             duration = parse_duration(self.query_one("#silence-duration", Input).value)
         except ValueError as exc:
-            error.update(Text(str(exc)))
+            error.update(safe(exc, 300, single_line=False))
             self.query_one("#silence-duration", Input).focus()
             return
         comment = self.query_one("#silence-comment", Input).value.strip()
@@ -78,6 +83,61 @@ class SilenceScreen(ModalScreen[SilenceRequest | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def mute_count(muted: list[Alert]) -> Text:
+    """``mutes 1 firing alert: this one`` or, in warning colours, how many and which."""
+    n = len(muted)
+    if n <= 1:
+        return Text(f"mutes {n:d} firing alert" + (": this one" if n else "s"), style="dim")
+    names = ", ".join(dict.fromkeys(a.alertname for a in muted))
+    return Text.assemble((f"mutes {n:d} firing alerts: ", "bold yellow"), safe(names, 200, style="yellow"))
+
+
+class MuteConfirmScreen(ModalScreen[bool]):
+    """Asked before a silence or an ack that would mute more than the selected alert:
+    names each alert it would mute and the labels that make it match."""
+
+    DEFAULT_CSS = """
+    MuteConfirmScreen { align: center middle; }
+    MuteConfirmScreen > Vertical {
+        width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: round $error; background: $surface; padding: 0 1;
+    }
+    MuteConfirmScreen #mute-list { height: auto; max-height: 14; }
+    """
+    BINDINGS = [
+        Binding("enter", "confirm", "Mute all", id="mute.confirm"),
+        Binding("escape", "cancel", "Cancel", id="mute.cancel"),
+    ]
+
+    def __init__(self, what: str, alert: Alert, matchers: list[Matcher], muted: list[Alert]) -> None:
+        super().__init__()
+        self.what = what
+        self.alert = alert
+        self.matchers = matchers
+        self.muted = muted
+
+    def compose(self) -> ComposeResult:
+        n = len(self.muted)
+        lines: list = [safe("matchers: " + ", ".join(str(m) for m in self.matchers), 600, style="dim", single_line=False)]
+        for a in self.muted[:12]:
+            extra = ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k not in self.alert.labels)
+            mark = "this alert" if a.fingerprint == self.alert.fingerprint else extra or "the same labels"
+            lines.append(Text.assemble(("  • ", "dim"), safe(a.alertname, 60, style="bold"), ("  ", ""), safe(mark, 120, style="dim")))
+        if n > 12:
+            lines.append(Text(f"  … and {n - 12:d} more", style="dim"))
+        with Vertical():
+            yield Label(Text.assemble(safe(f"{self.what} ", 20, style="bold"), safe(self.alert.alertname, 60, style="bold"),
+                                      (f": these matchers mute {n:d} firing alerts, not only this one", "bold red")))
+            yield Static(Group(*lines), id="mute-list")
+            yield Label(safe(f"enter: {self.what} all {n:d} · esc: cancel (nothing is created)", 100, style="dim"))
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
 
 
 class AlertDetailScreen(ModalScreen[None]):
@@ -137,9 +197,9 @@ def alert_detail(alert: Alert, now) -> Table:
     table.add_column("key", style="bold", no_wrap=True, max_width=28)
     table.add_column("value", overflow="fold")
     table.add_row(Text("alert"), safe(alert.alertname, 200))
-    table.add_row(Text("state"), Text(alert.state.value))
+    table.add_row(Text("state"), safe(alert.state.value, 20))
     table.add_row(Text("since"), Text(f"{alert.starts_at:%Y-%m-%d %H:%M:%S} UTC ({format_age(alert.age_seconds(now))} ago)"))
-    table.add_row(Text("fingerprint"), Text(alert.fingerprint))
+    table.add_row(Text("fingerprint"), safe(alert.fingerprint, 64))
     if alert.silenced_by:
         table.add_row(Text("silenced by"), safe(", ".join(alert.silenced_by), 400))
     if alert.inhibited_by:

@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 
 from sreconsole.domain.alerts import Alert, AlertState, Severity, format_age
@@ -20,7 +21,7 @@ from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable, thresholds
 from sreconsole.tui.modals import AlertDetailScreen, alert_detail
 from sreconsole.tui.panes.alert_silences import SilenceActions
-from sreconsole.tui.render import clean, safe
+from sreconsole.tui.render import clean, notify_plain, safe
 from sreconsole.tui.alert_list import AlertList
 from sreconsole.tui.alert_order import GROUP_PREFIX, GROUPINGS, SORTINGS, display_rows, ordered
 
@@ -50,6 +51,15 @@ RESOLVED_FOR = timedelta(seconds=10)
 SIDE_PANEL_MIN_WIDTH = 140
 """Terminal width from which the detail panel sits beside the table."""
 SIDE_PANEL_WIDTH = 56
+FILTER_INLINE_CHECKS = 4_000
+"""Matcher and word checks a filter may make on the event loop per redraw (alerts × parts)."""
+FILTER_INLINE_CHARS = 1_000_000
+"""Label and summary characters a filter may read on the event loop per redraw.
+
+Matching is linear in the text (RE2, substring search), so these two bound what a keystroke
+costs the event loop: a few milliseconds. A larger pool (thousands of alerts, or labels of
+100,000 characters) is filtered in a thread worker; the table keeps its rows until the
+answer comes, and an answer for a filter or poll that has since changed is dropped."""
 
 
 class AlertTable(AlertList):
@@ -91,12 +101,16 @@ class AlertsPane(SilenceActions, Vertical):
         self._rows: dict[str, tuple[Alert | None, str, int]] = {}
         """Row key → (alert, or None for a group header; group name; group size)."""
         self._cells: dict[str, list[Text]] = {}
-        self._ordered_cache: tuple[tuple, list[tuple[Alert, str]]] | None = None
-        """Rendered cells of rows already drawn since the last change (only visible rows)."""
+        self._ordered_cache: tuple[tuple, list[tuple[Alert, str]], int] | None = None
+        """(key, the pool grouped and sorted, its characters): rebuilt once per poll."""
+        self._filter_generation = 0
+        """Bumped at each redraw: a thread filter's answer for an older one is dropped."""
+        self.filtering = False
+        """A filter is running in a thread worker (the title says so)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
-        yield Input(placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
+        yield Input(select_on_focus=False, placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
         table = AlertTable(COLUMNS, self._render_key, id="alerts-table")
         with Horizontal(id="alerts-body"):
             yield table
@@ -207,7 +221,7 @@ class AlertsPane(SilenceActions, Vertical):
         try:
             proposals = self.triage_service.propose(alerts)
         except Exception as exc:  # noqa: BLE001 - the table keeps working without proposals
-            self.app.call_from_thread(self.app.notify, f"triage failed: {exc}", severity="error", timeout=10)
+            notify_plain(self.app, f"triage failed: {exc}", severity="error", timeout=10)
             return
         self.app.call_from_thread(self._proposals_ready, proposals)
         queue = getattr(self.app, "review_queue", None)
@@ -216,9 +230,9 @@ class AlertsPane(SilenceActions, Vertical):
             # action: other operators' consoles enqueueing the same are no-ops).
             firing = [(p, a) for p, a in zip(proposals, alerts) if a.state is AlertState.FIRING]
             try:
-                queue.enqueue([p for p, _ in firing], [a for _, a in firing])
+                queue.enqueue([p for p, _ in firing], [a for _, a in firing], from_source=True)
             except Exception as exc:  # noqa: BLE001 - proposals still show; the queue says why
-                self.app.call_from_thread(self.app.notify, f"review queue: {clean(str(exc), 200)}", severity="warning", timeout=8)
+                notify_plain(self.app, f"review queue: {exc}", severity="warning", timeout=8)
 
     def _proposals_ready(self, proposals: list) -> None:
         for p in proposals:
@@ -241,32 +255,31 @@ class AlertsPane(SilenceActions, Vertical):
         view.update(proposal_renderable(self.proposals.get(alert.fingerprint), SIDE_PANEL_WIDTH - 4, high, low, self.app.current_theme))
 
     def visible_alerts(self) -> list[Alert]:
-        """Alerts that pass the filter, in display order (grouped, then sorted)."""
-        return [alert for alert, _ in self._visible()]
+        """The alerts the table shows (they passed the filter), in display order."""
+        return [alert for alert, _, _ in self._rows.values() if alert is not None]
 
-    def _visible(self) -> list[tuple[Alert, str]]:
-        """(alert, group) in display order, filtered.
-
-        Filtering keeps order, so the ordered list is computed once per poll, sorting and
-        grouping, and a filter keystroke is a single pass over it with no sort.
-        """
-        ordered = self._ordered()
-        flt = self.filter
-        if not flt:
-            return ordered
+    @staticmethod
+    def _filtered(flt: Filter, ordered: list[tuple[Alert, str]]) -> list[tuple[Alert, str]]:
+        """Filtering keeps order: the ordered list is built once per poll, and a keystroke
+        is one pass over it with no sort."""
         return [pair for pair in ordered if flt.matches(pair[0].labels, pair[0].search_text())]
 
     def _ordered(self) -> list[tuple[Alert, str]]:
+        return self._ordered_pool()[0]
+
+    def _ordered_pool(self) -> tuple[list[tuple[Alert, str]], int]:
+        """(alert, group) grouped and sorted, and the characters a filter would read."""
         if self.snapshot is None:
-            return []
+            return [], 0
         cache_key = (id(self.snapshot), len(self._resolved), self.sorting, self.grouping)
         if self._ordered_cache is not None and self._ordered_cache[0] == cache_key:
-            return self._ordered_cache[1]
+            return self._ordered_cache[1], self._ordered_cache[2]
         pool = list(self.snapshot.alerts)
         pool += [a for a, _ in self._resolved.values()]
         rows = ordered(pool, self.sorting, self.grouping)
-        self._ordered_cache = (cache_key, rows)
-        return rows
+        chars = sum(len(a.search_text()) for a in pool)
+        self._ordered_cache = (cache_key, rows, chars)
+        return rows, chars
 
     def _display_rows(self, visible: list[tuple[Alert, str]]) -> list[tuple[str, Alert | None, str, int]]:
         return display_rows(visible, self.grouping)
@@ -280,7 +293,7 @@ class AlertsPane(SilenceActions, Vertical):
         }.get(alert.severity)
         resolved = alert.state is AlertState.RESOLVED
         fade = "dim strike" if resolved else ""
-        sev = Text(SEVERITY_TEXT[alert.severity], style=fade or (f"bold {sev_color}" if sev_color else "dim"))
+        sev = safe(SEVERITY_TEXT[alert.severity], 4, style=fade or (f"bold {sev_color}" if sev_color else "dim"))
         state_style = fade or ("" if alert.state is AlertState.FIRING else "dim italic")
         target = "/".join(x for x in (alert.namespace, alert.target().split("/", 1)[-1]) if x)
         first = self._first_seen.get(alert.fingerprint)
@@ -291,7 +304,7 @@ class AlertsPane(SilenceActions, Vertical):
             safe(alert.alertname, 60, style=fade),
             safe(target, 80, style=fade),
             age,
-            Text(alert.state.value, style=state_style),
+            safe(alert.state.value, 12, style=state_style),
             self._proposal_cell(alert),
             safe(alert.summary, 300, style=fade),
         ]
@@ -309,8 +322,8 @@ class AlertsPane(SilenceActions, Vertical):
         label = {"alertname": "", "namespace": "ns ", "severity": "severity "}[self.grouping]
         return [
             Text("▾", style="bold"),
-            Text.assemble((label, "dim"), safe(name, 60, style="bold")),
-            Text(f"{size} alert{'s' if size != 1 else ''}", style="dim"),
+            Text.assemble(safe(label, 20, style="dim"), safe(name, 60, style="bold")),
+            Text(f"{size:d} alert{'s' if size != 1 else ''}", style="dim"),
             Text(""),
             Text(""),
             Text(""),
@@ -323,10 +336,39 @@ class AlertsPane(SilenceActions, Vertical):
         The cursor follows its alert by key and the scroll offset is kept, so the
         operator's place never jumps when alerts come, go or change.
         """
-        table = self.query_one(AlertTable)
         if self.snapshot is None:
             return
-        visible = self._visible()
+        self._filter_generation += 1
+        ordered_rows, chars = self._ordered_pool()
+        flt = self.filter
+        parts = len(flt.matchers) + len(flt.terms)
+        if not flt:
+            self._show_rows(ordered_rows)
+        elif len(ordered_rows) * parts <= FILTER_INLINE_CHECKS and chars * parts <= FILTER_INLINE_CHARS:
+            self._show_rows(self._filtered(flt, ordered_rows))
+        else:
+            self.filtering = True
+            self._filter_in_thread(flt, ordered_rows, (self.filter_text, self.sorting, self.grouping), self._filter_generation)
+            self._update_title([a for a, *_ in self._rows.values() if a is not None and a.state is not AlertState.RESOLVED])
+
+    @work(thread=True, exclusive=True, group="alerts-filter", exit_on_error=False, description="filter alerts")
+    def _filter_in_thread(self, flt: Filter, ordered_rows: list[tuple[Alert, str]], view: tuple, generation: int) -> None:
+        visible = self._filtered(flt, ordered_rows)
+        self.app.call_from_thread(self._filter_done, visible, view, generation)
+
+    def _filter_done(self, visible: list[tuple[Alert, str]], view: tuple, generation: int) -> None:
+        if view != (self.filter_text, self.sorting, self.grouping):
+            return  # the operator changed the filter or the order meanwhile: a newer answer comes
+        # Only the alerts changed (a poll): show this answer now, or a filter slower than the
+        # poll interval would never show anything; the newer answer replaces it.
+        try:
+            self._show_rows(visible, pending=generation != self._filter_generation)
+        except NoMatches:
+            return  # the app shut down while the thread filtered
+
+    def _show_rows(self, visible: list[tuple[Alert, str]], pending: bool = False) -> None:
+        table = self.query_one(AlertTable)
+        self.filtering = pending
         alerts = [a for a, _ in visible]
         rows = self._display_rows(visible)
         self._rows = {key: (alert, group, size) for key, alert, group, size in rows}
@@ -378,11 +420,13 @@ class AlertsPane(SilenceActions, Vertical):
         if self.filter_text:
             title.append(f"/{len(snapshot.alerts)} matching ")
             title.append_text(safe(repr(self.filter_text), 30, style="italic"))
+            if self.filtering:
+                title.append(" (filtering…)", style="dim")
         title.append("  ")
         for sev, color in ((Severity.CRITICAL, theme.error), (Severity.WARNING, theme.warning), (Severity.INFO, theme.primary)):
-            title.append(f"{counts[sev]} {sev.label}", style=f"bold {color}" if counts[sev] else "dim")
+            title.append_text(safe(f"{counts[sev]} {sev.label}", 40, style=f"bold {color}" if counts[sev] else "dim"))
             title.append("  ")
-        title.append(f"by {self.grouping} · sort {self.sorting}  ", style="dim")
+        title.append_text(safe(f"by {self.grouping} · sort {self.sorting}  ", 60, style="dim"))
         if self.filter_error:
             title.append_text(safe(f"filter: {self.filter_error}", 120, style=f"bold {theme.error}"))
         elif snapshot.error:
@@ -394,7 +438,7 @@ class AlertsPane(SilenceActions, Vertical):
     def _need_alert(self) -> Alert | None:
         alert = self.selected_alert()
         if alert is None:
-            self.app.notify("select an alert first (this row is a group)", severity="warning")
+            notify_plain(self, "select an alert first (this row is a group)", severity="warning")
         return alert
 
     def action_copy(self) -> None:
@@ -404,12 +448,16 @@ class AlertsPane(SilenceActions, Vertical):
         proposal = self.proposals.get(alert.fingerprint)
         if proposal is None:
             why = "triage is off" if self.triage_service is None else "the proposal is still being computed"
-            self.app.notify(f"no proposed command yet: {why}", severity="warning")
-        elif not proposal.command:
-            self.app.notify(f"{proposal.action}: no command to copy ({'; '.join(proposal.review_reasons) or 'no automated action'})", severity="warning", timeout=8)
+            notify_plain(self, f"no proposed command yet: {why}", severity="warning")
+        elif proposal.api is None or not proposal.command:
+            # No API call means no command: escalate's "command" is its title ("Page the
+            # on-call owner (no automated action)"), and a proposal with a missing or invalid
+            # parameter has none. Copying either would paste words into a shell.
+            why = "it makes no change to the cluster: a human takes it from here" if proposal.action == "escalate" else "; ".join(proposal.review_reasons) or "no automated action"
+            notify_plain(self, f"{proposal.action}: there is no command to copy ({why})", severity="warning", timeout=8)
         else:
             self.app.copy_to_clipboard(proposal.command)
-            self.app.notify(f"copied: {clean(proposal.command, 120)}", timeout=6)
+            notify_plain(self, f"copied: {clean(proposal.command, 120)}", timeout=6)
 
     @on(AlertList.Selected, "#alerts-table")
     def _open_detail(self, event: AlertList.Selected) -> None:

@@ -4,7 +4,10 @@ Markdown, and list their citations (``path:first-last`` and heading) under each 
 ``o`` opens the side panel: the last answer's citations, and the passage under the cursor
 as it stands in its file, with line numbers. ``p`` turns an answer that recommends a
 catalog action into a *pending* review-queue proposal after a dialog that shows the action,
-its parameters and the exact command; nothing here approves or executes anything.
+its parameters and the exact command; nothing here approves or executes anything. ``+`` and
+``-`` rate the last answer (thumbs up / down, kept with Bruno's numbers under the data dir)
+and ``S`` shows those numbers: RAG usage, citation rate, knowledge-base coverage, latency
+percentiles and the ratings.
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from sreconsole.domain.chat import RECORD_GENERATORS
-from sreconsole.tui.panes.bruno_dialogs import CitationList, ProposeScreen, display_ref, passage_lines, short_ref
-from sreconsole.tui.render import clean, inert_markdown, safe
+from sreconsole.tui.panes.bruno_dialogs import CitationList, ProposeScreen, StatsScreen, display_ref, passage_lines, short_ref
+from sreconsole.tui.render import clean, inert, inert_markdown, notify_plain, safe
 
 HISTORY = 50
 NARROW = 110
 """Below this width the side panel covers the conversation instead of sharing the row."""
 
 
-def answer_renderable(answer, earlier: bool = False, roots: tuple[str, ...] = ()):
+def answer_renderable(answer, earlier: bool = False, roots: tuple[str, ...] = (), rating: str = ""):
     """An answer as shown: Markdown for what a generator wrote (links shown as text, never
     as terminal hyperlinks), plain text for answers built from records; then its citations
     (paths relative to the indexed directory holding them), what it recommends, and who
@@ -42,11 +45,11 @@ def answer_renderable(answer, earlier: bool = False, roots: tuple[str, ...] = ()
     if answer.citations:
         parts.append(Text(""))
         for c in answer.citations:
-            parts.append(Text.assemble((f"[{c.n}] ", "bold"), safe(display_ref(c, roots), 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
+            parts.append(Text.assemble((f"[{c.n:d}] ", "bold"), safe(display_ref(c, roots), 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim")))
     if answer.recommends and not earlier:
         parts.append(Text.assemble(("recommends ", "dim"), safe(", ".join(answer.recommends), 200, style="bold"),
                                    (" · p queues it for review", "dim")))
-    footer = f"— {answer.generator}" + (" (earlier)" if earlier else "") + (f" · {answer.note}" if answer.note else "")
+    footer = f"— {answer.generator}" + (" (earlier)" if earlier else "") + (f" · rated {rating}" if rating else "") + (f" · {answer.note}" if answer.note else "")
     parts.append(safe(footer, 400, style="dim italic", single_line=False))
     return Group(*parts)
 
@@ -59,6 +62,9 @@ class BrunoPane(Vertical, can_focus=False):
         Binding("i,slash", "enter_input", "Ask", show=False, id="bruno.ask"),
         Binding("o", "open_citations", "Citations", id="bruno.open", tooltip="The last answer's citations and their passages, in a side panel"),
         Binding("p", "propose", "Propose", id="bruno.propose", tooltip="Queue the action the last answer recommends for review"),
+        Binding("plus", "rate(1)", "Good", show=False, id="bruno.rate.up", tooltip="Thumbs up: the last answer helped (kept as training data)"),
+        Binding("minus", "rate(0)", "Bad", show=False, id="bruno.rate.down", tooltip="Thumbs down: the last answer did not help"),
+        Binding("S", "stats", "Stats", show=False, id="bruno.stats", tooltip="Bruno's own numbers: RAG use, citations, coverage, latency, ratings"),
         Binding("up", "history(-1)", "Previous", show=False, id="bruno.history.up"),
         Binding("down", "history(1)", "Next", show=False, id="bruno.history.down"),
     ]
@@ -72,6 +78,9 @@ class BrunoPane(Vertical, can_focus=False):
         self.asked: list[str] = []
         self._cursor = 0
         self.last_answer = None
+        self.last_answer_id = ""
+        """The id the numbers keep the last answer under (what ``+`` / ``-`` rate)."""
+        self._last_box: Static | None = None
         self.shown_citations: tuple = ()
         self._warmed = False
 
@@ -83,7 +92,7 @@ class BrunoPane(Vertical, can_focus=False):
                 yield CitationList(id="bruno-citations", markup=False, compact=True)
                 with VerticalScroll(id="bruno-passage-scroll"):
                     yield Static(id="bruno-passage")
-        yield Input(placeholder="ask: how do I fix a pod stuck in CrashLoopBackOff?  (esc: leave · ctrl+n: new chat)", id="bruno-input")
+        yield Input(select_on_focus=False, placeholder="ask: how do I fix a pod stuck in CrashLoopBackOff?  (esc: leave · ctrl+n: new chat)", id="bruno-input")
 
     def _title(self, answered_by: str | None) -> Text:
         title = Text.assemble(("Bruno  ", "bold"), ("generator: ", "dim"), safe(self.chat.generator_name, 60))
@@ -126,7 +135,7 @@ class BrunoPane(Vertical, can_focus=False):
 
     def _say(self, renderable) -> Static:
         log = self.query_one("#bruno-log", VerticalScroll)
-        widget = Static(renderable, classes="bruno-turn")
+        widget = Static(inert(renderable), classes="bruno-turn")
         log.mount(widget)
         log.scroll_end(animate=False)
         return widget
@@ -160,13 +169,15 @@ class BrunoPane(Vertical, can_focus=False):
                     shown += part
                     self.app.call_from_thread(box.update, Text(clean(shown, 8000, single_line=False)))
                 else:
-                    self.chat.history.record(part)
-                    self.app.call_from_thread(self._final, box, part)
+                    answer_id = self.chat.record(part)
+                    self.app.call_from_thread(self._final, box, part, answer_id)
         except Exception as exc:  # noqa: BLE001 - a failed answer says why; the chat goes on
             self.app.call_from_thread(box.update, safe(f"Bruno could not answer: {exc}", 400, style="red", single_line=False))
 
-    def _final(self, box: Static, answer) -> None:
+    def _final(self, box: Static, answer, answer_id: str = "") -> None:
         self.last_answer = answer
+        self.last_answer_id = answer_id
+        self._last_box = box
         box.update(answer_renderable(answer, roots=self.chat.roots))
         self.turns.append(("user", answer.query))
         self.turns.append(("assistant", answer.text))
@@ -192,6 +203,8 @@ class BrunoPane(Vertical, can_focus=False):
         self.chat.history.new_chat()
         self.turns.clear()
         self.last_answer = None
+        self.last_answer_id = ""
+        self._last_box = None
         self.close_side()
         self.query_one("#bruno-log", VerticalScroll).remove_children()
         self._say(Text("new chat", style="dim"))
@@ -220,7 +233,7 @@ class BrunoPane(Vertical, can_focus=False):
             return
         answer = self.last_answer
         if answer is None or not answer.citations:
-            self.app.notify("the last answer cites nothing", severity="warning")
+            notify_plain(self, "the last answer cites nothing", severity="warning")
             return
         self._fill_side(answer.citations)
         self.add_class("-side")
@@ -236,7 +249,7 @@ class BrunoPane(Vertical, can_focus=False):
         options = self.query_one("#bruno-citations", OptionList)
         options.clear_options()
         options.add_options([
-            Option(Text.assemble((f"[{c.n}] ", "bold"), safe(short_ref(c), 200), ("  ", ""), safe(c.heading.split(" > ")[-1], 80, style="dim")), id=str(i))
+            Option(Text.assemble((f"[{c.n:d}] ", "bold"), safe(short_ref(c), 200), ("  ", ""), safe(c.heading.split(" > ")[-1], 80, style="dim")), id=str(i))
             for i, c in enumerate(citations)
         ])
         if citations:
@@ -257,7 +270,7 @@ class BrunoPane(Vertical, can_focus=False):
     def show_passage(self, index: int) -> None:
         """The cited lines as they stand in the file now (a record's text for a record)."""
         c = self.shown_citations[index]
-        head = Text.assemble((f"[{c.n}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim"))
+        head = Text.assemble((f"[{c.n:d}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim"))
         self.query_one("#bruno-passage", Static).update(Group(head, *passage_lines(c)))
         self.query_one("#bruno-passage-scroll", VerticalScroll).scroll_home(animate=False)
 
@@ -267,16 +280,16 @@ class BrunoPane(Vertical, can_focus=False):
         answer = self.last_answer
         if answer is None:
             busy = any(w.group == "bruno" and w.is_running for w in self.workers)
-            self.app.notify("Bruno is still answering" if busy else "ask something first: p queues what the last answer recommends",
-                            severity="warning")
+            notify_plain(self, "Bruno is still answering" if busy else "ask something first: p queues what the last answer recommends",
+                         severity="warning")
             return
         try:
             draft = self.chat.draft(answer)
         except Exception as exc:  # noqa: BLE001 - a broken catalog: say so
-            self.app.notify(clean(f"cannot draft a proposal: {exc}", 300), severity="error")
+            notify_plain(self, f"cannot draft a proposal: {exc}", severity="error")
             return
         if draft is None:
-            self.app.notify("the last answer recommends no catalog action; nothing to propose", severity="warning")
+            notify_plain(self, "the last answer recommends no catalog action; nothing to propose", severity="warning")
             return
         self.app.push_screen(ProposeScreen(draft, self.chat), self._proposed)
 
@@ -291,10 +304,42 @@ class BrunoPane(Vertical, can_focus=False):
         try:
             record, queued = self.chat.enqueue(draft, action_id, params)
         except Exception as exc:  # noqa: BLE001 - ReadOnly, ValueError, a busy store: one line
-            self.app.call_from_thread(self.app.notify, clean(f"not queued: {exc}", 300), severity="error", timeout=8)
+            notify_plain(self.app, f"not queued: {exc}", severity="error", timeout=8)
             return
         if queued:
             message = f"queued #{record.id} {record.action} for review (pending): see the Review pane (2)"
         else:
             message = f"#{record.id} {record.action} already waits for review ({record.method}); nothing added"
-        self.app.call_from_thread(self.app.notify, clean(message, 300), timeout=6)
+        notify_plain(self.app, message, timeout=6)
+
+    # -- ratings and numbers ----------------------------------------------------------------
+
+    def action_rate(self, up: int) -> None:
+        """Thumbs up (``+``) or down (``-``) on the last answer; rating it again replaces it."""
+        answer = self.last_answer
+        if answer is None or not self.last_answer_id:
+            notify_plain(self, "ask something first: + and - rate the last answer", severity="warning")
+            return
+        self._rate(self.last_answer_id, answer, bool(up))
+
+    @work(thread=True, group="bruno-rate", exit_on_error=False, description="rate an answer")
+    def _rate(self, answer_id: str, answer, up: bool) -> None:
+        self.chat.rate(answer_id, answer, up)
+        problem = self.chat.metrics.problem
+        if problem:
+            notify_plain(self, f"rating not kept: {problem}", severity="error")
+            return
+        self.app.call_from_thread(self._rated, answer, "up" if up else "down")
+
+    def _rated(self, answer, rating: str) -> None:
+        if self._last_box is not None and answer is self.last_answer:
+            self._last_box.update(answer_renderable(answer, roots=self.chat.roots, rating=rating))
+        notify_plain(self, f"rated the last answer {rating}; S shows Bruno's numbers", timeout=4)
+
+    def action_stats(self) -> None:
+        self._load_stats()
+
+    @work(thread=True, exclusive=True, group="bruno-stats", exit_on_error=False, description="read Bruno's numbers")
+    def _load_stats(self) -> None:
+        stats = self.chat.stats()
+        self.app.call_from_thread(self.app.push_screen, StatsScreen(stats, str(self.chat.metrics.directory or "")))

@@ -1,5 +1,6 @@
 """What the Bruno pane shows beside or over the conversation: a cited passage as it stands
-in its file, and the dialog that queues a recommended action for review."""
+in its file, the dialog that queues a recommended action for review, and Bruno's own
+numbers."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sreconsole.tui.evidence_view import short_path
-from sreconsole.tui.render import clean, safe
+from sreconsole.tui.render import clean, inert, safe
 
 MAX_LINES = 200
 
@@ -29,7 +30,7 @@ def passage_lines(c) -> list:
         with open(c.path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
     except OSError as exc:
-        return [Text(f"(cannot read the file now: {exc.strerror or exc})", style="red")]
+        return [safe(f"(cannot read the file now: {exc.strerror or exc})", 300, style="red", single_line=False)]
     chosen = lines[c.start_line - 1 : c.end_line][:MAX_LINES]
     if not chosen:
         return [Text("(the file no longer has these lines: re-index it with sreconsole kb index)", style="yellow")]
@@ -37,7 +38,7 @@ def passage_lines(c) -> list:
     table.add_column("line", style="dim", justify="right", width=5, no_wrap=True)
     table.add_column("text", overflow="fold", ratio=1)
     for i, line in enumerate(chosen):
-        table.add_row(str(c.start_line + i), Text(clean(line, 400)))
+        table.add_row(Text(f"{c.start_line + i:d}"), Text(clean(line, 400)))
     return [table]
 
 
@@ -125,7 +126,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
 
     def _action_line(self, action_id: str) -> Text:
         a = self.catalog.get(action_id)
-        return Text.assemble(safe(action_id, 60, style="bold"), (f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", ""))
+        return Text.assemble(safe(action_id, 60, style="bold"), safe(f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", 200))
 
     async def on_mount(self) -> None:
         await self._show_params()
@@ -144,8 +145,8 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         widgets = []
         for p in action.parameters:
             source = f"from label {' / '.join(p.label_order)}" if p.label_order else "you decide"
-            widgets.append(Label(Text.assemble((p.name, "bold"), (f"  {source}", "dim"))))
-            widgets.append(Input(value=self.values.get(p.name, ""), placeholder=f"{p.name} (required)", id=f"propose-{p.name}", compact=True))
+            widgets.append(Label(Text.assemble(safe(p.name, 60, style="bold"), safe(f"  {source}", 120, style="dim"))))
+            widgets.append(Input(select_on_focus=False, value=clean(self.values.get(p.name, ""), 300), placeholder=clean(f"{p.name} (required)", 80), id=f"propose-{p.name}", compact=True))
         await box.mount_all(widgets)
         self._preview()
 
@@ -199,4 +200,56 @@ class ProposeScreen(ModalScreen["tuple | None"]):
         self.dismiss((self.draft, self.action_id, values))
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _share(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f} ms"
+
+
+def stats_table(stats) -> Table:
+    """Bruno's numbers (:class:`~sreconsole.chat.metrics.Stats`) as a two-column table."""
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column("what", style="dim", no_wrap=True)
+    table.add_column("figure")
+    intents = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_intent.items(), key=lambda kv: -kv[1])) or "none yet"
+    table.add_row("answers", safe(f"{stats.answers:,} ({intents})", None))
+    table.add_row("RAG usage rate", safe(f"{_share(stats.rag_usage_rate)}  searched the knowledge base", None))
+    table.add_row("citation rate", safe(f"{_share(stats.citation_rate)}  cite a passage or a record", None))
+    table.add_row("knowledge-base coverage", safe(f"{_share(stats.kb_coverage)}  of the searches, answered from the knowledge base", None))
+    lat = stats.latency_ms
+    table.add_row("latency p50 / p95 / p99", safe(f"{_ms(lat.get('p50'))} / {_ms(lat.get('p95'))} / {_ms(lat.get('p99'))}", None))
+    table.add_row("ratings", safe(f"{stats.up} up, {stats.down} down  ({_share(stats.rated_share)} of answers rated)", None))
+    return table
+
+
+class StatsScreen(ModalScreen[None]):
+    """Bruno's own numbers, as the seeds' "Key Metrics to Track" name them."""
+
+    DEFAULT_CSS = """
+    StatsScreen { align: center middle; }
+    StatsScreen > Vertical {
+        width: 84; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [Binding("escape,q,S", "close", "Close", id="bruno.stats.close")]
+
+    def __init__(self, stats, where: str = "") -> None:
+        super().__init__()
+        self.stats = stats
+        self.where = where
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text("Bruno's numbers", style="bold"))
+            yield Static(inert(stats_table(self.stats)), id="bruno-stats-table")
+            yield Label(Text.assemble(("kept in ", "dim"), safe(self.where or "(nowhere: no data dir)", 200, style="dim"),
+                                      ("\n+/- rate the last answer · sreconsole chat export FILE writes the ratings · esc: close", "dim")))
+
+    def action_close(self) -> None:
         self.dismiss(None)

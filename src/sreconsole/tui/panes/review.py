@@ -7,7 +7,7 @@ the store: losing a race shows who decided and when, and changes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from rich.console import Group
 from rich.text import Text
@@ -18,15 +18,18 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
+from sreconsole.services.review import alert_state_text, shown_target
 from sreconsole.tui.evidence_view import confidence_style, named_source, shown_confidence, shown_method, thresholds
 from sreconsole.tui.record_table import RecordTable
-from sreconsole.tui.render import clean, safe
+from sreconsole.tui.render import clean, notify_plain, safe
 
-COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 19), ("action", "ACTION", 17), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 10),
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12), ("action", "ACTION", 13), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11),
            ("why", "WHY", 60))
-"""CONF only for a calibrated probability; METHOD is human when a human must decide; WHY
-is the source of a named action with the model's opinion, and the first review reason."""
-"""79 columns with the cell padding: the whole row fits an 80x24 terminal."""
+"""The first eight columns take 79 with the cell padding: they fit an 80x24 terminal, and
+WHY is one scroll to the right. LIVE is the alert's state now (firing, resolved, silenced,
+acked) and for how long. CONF only for a calibrated probability; METHOD is human when a
+human must decide; WHY is the source of a named action with the model's opinion, and the
+first review reason."""
 
 
 class ReviewPane(Vertical, can_focus=False):
@@ -52,7 +55,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def compose(self) -> ComposeResult:
         yield Static("Review  loading…", classes="pane-title", id="review-title")
-        yield Input(placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
+        yield Input(select_on_focus=False, placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
         yield RecordTable(COLUMNS, self._cells, id="review-table")
         with VerticalScroll(id="review-side"):
             yield Static("", id="review-detail")
@@ -60,8 +63,25 @@ class ReviewPane(Vertical, can_focus=False):
     def on_mount(self) -> None:
         self.query_one("#review-filter", Input).display = False
         interval = getattr(self.app, "poll_interval_s", 5.0) or 5.0
+        self.reconcile_interrupted()
         self.refresh_queue()
         self.set_interval(max(1.0, interval), self.refresh_queue)
+
+    @work(thread=True, exclusive=True, group="review-reconcile", exit_on_error=False, description="settle interrupted executions")
+    def reconcile_interrupted(self) -> None:
+        """Once at start: executions another process left without an outcome are checked
+        against the cluster and recorded (executed, failed, or outcome unknown)."""
+        try:
+            found = self.queue.reconcile()
+        except Exception as exc:  # noqa: BLE001 - the pane says so and goes on
+            notify_plain(self.app, f"could not settle interrupted executions: {exc}", severity="error", timeout=10)
+            return
+        for f in found:
+            word = "outcome unknown — needs a human" if f.outcome == "unknown" else f.outcome
+            notify_plain(self.app, f"#{f.id} {f.action} was interrupted: {word}: {f.reason}",
+                         severity="warning" if f.outcome == "unknown" else "information", timeout=15)
+        if found:
+            self.app.call_from_thread(self.refresh_queue)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -91,16 +111,19 @@ class ReviewPane(Vertical, can_focus=False):
         shown = shown_confidence(r.confidence, r.method)
         conf = Text("—", style="dim") if shown is None else Text(f"{shown:.2f}", style=confidence_style(shown, high, low, theme))
         why = " · ".join(x for x in (named_source(r.method, r.evidence), (r.review_reasons[0] if r.review_reasons else "")) if x)
-        state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim", "failed": theme.error or "red"}.get(r.state, "dim")
+        state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim",
+                       "failed": theme.error or "red", "unknown": f"bold {theme.warning or 'yellow'}", "executing": "bold"}.get(r.state, "dim")
         action = r.action + ("*" if r.id in self.edits else "")
+        live_style = {"firing": f"bold {theme.error or 'red'}", "resolved": theme.success or "green", "acked": theme.warning or "yellow"}.get(r.alert_state, "dim")
         return [
-            Text(str(r.id), style="dim"),
-            Text(r.severity[:4].upper(), style=sev_style),
+            safe(r.id, 8, style="dim"),
+            safe(r.severity[:4].upper(), 4, style=sev_style),
             safe(r.alertname, 60),
             safe(action, 40, style="bold" if r.requires_human_review else ""),
             conf,
-            Text(shown_method(r.method, r.requires_human_review)[:7], style="bold" if r.requires_human_review else "dim"),
-            Text(r.state, style=state_style),
+            safe(shown_method(r.method, r.requires_human_review)[:7], 7, style="bold" if r.requires_human_review else "dim"),
+            safe("unknown?" if r.state == "unknown" else r.state, 12, style=state_style),
+            safe(alert_state_text(r, datetime.now(timezone.utc)), 40, style=live_style),
             safe(why, 200, style="dim"),
         ]
 
@@ -114,7 +137,7 @@ class ReviewPane(Vertical, can_focus=False):
         mode = "every state" if self.show_all else "pending"
         extra = f"  filter: {self.filter_text}" if self.filter_text else ""
         ro = "  READ-ONLY" if self.queue.read_only else ""
-        title.update(Text.assemble(("Review  ", "bold"), f"{n} {mode}", (f"  {human} need{'s' if human == 1 else ''} a human" if human else "", "bold"), (extra, "dim"), (ro, "bold reverse")))
+        title.update(Text.assemble(("Review  ", "bold"), f"{n:d} {mode}", (f"  {human:d} need{'s' if human == 1 else ''} a human" if human else "", "bold"), safe(extra, 80, style="dim"), (ro, "bold reverse")))
 
     @property
     def order(self) -> list[str]:
@@ -137,7 +160,7 @@ class ReviewPane(Vertical, can_focus=False):
         r = self.selected()
         if r is None:
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
-            view.update(Text(f"{empty}. Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
+            view.update(Text(empty + ". Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
         view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo)))
 
@@ -146,16 +169,16 @@ class ReviewPane(Vertical, can_focus=False):
     def _need(self, states: tuple[str, ...] = ("pending",)):
         r = self.selected()
         if r is None:
-            self.app.notify("no proposal selected", severity="warning")
+            notify_plain(self, "no proposal selected", severity="warning")
             return None
         if r.state not in states:
-            self.app.notify(f"#{r.id} is {r.state}: this needs a {' or '.join(states)} proposal", severity="warning")
+            notify_plain(self, f"#{r.id} is {r.state}: this works on {' or '.join(states)} proposals only", severity="warning")
             return None
         return r
 
     def _writable(self) -> bool:
         if self.queue.read_only:
-            self.app.notify("read-only: approve, reject, edit and undo are disabled", severity="warning")
+            notify_plain(self, "read-only: approve, reject, edit and undo are disabled", severity="warning")
             return False
         return True
 
@@ -167,14 +190,23 @@ class ReviewPane(Vertical, can_focus=False):
         try:
             params, command, api = self.queue.validate_parameters(r.action, r.labels, params)
         except ValueError as exc:
-            self.app.notify(f"cannot approve: {clean(str(exc), 300)} (press e to edit)", severity="error", timeout=10)
+            notify_plain(self, f"cannot approve: {clean(str(exc), 300)} (press e to edit)", severity="error", timeout=10)
             return
+
+        resolved = r.alert_state == "resolved"
 
         def done(reason: str | None) -> None:
             if reason is not None:
-                self._run(lambda: self.queue.approve(r.id, reason, params), r.id)
+                self._run(lambda: self.queue.approve(r.id, reason, params, even_if_resolved=resolved), r.id)
 
-        self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk)), done)
+        def approve() -> None:
+            self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk)), done)
+
+        if resolved:
+            # Its alert is no longer firing: say so, and ask before the usual dialog.
+            self.app.push_screen(ResolvedScreen(r), lambda yes: approve() if yes else None)
+        else:
+            approve()
 
     def action_reject(self) -> None:
         r = self._need()
@@ -195,13 +227,13 @@ class ReviewPane(Vertical, can_focus=False):
         action = self.queue.catalog.get(r.action)
         names = [p.name for p in action.parameters] if action else []
         if not names:
-            self.app.notify(f"{r.action} has no parameters", severity="warning")
+            notify_plain(self, f"{r.action} has no parameters", severity="warning")
             return
 
         def done(values: dict[str, str] | None) -> None:
             if values is not None:
                 self.edits[r.id] = values
-                self.app.notify(f"#{r.id}: parameters edited; approve to use them")
+                notify_plain(self, f"#{r.id}: parameters edited; approve to use them")
                 self.query_one(RecordTable).show(self.records)
                 self._detail()
 
@@ -245,21 +277,23 @@ class ReviewPane(Vertical, can_focus=False):
         """Decisions and executions run off the event loop (the store may retry a busy lock;
         the Kubernetes API may be slow); the outcome is a notification and a redraw."""
         from sreconsole.review.store import AlreadyDecided, ReviewError
-        from sreconsole.services.review import ReadOnly
+        from sreconsole.services.review import AlertResolved, ReadOnly
 
         try:
             outcome = call()
+        except AlertResolved as exc:  # it resolved while the dialog was open
+            notify_plain(self.app, f"not approved: {exc}; press a again to confirm", severity="warning", timeout=10)
         except AlreadyDecided as exc:
-            self.app.call_from_thread(self.app.notify, f"#{proposal_id}: {clean(str(exc), 200)}", severity="warning", timeout=10)
+            notify_plain(self.app, f"#{proposal_id}: {exc}", severity="warning", timeout=10)
         except (ReviewError, ReadOnly, ValueError, LookupError) as exc:
-            self.app.call_from_thread(self.app.notify, f"#{proposal_id}: {clean(str(exc), 300)}", severity="error", timeout=10)
+            notify_plain(self.app, f"#{proposal_id}: {exc}", severity="error", timeout=10)
         else:
             if outcome.execution is not None:
                 self.last_result[proposal_id] = outcome.execution
             if outcome.record.state != "pending":
                 self.edits.pop(proposal_id, None)
             failed = outcome.execution is not None and not outcome.execution.ok
-            self.app.call_from_thread(self.app.notify, clean(outcome.message, 300), severity="error" if failed else "information", timeout=8)
+            notify_plain(self.app, outcome.message, severity="error" if failed else "information", timeout=8)
         self.app.call_from_thread(self.refresh_queue)
 
 
@@ -273,9 +307,9 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
     style = confidence_style(shown, high, low, theme)
     source = named_source(r.method, r.evidence)
     lines: list = [
-        Text.assemble((f"#{r.id} ", "dim"), safe(r.alertname, 80, style="bold"), ("  ", ""), safe(r.namespace or "", 60, style="dim")),
-        Text.assemble(("action ", "dim"), safe(r.action, 60, style=f"bold {style}"), (f"  risk {r.risk}" + (", reversible" if r.reversible else ", not reversible"), "dim")),
-        Text.assemble(("confidence ", "dim"), ("—" if shown is None else f"{shown:.2f}", style), (f"  method {r.method}", "dim"), (f"  model {r.model_version}" if r.model_version else "", "dim")),
+        Text.assemble((f"#{r.id:d} ", "dim"), safe(r.alertname, 80, style="bold"), ("  ", ""), safe(r.namespace or "", 60, style="dim")),
+        Text.assemble(("action ", "dim"), safe(r.action, 60, style=f"bold {style}"), safe(f"  risk {r.risk}" + (", reversible" if r.reversible else ", not reversible"), 60, style="dim")),
+        Text.assemble(("confidence ", "dim"), ("—" if shown is None else f"{shown:.2f}", style), safe(f"  method {r.method}", 40, style="dim"), safe(f"  model {r.model_version}" if r.model_version else "", 80, style="dim")),
     ]
     if source:
         lines.append(Text.assemble(("named by ", "dim"), safe(source, 200), ("  (not a calibrated probability)", "dim")))
@@ -287,8 +321,9 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
     for reason in r.review_reasons:
         lines.append(Text.assemble(("review: ", theme.warning or "yellow"), safe(reason, 300)))
     for item in r.evidence[:5]:
-        lines.append(Text.assemble(("  " + str(item.get("kind", "")) + " ", "dim"), safe(item.get("ref", ""), 80, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
-    lines.append(Text(f"state {r.state}, queued {age_text(r.created_at, now)} ago", style="dim"))
+        lines.append(Text.assemble(safe(f"  {item.get('kind', '')} ", 40, style="dim"), safe(item.get("ref", ""), 80, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
+    lines.append(safe(f"state {r.state}, queued {age_text(r.created_at, now)} ago", None, style="dim", single_line=False))
+    lines.append(alert_state_line(r, now, theme))
     if r.decided_by:
         lines.append(Text.assemble(("decided by ", "dim"), safe(r.decided_by + (f"@{r.decided_from}" if r.decided_from else ""), 80), (f" {age_text(r.decided_at, now)} ago: ", "dim"), safe(r.reason, 300)))
     if r.corrected_action:
@@ -296,12 +331,51 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
     ex = execution
     if ex is None and r.result:
         calls = r.result.get("calls") or []
-        lines.append(Text(f"last run: {'dry run' if r.result.get('dry_run') else 'executed'}, {len(calls)} call(s)" + (f", error: {r.result.get('error')}" if r.result.get("error") else ""), style="dim"))
+        lines.append(safe(f"last run: {'dry run' if r.result.get('dry_run') else 'executed'}, {len(calls)} call(s)" + (f", error: {r.result.get('error')}" if r.result.get("error") else ""), 600, style="dim", single_line=False))
     elif ex is not None:
-        lines.append(Text(("would send" if ex.dry_run else "sent") + f" ({len(ex.calls)} call(s))" + (f": {ex.error}" if ex.error else ""), style="bold"))
+        lines.append(safe(("would send" if ex.dry_run else "sent") + f" ({len(ex.calls)} call(s))" + (f": {ex.error}" if ex.error else ""), 600, style="bold", single_line=False))
         for call in ex.calls:
-            lines.append(Text.assemble(("  ", ""), safe(f"{call.method} {call.path}", 200), (f" → {call.status}" if call.status else "", "dim")))
+            lines.append(Text.assemble(("  ", ""), safe(f"{call.method} {call.path}", 200), safe(f" → {call.status}" if call.status else "", 40, style="dim")))
     return Group(*lines)
+
+
+def alert_state_line(r, now: datetime, theme) -> Text:
+    """The live state of the proposal's alerts, each one named when there are several."""
+    head = "alert " + alert_state_text(r, now) + (" (no alert source watches it)" if r.alert_state == "unknown" else "")
+    style = f"bold {theme.success or 'green'}" if r.alert_state == "resolved" else "dim"
+    line = safe(head, 300, style=style)
+    if len(r.alerts) > 1:
+        line.append_text(Text(": ", style="dim"))
+        line.append_text(safe(", ".join(f"{a.get('alertname', '')} {a.get('state', '')}" for a in r.alerts), 300, style="dim"))
+    return line
+
+
+class ResolvedScreen(ModalScreen[bool]):
+    """Approving a proposal whose alert resolved: say so first, and ask."""
+
+    DEFAULT_CSS = """
+    ResolvedScreen { align: center middle; }
+    ResolvedScreen > Vertical { width: 70; max-width: 100%; height: auto; border: round $warning; background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Approve anyway", id="resolved.confirm"),
+        Binding("n,escape", "answer(False)", "Cancel", id="resolved.cancel"),
+    ]
+
+    def __init__(self, record) -> None:
+        super().__init__()
+        self.record = record
+
+    def compose(self) -> ComposeResult:
+        r = self.record
+        with Vertical():
+            yield Label(Text.assemble(("Approve ", "bold"), safe(f"#{r.id} {r.action} {shown_target(r)}".strip(), 80, style="bold"), ("?", "bold")))
+            yield Static(Text.assemble(("Its alert has resolved: ", "bold"), safe(alert_state_text(r, datetime.now(timezone.utc)), 40),
+                                       (". The action may no longer be needed.", "")), id="resolved-why")
+            yield Label(Text("y/enter: approve anyway · n/esc: cancel", style="dim"))
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class ApproveScreen(ModalScreen[str | None]):
@@ -326,8 +400,8 @@ class ApproveScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         r = self.record
         with Vertical():
-            yield Label(Text.assemble(("Approve ", "bold"), safe(f"#{r.id} {r.action}", 80, style="bold"), (f"  risk {r.risk}", "bold red" if r.risk == "high" else "dim")))
-            call = [Text(("reversible: " + ("yes" if r.reversible else "no")) + f" · on approval: {self.mode}", style="dim")]
+            yield Label(Text.assemble(("Approve ", "bold"), safe(f"#{r.id} {r.action}", 80, style="bold"), safe(f"  risk {r.risk}", 40, style="bold red" if r.risk == "high" else "dim")))
+            call = [safe(("reversible: " + ("yes" if r.reversible else "no")) + f" · on approval: {self.mode}", None, style="dim", single_line=False)]
             if self.api:
                 call.append(safe(f"{self.api.get('method')} {self.api.get('path')}", 300, style="bold"))
                 if self.api.get("body") is not None:
@@ -340,8 +414,8 @@ class ApproveScreen(ModalScreen[str | None]):
                 call.append(Text.assemble(("$ ", "dim"), safe(self.command, 500, single_line=False)))
             yield Static(Group(*call), id="approve-call")
             if r.risk == "high":
-                yield Input(placeholder=f"type {r.action} to confirm", id="approve-confirm")
-            yield Input(placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
+                yield Input(select_on_focus=False, placeholder=clean(f"type {r.action} to confirm", 100), id="approve-confirm")
+            yield Input(select_on_focus=False, placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
             yield Static("", id="approve-error")
             yield Label(Text("enter: approve · esc: cancel", style="dim"))
 
@@ -354,7 +428,7 @@ class ApproveScreen(ModalScreen[str | None]):
         if self.record.risk == "high":
             typed = self.query_one("#approve-confirm", Input).value.strip()
             if typed != self.record.action:
-                self.query_one("#approve-error", Static).update(Text(f"high-risk action: type {self.record.action} exactly to confirm"))
+                self.query_one("#approve-error", Static).update(safe(f"high-risk action: type {self.record.action} exactly to confirm", None, single_line=False))
                 self.query_one("#approve-confirm", Input).focus()
                 return
         if event.input.id == "approve-confirm":
@@ -387,7 +461,7 @@ class ReasonScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(safe(self.heading, 100, style="bold"))
-            yield Input(placeholder=self.placeholder, id="reason-text")
+            yield Input(select_on_focus=False, placeholder=clean(self.placeholder, 100), id="reason-text")
             if self.actions is not None:
                 yield Select([(a, a) for a in self.actions], prompt="the right action (optional)", id="reason-action", allow_blank=True)
             yield Static("", id="reason-error")
@@ -433,8 +507,8 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
         with Vertical():
             yield Label(Text.assemble(("Edit parameters of ", "bold"), safe(f"#{self.record.id} {self.record.action}", 80)))
             for name in self.names:
-                yield Label(Text(name, style="dim"))
-                yield Input(value=self.current.get(name, ""), id=f"edit-{name}")
+                yield Label(safe(name, 60, style="dim"))
+                yield Input(select_on_focus=False, value=clean(self.current.get(name, ""), 300), id=f"edit-{name}")
             yield Static("", id="edit-error")
             yield Label(Text("enter: validate and keep · esc: cancel", style="dim"))
 

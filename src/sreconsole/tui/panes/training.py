@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from sreconsole.domain.evidence import sparkline
 from sreconsole.tui.record_table import RecordTable
-from sreconsole.tui.render import clean, safe
+from sreconsole.tui.render import clean, notify_plain, safe
 
 COLUMNS = (("id", "RUN", 16), ("model", "MODEL", 5), ("status", "STATUS", 9), ("version", "VERSION", 17),
            ("acc", "ACC", 4), ("bal", "BAL", 4), ("base", "BASE", 4), ("ece", "ECE", 4))
@@ -71,9 +71,9 @@ class TrainingPane(Vertical, can_focus=False):
         except PipelineBusy:
             return
         except Exception as exc:  # noqa: BLE001 - a failed schedule check must not break the pane
-            self.app.call_from_thread(self.app.notify, f"retraining schedule: {clean(str(exc), 200)}", severity="warning", timeout=8)
+            notify_plain(self.app, f"retraining schedule: {exc}", severity="warning", timeout=8)
             return
-        self.app.call_from_thread(self.app.notify, f"retraining started ({when.trigger}): {clean(when.reason, 160)} — {run.id}", timeout=8)
+        notify_plain(self.app, f"retraining started ({when.trigger}): {clean(when.reason, 160)} — {run.id}", timeout=8)
 
     @work(thread=True, exclusive=True, group="training-poll", exit_on_error=False, description="read pipeline runs")
     def poll(self) -> None:
@@ -96,8 +96,8 @@ class TrainingPane(Vertical, can_focus=False):
             self.query_one(RecordTable).show(self.runs)
         running = sum(1 for r in self.runs.values() if r.status == "running")
         title.update(Text.assemble(
-            ("Training  ", "bold"), f"{len(self.runs)} runs", (f"  {running} running" if running else "", "bold"),
-            (f"  active model {active}" if active else "  no active model", "dim"), ("  " + clean(error, 200) if error else "", "bold red"),
+            ("Training  ", "bold"), f"{len(self.runs)} runs", (f"  {running:d} running" if running else "", "bold"),
+            safe(f"  active model {active}" if active else "  no active model", 80, style="dim"), ("  " + clean(error, 200) if error else "", "bold red"),
         ))
         r = self.selected()
         detail = self.query_one("#training-detail", Static)
@@ -114,7 +114,7 @@ class TrainingPane(Vertical, can_focus=False):
             return Text(f"{v:.2f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "—", style="dim" if key == "majority_baseline" else "")
 
         return [
-            Text(r.id, style="dim"), Text(r.model), Text(r.status, style=style), safe(r.version or "—", 40),
+            safe(r.id, 40, style="dim"), safe(r.model, 12), safe(r.status, 12, style=style), safe(r.version or "—", 40),
             fig("accuracy"), fig("balanced_accuracy"), fig("majority_baseline"), fig("ece"),
         ]
 
@@ -133,7 +133,7 @@ class TrainingPane(Vertical, can_focus=False):
 
     def action_start(self) -> None:
         if self.app.settings.read_only:
-            self.app.notify("read-only: starting a training run is disabled", severity="warning")
+            notify_plain(self, "read-only: starting a training run is disabled", severity="warning")
             return
 
         def done(choice: tuple[str, int] | None) -> None:
@@ -146,17 +146,17 @@ class TrainingPane(Vertical, can_focus=False):
     def action_cancel(self) -> None:
         r = self.selected()
         if r is None or r.status not in ("running", "queued"):
-            self.app.notify("select a running run to cancel", severity="warning")
+            notify_plain(self, "select a running run to cancel", severity="warning")
             return
         self._call(lambda: self.board.cancel(r.id), "cancelled")
 
     def action_promote(self) -> None:
         r = self.selected()
         if r is None or r.status != "succeeded":
-            self.app.notify("select a succeeded run to promote", severity="warning")
+            notify_plain(self, "select a succeeded run to promote", severity="warning")
             return
         if self.app.settings.read_only:
-            self.app.notify("read-only: promoting a model is disabled", severity="warning")
+            notify_plain(self, "read-only: promoting a model is disabled", severity="warning")
             return
         self._call(lambda: self.board.promote(r.id), "promoted")
 
@@ -225,18 +225,18 @@ class TrainingPane(Vertical, can_focus=False):
         try:
             run = call()
         except Exception as exc:  # noqa: BLE001 - PipelineBusy, ValueError, PromoteRefused: say it, change nothing
-            self.app.call_from_thread(self.app.notify, clean(str(exc), 300), severity="error", timeout=10)
+            notify_plain(self.app, exc, severity="error", timeout=10)
         else:
             if verb == "promoted":
                 svc = getattr(self.app, "triage_service", None)
                 if svc is not None:
                     svc.reload()  # triage switches to the promoted model without a restart
-            self.app.call_from_thread(self.app.notify, f"{verb} {run.id}" + (f" ({run.version})" if run.version else ""), timeout=6)
+            notify_plain(self.app, f"{verb} {run.id}" + (f" ({run.version})" if run.version else ""), timeout=6)
         self.app.call_from_thread(self.poll)
 
 
 def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
-    lines: list = [Text.assemble(safe(r.id, 40, style="bold"), (f"  {r.model}{' (demo)' if r.demo else ''}  {r.trigger}  ", "dim"), (r.status, "bold"),
+    lines: list = [Text.assemble(safe(r.id, 40, style="bold"), safe(f"  {r.model}{' (demo)' if r.demo else ''}  {r.trigger}  ", 80, style="dim"), safe(r.status, 20, style="bold"),
                                  (f"  {r.duration_s:.0f}s" if r.duration_s else "", "dim"), ("  ACTIVE" if r.version and r.version == active else "", "bold reverse"))]
     for step in r.steps:
         mark = STEP_MARK.get(step.status, "?")
@@ -244,7 +244,7 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
         if step.status == "running" and step.progress is not None:
             filled = int(round(max(0.0, min(1.0, step.progress)) * 20))
             bar = " " + "█" * filled + "░" * (20 - filled) + f" {step.progress:.0%}"
-        lines.append(Text.assemble((f" {mark} ", "bold"), (step.name, "" if step.status != "pending" else "dim"), (bar, theme.accent or ""),
+        lines.append(Text.assemble(safe(f" {mark} ", 4, style="bold"), safe(step.name, 40, style="" if step.status != "pending" else "dim"), safe(bar, 40, style=theme.accent or ""),
                                    ("  " + clean(step.message, 120) if step.message else "", "dim")))
     if stream is not None and stream.losses:
         last = stream.last
@@ -258,7 +258,7 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
             eta = f"  ETA {max(0.0, (total - done) * elapsed / done):.0f}s"
         if last.get("tokens_per_s"):
             eta += f"  {last['tokens_per_s']:.0f} tok/s"
-        lines.append(Text.assemble(("loss ", "dim"), (sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], theme.accent or ""), (f" {stream.losses[-1]:.3f}{eta}", "")))
+        lines.append(Text.assemble(("loss ", "dim"), safe(sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], 40, style=theme.accent or ""), (f" {stream.losses[-1]:.3f}", ""), safe(eta, 40)))
     lines.extend(metrics_lines(r.metrics))
     curves = next((st.outputs.get("curves") for st in r.steps if st.name == "evaluate" and st.outputs.get("curves")), None)
     if curves:
@@ -442,7 +442,7 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
         with Vertical():
             yield Label(Text("Start a training run (runbooks, rule corpora, demo data and operators' decisions)", style="bold"))
             yield Select([("TRM: the triage model", "trm"), ("LoRA on demo-tiny (a tiny local llama; demo only)", "lora")], value="trm", allow_blank=False, id="start-model")
-            yield Input(placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
+            yield Input(select_on_focus=False, placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
             yield Static("", id="start-error")
             yield Label(Text("enter: start in a worker process · tab: next field · esc: cancel", style="dim"))
 
@@ -458,7 +458,7 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
             return
         limit = 1000 if model == "trm" else 100000
         if not value.isdigit() or not 1 <= int(value) <= limit:
-            self.query_one("#start-error", Static).update(Text(f"a whole number from 1 to {limit}"))
+            self.query_one("#start-error", Static).update(Text(f"a whole number from 1 to {limit:d}"))
             return
         self.dismiss((model, int(value)))
 
