@@ -42,9 +42,15 @@ def test_actions_in(catalog, text: str, actions: list[str]) -> None:
     assert actions_in(text, catalog) == actions
 
 
-def test_answer_words_come_before_the_cited_passages(catalog) -> None:
+def test_cited_passages_come_before_the_answers_own_words(catalog) -> None:
+    """An action only the answer's text names (what a model wrote) never outranks one its
+    cited runbook names (issue 15, hole 13; tests/adversarial/test_injected_model_action.py)."""
     cites = (Citation(1, "/r.md", 1, 9, "Alert: KubePodCrashLooping", "**Action:** `pod-restart`", "KubePodCrashLooping"),)
-    assert recommended("Roll it back: kubectl rollout undo deployment/api [1]", cites, catalog) == ("rollback-deployment", "pod-restart")
+    text = "Roll it back: kubectl rollout undo deployment/api, or `pod-restart` [1]"
+    assert recommended(text, cites, catalog, "ollama:llama3.2:3b") == ("pod-restart", "rollback-deployment")
+    # Among cited actions, the order the answer mentions them in.
+    two = cites + (Citation(2, "/s.md", 3, 5, "Alert: X", "run `rollout-restart`"),)
+    assert recommended("first `rollout-restart` [2], else `pod-restart` [1]", two, catalog) == ("rollout-restart", "pod-restart")
 
 
 def test_stated_values(catalog) -> None:

@@ -11,6 +11,7 @@ The file lives at ``$XDG_CONFIG_HOME/sreconsole/config.toml`` (``--config PATH``
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -19,31 +20,111 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from sreconsole.domain.text import REDACTED, redact_url, url_host
+
 ENV_PREFIX = "SRECONSOLE_"
-REDACTED = "********"
 
 
 class ConfigError(Exception):
     """A configuration problem worth stopping for. ``str()`` is the one line to print."""
 
 
+# -- what each setting may hold ---------------------------------------------------------------
+#
+# Every number and every choice names its rule beside its default; ``load_settings`` checks
+# them all once the file, the environment and the flags have been applied, so a bad value is
+# refused whichever of the three it came from, in one line naming where it came from, the
+# key, the value and what is allowed (README, "Configuration": "What a value may be").
+
+
+@dataclass(frozen=True)
+class Number:
+    """A finite number within bounds. ``above`` is an exclusive lower bound (``> 0``),
+    ``least`` an inclusive one (``>= 0``); ``most`` the inclusive upper bound."""
+
+    least: float | None = None
+    above: float | None = None
+    most: float | None = None
+
+    def admits(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.above is not None and not value > self.above:
+            return False
+        if self.least is not None and not value >= self.least:
+            return False
+        return self.most is None or value <= self.most
+
+    def allowed(self, integer: bool) -> str:
+        kind = "a whole number" if integer else "a finite number"
+        parts = []
+        if self.above is not None:
+            parts.append(f"> {_num(self.above)}")
+        if self.least is not None:
+            parts.append(f">= {_num(self.least)}")
+        if self.most is not None:
+            parts.append(f"<= {_num(self.most)}")
+        return f"{kind} {' and '.join(parts)}".strip()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``values`` (``many``: a list of them). Matched ignoring case and stored
+    lower-case, so ``LOW`` means ``low``; anything else is refused, never dropped."""
+
+    values: tuple[str, ...]
+    many: bool = False
+
+    def allowed(self) -> str:
+        one = ", ".join(self.values)
+        return f"a list of: {one} (any case)" if self.many else f"one of: {one} (any case)"
+
+
+@dataclass(frozen=True)
+class Address:
+    """Empty (not configured) or an ``http://`` / ``https://`` URL with a host and, if
+    given, a port from 1 to 65535."""
+
+    def allowed(self) -> str:
+        return "empty or an http:// or https:// URL with a host (port 1-65535)"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+SECONDS = Number(above=0, most=86400 * 366)
+"""An interval: positive and at most a year (longer is a typo, and overflows timers)."""
+TIMEOUT = Number(above=0, most=3600)
+"""A deadline for one outside call: positive (0 would fail every call) and at most an hour."""
+RETRIES = Number(least=0, most=10)
+FRACTION = Number(least=0, most=1)
+
+
 def secret(default: str = "", doc: str = "") -> Any:
     return field(default=default, metadata={"secret": True, "doc": doc})
 
 
-def setting(default: Any, doc: str) -> Any:
+def setting(default: Any, doc: str, rule: Number | Choice | Address | None = None) -> Any:
+    meta = {"doc": doc, "rule": rule}
     if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata={"doc": doc})
+        return field(default_factory=lambda: dict(default), metadata=meta)
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"doc": doc})
-    return field(default=default, metadata={"doc": doc})
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+CHAT_GENERATORS = ("auto", "extractive", "ollama", "mlx")
+RISKS = ("low", "medium", "high")
+PIPELINE_EXECUTORS = ("local", "kubernetes")
+THEMES = ("dark", "light")
 
 
 @dataclass
 class AlertmanagerSettings:
-    url: str = setting("", "Alertmanager base URL, e.g. http://alertmanager:9093. Empty: use the demo.")
-    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.")
-    retries: int = setting(2, "Retries after a failed call, with exponential backoff.")
+    url: str = setting("", "Alertmanager base URL, e.g. http://alertmanager:9093. Empty: use the demo.", Address())
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.", TIMEOUT)
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.", RETRIES)
     username: str = setting("", "HTTP basic-auth user, if Alertmanager sits behind one.")
     password: str = secret(doc="HTTP basic-auth password.")
     bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
@@ -51,17 +132,17 @@ class AlertmanagerSettings:
 
 @dataclass
 class PrometheusSettings:
-    url: str = setting("", "Prometheus base URL, e.g. http://prometheus:9090.")
-    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.")
-    retries: int = setting(2, "Retries after a failed call, with exponential backoff.")
+    url: str = setting("", "Prometheus base URL, e.g. http://prometheus:9090.", Address())
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.", TIMEOUT)
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.", RETRIES)
     bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
 
 
 @dataclass
 class LokiSettings:
-    url: str = setting("", "Loki base URL, e.g. http://loki:3100.")
-    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.")
-    retries: int = setting(2, "Retries after a failed call, with exponential backoff.")
+    url: str = setting("", "Loki base URL, e.g. http://loki:3100.", Address())
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.", TIMEOUT)
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.", RETRIES)
     tenant: str = setting("", "X-Scope-OrgID for multi-tenant Loki.")
     bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
 
@@ -71,7 +152,7 @@ class KubernetesSettings:
     kubeconfig: str = setting("", "Path to a kubeconfig file. Empty: not configured.")
     context: str = setting("", "Context in the kubeconfig; empty means its current-context.")
     in_cluster: bool = setting(False, "Use the pod's service account instead of a kubeconfig.")
-    timeout_s: float = setting(5.0, "Timeout of one API call, seconds.")
+    timeout_s: float = setting(5.0, "Timeout of one API call, seconds.", TIMEOUT)
 
 
 @dataclass
@@ -90,9 +171,9 @@ class S3Settings:
 
 @dataclass
 class OllamaSettings:
-    url: str = setting("", "Ollama base URL, e.g. http://localhost:11434. Empty: not used.")
+    url: str = setting("", "Ollama base URL, e.g. http://localhost:11434. Empty: not used.", Address())
     model: str = setting("llama3.2:3b", "Model Bruno asks.")
-    timeout_s: float = setting(60.0, "Timeout of one generation request, seconds.")
+    timeout_s: float = setting(60.0, "Timeout of one generation request, seconds.", TIMEOUT)
 
 
 @dataclass
@@ -101,9 +182,10 @@ class KnowledgeSettings:
     store: str = setting("", "DuckDB file of the knowledge base. Empty: knowledge.duckdb under the data dir. Several operators may share one file.")
     paths: list[str] = setting([], "Files and directories `sreconsole kb index` reads when given no PATH (env: comma-separated).")
     trusted_paths: list[str] = setting([], "Roots whose runbooks may name a remediation (an `**Action:**` line) or vote on one. Documents anywhere else are shown as evidence and never change a proposal. The shipped demo runbook is always trusted (env: comma-separated).")
+    follow_external_links: bool = setting(False, "Index files that symlinks in an indexed folder lead to outside it. Off: such links are skipped with the reason (a link to ~/.kube/config must not become searchable).")
     model: str = setting("sentence-transformers/all-MiniLM-L6-v2", "fastembed model id. The default ships with sreconsole; any other needs model_path.")
     model_path: str = setting("", "Local directory with the model's files (never downloaded).")
-    chunk_words: int = setting(160, "Largest chunk, in words (chosen by measurement; see bench/README.md).")
+    chunk_words: int = setting(160, "Largest chunk, in words (chosen by measurement; see bench/README.md).", Number(least=16, most=4096))
 
 
 @dataclass
@@ -111,16 +193,16 @@ class TriageSettings:
     enabled: bool = setting(True, "Propose a remediation for each alert.")
     model_dir: str = setting("", "Directory of the active TRM checkpoint. Empty: models/trm/active under the data dir.")
     catalog: str = setting("", "A TOML file of extra actions added to the shipped catalog.")
-    model: str = setting("logreg", "Which classifier of the trained model proposes: logreg or trm (both are trained together; bench/README.md says why logreg is the default).")
-    high_threshold: float = setting(0.8, "At or above this confidence the TRM's answer stands alone; below it evidence is retrieved.")
-    low_threshold: float = setting(0.5, "Below this confidence a proposal requires human review.")
+    model: str = setting("logreg", "Which classifier of the trained model proposes: logreg or trm (both are trained together; bench/README.md says why logreg is the default).", Choice(("logreg", "trm")))
+    high_threshold: float = setting(0.8, "At or above this confidence the TRM's answer stands alone; below it evidence is retrieved.", FRACTION)
+    low_threshold: float = setting(0.5, "Below this confidence a proposal requires human review.", FRACTION)
 
 
 @dataclass
 class ReviewSettings:
     store: str = setting("", "SQLite file of the review queue. Empty: review.sqlite under the data dir. Point every operator at one shared file.")
-    apply_risks: list[str] = setting([], "Risk levels (low, medium, high) executed for real on approval. Empty: every approval is a dry run (env: comma-separated).")
-    expire_after_s: float = setting(86400.0, "Pending proposals older than this expire.")
+    apply_risks: list[str] = setting([], "Risk levels (low, medium, high) executed for real on approval. Empty: every approval is a dry run (env: comma-separated).", Choice(RISKS, many=True))
+    expire_after_s: float = setting(86400.0, "Pending proposals older than this expire.", SECONDS)
     share_group: str = setting("", "Unix group the queue is shared with (e.g. oncall): its directory must be that group's and setgid, files are 0660. Empty: private files (0600) in a 0700 directory.")
     audit_witness: str = setting("", "Append-only file that also gets each audit entry's `seq hash` (opened O_APPEND, fsynced; make it `chattr +a`), one per store. `audit verify` checks the trail against it. Empty: none.")
     audit_syslog: str = setting("/dev/log", "Syslog socket each audit entry's `seq hash store` goes to (tag sreconsole-audit, facility authpriv), when it exists. Empty: off.")
@@ -129,9 +211,9 @@ class ReviewSettings:
 
 @dataclass
 class PipelineSettings:
-    retrain_every_days: float = setting(0.0, "Start a TRM retraining when the last successful run is this many days old (0: off).")
-    retrain_after_decisions: int = setting(0, "Start a TRM retraining after this many new operator decisions (0: off).")
-    executor: str = setting("local", "Where training runs: 'local' (a worker process) or 'kubernetes' (a Job).")
+    retrain_every_days: float = setting(0.0, "Start a TRM retraining when the last successful run is this many days old (0: off).", Number(least=0, most=3660))
+    retrain_after_decisions: int = setting(0, "Start a TRM retraining after this many new operator decisions (0: off).", Number(least=0, most=10**9))
+    executor: str = setting("local", "Where training runs: 'local' (a worker process) or 'kubernetes' (a Job).", Choice(PIPELINE_EXECUTORS))
     job_image: str = setting("", "Image with sreconsole installed, for executor = kubernetes.")
     job_namespace: str = setting("sreconsole", "Namespace of training Jobs.")
     job_cpu: str = setting("2", "CPU request and limit of a training Job.")
@@ -142,22 +224,21 @@ class PipelineSettings:
     job_secret: str = setting("", "Secret holding secret settings under their SRECONSOLE_* names.")
 
 
-CHAT_GENERATORS = ("auto", "extractive", "ollama", "mlx")
 
 
 @dataclass
 class ChatSettings:
-    generator: str = setting("auto", "Who writes Bruno's answers: 'auto' (Ollama when ollama.url is set, else the local MLX model when chat.mlx_model is set, else extractive), 'ollama', 'mlx' or 'extractive'.")
+    generator: str = setting("auto", "Who writes Bruno's answers: 'auto' (Ollama when ollama.url is set, else the local MLX model when chat.mlx_model is set, else extractive), 'ollama', 'mlx' or 'extractive'.", Choice(CHAT_GENERATORS))
     mlx_model: str = setting("", "Local MLX / Hugging Face model directory for the 'mlx' generator, or run:<RUN_ID> for the model a LoRA pipeline run fused. Never downloaded.")
-    max_tokens: int = setting(400, "Most tokens the MLX generator writes per answer.")
-    context_messages: int = setting(6, "How many past chat messages Bruno sends to the generator with a question.")
+    max_tokens: int = setting(400, "Most tokens the MLX generator writes per answer.", Number(least=16, most=32768))
+    context_messages: int = setting(6, "How many past chat messages Bruno sends to the generator with a question.", Number(least=0, most=100))
     history: bool = setting(True, "Keep the chat history in the data dir (chat/history.jsonl) across restarts.")
 
 
 @dataclass
 class DemoSettings:
-    seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.")
-    poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.")
+    seed: int = setting(7, "Seed of the simulated cluster: same seed, same alerts.", Number(least=0, most=2**63 - 1))
+    poll_interval_s: float = setting(1.0, "How often the Alerts pane polls the demo, seconds.", SECONDS)
     scenario: str = setting("", "A scenario TOML file. Empty: the shipped scenario.")
 
 
@@ -166,9 +247,9 @@ class Settings:
     """Everything sreconsole can be told. Sections map to TOML tables of the same name."""
 
     environment: str = setting("", "Name shown in the header (cluster name). Empty: 'demo' or the Alertmanager host.")
-    theme: str = setting("dark", "'dark' or 'light'.")
-    poll_interval_s: float = setting(5.0, "How often live sources are polled, seconds.")
-    stale_after_s: float = setting(30.0, "A source that last answered longer ago than this is shown as down.")
+    theme: str = setting("dark", "'dark' or 'light'.", Choice(THEMES))
+    poll_interval_s: float = setting(5.0, "How often live sources are polled, seconds.", SECONDS)
+    stale_after_s: float = setting(30.0, "A source that last answered longer ago than this is shown as down.", SECONDS)
     data_dir: str = setting("", "Where all state lives (databases, models, runs, caches). Env: SRECONSOLE_DATA_DIR.")
     read_only: bool = setting(False, "Disable every action that changes the cluster or the queue.")
     demo_mode: bool = setting(False, "Force the embedded demo even when sources are configured (--demo).")
@@ -206,8 +287,7 @@ class Settings:
             return self.environment
         if self.is_demo:
             return "demo"
-        host = re.sub(r"^[a-z]+://", "", self.alertmanager.url).split("/")[0]
-        return host or "cluster"
+        return url_host(self.alertmanager.url) or "cluster"  # never the userinfo: it may hold a password
 
     @property
     def data_path(self) -> Path:
@@ -290,8 +370,10 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "sreconsole" / "config.toml"
 
 
-def _coerce(value: Any, target: Any, where: str, key: str) -> Any:
-    """Convert a file or env value to the field's type, or say clearly why not."""
+def _coerce(value: Any, target: Any, where: str, key: str, is_secret: bool = False) -> Any:
+    """Convert a file or env value to the field's type, or say clearly why not. The value is
+    quoted in the message, except a secret's (a password typed as a number is still a
+    password) and the credentials in an address."""
     kind = target if isinstance(target, type) else type(target)
     if kind is bool:
         if isinstance(value, bool):
@@ -307,7 +389,10 @@ def _coerce(value: Any, target: Any, where: str, key: str) -> Any:
             return int(value)
     elif kind is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                pass
         if isinstance(value, str):
             try:
                 return float(value)
@@ -324,7 +409,10 @@ def _coerce(value: Any, target: Any, where: str, key: str) -> Any:
     elif kind is dict:
         if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
             return {str(k): v for k, v in value.items()}
-    raise ConfigError(f"{where}: {key}: expected {kind.__name__}, got {type(value).__name__} {value!r:.60}")
+    if is_secret:
+        raise ConfigError(f"{where}: {key}: expected {kind.__name__}, got {type(value).__name__} (a secret: its value is not shown)")
+    shown = redact_url(repr(value))
+    raise ConfigError(f"{where}: {key}: expected {kind.__name__}, got {type(value).__name__} {shown[:60]}")
 
 
 def _decode_error_line(path: Path, exc: tomllib.TOMLDecodeError) -> str:
@@ -356,7 +444,7 @@ def _apply(settings: Settings, key: str, raw: Any, origin: str, where: str) -> b
         return False
     current = getattr(target, name)
     kind = dict if isinstance(current, dict) else list if isinstance(current, list) else current
-    setattr(target, name, _coerce(raw, kind, where, key))
+    setattr(target, name, _coerce(raw, kind, where, key, bool(known[name].metadata.get("secret"))))
     settings.origins[key] = origin
     return True
 
@@ -408,14 +496,80 @@ def load_settings(
         if not _apply(settings, key, value, "flag", "command line"):
             raise ConfigError(f"command line: unknown setting {key}")
 
-    if settings.theme not in ("dark", "light"):
-        raise ConfigError(f"{settings.origins.get('theme', 'default')}: theme must be 'dark' or 'light', got {settings.theme!r}")
-    if settings.chat.generator not in CHAT_GENERATORS:
-        raise ConfigError(f"{settings.origins.get('chat.generator', 'default')}: chat.generator must be one of {', '.join(CHAT_GENERATORS)}, got {settings.chat.generator!r}")
-    for key in ("poll_interval_s", "stale_after_s"):
-        if getattr(settings, key) <= 0:
-            raise ConfigError(f"{settings.origins.get(key, 'default')}: {key} must be > 0")
+    _validate(settings)
     return settings
+
+
+def _validate(settings: Settings) -> None:
+    """Check every value that has a rule (see :class:`Number`, :class:`Choice`,
+    :class:`Address`); choices are stored lower-case. The first bad value raises."""
+    for section, f in _ruled_fields(settings):
+        rule = f.metadata["rule"]
+        key = f"{section}.{f.name}" if section else f.name
+        holder = getattr(settings, section) if section else settings
+        value = getattr(holder, f.name)
+        origin = settings.origins.get(key, "default")
+        if isinstance(rule, Number):
+            integer = f.type in (int, "int")
+            try:
+                fine = rule.admits(float(value))
+            except OverflowError:
+                fine = False
+            if not fine:
+                raise ConfigError(f"{origin}: {key} must be {rule.allowed(integer)}, got {_shown(value)}")
+        elif isinstance(rule, Choice):
+            values = value if rule.many else [value]
+            lowered = [v.strip().lower() for v in values]
+            bad = [v for v, low in zip(values, lowered) if low not in rule.values]
+            if bad:
+                what = f"a list of {', '.join(rule.values)}" if rule.many else f"one of {', '.join(rule.values)}"
+                got = ", ".join(repr(b) for b in bad) if rule.many else repr(value)
+                raise ConfigError(f"{origin}: {key} must be {what}, got {got} (case does not matter)")
+            setattr(holder, f.name, list(dict.fromkeys(lowered)) if rule.many else lowered[0])
+        elif isinstance(rule, Address) and value:
+            problem = _address_problem(value)
+            if problem:
+                raise ConfigError(f"{origin}: {key} must be {rule.allowed()}, got {redact_url(value)!r:.120} ({problem})")
+    t = settings.triage
+    if t.low_threshold > t.high_threshold:
+        origin = settings.origins.get("triage.low_threshold", "default")
+        raise ConfigError(
+            f"{origin}: triage.low_threshold must be <= triage.high_threshold ({_num(t.high_threshold)}), got {_num(t.low_threshold)}"
+        )
+
+
+def _ruled_fields(settings: Settings):
+    for f in _public_fields(type(settings)):
+        value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from ((f.name, sub) for sub in fields(value) if sub.metadata.get("rule") is not None)
+        elif f.metadata.get("rule") is not None:
+            yield "", f
+
+
+def _shown(value: Any) -> str:
+    """A number as the operator wrote it (``nan``, ``-3``, ``1e+400``), never a traceback."""
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    return text if len(text) <= 40 else text[:20] + "…" + text[-6:]
+
+
+def _address_problem(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError for a port that is not 1-65535 digits
+    except ValueError as exc:
+        return str(exc).split(",")[0]
+    if parts.scheme.lower() not in ("http", "https"):
+        return "no http:// or https:// scheme" if not parts.scheme or "://" not in value else f"scheme {parts.scheme!r}"
+    if not parts.hostname:
+        return "no host"
+    if port == 0:
+        return "port 0"
+    return ""
 
 
 def _flatten(doc: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -438,9 +592,25 @@ def _env_key(name: str) -> str | None:
     return name
 
 
+def shown_value(value: Any, is_secret: bool) -> Any:
+    """A setting's value as ``config show --json`` prints it: a secret only as whether it
+    is set, and every address without its credentials (``http://********@host:9093``)."""
+    if is_secret:
+        return "<redacted>" if value else ""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, list):
+        return [redact_url(v) if isinstance(v, str) else v for v in value]
+    if isinstance(value, dict):
+        return {k: redact_url(v) if isinstance(v, str) else v for k, v in value.items()}
+    return value
+
+
 def display_value(value: Any, is_secret: bool) -> str:
+    """A setting's value as the ``config show`` table prints it (see :func:`shown_value`)."""
     if is_secret:
         return REDACTED if value else "(unset)"
+    value = shown_value(value, False)
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "{}"
     if isinstance(value, list):
@@ -469,6 +639,12 @@ def save_settings(path: Path, updates: Mapping[str, Any]) -> dict[str, tuple[Any
             continue
         if type(value) is not type(known[key]):
             raise ConfigError(f"{key}: expected a {type(known[key]).__name__}, got a {type(value).__name__}")
+    trial = Settings()  # the same rules as load_settings: a value it would refuse is never written
+    for key, value in updates.items():
+        section, _, name = key.rpartition(".")
+        setattr(getattr(trial, section) if section else trial, name, value)
+        trial.origins[key] = "save"
+    _validate(trial)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     try:
         doc = tomlkit.parse(text)

@@ -159,7 +159,7 @@ class Bruno:
         # review record's text happen to contain.
         from_docs = answer.intent == "knowledge" or (answer.citations and all(c.path.startswith("incident:") for c in answer.citations))
         if from_docs and self._action_ids():
-            recommends = recommended(answer.text, answer.citations, self.catalog)
+            recommends = recommended(answer.text, answer.citations, self.catalog, answer.generator)
         answer = replace(answer, text=clean(answer.text, None, single_line=False), note="; ".join(x for x in (note, answer.note) if x),
                          recommends=recommends, latency_ms=round((time.perf_counter() - started) * 1000, 2))
         if not streamed:

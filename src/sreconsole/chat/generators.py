@@ -13,18 +13,55 @@ checked afterwards (:func:`sreconsole.chat.grounding.ground`), never trusted.
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from sreconsole.chat import grounding
 from sreconsole.config import CHAT_GENERATORS
-from sreconsole.domain.text import clean
+from sreconsole.domain.text import clean, redact_url
 
 
 class GeneratorUnavailable(Exception):
     """The generator could not be asked (not reachable, model missing, protocol error)."""
+
+
+def within(parts: Callable[[], Iterable], seconds: float, what: str) -> Iterator:
+    """The items of ``parts()`` as they come, but the whole stream must end within
+    ``seconds``: the ``ollama`` client's timeout is per read, and a server that sends a byte
+    every second would otherwise hold an answer for ever. The stream is read in a daemon
+    thread that stops at the next item once the caller stops or gives up."""
+    items: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for item in parts():
+                if stop.is_set():
+                    return
+                items.put((True, item))
+            items.put((True, StopIteration))
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread as is
+            items.put((False, exc))
+
+    threading.Thread(target=read, name=f"stream from {what}", daemon=True).start()
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                ok, item = items.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                raise GeneratorUnavailable(f"{what}: no complete answer within {seconds:g} s") from None
+            if not ok:
+                raise item
+            if item is StopIteration:
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 class Generator(Protocol):
@@ -65,9 +102,14 @@ class OllamaGenerator:
         import ollama
 
         msgs = grounding.messages(question, hits, history, self.window, self.actions)
-        where = f"{self.url}/api/chat"
+        where = redact_url(f"{self.url}/api/chat")
+
+        def parts():
+            return self._chat_client().chat(model=self.model, messages=msgs, stream=True, options={"temperature": 0})
+
         try:
-            for part in self._chat_client().chat(model=self.model, messages=msgs, stream=True, options={"temperature": 0}):
+            # ollama.timeout_s bounds the whole answer, not only each read.
+            for part in within(parts, self.timeout_s, f"Ollama at {where}"):
                 chunk = part.message.content if part.message is not None else ""
                 if chunk:
                     yield chunk
@@ -76,7 +118,7 @@ class OllamaGenerator:
         except ollama.ResponseError as exc:
             raise GeneratorUnavailable(f"Ollama at {where} answered {exc.status_code}: {clean(exc.error, 200)}") from exc
         except (httpx.HTTPError, ConnectionError) as exc:
-            raise GeneratorUnavailable(f"{type(exc).__name__} talking to {where}: {clean(str(exc), 200) or 'no detail'}") from exc
+            raise GeneratorUnavailable(f"{type(exc).__name__} talking to {where}: {clean(redact_url(exc), 200) or 'no detail'}") from exc
         except ValueError as exc:  # a line that is not JSON, or JSON that is not a chat reply
             raise GeneratorUnavailable(f"not an Ollama reply from {where}: {clean(str(exc), 120)}") from exc
 

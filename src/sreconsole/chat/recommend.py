@@ -7,6 +7,14 @@ action stands for (``kubectl -n shop delete pod api-1`` → ``pod-restart``). Wo
 runbook uses in passing ("escalate to the owner") are not ids: a one-word id counts only
 in backticks or after ``Action:``.
 
+**Where each candidate comes from** is kept (:class:`Provenance`): the cited runbook line,
+the cited incident, or only the model's own words. Model output is untrusted text: a
+passage planted in a document, or a prompt injection, can make an LLM write
+"**Action:** `rollback-deployment`" while the runbook it cites says ``pod-restart``. So an
+action that the cited sources name comes before any action only the model names, and an
+action only the model names is never the default while a cited source names another; the
+proposal dialog shows each candidate's provenance.
+
 Parameters come from the context: the firing alert the question is about (its name in the
 question or in the cited runbook section, its namespace or other label values among the
 question's words; else the alert selected in the Alerts pane when it is the same alert),
@@ -20,7 +28,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sreconsole.chat.live import is_firing, narrow
 from sreconsole.domain.proposal import EvidenceItem
@@ -83,6 +91,15 @@ def _words_of_command(line: str) -> list[str]:
 
 def actions_in(text: str, catalog) -> list[str]:
     """Catalog actions ``text`` names or shows the command of, in order of appearance."""
+    seen: dict[str, None] = {}
+    for _, action_id in _mentions(text, catalog):
+        seen.setdefault(action_id, None)
+    return list(seen)
+
+
+def _mentions(text: str, catalog) -> list[tuple[int, str]]:
+    """(offset, action id) of every catalog action ``text`` names or shows the command of,
+    in order of appearance."""
     found: list[tuple[int, str]] = []
     for action in catalog:
         aid = re.escape(action.id)
@@ -99,19 +116,65 @@ def actions_in(text: str, catalog) -> list[str]:
             if tuple(words[: len(head)]) == head:
                 found.append((m.start(), action_id))
                 break
-    seen: dict[str, None] = {}
-    for _, action_id in sorted(found):
-        seen.setdefault(action_id, None)
-    return list(seen)
+    return sorted(found)
 
 
-def recommended(answer_text: str, citations: Sequence, catalog) -> tuple[str, ...]:
-    """What the answer recommends (its own words first), then what its cited passages do."""
-    out: dict[str, None] = dict.fromkeys(actions_in(answer_text, catalog))
+MODEL_GENERATORS = ("ollama:", "mlx:")
+"""Generators whose text is a model's own words (the extractive one quotes the passages)."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a recommended action comes from: a cited file line, a cited record, or only
+    the answer's own words."""
+
+    kind: str
+    """``runbook`` (a cited document), ``incident``, ``alert``, ``review``, or ``model``
+    (named only in what an LLM wrote) / ``answer`` (named only in the extractive text)."""
+    path: str = ""
+    line: int = 0
+    """The 1-based line of the cited file that names the action (0 for a record)."""
+
+    @property
+    def cited(self) -> bool:
+        return self.kind not in ("model", "answer")
+
+    def text(self) -> str:
+        if self.kind == "model":
+            return "the model's own words only (no cited source names it)"
+        if self.kind == "answer":
+            return "the answer's text only"
+        if self.line:
+            return f"{self.kind} {self.path}:{self.line}"
+        return self.path
+
+
+def provenance(answer_text: str, citations: Sequence, catalog, generator: str = "") -> dict[str, tuple[Provenance, ...]]:
+    """Each action the answer or its citations name → where it is named: the cited
+    passages (file and line, or the record), and the answer text itself when no citation
+    names it (``model`` when an LLM wrote that text)."""
+    out: dict[str, list[Provenance]] = {}
     for c in citations:
-        for action_id in actions_in(c.text, catalog):
-            out.setdefault(action_id, None)
-    return tuple(out)
+        for offset, action_id in _mentions(c.text, catalog):
+            if c.path.startswith(("incident:", "alert:", "review:")):
+                where = Provenance(c.path.split(":", 1)[0], c.path)
+            else:
+                where = Provenance("runbook", c.path, c.start_line + c.text.count("\n", 0, offset))
+            if where not in out.setdefault(action_id, []):
+                out[action_id].append(where)
+    own = "model" if generator.startswith(MODEL_GENERATORS) else "answer"
+    for _, action_id in _mentions(answer_text, catalog):
+        out.setdefault(action_id, [Provenance(own)])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def recommended(answer_text: str, citations: Sequence, catalog, generator: str = "") -> tuple[str, ...]:
+    """What the answer recommends, best first: the actions its cited sources name (in the
+    order the answer mentions them, then the order of the citations), then those only the
+    answer's own words name. An LLM's words alone never outrank a cited runbook."""
+    sources = provenance(answer_text, citations, catalog, generator)
+    order = {a: i for i, a in enumerate(dict.fromkeys([*actions_in(answer_text, catalog), *sources]))}
+    return tuple(sorted(sources, key=lambda a: (not sources[a][0].cited, order[a])))
 
 
 @dataclass
@@ -132,6 +195,8 @@ class ProposalDraft:
     question: str
     context: str = ""
     """How the alert and parameters were found, for the dialog."""
+    sources: dict[str, tuple[Provenance, ...]] = field(default_factory=dict)
+    """Each candidate → where it comes from (the dialog shows it beside the candidate)."""
 
     def parameters_for(self, action) -> dict[str, str]:
         """Another candidate's parameters from the same context (a rolling restart wants
@@ -200,7 +265,12 @@ def context_alert(question: str, citations: Sequence, alerts: Sequence | None, s
 def draft(answer, catalog, alerts: Sequence | None = None, selected=None, action_id: str | None = None) -> ProposalDraft | None:
     """The proposal an answer leads to, or ``None`` when it recommends no catalog action
     (:attr:`Answer.recommends`, which Bruno fills from runbooks and incidents only)."""
+    sources = provenance(answer.text, answer.citations, catalog, answer.generator)
     candidates = tuple(a for a in answer.recommends if a in catalog)
+    # Whatever order ``recommends`` came in (an old history line, another caller), a
+    # candidate only the model names never goes first while a cited source names another.
+    cited_first = sorted(range(len(candidates)), key=lambda i: (not _is_cited(sources.get(candidates[i], ())), i))
+    candidates = tuple(candidates[i] for i in cited_first)
     if action_id is not None:
         if action_id not in catalog:
             raise ValueError(f"unknown action {action_id!r}")
@@ -222,4 +292,9 @@ def draft(answer, catalog, alerts: Sequence | None = None, selected=None, action
     return ProposalDraft(
         action=action.id, candidates=candidates, parameters=dict(binding.params), missing=list(binding.missing),
         alert=alert, alertname=alertname, evidence=evidence, question=answer.query, context=how,
+        sources={a: sources.get(a, ()) for a in candidates},
     )
+
+
+def _is_cited(where: Sequence[Provenance]) -> bool:
+    return any(p.cited for p in where)

@@ -5,10 +5,10 @@ Exit codes: 0 ok; 1 the source cannot be read (stderr names it and why); 2 a bad
 
 from __future__ import annotations
 
-import json
 import sys
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from sreconsole.cli.output import write_json
 
 
 def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = False) -> int:
@@ -31,7 +31,7 @@ def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = Fals
 
     alerts = sorted((a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())), key=sort_key)
     if as_json:
-        print(json.dumps([
+        write_json([
             {
                 "fingerprint": a.fingerprint,
                 "alertname": a.alertname,
@@ -45,7 +45,7 @@ def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = Fals
                 "inhibited_by": list(a.inhibited_by),
             }
             for a in alerts
-        ], indent=2))
+        ])
         return EXIT_OK
     from sreconsole.cli.tables import Column, print_table
 

@@ -9,12 +9,12 @@ counts in Bruno's numbers (``<data dir>/chat/metrics.jsonl``), as the console's 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import datetime, timezone
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_OK
+from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
 class _CliKnowledge:
@@ -110,8 +110,7 @@ def run_ask(settings, args) -> int:
                     continue
                 answer = bruno.ask(q)
                 metrics.record(answer, source="cli")
-                sys.stdout.write(json.dumps(_batch_record(answer), ensure_ascii=False) + "\n")
-                sys.stdout.flush()
+                write_json_line(_batch_record(answer))
         return EXIT_OK
     # argv bytes that are not UTF-8 arrive as lone surrogates: read them as U+FFFD.
     question = question.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -120,14 +119,13 @@ def run_ask(settings, args) -> int:
     if getattr(args, "json", False):
         out = answer.as_dict()
         out["citations"] = [{**c, "path": _absolute(c["path"])} for c in out["citations"]]
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        write_json(out)
         return EXIT_OK
-    from rich.console import Console
     from rich.text import Text
 
     from sreconsole.domain.text import clean
 
-    console = Console()
+    console = rich_console()
     if answer.note:
         console.print(Text(f"({answer.note})"), style="dim")
     console.print(Text(answer.text))  # plain Text: document and model text is never markup
@@ -164,7 +162,7 @@ def run_chat(settings, args) -> int:
         return EXIT_OK
     stats = metrics.stats()
     if args.json:
-        print(json.dumps({**stats.as_dict(), "kept_in": str(metrics.directory)}, indent=2))
+        write_json({**stats.as_dict(), "kept_in": str(metrics.directory)})
         return EXIT_OK
 
     def share(x):

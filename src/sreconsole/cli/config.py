@@ -5,9 +5,8 @@ Exit codes: 0 ok; 2 the config file is malformed (``main`` reports it before thi
 
 from __future__ import annotations
 
-import json
-
 from sreconsole.cli.exit_codes import EXIT_OK
+from sreconsole.cli.output import rich_console, write_json
 
 
 def effective(settings) -> dict[str, str]:
@@ -33,22 +32,21 @@ def config_file_line(settings) -> str:
 def run_config_show(settings, as_json: bool) -> int:
     """Every setting with its value and origin; secrets show only whether they are set.
     A default that depends on the run (the data dir, the demo) is shown as what it means."""
-    from sreconsole.config import display_value
+    from sreconsole.config import display_value, shown_value
 
     rows = settings.items()
     meaning = effective(settings)
     if as_json:
         out = {
-            key: {"value": ("<redacted>" if value else "") if is_secret else value, "origin": origin}
+            key: {"value": shown_value(value, is_secret), "origin": origin}
             for key, value, origin, is_secret, _ in rows
         }
         for key, text in meaning.items():
             out[key]["effective"] = text
         path = settings.config_path
         out["_config_file"] = {"value": str(path), "origin": "default", "exists": bool(path and path.exists())}
-        print(json.dumps(out, indent=2, default=str))
+        write_json(out)
         return EXIT_OK
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -64,5 +62,5 @@ def run_config_show(settings, as_json: bool) -> int:
         elif key == "demo_mode":
             shown = f"{shown} ({meaning[key]})"
         table.add_row(Text(key), Text(shown), Text(origin))
-    Console().print(table)
+    rich_console().print(table)
     return EXIT_OK

@@ -5,9 +5,8 @@ Exit codes: 0 every configured check passed; 1 a check failed (its row says why)
 
 from __future__ import annotations
 
-import json
-
 from sreconsole.cli.exit_codes import EXIT_OK
+from sreconsole.cli.output import rich_console, write_json
 
 
 def run_doctor(settings, as_json: bool) -> int:
@@ -17,9 +16,8 @@ def run_doctor(settings, as_json: bool) -> int:
     checks = run_checks(settings)
     code = exit_code(checks)
     if as_json:
-        print(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+        write_json([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks])
         return code
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -30,7 +28,7 @@ def run_doctor(settings, as_json: bool) -> int:
     for c in checks:
         status = Text("ok", style="green") if c.ok else Text("failed", style="bold red") if c.ok is False else Text("-", style="dim")
         table.add_row(Text(c.name), status, Text(c.detail))
-    console = Console()
+    console = rich_console()
     console.print(table)
     console.print("all configured checks passed" if code == EXIT_OK else "some checks failed", style="green" if code == EXIT_OK else "bold red")
     return code

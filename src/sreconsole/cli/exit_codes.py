@@ -16,3 +16,7 @@ EXIT_LOST_RACE = 4
 """A review decision lost the race: another operator decided first."""
 EXIT_READ_ONLY = 5
 """Refused because sreconsole runs read-only."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away (``sreconsole ask --json | head -1``): the command stops
+quietly, with the status a shell reports for a Unix tool killed by SIGPIPE (128 + 13), so
+``set -o pipefail`` treats it exactly as it treats ``yes | head``."""

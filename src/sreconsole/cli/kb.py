@@ -7,11 +7,11 @@ and line numbers 1-based and inclusive, so editors and scripts can jump to a hit
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
 def run_kb(settings, args) -> int:
@@ -20,7 +20,7 @@ def run_kb(settings, args) -> int:
 
     try:
         if args.kb_command == "index":
-            return _index(settings, args.paths, args.json)
+            return _index(settings, args.paths, args.json, rebuild=args.rebuild)
         if args.kb_command == "stats":
             return _stats(settings, args.json)
         return _search(settings, args)
@@ -32,8 +32,7 @@ def run_kb(settings, args) -> int:
         return EXIT_FAILED
 
 
-def _index(settings, paths: list[str], as_json: bool) -> int:
-    from rich.console import Console
+def _index(settings, paths: list[str], as_json: bool, rebuild: bool = False) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sreconsole.knowledge.store import Writer
@@ -43,7 +42,7 @@ def _index(settings, paths: list[str], as_json: bool) -> int:
     if not targets:
         print("sreconsole: nothing to index: name a PATH or set knowledge.paths", file=sys.stderr)
         return EXIT_CONFIG
-    err = Console(stderr=True)
+    err = rich_console(stderr=True)
     path = store_path(settings)
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("index", total=None)
@@ -51,18 +50,19 @@ def _index(settings, paths: list[str], as_json: bool) -> int:
         def progress(_phase: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        with Writer(path, make_embedder(settings), settings.knowledge.chunk_words) as w:
+        with Writer(path, make_embedder(settings), settings.knowledge.chunk_words,
+                    follow_external_links=settings.knowledge.follow_external_links, rebuild=rebuild) as w:
             summary = w.index(targets, progress=progress)
             if settings.is_demo and not paths:
                 have = w.con.execute("SELECT count(*) FROM incidents WHERE incident_id LIKE 'demo-%'").fetchone()[0]
                 if not have:
                     w.add_incidents(demo_incidents(settings, datetime.now(timezone.utc)))
     if as_json:
-        print(json.dumps({"store": str(path.resolve()), **summary.as_dict()}, indent=2))
+        write_json({"store": str(path.resolve()), **summary.as_dict()})
         return EXIT_OK
     from rich.text import Text
 
-    out = Console()
+    out = rich_console()
     line = (
         f"{path}: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
         f"{summary.removed} removed; {summary.chunks_written} chunks written, {summary.embedded} embedded, "
@@ -70,6 +70,8 @@ def _index(settings, paths: list[str], as_json: bool) -> int:
     )
     if summary.resumed:
         line += " (resumed an interrupted run)"
+    for note in summary.notes:
+        out.print(Text(f"rebuild: {note}"), style="yellow")
     out.print(Text(line))
     from sreconsole.domain.text import clean
 
@@ -113,9 +115,8 @@ def _stats(settings, as_json: bool) -> int:
     kb = KnowledgeBase(path, make_embedder(settings))
     stats = kb.stats()
     if as_json:
-        print(json.dumps(stats, indent=2, default=str))
+        write_json(stats)
         return EXIT_OK
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -130,7 +131,7 @@ def _stats(settings, as_json: bool) -> int:
         table.add_row(Text(key.replace("_", " ")), Text(str(value)))
     for root in stats["roots"]:
         table.add_row(Text("root"), Text(f"{root['path']} ({root['state']}, {root['finished_at'] or 'never finished'})"))
-    Console().print(table)
+    rich_console().print(table)
     return EXIT_OK
 
 
@@ -149,7 +150,7 @@ def _search(settings, args) -> int:
     since = None
     if args.since:
         try:
-            since = datetime.now(timezone.utc) - parse_duration(args.since)
+            since = datetime.now(timezone.utc) - parse_duration(args.since, timedelta(days=36500), "the oldest --since is 36500d")
         except ValueError as exc:
             print(f"sreconsole: --since: {exc}", file=sys.stderr)
             return EXIT_CONFIG
@@ -175,7 +176,7 @@ def _search(settings, args) -> int:
                     out["note"] = result.note
                 if result.truncated:
                     out["truncated"] = True
-                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+                write_json_line(out)
         return EXIT_OK
     # argv bytes that are not UTF-8 arrive as lone surrogates, which cannot be hashed for the
     # query cache nor printed: read them as U+FFFD, as --batch does.
@@ -187,12 +188,11 @@ def _search(settings, args) -> int:
             out["note"] = result.note
         if result.truncated:
             out["truncated"] = True
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        write_json(out)
         return EXIT_OK
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console()
+    console = rich_console()
     if result.truncated:
         console.print(Text("(query truncated)"), style="dim")
     if not result.hits:

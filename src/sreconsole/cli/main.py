@@ -11,11 +11,40 @@ start-up pay only for what they use. Nothing imports this module but ``cli/__ini
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from sreconsole import __version__
-from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_OK
+from sreconsole.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_CONFIG, EXIT_OK
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one line for a bad argument (as for a bad setting): the usage block
+    argparse prints first pushes the reason off a small terminal. ``--help`` shows usage."""
+
+    def error(self, message: str):
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _whole(low: int, high: int):
+    """An argparse type: a whole number from ``low`` to ``high``, or a one-line refusal."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+KINDS = ("runbook", "markdown", "text", "incident")
+"""What ``kb search --kind`` may name: the kinds the store gives its chunks."""
 
 
 def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
@@ -26,7 +55,7 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
     keep = {"default": argparse.SUPPRESS} if after_command else {}
     group.add_argument("--config", metavar="PATH", help="config file (default: $XDG_CONFIG_HOME/sreconsole/config.toml)", **keep)
     group.add_argument("--demo", action="store_true", help="run on the embedded demo cluster even if sources are configured", **keep)
-    group.add_argument("--seed", type=int, metavar="N", help="seed of the demo cluster (same seed, same alerts)", **keep)
+    group.add_argument("--seed", type=_whole(0, 2**63 - 1), metavar="N", help="seed of the demo cluster (same seed, same alerts)", **keep)
     group.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL", **keep)
     group.add_argument("--prometheus", metavar="URL", help="Prometheus base URL", **keep)
     group.add_argument("--loki", metavar="URL", help="Loki base URL", **keep)
@@ -55,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sreconsole",
         description="Terminal dashboard for on-call operators. With no sub-command, starts the TUI.",
     )
@@ -79,15 +108,16 @@ def _build_parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
     kb_index = kb_sub.add_parser("index", help="index Markdown/text files (incremental: unchanged files cost a stat)")
     kb_index.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: knowledge.paths, plus the demo's documents in demo mode)")
+    kb_index.add_argument("--rebuild", action="store_true", help="start from an empty store (a corrupt one is moved aside as .corrupt-<time>; incidents and cached embeddings it can still give are kept)")
     kb_index.add_argument("--json", action="store_true", help="print the summary as JSON")
     kb_stats = kb_sub.add_parser("stats", help="what the store holds")
     kb_stats.add_argument("--json", action="store_true", help="machine-readable output")
     kb_search = kb_sub.add_parser("search", help="hybrid (BM25 + vector) search; hits cite path and lines")
     kb_search.add_argument("query", nargs="?", help="what to look for")
     kb_search.add_argument("--batch", metavar="FILE", help="one query per line (- for stdin); one JSON object per line out")
-    kb_search.add_argument("-k", type=int, default=5, metavar="N", help="hits per query (default 5, at most 100)")
+    kb_search.add_argument("-k", type=_whole(1, 100), default=5, metavar="N", help="hits per query (default 5, at most 100)")
     kb_search.add_argument("--mode", choices=("hybrid", "bm25", "vector"), default="hybrid", help="ranking (default hybrid)")
-    kb_search.add_argument("--kind", metavar="KIND", help="only this kind: runbook, markdown, text, incident")
+    kb_search.add_argument("--kind", choices=KINDS, help="only this kind of passage")
     kb_search.add_argument("--alertname", metavar="NAME", help="only passages about this alert")
     kb_search.add_argument("--since", metavar="DURATION", help="only incidents/passages newer than this, e.g. 7d, 12h")
     kb_search.add_argument("--json", action="store_true", help="machine-readable output")
@@ -112,7 +142,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train_trm = train_sub.add_parser("trm", help="train the TRM on the shipped corpus and demo data (+ --data) and make it active")
     train_trm.add_argument("--data", action="append", default=[], metavar="FILE.jsonl", help="more labelled examples (dataset rows); repeatable")
     train_trm.add_argument("--corpus", metavar="DIR", help="the corpus directory (default: ../shared/corpus or $SRECONSOLE_CORPUS)")
-    train_trm.add_argument("--epochs", type=int, metavar="N", help="training epochs (default 40)")
+    train_trm.add_argument("--epochs", type=_whole(1, 100000), metavar="N", help="training epochs (default 40)")
     train_trm.add_argument("--no-activate", action="store_true", help="save the model without making it the active one")
     train_trm.add_argument("--json", action="store_true", help="machine-readable report")
 
@@ -129,14 +159,14 @@ def _build_parser() -> argparse.ArgumentParser:
     review_list.add_argument("--json", action="store_true", help="machine-readable output")
     review_list.add_argument("--wide", action="store_true", help="every column (method, alerts, decided by, reason) at full width")
     review_approve = review_sub.add_parser("approve", help="approve a proposal (then execute: a dry run unless its risk is in review.apply_risks)")
-    review_approve.add_argument("id", type=int)
+    review_approve.add_argument("id", type=_whole(1, 2**63 - 1))
     review_approve.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
     review_approve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="edit a parameter (re-validated); repeatable")
     review_approve.add_argument("--even-if-resolved", action="store_true",
                                 help="approve although the proposal's alert has resolved (refused otherwise, exit 2)")
     review_approve.add_argument("--json", action="store_true")
     review_reject = review_sub.add_parser("reject", help="reject a proposal; --action labels the right one for training")
-    review_reject.add_argument("id", type=int)
+    review_reject.add_argument("id", type=_whole(1, 2**63 - 1))
     review_reject.add_argument("--reason", required=True, help="why (required)")
     review_reject.add_argument("--action", metavar="ACTION_ID", help="the action that should have been proposed")
     review_reject.add_argument("--json", action="store_true")
@@ -156,8 +186,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p_run = pipeline_sub.add_parser("run", help="start a run in a worker process and follow it")
     p_run.add_argument("--model", choices=("trm", "lora"), default="trm", help="the TRM, or LoRA on a small LLM with mlx-lm")
     p_run.add_argument("--base", metavar="PATH|demo-tiny", help="LoRA base: a local Hugging Face model directory, or demo-tiny (a tiny random llama built locally)")
-    p_run.add_argument("--iters", type=int, metavar="N", help="LoRA iterations")
-    p_run.add_argument("--epochs", type=int, metavar="N", help="TRM training epochs")
+    p_run.add_argument("--iters", type=_whole(1, 10**7), metavar="N", help="LoRA iterations")
+    p_run.add_argument("--epochs", type=_whole(1, 100000), metavar="N", help="TRM training epochs")
     p_run.add_argument("--corpus", metavar="DIR", help="corpus directory (default ../shared/corpus or $SRECONSOLE_CORPUS)")
     p_run.add_argument("--resume", metavar="RUN_ID", help="continue a failed or cancelled run from its first unfinished step")
     p_run.add_argument("--detach", action="store_true", help="start and return at once")
@@ -219,6 +249,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A closed stdout (``| head``) ends any command quietly with
+    ``EXIT_BROKEN_PIPE``; nothing is printed about it, as with any Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's own flush at exit finds nothing
+        # to write (it would print "Exception ignored ... BrokenPipeError").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from pathlib import Path
 

@@ -6,11 +6,11 @@ command could not be done; 2 bad arguments; 3 another run of the same model is a
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
 def run_pipeline_command(settings, args) -> int:
@@ -59,20 +59,19 @@ def _shadow(settings, args) -> int:
 
     report = shadow_run(settings, args.id, args.days)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        write_json(report.as_dict())
     else:
         _print_shadow(report)
     return EXIT_OK
 
 
 def _print_shadow(report) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from sreconsole.domain.text import clean
 
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
 
     def fig(v) -> str:
         return "—" if v is None else f"{v:.3f}"
@@ -102,7 +101,6 @@ def _store(settings):
 
 
 def _run(settings, args) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sreconsole.pipeline.runner import start_run
@@ -143,10 +141,13 @@ def _run(settings, args) -> int:
         trigger = when.trigger
     run = start_run(settings, args.model, trigger=trigger, params=params, resume=args.resume)
     if args.detach:
-        print(json.dumps(run.as_dict(), default=str) if args.json else f"started {run.id} (pid {run.pid}); follow with `sreconsole pipeline show {run.id}`")
+        if args.json:
+            write_json_line(run.as_dict())
+        else:
+            print(f"started {run.id} (pid {run.pid}); follow with `sreconsole pipeline show {run.id}`")
         return EXIT_OK
     store = _store(settings)
-    console = Console(stderr=True)
+    console = rich_console(stderr=True)
     offset = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console, disable=args.json) as bar:
         tasks: dict[str, int] = {}
@@ -171,7 +172,7 @@ def _run(settings, args) -> int:
                 break
             time.sleep(0.3)
     if args.json:
-        print(json.dumps(run.as_dict(), indent=2, default=str))
+        write_json(run.as_dict())
     else:
         _print_run(run, store)
     return EXIT_OK if run.status == "succeeded" else EXIT_FAILED
@@ -180,7 +181,7 @@ def _run(settings, args) -> int:
 def _list(settings, args) -> int:
     runs = _store(settings).list()
     if args.json:
-        print(json.dumps([r.as_dict() for r in runs], indent=2, default=str))
+        write_json([r.as_dict() for r in runs])
         return EXIT_OK
     from sreconsole.cli.tables import Column, print_table
 
@@ -204,19 +205,18 @@ def _show(settings, args) -> int:
         print(f"sreconsole: no run {args.id!r}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
-        print(json.dumps(run.as_dict(), indent=2, default=str))
+        write_json(run.as_dict())
         return EXIT_OK
     _print_run(run, store)
     return EXIT_OK
 
 
 def _print_run(run, store) -> None:
-    from rich.console import Console
     from rich.text import Text
 
     from sreconsole.domain.text import clean
 
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     console.print(Text(f"{run.id}  {run.model}  {run.status}  {run.version or ''}", style="bold"))
     for step in run.steps:
         console.print(Text(f"  {step.status:>15}  {step.name}" + (f": {clean(step.message, 200)}" if step.message else "")))

@@ -13,10 +13,10 @@ states last seen.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.output import write_json, write_json_line
 
 
 def _operator():
@@ -72,7 +72,7 @@ def run_review_command(settings, args) -> int:
         queue.close()
     if args.json:
         out = {"proposal": outcome.record.as_dict(), "execution": outcome.execution.as_dict() if outcome.execution is not None else None}
-        print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        write_json(out)
     else:
         print(outcome.message)
         ex = outcome.execution
@@ -106,7 +106,7 @@ def _list(queue, args) -> int:
     _observe(queue)
     records = queue.list(all_states=args.all)
     if args.json:
-        print(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2, default=str))
+        write_json([r.as_dict() for r in records])
         return EXIT_OK
     now = datetime.now(timezone.utc)
     columns = [
@@ -142,13 +142,13 @@ def _reconcile(queue, args) -> int:
             return EXIT_CONFIG
         outcome = queue.resolve(args.id, args.outcome, args.reason or "")
         if args.json:
-            print(json.dumps({"proposal": outcome.record.as_dict()}, ensure_ascii=False, indent=2, default=str))
+            write_json({"proposal": outcome.record.as_dict()})
         else:
             print(outcome.message)
         return EXIT_OK
     found = queue.reconcile()
     if args.json:
-        print(json.dumps([f.as_dict() for f in found], ensure_ascii=False, indent=2))
+        write_json([f.as_dict() for f in found])
     else:
         from sreconsole.domain.text import clean
 
@@ -181,7 +181,7 @@ def _audit(queue, args) -> int:
         return EXIT_OK
     for entry in export(queue.path):
         if args.json:
-            sys.stdout.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            write_json_line(entry)
         else:
             from sreconsole.domain.text import clean
 

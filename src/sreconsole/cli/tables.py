@@ -60,10 +60,10 @@ def print_table(
     """Print ``rows`` under ``columns`` (see the module doc). ``title`` is shown above the
     table on a terminal only; ``empty`` is said (on stderr, like kubectl's "No resources
     found") when there are no rows."""
-    from rich.console import Console
+    from sreconsole.cli.output import rich_console
 
     stream = out or sys.stdout
-    console = Console(file=stream, highlight=False)
+    console = rich_console(file=stream, highlight=False)
     chosen = [i for i, c in enumerate(columns) if wide or not c.wide]
     cols = [columns[i] for i in chosen]
     cells = [[_cell(row[i]) for i in chosen] for row in rows]

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
 def run_triage_command(settings, args) -> int:
@@ -43,12 +44,11 @@ def _service(settings):
 
 
 def _train(settings, args) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sreconsole.services.triage import train_trm
 
-    console = Console(stderr=True)
+    console = rich_console(stderr=True)
     corpus = Path(args.corpus).expanduser() if args.corpus else None
     if corpus is not None and not corpus.is_dir():
         print(f"sreconsole: --corpus {args.corpus!r} is not a directory", file=sys.stderr)
@@ -87,9 +87,8 @@ def _train(settings, args) -> int:
         "metrics": report.metrics,
     }
     if args.json:
-        print(json.dumps(out, indent=2))
+        write_json(out)
         return EXIT_OK
-    t = report.metrics.get("test", {})
     v = report.metrics.get("validation", {})
     print(f"model {report.version} → {out['path']}{' (active)' if out['active'] else ''}")
     print(f"rows: train {report.rows.get('train', 0)}, validation {report.rows.get('validation', 0)}, test {report.rows.get('test', 0)} (split by alertname group)")
@@ -140,11 +139,11 @@ def _triage(settings, args) -> int:
         for n, alert, error in rows:
             if alert is None:
                 bad += 1
-                sys.stdout.write(json.dumps({"line": n, "error": error}, ensure_ascii=False) + "\n")
+                write_json_line({"line": n, "error": error})
             else:
                 proposal = next(proposals)
                 made.append((proposal, alert))
-                sys.stdout.write(json.dumps(proposal.as_dict(), ensure_ascii=False) + "\n")
+                write_json_line(proposal.as_dict())
         if getattr(args, "enqueue", False) and made:
             code = _enqueue(settings, made)
             if code:
@@ -170,7 +169,7 @@ def _triage(settings, args) -> int:
         if code:
             return code
     if args.json:
-        print(json.dumps(proposal.as_dict(), ensure_ascii=False, indent=2))
+        write_json(proposal.as_dict())
         return EXIT_OK
     _print_proposal(proposal, engine)
     return EXIT_OK
@@ -198,10 +197,9 @@ def _enqueue(settings, made) -> int:
 
 
 def _print_proposal(p, engine) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     conf = "—" if p.confidence is None else f"{p.confidence:.2f}"
     head = Text()
     head.append(f"{p.alertname}", style="bold")
@@ -253,7 +251,7 @@ def _eval(settings, args) -> int:
     # The first JSON shape had the flow's figures at the top level; they stay there.
     result = {**result["flow"], **result, "split": split or "all", "errors": errors}
     if args.json:
-        print(json.dumps(result, indent=2))
+        write_json(result)
         return EXIT_FAILED if errors else EXIT_OK
     _print_eval(result, settings)
     for e in errors:
@@ -266,10 +264,9 @@ def _fig(value, fmt: str = ".3f") -> str:
 
 
 def _print_eval(result: dict, settings) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     flow = result["flow"]
     model = result["model_version"] or "none"
     console.print(f"{result['n']} alerts ({result['split']}), model {model}"
@@ -311,4 +308,4 @@ def _print_eval(result: dict, settings) -> None:
         if round(t["threshold"] * 20) % 2 == 0 or t["threshold"] >= 0.8:
             cov.add_row(f"{t['threshold']:.2f}", f"{t['coverage']:.1%}", _fig(t["accuracy"]))
     console.print(cov)
-    console.print(f"methods: " + ", ".join(f"{k} {v}" for k, v in sorted(flow["methods"].items())))
+    console.print("methods: " + ", ".join(f"{k} {v}" for k, v in sorted(flow["methods"].items())))

@@ -1,12 +1,20 @@
-"""Health of an outside source as the header and ``doctor`` report it."""
+"""Health of an outside source as the header and ``doctor`` report it.
+
+A health is recorded when a call ends, but read whenever the screen is drawn: a call that
+has not ended yet (a server dribbling its answer, until the call's deadline) must not leave
+"ok" on screen. So :meth:`SourceHealth.at` ages it: an answer older than the source's
+``stale_after_s`` is shown as stale, then as down once a failure has been recorded after
+it. Reasons never carry the credentials of an address (:func:`~sreconsole.domain.text.redact_url`).
+"""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sreconsole.domain.alerts import format_age
+from sreconsole.domain.text import redact_url
 
 
 class HealthState(enum.Enum):
@@ -25,9 +33,33 @@ class SourceHealth:
     last_ok: datetime | None = None
     since: datetime | None = None
     reason: str = ""
+    stale_after_s: float = 0.0
+    """How old the last answer may get before it is shown as stale (0: never aged)."""
+
+    def at(self, now: datetime) -> SourceHealth:
+        """The state as of ``now``: ok with an answer older than ``stale_after_s`` is stale
+        (nothing has come back since), stale that old is down."""
+        if not self.stale_after_s or self.last_ok is None:
+            return self
+        age = (now - self.last_ok).total_seconds()
+        if age <= self.stale_after_s:
+            return self
+        if self.state is HealthState.OK:
+            return replace(self, state=HealthState.STALE, reason=f"no answer for {format_age(age)}")
+        if self.state is HealthState.STALE:
+            return replace(self, state=HealthState.DOWN)
+        return self
 
     def describe(self, now: datetime) -> str:
         """One short phrase: ``ok 3s``, ``stale since 2m``, ``down: connection refused``."""
+        if self.stale_after_s:
+            aged = self.at(now)
+            if aged is not self:
+                return aged.describe_as_is(now)
+        return self.describe_as_is(now)
+
+    def describe_as_is(self, now: datetime) -> str:
+        """:meth:`describe` without ageing (the state as recorded)."""
         if self.state is HealthState.OK:
             age = format_age((now - self.last_ok).total_seconds()) if self.last_ok else ""
             return f"ok {age}".strip()
@@ -40,8 +72,8 @@ class SourceHealth:
         return "off"
 
 
-def after_success(name: str, now: datetime) -> SourceHealth:
-    return SourceHealth(name, HealthState.OK, last_ok=now, since=now)
+def after_success(name: str, now: datetime, stale_after_s: float = 0.0) -> SourceHealth:
+    return SourceHealth(name, HealthState.OK, last_ok=now, since=now, stale_after_s=stale_after_s)
 
 
 def after_failure(
@@ -50,6 +82,7 @@ def after_failure(
     """A failed call: stale while the last success is recent, down after that."""
     last_ok = previous.last_ok if previous else None
     since = previous.since if previous and previous.state is not HealthState.OK else now
+    reason = redact_url(reason)
     if last_ok is not None and (now - last_ok).total_seconds() < stale_after_s:
-        return SourceHealth(name, HealthState.STALE, last_ok=last_ok, since=since, reason=reason)
-    return SourceHealth(name, HealthState.DOWN, last_ok=last_ok, since=since, reason=reason)
+        return SourceHealth(name, HealthState.STALE, last_ok=last_ok, since=since, reason=reason, stale_after_s=stale_after_s)
+    return SourceHealth(name, HealthState.DOWN, last_ok=last_ok, since=since, reason=reason, stale_after_s=stale_after_s)

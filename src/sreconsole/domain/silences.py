@@ -78,18 +78,19 @@ def muted_alerts(matchers: Iterable[Matcher], alerts: Iterable[Alert]) -> list[A
     return [a for a in alerts if a.state is not AlertState.RESOLVED and all(m.matches(a.labels) for m in ms)]
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_DURATION = re.compile(r"^\s*(?:(\d{1,12})\s*d)?\s*(?:(\d{1,12})\s*h)?\s*(?:(\d{1,12})\s*m)?\s*(?:(\d{1,12})\s*s)?\s*$")
 
 
-def parse_duration(text: str) -> timedelta:
-    """``2h``, ``30m``, ``1d12h``, ``90s`` → timedelta. Raises ValueError with a clear message."""
+def parse_duration(text: str, longest: timedelta = timedelta(days=365), too_long: str = "use a config change, not a silence") -> timedelta:
+    """``2h``, ``30m``, ``1d12h``, ``90s`` → timedelta. Raises ValueError with a clear message
+    (also for a number of days no timedelta can hold: ``99999999999d``)."""
     m = _DURATION.match(text or "")
     if not m or not any(m.groups()):
         raise ValueError(f"duration {text!r}: use forms like 30m, 2h, 1d12h")
     d, h, mi, s = (int(x) if x else 0 for x in m.groups())
-    delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
-    if delta <= timedelta(0):
+    seconds = d * 86400 + h * 3600 + mi * 60 + s  # in whole numbers first: timedelta() overflows
+    if seconds <= 0:
         raise ValueError("duration must be positive")
-    if delta > timedelta(days=365):
-        raise ValueError("duration longer than a year: use a config change, not a silence")
-    return delta
+    if seconds > longest.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than {longest.days} days: {too_long}")
+    return timedelta(seconds=seconds)

@@ -81,3 +81,43 @@ def clean(value: object, max_len: int | None = 500, *, single_line: bool = True)
     if max_len is not None and len(text) > max_len:
         text = text[: max(max_len - 1, 0)] + ELLIPSIS
     return text
+
+
+# -- secrets in addresses ------------------------------------------------------------------
+
+REDACTED = "********"
+"""What a secret is shown as, wherever it would have appeared."""
+
+# ``scheme://userinfo@`` anywhere in a text: the userinfo (user, password, token) goes.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s\"'<>]*)@")
+# ``?token=…`` and the like: query parameters whose name says they carry a credential.
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;](?:[A-Za-z0-9_.-]*[_.-])?(?:password|passwd|pwd|pass|token|secret|api[_-]?key|apikey|key|auth|"
+    r"signature|sig|credential|credentials|access[_-]?key)=)(?P<value>[^&#\s\"'<>]*)",
+    re.IGNORECASE,
+)
+
+
+def redact_url(text: object) -> str:
+    """``text`` with every credential an address can carry replaced by ``********``: the
+    userinfo of each ``scheme://user:password@host`` in it, and the value of query parameters
+    named like a credential (``?token=…``, ``&api_key=…``). The host, port and path stay, so
+    an operator can still tell which server is meant.
+
+    It is the one function every setting, health line, ``doctor`` row and error message that
+    may hold an address goes through before it is shown, printed or stored; it works on any
+    text, so a library's error message that quotes the URL is covered too."""
+    s = to_str(text)
+    if "@" in s:
+        s = _USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@" if m["userinfo"] else m[0], s)
+    if "=" in s:
+        s = _SECRET_PARAM.sub(lambda m: f"{m['name']}{REDACTED}" if m["value"] else m[0], s)
+    return s
+
+
+def url_host(url: str) -> str:
+    """``host:port`` of an address, without its scheme, userinfo or path (the header's name
+    for an environment nobody named)."""
+    rest = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", to_str(url))
+    rest = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return rest.rsplit("@", 1)[-1]

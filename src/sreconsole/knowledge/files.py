@@ -4,6 +4,13 @@ A knowledge directory on a bastion host collects whatever people drop there: ima
 PDFs, editor backups, a 50 MB log, a symlink that points at itself, a file someone else
 owns. None of that may stop an index run or corrupt the index; each is skipped and named
 in the summary with the reason.
+
+A symlink that leads out of the folder being indexed (``notes.md -> ~/.kube/config``) is
+skipped too, with that reason: whoever can write into a shared runbook folder must not be
+able to make ``kb search`` and Bruno serve the indexing user's private files. Links that
+stay inside the folder are followed. ``knowledge.follow_external_links = true`` is the
+explicit opt-in to follow the others; a path named on the command line (or in
+``knowledge.paths``) is always read, since the operator named it.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ class Candidate:
     root: Path
     size: int
     mtime_ns: int
+    explicit: bool = False
+    """Named on the command line or in knowledge.paths: read wherever it leads."""
 
 
 class UnreadableFile(Exception):
@@ -77,10 +86,28 @@ def name_is_utf8(path: str | Path) -> bool:
     return True
 
 
-def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Candidate], list[Skipped], list[str]]:
+def outside(path: Path, root: Path) -> str:
+    """Where ``path`` really leads when that is outside ``root`` (both resolved through
+    every symlink), else ``""``."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return ""
+    return real
+
+
+def external_link_reason(target: str, root: Path) -> str:
+    return (f"symlink to {_shown(Path(target))}, outside the indexed folder {_shown(root)} "
+            "(set knowledge.follow_external_links = true to index it)")
+
+
+def discover(
+    paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES, *, follow_external_links: bool = False
+) -> tuple[list[Candidate], list[Skipped], list[str]]:
     """Files under ``paths`` worth reading, files skipped with a reason, and the files
-    ignored for their extension (not a document type), as printable paths. A path named
-    explicitly is read whatever its extension."""
+    ignored for their extension (not a document type), as printable paths. A path named explicitly is
+    read whatever its extension, and wherever it leads; under a directory, a symlink leading
+    out of it is skipped unless ``follow_external_links``."""
     found: dict[Path, Candidate] = {}
     skipped: list[Skipped] = []
     ignored: list[str] = []
@@ -94,7 +121,7 @@ def discover(paths: list[str | Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[
         if not os.path.isdir(root):
             _consider(root, root.parent, st, True, max_bytes, found, skipped)
             continue
-        for file_path, problem in _walk(root):
+        for file_path, problem in _walk(root, follow_external_links):
             if problem:
                 skipped.append(Skipped(_shown(file_path), problem))
                 continue
@@ -122,12 +149,13 @@ def _consider(path: Path, root: Path, st: os.stat_result, explicit: bool, max_by
     elif not name_is_utf8(path):
         skipped.append(Skipped(_shown(path), "file name is not valid UTF-8"))
     elif path not in found:
-        found[path] = Candidate(path, root, st.st_size, st.st_mtime_ns)
+        found[path] = Candidate(path, root, st.st_size, st.st_mtime_ns, explicit)
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str]]:
+def _walk(root: Path, follow_external_links: bool = False) -> Iterator[tuple[Path, str]]:
     """Depth-first, following directory symlinks but never into a directory already seen
-    (that is how a symlink loop shows up). Hidden directories (.git, .venv) are skipped."""
+    (that is how a symlink loop shows up), nor, unless ``follow_external_links``, through a
+    symlink that leads out of ``root``. Hidden directories (.git, .venv) are skipped."""
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -160,6 +188,11 @@ def _walk(root: Path) -> Iterator[tuple[Path, str]]:
             except OSError as exc:
                 yield path, "symlink loop" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
                 continue
+            if not follow_external_links and entry.is_symlink():
+                target = outside(path, root)
+                if target:
+                    yield path, external_link_reason(target, root)
+                    continue
             if is_dir:
                 subdirs.append(path)
             else:

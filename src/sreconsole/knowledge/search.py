@@ -34,7 +34,7 @@ import numpy as np
 from sreconsole.knowledge.embedder import MAX_QUERY_CHARS, Embedder
 from sreconsole.knowledge.incidents import RECENT, SimilarIncident, explained, incident_query, label_bonus
 from sreconsole.knowledge.snapshot import Snapshot, load_snapshot
-from sreconsole.knowledge.store_file import StoreError, connect, key_for, read_meta
+from sreconsole.knowledge.store_file import StoreError, key_for, read_meta, reading
 from sreconsole.knowledge.textindex import MAX_QUERY_TERMS, Tokenizer, clean_text, rrf, top_k
 
 MODES = ("hybrid", "bm25", "vector")
@@ -298,23 +298,17 @@ class KnowledgeBase:
 
     def runbook_sections(self, alertname: str) -> list[RunbookPassage]:
         """Alert-keyed parts from the structured runbooks, in file order."""
-        con = connect(self.path, read_only=True)
-        try:
+        with reading(self.path) as con:
             rows = con.execute(
                 "SELECT path, alertname, format, part, start_line, end_line, text FROM sections "
                 "WHERE lower(alertname) = lower(?) ORDER BY path, start_line",
                 [alertname],
             ).fetchall()
-        finally:
-            con.close()
         return [RunbookPassage(*r) for r in rows]
 
     def all_sections(self) -> list[RunbookPassage]:
-        con = connect(self.path, read_only=True)
-        try:
+        with reading(self.path) as con:
             rows = con.execute("SELECT path, alertname, format, part, start_line, end_line, text FROM sections ORDER BY path, start_line").fetchall()
-        finally:
-            con.close()
         return [RunbookPassage(*r) for r in rows]
 
     def similar_incidents(self, alertname: str, labels: Mapping[str, str], summary: str = "", k: int = 3, now: datetime | None = None) -> list[SimilarIncident]:
@@ -347,8 +341,7 @@ class KnowledgeBase:
     # -- stats -------------------------------------------------------------------------
 
     def stats(self) -> dict:
-        con = connect(self.path, read_only=True)
-        try:
+        with reading(self.path) as con:
             meta = read_meta(con)
             one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
             kinds = dict(con.execute("SELECT kind, count(*) FROM documents GROUP BY kind ORDER BY kind").fetchall())
@@ -374,8 +367,6 @@ class KnowledgeBase:
                 "vector_search": "ivf" if one("SELECT count(*) FROM ivf_centroids") else "exact",
                 "roots": roots,
             }
-        finally:
-            con.close()
         out["staging_left_by_interrupted_run"] = Path(str(self.path) + ".staging").exists()
         return out
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sreconsole.knowledge.store_file import StoreError, connect, load_vectors, read_meta
+from sreconsole.knowledge.store_file import StoreError, load_vectors, read_meta, reading
 from sreconsole.knowledge.textindex import Postings
 
 
@@ -42,8 +42,7 @@ class Snapshot:
 def load_snapshot(path: Path, model_id: str) -> Snapshot:
     """Everything search needs, read from the live file through one read-only connection
     that is closed before returning (so no reader holds a lock a writer could trip over)."""
-    con = connect(path, read_only=True)
-    try:
+    with reading(path) as con:
         meta = read_meta(con)
         if meta.get("model_id") != model_id:
             raise StoreError(
@@ -103,5 +102,3 @@ def load_snapshot(path: Path, model_id: str) -> Snapshot:
             meta=meta,
             incidents=incidents,
         )
-    finally:
-        con.close()

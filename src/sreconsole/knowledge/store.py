@@ -39,13 +39,25 @@ import numpy as np
 
 from sreconsole.knowledge.chunking import DEFAULT_CHUNK_WORDS, Chunk, alert_sections, chunk_markdown, chunk_text
 from sreconsole.knowledge.embedder import Embedder
-from sreconsole.knowledge.files import MARKDOWN_SUFFIXES, Candidate, Skipped, UnreadableFile, discover, name_is_utf8, read_text
+from sreconsole.knowledge.files import (
+    MARKDOWN_SUFFIXES,
+    Candidate,
+    Skipped,
+    UnreadableFile,
+    discover,
+    external_link_reason,
+    name_is_utf8,
+    outside,
+    read_text,
+)
 from sreconsole.knowledge.incidents import IncidentRecord
 from sreconsole.knowledge.ivf import IVF_MIN_CHUNKS, kmeans_lists, rebuild_ivf
 from sreconsole.knowledge.store_file import (
     SCHEMA_VERSION,
     StoreBusy,
+    StoreCorrupt,
     StoreError,
+    as_store_error,
     connect,
     create_schema,
     default_store_path,
@@ -68,6 +80,7 @@ __all__ = [
     "IndexSummary",
     "Progress",
     "StoreBusy",
+    "StoreCorrupt",
     "StoreError",
     "Writer",
     "default_store_path",
@@ -99,6 +112,8 @@ class IndexSummary:
     skipped: list[Skipped] = field(default_factory=list)
     resumed: bool = False
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    """What a rebuild did with the previous store (moved aside, what it recovered)."""
 
     def as_dict(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "skipped"}
@@ -113,10 +128,25 @@ Progress = Callable[[str, int, int], None]
 class Writer:
     """The one process allowed to change the store (see the module docstring)."""
 
-    def __init__(self, path: Path, embedder: Embedder, chunk_words: int = DEFAULT_CHUNK_WORDS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        embedder: Embedder,
+        chunk_words: int = DEFAULT_CHUNK_WORDS,
+        *,
+        follow_external_links: bool = False,
+        rebuild: bool = False,
+    ) -> None:
         self.path = Path(path)
+        self.rebuild = rebuild
+        """Start from an empty store (``kb index --rebuild``; see :mod:`~sreconsole.knowledge.rebuild`)."""
+        self.notes: list[str] = []
+        """What the rebuild did, for the summary."""
         self.embedder = embedder
         self.chunk_words = chunk_words
+        self.follow_external_links = follow_external_links
+        """``knowledge.follow_external_links``: index files that symlinks lead to outside
+        the indexed folders (see :mod:`~sreconsole.knowledge.files`)."""
         self.staging = self.path.with_name(self.path.name + ".staging")
         self.lock = WriteLock(self.path)
         self.con = None
@@ -138,6 +168,8 @@ class Writer:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        import duckdb
+
         try:
             if exc_type is None:
                 self._publish()
@@ -147,8 +179,18 @@ class Writer:
                 self.con = None
         finally:
             self.lock.release()
+        if isinstance(exc, duckdb.Error):
+            # A damaged block met half-way through (the copy of a corrupt live file opens
+            # and fails later): never resume from it, and say what to do.
+            error = as_store_error(self.path, exc)
+            if isinstance(error, StoreCorrupt):
+                self._discard_staging()
+            raise error from exc
 
     def _open_staging(self) -> None:
+        if self.rebuild:
+            self._open_empty()
+            return
         if self.staging.exists():
             try:
                 self.con = connect(self.staging)
@@ -158,7 +200,11 @@ class Writer:
         if self.con is None:
             if self.path.exists():
                 shutil.copyfile(self.path, self.staging)
-            self.con = connect(self.staging)
+            try:
+                self.con = connect(self.staging)
+            except StoreCorrupt as exc:
+                self._discard_staging()
+                raise StoreCorrupt(self.path, exc.detail) from None
         meta = read_meta(self.con) if has_table(self.con, "meta") else {}
         if meta:
             if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
@@ -166,14 +212,45 @@ class Writer:
             if meta.get("model_id") != self.embedder.model_id:
                 raise StoreError(
                     f"{self.path} holds vectors from model {meta.get('model_id')!r}, settings name {self.embedder.model_id!r}; "
-                    "index into another store (knowledge.store) or delete this one to rebuild"
+                    "index into another store (knowledge.store) or rebuild this one (`sreconsole kb index --rebuild`)"
                 )
         else:
-            create_schema(self.con, self.embedder.dim)
-            self.con.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?), ('model_id', ?), ('dim', ?), ('generation', '0'), ('chunk_words', ?)",
-                [str(SCHEMA_VERSION), self.embedder.model_id, str(self.embedder.dim), str(self.chunk_words)],
-            )
+            self._create()
+
+    def _create(self) -> None:
+        create_schema(self.con, self.embedder.dim)
+        self.con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?), ('model_id', ?), ('dim', ?), ('generation', '0'), ('chunk_words', ?)",
+            [str(SCHEMA_VERSION), self.embedder.model_id, str(self.embedder.dim), str(self.chunk_words)],
+        )
+
+    def _open_empty(self) -> None:
+        """A rebuild: an empty staging store, with the incidents and the embedding cache
+        the previous file can still give; a damaged previous file is moved aside."""
+        from sreconsole.knowledge import rebuild
+
+        self._discard_staging()
+        old = rebuild.inspect(self.path) if self.path.exists() else None
+        self.con = connect(self.staging)
+        self._create()
+        if old is None:
+            return
+        if not old.readable:
+            aside = rebuild.move_aside(self.path)
+            self.notes.append(f"the store was corrupt ({old.problem}): moved it aside to {aside}")
+            source = aside
+        else:
+            source = self.path
+        if old.readable and old.model_id == self.embedder.model_id:
+            try:
+                rebuild.copy_embeddings(self.con, source)
+            except Exception:  # noqa: BLE001 - the cache is a speed-up; without it the model embeds again
+                pass
+        if old.incidents:
+            self.add_incidents(old.incidents)
+            self.notes.append(f"carried {len(old.incidents)} incidents over from the previous store")
+        if old.incidents_lost:
+            self.notes.append("the previous store's incident history could not be read; the review audit trail still has every executed action")
 
     def _discard_staging(self) -> None:
         for suffix in ("", ".wal"):
@@ -205,8 +282,8 @@ class Writer:
         (re)chunked and embedded, unchanged ones cost a ``stat``, vanished ones leave."""
         started = time.perf_counter()
         con = self.con
-        summary = IndexSummary(resumed=self.resumed)
-        candidates, skipped, summary.ignored_paths = discover(list(paths))
+        summary = IndexSummary(resumed=self.resumed, notes=list(self.notes))
+        candidates, skipped, summary.ignored_paths = discover(list(paths), follow_external_links=self.follow_external_links)
         summary.ignored = len(summary.ignored_paths)
         summary.skipped.extend(skipped)
         # A root whose own name is not UTF-8 cannot be a row (discover already skipped each
@@ -250,6 +327,11 @@ class Writer:
         batch_chunks = 0
         for n, (cand, old_id) in enumerate(todo, 1):
             try:
+                # Checked again as the file is read: a link may have been pointed elsewhere
+                # since it was found.
+                target = "" if self.follow_external_links or cand.explicit else outside(cand.path, cand.root)
+                if target:
+                    raise UnreadableFile(external_link_reason(target, cand.root))
                 text, sha = read_text(cand.path)
             except UnreadableFile as exc:
                 summary.skipped.append(Skipped(str(cand.path), str(exc)))

@@ -8,6 +8,10 @@ The writer (:mod:`sreconsole.knowledge.store`) and the readers
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,55 @@ class StoreError(RuntimeError):
 
 class StoreBusy(StoreError):
     """Another process is writing the store."""
+
+
+class StoreCorrupt(StoreError):
+    """The file is not a readable DuckDB database any more (a bad block, a truncated or
+    overwritten file). ``sreconsole kb index --rebuild`` moves it aside and builds anew."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path = Path(path)
+        self.detail = detail
+        super().__init__(f"knowledge base is corrupt: run `sreconsole kb index --rebuild` ({self.path}: {detail})")
+
+
+# DuckDB's words for "another process holds this file" (``Could not set lock on file "…":
+# Conflicting lock is held in … (PID n)``) and for a damaged file. A bare "lock" is not
+# enough: a corrupt block is reported "in block at location 8192".
+_LOCKED = re.compile(r"could not set lock|conflicting lock", re.IGNORECASE)
+_CORRUPT = re.compile(
+    r"corrupt|checksum|not a valid duckdb database|could not read enough bytes|invalid magic|"
+    r"failed to read database header|serializ|database file.*(?:truncated|too small)",
+    re.IGNORECASE,
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:240]
+
+
+def as_store_error(path: Path, exc: BaseException) -> StoreError:
+    """A DuckDB error on ``path`` as the operator must read it: busy, corrupt, or why not."""
+    import duckdb
+
+    text = str(exc)
+    if _LOCKED.search(text):
+        return StoreBusy(f"{path} is locked by another process: {_first_line(exc)}")
+    if _CORRUPT.search(text) or isinstance(exc, duckdb.InternalException | duckdb.SerializationException | duckdb.FatalException):
+        return StoreCorrupt(path, _first_line(exc))
+    return StoreError(f"cannot use {path}: {_first_line(exc)}")
+
+
+def corrupt_name(path: Path, now: datetime | None = None) -> Path:
+    """Where a corrupt store is kept: ``knowledge.duckdb.corrupt-20261201T180000Z``."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    return target
 
 
 def key_for(model_id: str, text: str) -> str:
@@ -40,14 +93,30 @@ def default_store_path(data_dir: Path) -> Path:
 
 
 def connect(path: Path, read_only: bool = False):
+    """Open the store; :class:`StoreBusy` when another process holds it,
+    :class:`StoreCorrupt` when it is damaged, :class:`StoreError` for anything else."""
     import duckdb
 
     try:
         return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreBusy(f"{path} is locked by another process: {exc}") from exc
-        raise StoreError(f"cannot open {path}: {exc}") from exc
+    except duckdb.Error as exc:
+        raise as_store_error(path, exc) from exc
+
+
+@contextmanager
+def reading(path: Path) -> Iterator:
+    """A read-only connection, closed afterwards. A damaged file may open and fail on the
+    first query that touches a bad block: every DuckDB error inside becomes a
+    :class:`StoreError` too (corrupt, busy or why)."""
+    import duckdb
+
+    con = connect(path, read_only=True)
+    try:
+        yield con
+    except duckdb.Error as exc:
+        raise as_store_error(path, exc) from exc
+    finally:
+        con.close()
 
 
 def create_schema(con, dim: int) -> None:

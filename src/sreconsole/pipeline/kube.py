@@ -10,7 +10,8 @@ runner decides when to make them.
   a label value, a resource quantity or a plain image reference raises :class:`ValueError`
   naming the setting, and no request is made.
 * **No secret in plain env.** A setting whose name looks secret (``..._SECRET_KEY``,
-  ``..._BEARER_TOKEN``, ``..._PASSWORD``) reaches the pod only as a ``secretKeyRef`` into
+  ``..._BEARER_TOKEN``, ``..._PASSWORD``), or whose value is an address carrying credentials
+  (``http://user:pass@host``), reaches the pod only as a ``secretKeyRef`` into
   the Secret the operator names; without one the manifest is refused. The Job object is
   readable by anyone who may ``get jobs`` in the namespace; a Secret has its own RBAC.
 * **One pod, never retried** (``backoffLimit: 0``): the worker resumes a run itself, and a
@@ -33,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sreconsole.domain.text import clean
+from sreconsole.domain.text import clean, redact_url
 from sreconsole.sources.kube_errors import api_error_line, connection_error_line
 
 JOB_PREFIX = "sreconsole-train-"
@@ -331,7 +332,7 @@ def _container_env(env: Mapping[str, str], secret_name: str) -> list[dict]:
             continue
         if not _ENV_NAME.fullmatch(key):
             raise ValueError(f"setting {clean(key, 80)!r} is not a valid environment variable name")
-        if is_secret_env(key):
+        if is_secret_env(key) or redact_url(str(env[key])) != str(env[key]):  # or an address with credentials
             secret.append(key)
         else:
             plain[key] = str(env[key])

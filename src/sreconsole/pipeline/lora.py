@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sreconsole.domain.text import redact_url
 from sreconsole.pipeline.steps import (
     StepContext,
     StepFailed,
@@ -496,27 +497,28 @@ def import_lora_ollama(ctx: StepContext) -> StepResult:
 
     gguf, digest = Path(exported["gguf"]), "sha256:" + exported["sha256"]
     name = ollama_model_name(ctx)
+    shown = redact_url(url)  # what the run's log and outputs say: never the credentials
     timeout = httpx.Timeout(10.0, read=600.0)
     try:
         head = httpx.head(f"{url.rstrip('/')}/api/blobs/{digest}", timeout=timeout)
         uploaded = False
         if head.status_code == 404:
-            ctx.progress(None, f"uploading {gguf.stat().st_size} bytes to {url}")
+            ctx.progress(None, f"uploading {gguf.stat().st_size} bytes to {shown}")
             client = ollama.Client(host=url, timeout=timeout)
             got = client.create_blob(gguf)
             if got != digest:
-                raise StepFailed(f"Ollama at {url}: blob digest {got} != {digest}")
+                raise StepFailed(f"Ollama at {shown}: blob digest {got} != {digest}")
             uploaded = True
         elif head.status_code != 200:
-            raise StepFailed(f"Ollama at {url}: HEAD /api/blobs answered {head.status_code}")
+            raise StepFailed(f"Ollama at {shown}: HEAD /api/blobs answered {head.status_code}")
         else:
             client = ollama.Client(host=url, timeout=timeout)
         client.create(model=name, files={"model.gguf": digest}, system=SYSTEM_PROMPT, template=OLLAMA_TEMPLATE,
                       parameters={"temperature": 0, "stop": [EOS]})
     except (httpx.HTTPError, ollama.ResponseError, ConnectionError) as exc:
-        raise StepFailed(f"Ollama at {url}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-    return StepResult("done", f"{name} created in Ollama at {url} ({'uploaded' if uploaded else 'blob already there'})",
-                      {"ollama_model": name, "digest": digest, "uploaded": uploaded, "url": url})
+        raise StepFailed(redact_url(f"Ollama at {shown}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")) from exc
+    return StepResult("done", f"{name} created in Ollama at {shown} ({'uploaded' if uploaded else 'blob already there'})",
+                      {"ollama_model": name, "digest": digest, "uploaded": uploaded, "url": shown})
 
 
 LORA_STEPS: dict[str, Callable[[StepContext], StepResult]] = {

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sreconsole.config import Settings
+from sreconsole.domain.text import redact_url
 from sreconsole.pipeline.runs import Run
 
 EXPERIMENT = "sreconsole-trm"
@@ -270,7 +271,7 @@ def mlflow_uri(settings: Settings) -> tuple[str, str]:
     """(tracking URI, backend description): the configured server or the local store."""
     if settings.mlflow.tracking_uri:
         uri = settings.mlflow.tracking_uri
-        return uri, ("local store" if uri.startswith(("sqlite:", "file:")) or "://" not in uri else "server") + f" {uri}"
+        return uri, ("local store" if uri.startswith(("sqlite:", "file:")) or "://" not in uri else "server") + f" {redact_url(uri)}"
     db = settings.data_path / "mlflow" / "mlflow.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{db}", f"local store {db}"
@@ -327,10 +328,10 @@ def log_to_mlflow(
                 raise
         mv = client.create_model_version(registered_model, f"{run.info.artifact_uri}/{artifact_path}", run_id=rid, tags={"version": version})
     except mlflow.exceptions.MlflowException as exc:
-        raise StepFailed(f"MLflow ({backend}): {str(exc).splitlines()[0]}") from exc
+        raise StepFailed(redact_url(f"MLflow ({backend}): {str(exc).splitlines()[0]}")) from exc
     return StepResult("done", f"MLflow run {rid[:8]}, model {registered_model} v{mv.version} ({backend})",
                       {"mlflow_run_id": rid, "registered_model": registered_model, "registered_version": str(mv.version),
-                       "backend": backend, "tracking_uri": uri})
+                       "backend": backend, "tracking_uri": redact_url(uri)})
 
 
 def register_mlflow(ctx: StepContext) -> StepResult:

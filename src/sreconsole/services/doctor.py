@@ -79,9 +79,11 @@ def _check_kubernetes(settings: Settings) -> Check:
     if not path.is_file():
         return Check("kubernetes", False, f"kubeconfig {path} not found")
     try:
-        from kubernetes import client, config  # heavy: only when kubernetes is configured
+        from kubernetes import client  # heavy: only when kubernetes is configured
 
-        api = config.new_client_from_config(config_file=str(path), context=k.context or None)
+        from sreconsole.sources.kube_client import make_api_client
+
+        api = make_api_client(str(path), k.context, timeout_s=k.timeout_s)  # the executor's client: same deadline
         version = client.VersionApi(api).get_code(_request_timeout=k.timeout_s)
     except Exception as exc:  # the client raises many types; doctor reports, never crashes
         reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
@@ -153,6 +155,15 @@ def _check_chat_generator(settings: Settings) -> Check:
 
 
 def run_checks(settings: Settings) -> list[Check]:
+    """Every check, each detail without the credentials an address may carry."""
+    from dataclasses import replace
+
+    from sreconsole.domain.text import redact_url
+
+    return [replace(c, detail=redact_url(c.detail)) for c in _all_checks(settings)]
+
+
+def _all_checks(settings: Settings) -> list[Check]:
     from sreconsole.sources.probes import check_all, probes_for
 
     checks: list[Check] = []

@@ -200,7 +200,8 @@ def ensure_demo_store(settings: Settings, now: datetime, progress=None):
             if not _docs_changed(path, demo_knowledge_dir()):
                 return None
     try:
-        with Writer(path, make_embedder(settings), settings.knowledge.chunk_words) as w:
+        with Writer(path, make_embedder(settings), settings.knowledge.chunk_words,
+                    follow_external_links=settings.knowledge.follow_external_links) as w:
             summary = w.index(index_paths(settings), progress=progress)
             have = w.con.execute("SELECT count(*) FROM incidents WHERE incident_id LIKE 'demo-%'").fetchone()[0]
             if not have:
@@ -213,12 +214,9 @@ def ensure_demo_store(settings: Settings, now: datetime, progress=None):
 def _docs_changed(store: Path, root: Path) -> bool:
     """Cheap check that no bundled file changed since it was indexed (size and mtime)."""
     from sreconsole.knowledge.files import discover
-    from sreconsole.knowledge.store import _connect
+    from sreconsole.knowledge.store_file import reading
 
-    con = _connect(store, read_only=True)
-    try:
+    with reading(store) as con:
         known = {p: (s, m) for p, s, m in con.execute("SELECT path, size, mtime_ns FROM documents WHERE root = ?", [str(root)]).fetchall()}
-    finally:
-        con.close()
     found, _, _ = discover([root])
     return {str(c.path): (c.size, c.mtime_ns) for c in found} != known

@@ -19,7 +19,7 @@ from sreconsole.domain.matchers import Matcher
 from sreconsole.domain.silences import Silence, parse_silence
 from sreconsole.domain.text import to_str
 from sreconsole.sources.base import SourceError, TracksHealth
-from sreconsole.sources.http import auth_headers, describe_error, get_json
+from sreconsole.sources.http import auth_headers, describe_error, get_json, within
 
 
 _SILENCE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -83,6 +83,8 @@ class AlertmanagerSource(TracksHealth):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        """The total deadline of one request (see :mod:`sreconsole.sources.http`)."""
         self.retries = retries
         self.stale_after_s = stale_after_s
         self.clock = clock
@@ -102,6 +104,7 @@ class AlertmanagerSource(TracksHealth):
                 f"{self.url}/api/v2/alerts",
                 params={"active": "true", "silenced": "true", "inhibited": "true", "unprocessed": "true"},
                 retries=self.retries,
+                deadline_s=self.timeout_s,
             )
             if not isinstance(data, list):
                 raise SourceError(f"unexpected answer: a JSON {type(data).__name__}, not a list of alerts")
@@ -122,6 +125,7 @@ class AlertmanagerSource(TracksHealth):
                 f"{self.url}/api/v2/alerts/groups",
                 params={"active": "true", "silenced": "true", "inhibited": "true"},
                 retries=self.retries,
+                deadline_s=self.timeout_s,
             )
             if not isinstance(data, list):
                 raise SourceError(f"unexpected answer: a JSON {type(data).__name__}, not a list of groups")
@@ -167,7 +171,7 @@ class AlertmanagerSource(TracksHealth):
     # -- silences -----------------------------------------------------------------
 
     async def list_silences(self) -> list[Silence]:
-        data = await get_json(self._client, f"{self.url}/api/v2/silences", retries=self.retries)
+        data = await get_json(self._client, f"{self.url}/api/v2/silences", retries=self.retries, deadline_s=self.timeout_s)
         if not isinstance(data, list):
             raise SourceError("unexpected answer to /api/v2/silences")
         return [s for s in (parse_silence(item) for item in data) if s is not None]
@@ -185,7 +189,7 @@ class AlertmanagerSource(TracksHealth):
             "comment": comment,
         }
         try:
-            response = await self._client.post(f"{self.url}/api/v2/silences", json=body)
+            response = await within(self._client.post(f"{self.url}/api/v2/silences", json=body), self.timeout_s)
         except httpx.HTTPError as exc:
             raise SourceError(f"silence not confirmed: {describe_error(exc)}") from None
         if response.status_code != 200:
@@ -200,7 +204,7 @@ class AlertmanagerSource(TracksHealth):
         if not _SILENCE_ID.fullmatch(silence_id):
             raise SourceError(f"not a silence id: {silence_id[:60]!r}")
         try:
-            response = await self._client.delete(f"{self.url}/api/v2/silence/{silence_id}")
+            response = await within(self._client.delete(f"{self.url}/api/v2/silence/{silence_id}"), self.timeout_s)
         except httpx.HTTPError as exc:
             raise SourceError(f"expire not confirmed: {describe_error(exc)}") from None
         if response.status_code != 200:

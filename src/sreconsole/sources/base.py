@@ -33,7 +33,7 @@ class TracksHealth:
         return self._health
 
     def _answered(self) -> None:
-        self._health = after_success(self.name, self.clock())
+        self._health = after_success(self.name, self.clock(), self.stale_after_s)
 
     def _failed(self, reason: str) -> None:
         self._health = after_failure(self._health, self.name, self.clock(), reason, self.stale_after_s)

@@ -1,4 +1,12 @@
-"""Shared HTTP behaviour for outside sources: timeouts, retries with backoff, readable errors.
+"""Shared HTTP behaviour for outside sources: deadlines, retries with backoff, readable errors.
+
+**Every call has a total deadline.** httpx's timeouts are per operation (connect, each
+read): a server that sends one byte every two seconds never trips a 5 s read timeout and
+holds a call for as long as it likes. So each call is also bounded as a whole with
+:func:`within` (``asyncio.wait_for``): connecting, sending and reading the whole answer
+must fit in the source's ``timeout_s``, or the call fails as "timed out" and the source's
+health says so. With retries, a call lasts at most ``(retries + 1) * timeout_s`` plus the
+backoff.
 
 httpx is imported here, lazily from the sources that need it, so the demo never pays for it.
 """
@@ -12,7 +20,21 @@ from typing import Any
 import httpx
 import orjson
 
+from sreconsole.domain.text import redact_url
 from sreconsole.sources.base import SourceError
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """The whole call (connect, send, every byte of the answer) did not fit its deadline."""
+
+
+async def within(awaitable, seconds: float):
+    """``await awaitable``, or :class:`DeadlineExceeded` once ``seconds`` have passed (the
+    request is cancelled and its connection closed)."""
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise DeadlineExceeded(f"no complete answer within {seconds:g} s") from None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -38,8 +60,8 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, httpx.HTTPError):
         return type(exc).__name__
     if isinstance(exc, SourceError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"[:200]
+        return redact_url(exc)
+    return redact_url(f"{type(exc).__name__}: {exc}")[:200]
 
 
 def auth_headers(bearer_token: str = "", tenant: str = "") -> dict[str, str]:
@@ -58,20 +80,24 @@ async def get_json(
     params: Mapping[str, Any] | None = None,
     retries: int = 2,
     backoff_s: float = 0.2,
+    deadline_s: float | None = None,
 ) -> Any:
     """GET and decode JSON, retrying connection errors, timeouts and 5xx with backoff.
 
-    4xx answers and undecodable bodies are not retried: they will not get better.
-    Raises :class:`SourceError` with a readable reason.
+    Each attempt must be over within ``deadline_s`` (default: the client's read timeout),
+    however the server dribbles its answer. 4xx answers and undecodable bodies are not
+    retried: they will not get better. Raises :class:`SourceError` with a readable reason.
     """
+    if deadline_s is None:
+        deadline_s = client.timeout.read or 5.0
     last: BaseException | None = None
-    for attempt in range(retries + 1):
+    for attempt in range(max(retries, 0) + 1):
         try:
-            response = await client.get(url, params=params)
+            response = await within(client.get(url, params=params), deadline_s)
             if response.status_code >= 500:
                 raise httpx.HTTPStatusError("server error", request=response.request, response=response)
             if response.status_code >= 400:
-                raise SourceError(f"HTTP {response.status_code} from {url}")
+                raise SourceError(redact_url(f"HTTP {response.status_code} from {url}"))
             try:
                 return orjson.loads(response.content)
             except ValueError:

@@ -79,6 +79,7 @@ class LokiSource(TracksHealth):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
         self.retries = retries
         self.stale_after_s = stale_after_s
         self.clock = clock
@@ -95,7 +96,7 @@ class LokiSource(TracksHealth):
             "direction": "backward",
         }
         try:
-            payload = await get_json(self._client, f"{self.url}/loki/api/v1/query_range", params=params, retries=self.retries)
+            payload = await get_json(self._client, f"{self.url}/loki/api/v1/query_range", params=params, retries=self.retries, deadline_s=self.timeout_s)
             lines = parse_streams(payload, limit)
         except SourceError as exc:
             self._failed(str(exc))

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import httpx
 
 from sreconsole.domain.health import SourceHealth, after_failure, after_success
-from sreconsole.sources.http import describe_error
+from sreconsole.sources.http import describe_error, within
 
 # Where each kind answers "I am alive" without side effects.
 HEALTH_PATHS = {
@@ -43,10 +43,10 @@ class HttpProbe:
     async def check(self, clock: Callable[[], datetime]) -> SourceHealth:
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                response = await client.get(self.endpoint())
+                response = await within(client.get(self.endpoint()), self.timeout_s)
             if response.status_code >= 400 and not self.any_status_ok:
                 raise httpx.HTTPStatusError("bad status", request=response.request, response=response)
-            self.last = after_success(self.name, clock())
+            self.last = after_success(self.name, clock(), self.stale_after_s)
         except (httpx.HTTPError, OSError) as exc:
             self.last = after_failure(self.last, self.name, clock(), describe_error(exc), self.stale_after_s)
         return self.last

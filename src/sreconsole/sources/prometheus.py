@@ -1,38 +1,37 @@
-"""Prometheus HTTP API through ``prometheus-api-client``: rules, range and instant queries.
+"""Prometheus HTTP API (``/api/v1/rules``, ``/api/v1/query_range``, ``/api/v1/query``):
+the rule behind an alert and its metric trend.
 
-The client is synchronous (requests); every call runs in a thread so a slow Prometheus
-never blocks the UI's event loop. Rules are cached for a minute: they change with deploys,
-not with polls.
+Asked through httpx like Alertmanager and Loki, so every call shares their behaviour
+(:mod:`sreconsole.sources.http`): a total deadline per request however slowly the server
+answers, retries of connection errors and 5xx with backoff, one readable line per
+failure. Rules are cached for a minute: they change with deploys, not with polls.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
-import requests
-from prometheus_api_client import PrometheusConnect
-from urllib3.util.retry import Retry
+import httpx
 
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import AlertRule
 from sreconsole.domain.text import to_str
 from sreconsole.sources.base import SourceError, TracksHealth
+from sreconsole.sources.http import auth_headers, get_json
 
 RULES_TTL_S = 60.0
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code}"
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
+def _data(payload: Any, what: str) -> Any:
+    """The ``data`` of a Prometheus answer, or a readable refusal (``status: error``)."""
+    if not isinstance(payload, dict):
+        raise SourceError(f"unexpected answer to {what}: not a Prometheus API object")
+    if payload.get("status") != "success":
+        raise SourceError(f"Prometheus refused {what}: {to_str(payload.get('error') or payload.get('status'))[:200]}")
+    return payload.get("data")
 
 
 class PrometheusSource(TracksHealth):
@@ -47,52 +46,52 @@ class PrometheusSource(TracksHealth):
         bearer_token: str = "",
         stale_after_s: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.retries = retries
         self.stale_after_s = stale_after_s
         self.clock = clock
-        self._session = requests.Session()
-        headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else None
-        retry = Retry(total=retries, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "POST"))
-        self._prom = PrometheusConnect(url=self.url, headers=headers, session=self._session, timeout=timeout_s, retry=retry)
+        self._client = httpx.AsyncClient(timeout=timeout_s, headers=auth_headers(bearer_token), transport=transport)
         self._rules: tuple[float, list[AlertRule]] | None = None
 
-    async def _call(self, fn, *args, **kwargs):
+    async def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         try:
-            result = await asyncio.to_thread(fn, *args, **kwargs)
-        except Exception as exc:  # requests and the client raise many types; all become one line
-            reason = _reason(exc)
-            self._failed(reason)
-            raise SourceError(reason) from None
+            payload = await get_json(self._client, f"{self.url}{path}", params=params, retries=self.retries, deadline_s=self.timeout_s)
+            data = _data(payload, path)
+        except SourceError as exc:
+            self._failed(str(exc))
+            raise
         self._answered()
-        return result
+        return data
 
-    def _get_rules(self) -> list[AlertRule]:
-        response = self._session.get(f"{self.url}/api/v1/rules", params={"type": "alert"}, timeout=self.timeout_s)
-        response.raise_for_status()
-        payload = response.json()
+    async def rules(self) -> list[AlertRule]:
+        if self._rules and time.monotonic() - self._rules[0] < RULES_TTL_S:
+            return self._rules[1]
+        data = await self._get("/api/v1/rules", {"type": "alert"})
         rules = []
-        for group in (payload.get("data") or {}).get("groups") or []:
+        groups = data.get("groups") if isinstance(data, dict) else None
+        for group in groups or []:
+            if not isinstance(group, dict):
+                continue
             for rule in group.get("rules") or []:
-                if rule.get("type") != "alerting":
+                if not isinstance(rule, dict) or rule.get("type") != "alerting":
                     continue
+                try:
+                    duration = float(rule.get("duration") or 0)
+                except (TypeError, ValueError):
+                    duration = 0.0
                 rules.append(
                     AlertRule(
                         name=to_str(rule.get("name")),
                         expr=to_str(rule.get("query")),
                         group=to_str(group.get("name")),
-                        duration_s=float(rule.get("duration") or 0),
+                        duration_s=duration,
                         labels={to_str(k): to_str(v) for k, v in (rule.get("labels") or {}).items()},
                         annotations={to_str(k): to_str(v) for k, v in (rule.get("annotations") or {}).items()},
                     )
                 )
-        return rules
-
-    async def rules(self) -> list[AlertRule]:
-        if self._rules and time.monotonic() - self._rules[0] < RULES_TTL_S:
-            return self._rules[1]
-        rules = await self._call(self._get_rules)
         self._rules = (time.monotonic(), rules)
         return rules
 
@@ -107,19 +106,24 @@ class PrometheusSource(TracksHealth):
     async def range(self, expr: str, start: datetime, end: datetime, step_s: float) -> list[tuple[datetime, float]]:
         """The first series of a range query (the alert's own series when the expression
         is narrowed by its labels), as (time, value)."""
-        data = await self._call(self._prom.custom_query_range, expr, start_time=start, end_time=end, step=f"{max(int(step_s), 1)}s")
-        if not data:
+        params = {"query": expr, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}", "step": f"{max(int(step_s), 1)}s"}
+        data = await self._get("/api/v1/query_range", params)
+        result = data.get("result") if isinstance(data, dict) else None
+        if not result or not isinstance(result[0], dict):
             return []
         points = []
-        for ts, value in data[0].get("values", []):
+        for pair in result[0].get("values") or []:
             try:
+                ts, value = pair
                 points.append((datetime.fromtimestamp(float(ts), timezone.utc), float(value)))
             except (TypeError, ValueError):
                 continue
         return points
 
     async def instant(self, expr: str) -> list[dict]:
-        return await self._call(self._prom.custom_query, expr)
+        data = await self._get("/api/v1/query", {"query": expr})
+        result = data.get("result") if isinstance(data, dict) else None
+        return list(result) if isinstance(result, list) else []
 
     async def aclose(self) -> None:
-        self._session.close()
+        await self._client.aclose()

@@ -107,6 +107,8 @@ class SreConsoleApp(App[None]):
         self.query_one(AlertTable).focus()
         self.poll_alerts()
         self._start_probes()
+        header = self.query_one(StatusHeader)  # its own timer (it dies with it) ages the health while a call is out
+        header.set_interval(1.0, lambda: header.update_health([], self.clock()), name="header-clock")
         if self.evidence_service.knowledge is not None:
             # After the first paint: importing DuckDB/numpy and (in the demo, first run only)
             # indexing the bundled documents must not delay the alert table.

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.text import Text
 
 from sreconsole.domain.evidence import Evidence, sparkline
+from sreconsole.domain.text import clean
 from sreconsole.tui.render import safe
 
 
@@ -174,7 +175,7 @@ def named_source(method: str, evidence) -> str:
     model = next((e for e in evidence if get(e, "kind") == "model"), None)
     parts = [short_path(ref) if method == "runbook" else "annotation"] if ref or method == "annotation" else []
     if model is not None:
-        parts.append(f"model {get(model, 'action')} {float(get(model, 'weight') or 0.0):.2f}")
+        parts.append(clean(f"model {get(model, 'action')} {float(get(model, 'weight') or 0.0):.2f}", 80))
     else:
         parts.append("no model checked it")
     return " · ".join(parts)

@@ -62,7 +62,7 @@ class StatusHeader(Horizontal):
         for i, h in enumerate(self._health.values()):
             if i:
                 text.append(" · ", style="dim")
-            color = colors.get(_STATE_STYLE[h.state])
+            color = colors.get(_STATE_STYLE[(h.at(now) if now else h).state])  # aged: see SourceHealth.at
             text.append_text(safe(h.name + " ", 40))
             text.append_text(safe(h.describe(now) if now else h.state.value, 60, style=f"bold {color}" if color else "dim"))
         return text

@@ -125,8 +125,14 @@ class ProposeScreen(ModalScreen["tuple | None"]):
                              "nothing runs from here: an operator approves it in the Review pane (2)", style="dim"))
 
     def _action_line(self, action_id: str) -> Text:
+        """The candidate, its risk, and where it comes from: the cited runbook line or
+        incident, or "the model's own words only" (never the default over a cited one)."""
         a = self.catalog.get(action_id)
-        return Text.assemble(safe(action_id, 60, style="bold"), safe(f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", 200))
+        where = self.draft.sources.get(action_id, ())
+        origin = "; ".join(f"{p.kind} {short_path(p.path)}:{p.line}" if p.line else p.text() for p in where[:3]) or "no source recorded"
+        model_only = bool(where) and not any(p.cited for p in where)
+        return Text.assemble(safe(action_id, 60, style="bold"), safe(f" — {a.title} (risk {a.risk}{', reversible' if a.reversible else ''})", 200),
+                             ("\n   from ", "dim"), safe(origin, 160, style="bold red" if model_only else "dim"))
 
     async def on_mount(self) -> None:
         await self._show_params()

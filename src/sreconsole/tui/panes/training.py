@@ -173,10 +173,10 @@ class TrainingPane(Vertical, can_focus=False):
     def action_tune(self) -> None:
         r = self.selected()
         if r is None or r.status != "succeeded" or r.model != "trm":
-            self.app.notify("select a succeeded TRM run to tune the thresholds on", severity="warning")
+            notify_plain(self.app, "select a succeeded TRM run to tune the thresholds on", severity="warning")
             return
         if self.app.settings.read_only:
-            self.app.notify("read-only: changing the thresholds is disabled", severity="warning")
+            notify_plain(self.app, "read-only: changing the thresholds is disabled", severity="warning")
             return
 
         def done(result: dict | None) -> None:
@@ -190,19 +190,19 @@ class TrainingPane(Vertical, can_focus=False):
         try:
             out = self.board.save_thresholds(run_id, tuned["low"], tuned["high"], tuned["target"], tuned, self.app.operator)
         except Exception as exc:  # noqa: BLE001 - a config file that cannot be written: say it
-            self.app.call_from_thread(self.app.notify, clean(f"thresholds not saved: {exc}", 300), severity="error", timeout=10)
+            notify_plain(self.app, f"thresholds not saved: {exc}", severity="error", timeout=10)
             return
         svc = getattr(self.app, "triage_service", None)
         if svc is not None:
             svc.reload()  # the engine reads the thresholds when it is built
-        self.app.call_from_thread(self.app.notify, clean(f"thresholds low {tuned['low']:.2f}, high {tuned['high']:.2f} saved to {out['file']} (audit: settings-audit.jsonl)", 300), timeout=8)
+        notify_plain(self.app, f"thresholds low {tuned['low']:.2f}, high {tuned['high']:.2f} saved to {out['file']} (audit: settings-audit.jsonl)", timeout=8)
 
     def action_shadow(self) -> None:
         r = self.selected()
         if r is None or r.status != "succeeded" or r.model != "trm":
-            self.app.notify("select a succeeded TRM run to shadow-score", severity="warning")
+            notify_plain(self.app, "select a succeeded TRM run to shadow-score", severity="warning")
             return
-        self.app.notify(f"shadow scoring {r.id} beside the active model…", timeout=4)
+        notify_plain(self.app, f"shadow scoring {r.id} beside the active model…", timeout=4)
         self._shadow(r.id)
 
     @work(thread=True, group="training-call", exit_on_error=False, description="shadow scoring")
@@ -210,7 +210,7 @@ class TrainingPane(Vertical, can_focus=False):
         try:
             report = self.board.shadow(run_id)
         except Exception as exc:  # noqa: BLE001 - say it, change nothing
-            self.app.call_from_thread(self.app.notify, clean(f"shadow scoring failed: {exc}", 300), severity="error", timeout=10)
+            notify_plain(self.app, f"shadow scoring failed: {exc}", severity="error", timeout=10)
             return
         self.app.call_from_thread(self.app.push_screen, TextScreen(f"shadow scoring: {run_id}", shadow_lines(report)))
         self.app.call_from_thread(self.poll)
@@ -287,23 +287,24 @@ def metrics_lines(metrics: dict) -> list:
     if not metrics:
         return []
     head = [f"{label} {metrics[key]:.3f}" for key, label in METRIC_NAMES if isinstance(metrics.get(key), (int, float))]
-    out = [Text.assemble(("test split", "bold"), (f" ({metrics.get('test_n', '?')} alerts of families never trained on"
-                                                    + (f", {metrics['model']} proposes" if metrics.get("model") else "") + "): ", "dim"), "  ".join(head))]
+    out = [Text.assemble(("test split", "bold"), safe(f" ({metrics.get('test_n', '?')} alerts of families never trained on"
+                                                      + (f", {metrics['model']} proposes" if metrics.get("model") else "") + "): ", None, style="dim"),
+                         safe("  ".join(head), None))]
     per = []
     for kind in ("logreg", "trm"):
         if isinstance(metrics.get(f"{kind}_accuracy"), (int, float)):
-            per.append(f"{kind} acc {metrics[f'{kind}_accuracy']:.3f} bal {metrics[f'{kind}_balanced_accuracy']:.3f} ECE {metrics[f'{kind}_ece']:.3f}")
+            per.append(clean(f"{kind} acc {metrics[f'{kind}_accuracy']:.3f} bal {metrics[f'{kind}_balanced_accuracy']:.3f} ECE {metrics[f'{kind}_ece']:.3f}", None))
     if per:
-        out.append(Text("  " + "   ".join(per), style="dim"))
+        out.append(safe("  " + "   ".join(per), None, style="dim"))
     return out
 
 
 BAR = 20
 
 
-def _bar(value: float, style: str) -> Text:
+def bar_renderable(value: float, style: str) -> Text:
     filled = int(round(max(0.0, min(1.0, value)) * BAR))
-    return Text.assemble(("█" * filled, style), ("░" * (BAR - filled), "dim"))
+    return Text.assemble(safe("█" * filled, None, style=style), safe("░" * (BAR - filled), None, style="dim"))
 
 
 def curve_lines(curves: dict, theme) -> list:
@@ -314,16 +315,16 @@ def curve_lines(curves: dict, theme) -> list:
     out: list = [Text("reliability (test split): accuracy per confidence bin", style="bold")]
     for b in curves.get("reliability", []):
         gap = b["accuracy"] - b["confidence"]
-        out.append(Text.assemble((f" {b['from']:.1f}–{b['to']:.1f} ", "dim"), _bar(b["accuracy"], theme.accent or ""),
+        out.append(Text.assemble((f" {b['from']:.1f}–{b['to']:.1f} ", "dim"), bar_renderable(b["accuracy"], theme.accent or ""),
                                  (f" acc {b['accuracy']:.2f} conf {b['confidence']:.2f} ", ""), (f"{gap:+.2f}", "bold" if abs(gap) > 0.1 else "dim"),
-                                 (f"  n={b['n']}", "dim")))
+                                 (f"  n={int(b['n']):d}", "dim")))
     out.append(Text("accuracy–coverage: proposals at or above each threshold", style="bold"))
     for c in curves.get("coverage", []):
         if round(c["threshold"] * 10, 6) % 1:
             continue  # every 0.1: the curve, not every point of it
         acc = c.get("accuracy")
-        out.append(Text.assemble((f" ≥{c['threshold']:.1f} ", "dim"), _bar(c["coverage"], theme.primary or ""),
-                                 (f" cover {c['coverage']:5.1%}  acc {'—' if acc is None else format(acc, '.3f')}", "")))
+        out.append(Text.assemble((f" ≥{c['threshold']:.1f} ", "dim"), bar_renderable(c["coverage"], theme.primary or ""),
+                                 (f" cover {c['coverage']:5.1%}  acc ", ""), ("—" if acc is None else f"{acc:.3f}", "")))
     return out
 
 
@@ -334,9 +335,9 @@ def shadow_summary(shadow: dict) -> list:
     c, a = shadow.get("candidate_on_decisions", {}), shadow.get("active_on_decisions", {})
     verdict = "WORSE than the active model on decisions" if shadow.get("worse_on_decisions") else "not worse on decisions"
     return [Text("shadow scoring", style="bold"),
-            Text(f" vs {shadow.get('active') or '(no active model)'}: agreement {fig(shadow.get('agreement'))} on {shadow.get('rows', 0)} alerts; "
+            safe(f" vs {shadow.get('active') or '(no active model)'}: agreement {fig(shadow.get('agreement'))} on {shadow.get('rows', 0)} alerts; "
                  f"on {c.get('n', 0)} decisions accuracy {fig(c.get('accuracy'))} vs {fig(a.get('accuracy'))}, ECE {fig(c.get('ece'))} vs {fig(a.get('ece'))}: {verdict}",
-                 style="dim")]
+                 None, style="dim", single_line=False)]
 
 
 def shadow_lines(report) -> list[str]:
@@ -355,7 +356,7 @@ def shadow_lines(report) -> list[str]:
     if d["differences"]:
         lines.append("where they differ (alert, from, operators, candidate, active):")
         for x in d["differences"]:
-            lines.append(f"  {x['alertname']}  {x['origin']}  {x['truth'] or '—'}  {x['candidate']} {x['candidate_confidence']:.2f}  {x['active']} {x['active_confidence']:.2f}")
+            lines.append(clean(f"  {x['alertname']}  {x['origin']}  {x['truth'] or '—'}  {x['candidate']} {x['candidate_confidence']:.2f}  {x['active']} {x['active_confidence']:.2f}", None))
     lines += d["notes"]
     return lines
 
@@ -379,8 +380,8 @@ class ThresholdScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(f"Tune the thresholds on run {self.run_id}", style="bold"))
-            yield Input(value=f"{self.target:.2f}", placeholder="target accuracy of un-flagged proposals, e.g. 0.97", id="tune-target")
+            yield Label(safe(f"Tune the thresholds on run {self.run_id}", 120, style="bold"))
+            yield Input(value=clean(f"{self.target:.2f}", 8), placeholder="target accuracy of un-flagged proposals, e.g. 0.97", id="tune-target")
             yield Static("", id="tune-result")
             yield Label(Text("enter: save to the settings file · esc: cancel", style="dim"))
 
@@ -412,7 +413,7 @@ class ThresholdScreen(ModalScreen[dict | None]):
             return
         out.update(Text.assemble(
             (f"low threshold {r['low']:.3f}", "bold"), f" (now {cur.get('low', 0):.2f}): proposals at or above it are right {r['accuracy']:.1%} of the time\n",
-            f"{r['coverage']:.1%} stand without a human, ", (f"{r['to_human']:.1%} go to a human", "bold"), f" ({r['n']} of {r['rows']} test alerts above)\n",
+            f"{r['coverage']:.1%} stand without a human, ", (f"{r['to_human']:.1%} go to a human", "bold"), f" ({int(r['n']):d} of {int(r['rows']):d} test alerts above)\n",
             f"high threshold {r['high']:.3f} (now {cur.get('high', 0):.2f}: at least the low one)",
         ))
 
