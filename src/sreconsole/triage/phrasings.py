@@ -129,13 +129,15 @@ def _fill(template: str, labels: Mapping[str, str], rng: random.Random) -> str:
 
 def restyled_rows(examples: Iterable[Example], extra: int, seed: int = 0) -> list[Example]:
     """``extra`` rows per non-escalate source alert (its variant 0), each in the next naming
-    style with a description from its action's templates, the original summary kept."""
+    style with a description from its action's templates, the original summary kept.
+    Operators' decisions are not restyled: each is one real alert, already weighted
+    (``TrainOptions.decision_weight``), and a restyled copy would count it again."""
     out: list[Example] = []
     if extra < 1:
         return out
     for ex in examples:
         templates = TEMPLATES.get(ex.action)
-        if not templates or ex.provenance.get("variant", 0) != 0:
+        if not templates or ex.provenance.get("variant", 0) != 0 or ex.source == "decision":
             continue
         for i in range(extra):
             rng = seeded_rng(seed, "restyle", ex.source, ex.alertname, ex.group, i)

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.text import Text
 
 from sreconsole.domain.evidence import Evidence, sparkline
+from sreconsole.domain.proposal import CALIBRATED_METHODS
 from sreconsole.domain.text import clean
 from sreconsole.tui.render import safe
 
@@ -127,11 +128,6 @@ METHOD_BADGE = {"annotation": "rule", "runbook": "runbook", "trm": "trm", "trm+r
 """How a proposal's method is named on screen. A named action says who named it (a rule's
 annotation, a runbook); the model's own methods say whether evidence re-scored it."""
 
-CALIBRATED = ("trm", "trm+rag")
-"""Methods whose confidence is a calibrated probability (``domain.proposal``): the only
-ones whose number is ever shown as a confidence."""
-
-
 def thresholds(app) -> tuple[float, float]:
     """(high, low) confidence thresholds from the app's triage settings (the defaults when
     a test app has none): the Alerts and Review panes colour confidences with them."""
@@ -153,7 +149,7 @@ def confidence_style(confidence: float | None, high: float, low: float, theme) -
 def shown_confidence(confidence: float | None, method: str) -> float | None:
     """The confidence to print, or None: a number that is not a calibrated probability (a
     named action, retrieval alone, a record queued before this rule) is never shown."""
-    return confidence if confidence is not None and method in CALIBRATED else None
+    return confidence if confidence is not None and method in CALIBRATED_METHODS else None
 
 
 def shown_method(method: str, requires_human: bool) -> str:
