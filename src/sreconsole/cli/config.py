@@ -18,7 +18,9 @@ def effective(settings) -> dict[str, str]:
     elif settings.is_demo:
         out["demo_mode"] = "the demo runs: alertmanager.url is unset"
     else:
-        out["demo_mode"] = f"live: alerts from {settings.alertmanager.url}"
+        from sreconsole.domain.text import redact_url
+
+        out["demo_mode"] = f"live: alerts from {redact_url(settings.alertmanager.url)}"
     return out
 
 
