@@ -242,10 +242,11 @@ async def test_proposals_fill_the_table_and_y_copies_the_command(make_demo_app, 
             if target.fingerprint in pane.proposals:
                 break
         proposal = pane.proposals[target.fingerprint]
-        assert proposal.action == "pod-restart" and proposal.method == "annotation"
+        # The demo runbook (trusted) names it: proposed as written, with no confidence claimed.
+        assert proposal.action == "pod-restart" and proposal.method == "runbook" and proposal.confidence is None
         assert proposal.command.startswith("kubectl ") and "delete pod" in proposal.command
         assert target.labels["pod"] in proposal.command
-        assert pane._proposal_cell(target).plain == "restart"
+        assert pane._proposal_cell(target).plain == "restart runbook"
         pane.select_fingerprint(target.fingerprint)
         await pilot.pause(0.5)
         await app.workers.wait_for_complete()

@@ -86,7 +86,7 @@ def pinned(ck: Checkpoint, action: str, confidence: float, calls: list | None = 
     runner = TRMRunner(ck)
     probs = {a: (0.9 if a == action else 0.1 / (len(ck.config.actions) - 1)) for a in ck.config.actions}
 
-    def predict(x):
+    def predict(x, rules=None):
         if calls is not None:
             calls.append(len(x))
         return [Prediction(action, confidence, probs) for _ in range(len(x))]
@@ -229,7 +229,10 @@ def test_annotation_wins_with_the_rendered_command():
     assert action.risk == "low"
     p = engine().propose(make_alert(GOOD, lambda_function="pod-restart"))
     expected = render(action, bind(action, GOOD).params, now=NOW)
-    assert (p.method, p.action, p.confidence) == ("annotation", "pod-restart", 1.0)
+    # Named by the rule, not scored: no confidence is claimed, and with no model to check it
+    # the proposal says so (it stands: the rule's author named it).
+    assert (p.method, p.action, p.confidence, p.calibrated) == ("annotation", "pod-restart", None, False)
+    assert any("no model checked" in n for n in p.notes) and p.named_ref == "annotation lambda_function"
     assert p.command == expected.command and p.command.startswith("kubectl delete pod")
     assert p.api["method"] == expected.api.method and p.api["path"] == expected.api.path
     assert p.parameters == {"name": GOOD["pod"], "namespace": "payments"}
@@ -269,11 +272,32 @@ def test_bare_alert_without_model_or_store_escalates():
 def test_runbook_action_section_is_cited():
     section = SimpleNamespace(path="runbooks/pvc.md", alertname="PVCFull", format="seed", part="action", start_line=12, end_line=14, text="`expand-pvc`")
     labels = {"alertname": "PVCFull", "namespace": "payments", "persistentvolumeclaim": "data-0"}
-    p = engine(store=Store([section])).propose(make_alert(labels))
-    assert (p.method, p.action, p.confidence) == ("annotation", "expand-pvc", 1.0)
-    assert [e.ref for e in p.evidence] == ["runbooks/pvc.md:12-14"]
+    p = engine(store=Store([section]), trusted=lambda path: path.startswith("runbooks/")).propose(make_alert(labels))
+    assert (p.method, p.action, p.confidence) == ("runbook", "expand-pvc", None)
+    assert [e.ref for e in p.evidence] == ["runbooks/pvc.md:12-14"] and p.named_ref == "runbooks/pvc.md:12-14"
     # size has no label: the operator decides, so the proposal is held for review.
     assert "size" in p.missing_parameters and p.command == "" and p.requires_human_review
+
+
+def test_an_untrusted_runbook_names_nothing():
+    section = SimpleNamespace(path="/tmp/notes/pvc.md", alertname="PVCFull", format="seed", part="action", start_line=3, end_line=3, text="`cordon-node`")
+    labels = {"alertname": "PVCFull", "namespace": "payments", "persistentvolumeclaim": "data-0"}
+    p = engine(store=Store([section])).propose(make_alert(labels))
+    assert p.action != "cordon-node" and p.method == "none"
+    (item,) = [e for e in p.evidence if e.kind == "runbook"]
+    assert item.weight == 0.0 and item.action == "" and "untrusted" in item.summary and item.ref == "/tmp/notes/pvc.md:3-3"
+
+
+def test_a_runbook_the_model_contradicts_goes_to_a_human(trained):
+    section = SimpleNamespace(path="runbooks/crash.md", alertname="KubePodCrashLooping", format="seed", part="action", start_line=7, end_line=7, text="`cordon-node`")
+    runner = pinned(trained.ck, "pod-restart", 0.93)
+    p = engine(runner, Store([section]), trusted=lambda path: True).propose(make_alert(GOOD))
+    assert (p.method, p.action, p.confidence) == ("runbook", "cordon-node", None)
+    assert (p.model_action, p.model_confidence) == ("pod-restart", 0.93)
+    assert p.requires_human_review and p.shown_method == "human"
+    assert any("the runbook (runbooks/crash.md:7-7) names cordon-node but the model proposes pod-restart at 0.93" in r for r in p.review_reasons)
+    agreeing = engine(pinned(trained.ck, "cordon-node", 0.93), Store([section]), trusted=lambda path: True).propose(make_alert(GOOD))
+    assert agreeing.method == "runbook" and not any("names cordon-node but" in r for r in agreeing.review_reasons)
 
 
 INCIDENT = SimpleNamespace(incident_id="INC-7", action="pod-restart", outcome="resolved", score=0.9, reason="crashloop")
@@ -356,7 +380,7 @@ def test_cli_triage_one_alert(tmp_path):
     out = json.loads(r.stdout)
     for key in ("action", "parameters", "command", "confidence", "method", "requires_human_review", "model_version", "evidence"):
         assert key in out
-    assert (out["action"], out["method"], out["confidence"]) == ("pod-restart", "annotation", 1.0)
+    assert (out["action"], out["method"], out["confidence"]) == ("pod-restart", "annotation", None)
     assert out["command"].startswith("kubectl delete pod payments-api-7d9f8b6c4-x2kzq -n payments")
 
 

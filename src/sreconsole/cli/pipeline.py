@@ -24,11 +24,9 @@ def run_pipeline_command(settings, args) -> int:
         if args.pipeline_command == "show":
             return _show(settings, args)
         if args.pipeline_command == "promote":
-            from sreconsole.pipeline.runner import promote_run
-
-            run = promote_run(settings, args.id)
-            print(f"promoted {run.id}: model {run.version} is now active")
-            return EXIT_OK
+            return _promote(settings, args)
+        if args.pipeline_command == "shadow":
+            return _shadow(settings, args)
         from sreconsole.pipeline.runner import cancel_run
 
         run = cancel_run(settings, args.id)
@@ -40,6 +38,60 @@ def run_pipeline_command(settings, args) -> int:
     except (ValueError, LookupError) as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _promote(settings, args) -> int:
+    from sreconsole.pipeline.runner import PromoteRefused, promote_run
+
+    try:
+        run = promote_run(settings, args.id, force=args.force, days=args.days)
+    except PromoteRefused as exc:
+        _print_shadow(exc.report)
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    forced = run.params.get("promoted_despite")
+    print(f"promoted {run.id}: model {run.version} is now active" + (f" (forced: {forced})" if forced else ""))
+    return EXIT_OK
+
+
+def _shadow(settings, args) -> int:
+    from sreconsole.pipeline.runner import shadow_run
+
+    report = shadow_run(settings, args.id, args.days)
+    if args.json:
+        write_json(report.as_dict())
+    else:
+        _print_shadow(report)
+    return EXIT_OK
+
+
+def _print_shadow(report) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from sreconsole.domain.text import clean
+
+    console = rich_console(highlight=False)
+
+    def fig(v) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    c, a = report.candidate_scores, report.active_scores
+    console.print(Text(f"shadow scoring ({report.kind}): candidate {report.candidate} vs active {report.active or '(none)'}; "
+                       f"{report.rows} alerts ({report.decisions} operator decisions, last {report.days:g} days of alerts)", style="bold"))
+    console.print(Text(f"agreement {fig(report.agreement)}"))
+    console.print(Text(f"on {c.get('n', 0)} decisions: accuracy {fig(c.get('accuracy'))} vs {fig(a.get('accuracy'))}, "
+                       f"ECE {fig(c.get('ece'))} vs {fig(a.get('ece'))}"))
+    if report.differences:
+        table = Table(title="where they differ", title_justify="left")
+        for col in ("alert", "from", "operators", "candidate", "active"):
+            table.add_column(col, no_wrap=True)
+        for d in report.differences:
+            table.add_row(clean(d["alertname"], 40), d["origin"], d["truth"] or "—",
+                          f"{d['candidate']} {d['candidate_confidence']:.2f}", f"{d['active']} {d['active_confidence']:.2f}")
+        console.print(table)
+    for note in report.notes:
+        console.print(Text(clean(note, 300), style="dim"))
 
 
 def _store(settings):

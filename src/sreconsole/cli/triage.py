@@ -62,7 +62,9 @@ def _train(settings, args) -> int:
 
         def progress(stage: str, info: dict) -> None:
             if stage == "embed":
-                bar.update(task, description=f"embedding {info['texts']} alert texts (cached by content)")
+                bar.update(task, description=f"embedding {info['texts']} alert texts (cached by content)", total=info["texts"], completed=0)
+            elif stage == "embedding":
+                bar.update(task, completed=info["done"], description=f"embedding alert texts ({info['new']} not in the cache)")
             elif stage == "train":
                 bar.update(task, description=f"training on {info['rows']} alerts", total=info["epochs"], completed=0)
             elif stage == "epoch":
@@ -87,16 +89,20 @@ def _train(settings, args) -> int:
     if args.json:
         write_json(out)
         return EXIT_OK
-    t = report.metrics.get("test", {})
     v = report.metrics.get("validation", {})
     print(f"model {report.version} → {out['path']}{' (active)' if out['active'] else ''}")
     print(f"rows: train {report.rows.get('train', 0)}, validation {report.rows.get('validation', 0)}, test {report.rows.get('test', 0)} (split by alertname group)")
     print(f"training {report.seconds_train:.1f}s; embedding {report.seconds_embed:.1f}s ({report.embed_cache[0]} cached, {report.embed_cache[1]} new)")
-    print(f"validation: accuracy {v.get('accuracy', 0):.3f}, ECE {v.get('ece', 0):.3f}")
-    print(f"test (alerts never seen in training): accuracy {t.get('accuracy', 0):.3f}, ECE {t.get('ece', 0):.3f}")
-    tiered = t.get("tiered", {})
-    print(f"test, tiered flow (re-scored with runbook evidence below the high threshold): accuracy {tiered.get('accuracy', 0):.3f}, "
-          f"ECE {tiered.get('ece', 0):.3f}, sent to a human {tiered.get('share_to_human', 0):.1%}")
+    print(f"validation (TRM): accuracy {v.get('accuracy', 0):.3f}, ECE {v.get('ece', 0):.3f}")
+    for kind, m in report.metrics.get("test_by_model", {}).items():
+        proposes = " (proposes: triage.model)" if kind == settings.triage.model else ""
+        print(f"test split, {kind}{proposes} (families never seen in training): accuracy {m.get('accuracy', 0):.3f}, "
+              f"balanced {m.get('balanced_accuracy', 0):.3f}, ECE {m.get('ece', 0):.3f}, majority baseline {m.get('majority_baseline', 0):.3f}")
+        tiered = m.get("tiered")
+        if tiered:
+            print(f"  tiered flow (re-scored with runbook evidence below the high threshold): accuracy {tiered.get('accuracy', 0):.3f}, "
+                  f"ECE {tiered.get('ece', 0):.3f}, sent to a human {tiered.get('share_to_human', 0):.1%}")
+    print("held-out alerts written apart from the training data: `sreconsole eval triage bench/data/triage_heldout.jsonl --split test`")
     return EXIT_OK
 
 
@@ -217,17 +223,20 @@ def _print_proposal(p, engine) -> None:
 
 
 def _eval(settings, args) -> int:
-    from sreconsole.services.triage import alert_from_row, evaluate, read_rows
+    from sreconsole.services.triage import alert_from_row, evaluate_rows, read_rows
 
     path = Path(args.file)
     if not path.is_file():
         print(f"sreconsole: {args.file!r} is not a file", file=sys.stderr)
         return EXIT_CONFIG
+    split = getattr(args, "split", "")
     alerts, expected, errors = [], [], []
     for n, row in read_rows(path):
         try:
             if isinstance(row, Exception):
                 raise ValueError(f"not JSON: {row}")
+            if split and row.get("split") != split:
+                continue
             exp = row.get("expected")
             if isinstance(exp, str):
                 exp = [exp]
@@ -238,30 +247,65 @@ def _eval(settings, args) -> int:
         except ValueError as exc:
             errors.append({"line": n, "error": str(exc)})
     service = _service(settings)
-    proposals = service.propose(alerts) if alerts else []
-    result = evaluate(proposals, expected)
-    result["model_version"] = service.engine().model_version
-    result["errors"] = errors
+    result = evaluate_rows(service, alerts, expected)
+    # The first JSON shape had the flow's figures at the top level; they stay there.
+    result = {**result["flow"], **result, "split": split or "all", "errors": errors}
     if args.json:
         write_json(result)
         return EXIT_FAILED if errors else EXIT_OK
-    from rich.table import Table
-
-    console = rich_console(highlight=False)
-    console.print(f"{result['n']} alerts, model {result['model_version'] or 'none'}: accuracy {result['accuracy']:.3f}, "
-                  f"macro-F1 {result['macro_f1']:.3f}, ECE {result['ece']:.3f}, requires review {result['requires_human_review']:.1%}")
-    rel = Table(title="reliability", title_justify="left")
-    for col in ("confidence bin", "n", "mean confidence", "accuracy"):
-        rel.add_column(col, justify="right")
-    for b in result["reliability"]:
-        rel.add_row(f"{b['from']:.1f}–{b['to']:.1f}", str(b["n"]), f"{b['confidence']:.2f}", f"{b['accuracy']:.2f}")
-    console.print(rel)
-    cov = Table(title="at each threshold", title_justify="left")
-    for col in ("threshold", "coverage", "accuracy"):
-        cov.add_column(col, justify="right")
-    for t in result["thresholds"]:
-        cov.add_row(f"{t['threshold']:.1f}", f"{t['coverage']:.1%}", "—" if t["accuracy"] is None else f"{t['accuracy']:.3f}")
-    console.print(cov)
+    _print_eval(result, settings)
     for e in errors:
         print(f"line {e['line']}: {e['error']}", file=sys.stderr)
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _fig(value, fmt: str = ".3f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _print_eval(result: dict, settings) -> None:
+    from rich.table import Table
+
+    console = rich_console(highlight=False)
+    flow = result["flow"]
+    model = result["model_version"] or "none"
+    console.print(f"{result['n']} alerts ({result['split']}), model {model}"
+                  + (f" ({result['model']} proposes)" if result.get("model") else "")
+                  + f"; a human gets what requires review (below {settings.triage.low_threshold:.2f}, escalate, high risk, a missing parameter)")
+    sim = result.get("similarity")
+    if sim:
+        console.print(f"nearest training alert, cosine: median {sim['median']:.3f}, p10 {sim['p10']:.3f}, p90 {sim['p90']:.3f}"
+                      + (f"; confidence falls to 0 below {sim['novelty_floor']:.3f}" if sim.get("novelty_floor") is not None else ""))
+    table = Table(title="every figure beside its floor (same rows, same review policy)", title_justify="left")
+    for col in ("", "accuracy", "balanced", "macro-F1", "ECE", "to a human", "not to a human: accuracy", "coverage"):
+        table.add_column(col, justify="right" if col else "left", no_wrap=True)
+    named = {"majority": "majority baseline (always escalate)", "rules": "labelling rules alone", "logreg": "logistic regression (bare)", "trm": "TRM (bare)"}
+    lines = [("the console's flow", flow)] + [(named.get(k, k), v) for k, v in result["baselines"].items()]
+    for label, r in lines:
+        kept = r.get("not_to_human") or {}
+        scored = r.get("scored", 0)
+        table.add_row(label, _fig(r["accuracy"]), _fig(r["balanced_accuracy"]), _fig(r["macro_f1"]), _fig(r["ece"]) if scored else "—",
+                      _fig(r.get("share_to_human"), ".1%"), _fig(kept.get("accuracy")), _fig(kept.get("share"), ".1%"))
+    console.print(table)
+    recall = Table(title="recall per action (rows whose first expected action it is)", title_justify="left")
+    recall.add_column("action")
+    recall.add_column("n", justify="right")
+    for label, _ in lines:
+        recall.add_column(label.split(" (")[0], justify="right")
+    for action, info in sorted(flow["recall_per_action"].items()):
+        recall.add_row(action, str(info["n"]), *[_fig(r["recall_per_action"].get(action, {}).get("recall")) for _, r in lines])
+    console.print(recall)
+    rel = Table(title="reliability of the flow's confidence (10 equal-width bins)", title_justify="left")
+    for col in ("confidence bin", "n", "mean confidence", "accuracy", "gap"):
+        rel.add_column(col, justify="right")
+    for b in flow["reliability"]:
+        rel.add_row(f"{b['from']:.1f}–{b['to']:.1f}", str(b["n"]), f"{b['confidence']:.2f}", f"{b['accuracy']:.2f}", f"{b['gap']:+.2f}")
+    console.print(rel)
+    cov = Table(title="accuracy–coverage: proposals at or above each threshold", title_justify="left")
+    for col in ("threshold", "coverage", "accuracy"):
+        cov.add_column(col, justify="right")
+    for t in flow["coverage"]:
+        if round(t["threshold"] * 20) % 2 == 0 or t["threshold"] >= 0.8:
+            cov.add_row(f"{t['threshold']:.2f}", f"{t['coverage']:.1%}", _fig(t["accuracy"]))
+    console.print(cov)
+    console.print("methods: " + ", ".join(f"{k} {v}" for k, v in sorted(flow["methods"].items())))

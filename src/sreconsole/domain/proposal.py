@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 
 METHODS = ("annotation", "runbook", "trm", "trm+rag", "retrieval", "none", "chat")
 """How a proposal was reached: a ``lambda_function`` annotation on the rule; an action named
-in the team's runbook section for the alert; the TRM alone; the TRM re-scored with
+in a trusted runbook section for the alert; the model alone; the model re-scored with
 retrieved evidence; retrieval alone (no trained model); nothing applied (escalate); an
 operator queued what a Bruno answer recommended."""
+
+CALIBRATED_METHODS = ("trm", "trm+rag")
+"""The methods whose confidence is a calibrated probability (fitted on held-out rows);
+every other confidence is a placeholder and is never shown as a probability."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,25 @@ class Proposal:
     alternatives: tuple[tuple[str, float], ...] = ()  # (action, probability), best first
     missing_parameters: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    model_action: str = ""  # the model's own proposal, beside a named (annotation/runbook) one
+    model_confidence: float | None = None  # its calibrated confidence
+    named_ref: str = ""  # where a named action comes from: "path:first-last" or "annotation lambda_function"
+    similarity: float | None = None  # cosine to the nearest training alert: how familiar this one is
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether ``confidence`` is a calibrated probability that may be shown as one."""
+        return self.confidence is not None and self.method in CALIBRATED_METHODS
+
+    @property
+    def shown_method(self) -> str:
+        """The method as the operator reads it: trm, trm+rag, runbook (a document or a rule
+        annotation named it) or human (it requires a human review)."""
+        if self.requires_human_review:
+            return "human"
+        if self.method in ("annotation", "runbook"):
+            return "runbook" if self.method == "runbook" else "rule"
+        return self.method
 
     def as_dict(self) -> dict:
         return {
@@ -71,4 +94,8 @@ class Proposal:
             "alternatives": [{"action": a, "probability": round(p, 4)} for a, p in self.alternatives],
             "missing_parameters": list(self.missing_parameters),
             "notes": list(self.notes),
+            "model_action": self.model_action,
+            "model_confidence": None if self.model_confidence is None else round(self.model_confidence, 4),
+            "named_ref": self.named_ref,
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
         }

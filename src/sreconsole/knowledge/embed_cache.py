@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,10 @@ from sreconsole.config import Settings
 
 if TYPE_CHECKING:
     import numpy as np
+
+EMBED_BATCH = 256
+"""Texts embedded (and written to the cache) per step: a killed run keeps what it embedded,
+and progress moves every few seconds."""
 
 
 def make_embedder(settings: Settings):
@@ -48,7 +53,11 @@ class CachedEmbed:
             self._local.con = con
         return con
 
-    def __call__(self, texts: list[str]) -> np.ndarray:
+    def __call__(self, texts: list[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Vectors for ``texts``, from the cache where it has them. ``progress(done, total)``
+        is called as the texts the cache lacks are embedded, a batch at a time: a first
+        training run embeds thousands of them (minutes on a small CPU), and a board that
+        says nothing meanwhile looks hung."""
         import numpy as np
 
         from sreconsole.knowledge.store import key_for
@@ -71,16 +80,19 @@ class CachedEmbed:
         todo = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items())
         self.hits += len(keys) - len(todo)
         self.misses += len(todo)
-        if todo:
-            vecs = self.embedder.embed([t for _, t in todo])
-            for (key, _), vec in zip(todo, vecs):
+        for a in range(0, len(todo), EMBED_BATCH):
+            part = todo[a : a + EMBED_BATCH]
+            vecs = self.embedder.embed([t for _, t in part])
+            for (key, _), vec in zip(part, vecs):
                 found[key] = vec
             if con is not None:
                 try:
                     with con:
-                        con.executemany("INSERT OR REPLACE INTO e VALUES (?, ?)", [(k, v.astype(np.float32).tobytes()) for (k, _), v in zip(todo, vecs)])
+                        con.executemany("INSERT OR REPLACE INTO e VALUES (?, ?)", [(k, v.astype(np.float32).tobytes()) for (k, _), v in zip(part, vecs)])
                 except sqlite3.Error:
                     pass
+            if progress is not None:
+                progress(min(a + EMBED_BATCH, len(todo)), len(todo))
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
 
 

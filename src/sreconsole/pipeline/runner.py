@@ -18,7 +18,7 @@ from pathlib import Path
 from sreconsole.config import ENV_PREFIX, Settings
 from sreconsole.pipeline.runs import ACTIVE_STATES, WORKER_MODULE, PipelineBusy, Run, RunStore, adopt_worker, pid_alive
 
-__all__ = ["PipelineBusy", "cancel_run", "promote_run", "start_run", "wait", "worker_env"]
+__all__ = ["PipelineBusy", "PromoteRefused", "cancel_run", "promote_run", "shadow_run", "start_run", "wait", "worker_env"]
 
 MODELS = ("trm", "lora")
 TRIGGERS = ("manual", "schedule", "decisions")
@@ -228,24 +228,74 @@ def wait(settings: Settings, run_id: str, timeout_s: float = 600.0, poll_s: floa
         store.close()
 
 
-def promote_run(settings: Settings, run_id: str) -> Run:
-    """Make a succeeded run's model the active one (an atomic symlink swap) and record when."""
-    from sreconsole.pipeline.runs import iso_time, now_utc
-    from sreconsole.triage.models import activate_model
+class PromoteRefused(ValueError):
+    """The candidate is worse than the active model on operators' decisions; ``report`` says
+    by how much. ``pipeline promote --force`` promotes it anyway."""
 
+    def __init__(self, message: str, report) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def shadow_run(settings: Settings, run_id: str, days: float = 7.0):
+    """Shadow-score a succeeded run's model against the active one (see
+    :mod:`sreconsole.pipeline.shadow`) and keep the summary with the run."""
+    from sreconsole.pipeline.shadow import shadow_score
+    from sreconsole.triage.models import model_dir
+
+    run, path = _candidate(settings, run_id)
+    active = model_dir(settings)
+    report = shadow_score(settings, path, active if active.exists() else None, days)
+    store = store_for(settings)
+    try:
+        summary = {k: v for k, v in report.as_dict().items() if k != "differences"}
+        store.update(run_id, params={**run.params, "shadow": summary})
+    finally:
+        store.close()
+    return report
+
+
+def _candidate(settings: Settings, run_id: str) -> tuple[Run, Path]:
     store = store_for(settings)
     try:
         run = store.get(run_id)
-        if run is None:
-            raise ValueError(f"no run {run_id}")
-        if run.status != "succeeded":
-            raise ValueError(f"run {run_id} is {run.status}: only a succeeded run can be promoted")
-        if run.model != "trm":
-            raise ValueError(f"run {run_id} trained {run.model}: only a TRM run can be promoted (a LoRA model is served by Ollama)")
-        path = Path(run.step("train").outputs.get("path", ""))
-        if not path.is_dir():
-            raise ValueError(f"run {run_id}: its model directory {path} is gone")
-        activate_model(settings, path)
-        return store.update(run_id, params={**run.params, "promoted_at": iso_time(now_utc())})
+    finally:
+        store.close()
+    if run is None:
+        raise ValueError(f"no run {run_id}")
+    if run.status != "succeeded":
+        raise ValueError(f"run {run_id} is {run.status}: only a succeeded run can be promoted")
+    if run.model != "trm":
+        raise ValueError(f"run {run_id} trained {run.model}: only a TRM run can be promoted (a LoRA model is served by Ollama)")
+    path = Path(run.step("train").outputs.get("path", ""))
+    if not path.is_dir():
+        raise ValueError(f"run {run_id}: its model directory {path} is gone")
+    return run, path
+
+
+def promote_run(settings: Settings, run_id: str, *, force: bool = False, days: float = 7.0) -> Run:
+    """Make a succeeded run's model the active one (an atomic symlink swap) and record when.
+
+    First the candidate is shadow-scored beside the active model; one that is right less
+    often on operators' decisions is refused (:class:`PromoteRefused`) unless ``force``.
+    The shadow summary is kept in the run's params either way."""
+    from sreconsole.pipeline.runs import iso_time, now_utc
+    from sreconsole.triage.models import activate_model
+
+    run, path = _candidate(settings, run_id)
+    report = shadow_run(settings, run_id, days)
+    if report.worse and not force:
+        c, a = report.candidate_scores, report.active_scores
+        raise PromoteRefused(
+            f"run {run_id} is worse than the active model {report.active} on {c['n']} operator decisions "
+            f"(accuracy {c['accuracy']:.3f} vs {a['accuracy']:.3f}); promote with --force to override", report)
+    activate_model(settings, path)
+    store = store_for(settings)
+    try:
+        run = store.get(run_id) or run
+        extra = {"promoted_at": iso_time(now_utc())}
+        if report.worse:
+            extra["promoted_despite"] = f"accuracy on decisions {report.candidate_scores['accuracy']:.3f} < {report.active_scores['accuracy']:.3f} (forced)"
+        return store.update(run_id, params={**run.params, **extra})
     finally:
         store.close()

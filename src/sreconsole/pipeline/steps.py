@@ -74,14 +74,10 @@ def prepare_dataset(ctx: StepContext) -> StepResult:
     from sreconsole.pipeline.runs import RunStore
     from sreconsole.review.paths import review_store_path
     from sreconsole.triage.models import load_catalog_for
-    from sreconsole.triage.training import default_corpus
-    from sreconsole.triage.dataset import (
-        build_dataset, dataset_hash, decision_examples, is_outcome_label, split_by_group, weight_outcome_labels, write_jsonl,
-    )
+    from sreconsole.triage.training import build_training_set, default_corpus
+    from sreconsole.triage.dataset import dataset_hash, decision_examples, is_outcome_label, weight_outcome_labels, write_jsonl
 
     corpus = Path(ctx.params["corpus"]).expanduser() if ctx.params.get("corpus") else default_corpus()
-    ds = build_dataset(corpus)
-    examples = list(ds.examples)
     # Every decision is used, not only those since the last run: each run trains from
     # scratch, so leaving older corrections out would silently forget them. The count of
     # new ones is reported because "retrain when enough new decisions" keys off it.
@@ -94,7 +90,9 @@ def prepare_dataset(ctx: StepContext) -> StepResult:
             decisions = rs.decisions()
     skipped: list[tuple[str, str]] = []
     from_decisions = decision_examples(decisions, skipped)
-    examples += from_decisions
+    # The corpus, the decisions, the restyled rows of the rare actions, split by family,
+    # the majority thinned in train: what `train trm` trains on.
+    ds, examples, splits = build_training_set(corpus, from_decisions)
     store = RunStore(ctx.settings.data_path)
     try:
         last = store.last_succeeded(ctx.run.model, exclude=ctx.run.id)
@@ -105,7 +103,6 @@ def prepare_dataset(ctx: StepContext) -> StepResult:
     unknown = sorted({e.action for e in examples} - set(load_catalog_for(ctx.settings).ids))
     if unknown:
         raise StepFailed(f"the dataset uses actions the catalog lacks: {', '.join(unknown)}")
-    splits = split_by_group(examples)
     outcome_labels = sum(1 for e in splits["train"] if is_outcome_label(e))
     splits["train"] = weight_outcome_labels(splits["train"])
     for name, rows in splits.items():
@@ -152,20 +149,33 @@ def train_step(ctx: StepContext) -> StepResult:
 
     from sreconsole.knowledge.embed_cache import make_embed
     from sreconsole.triage.models import load_catalog_for, models_root
-    from sreconsole.triage.training import SectionIndex, runbook_files, score_with_evidence, thin_majority
-    from sreconsole.triage.engine import fit_rescorer
-    from sreconsole.triage.trm import TRMConfig, TrainConfig, TRMRunner, train
+    from sreconsole.triage.training import SectionIndex, TrainOptions, fit_models, runbook_files, shipped_calibration
+    from sreconsole.triage.trm import TRMConfig, TrainConfig, features
 
     splits = _load_splits(ctx)
-    splits["train"] = thin_majority(splits["train"])
     actions = tuple(load_catalog_for(ctx.settings).ids)
     index = {a: i for i, a in enumerate(actions)}
     embed = make_embed(ctx.settings)
     config = TRMConfig(actions=actions, embed_model=embed.embedder.model_id, **dict(ctx.params.get("trm") or {}))
-    ctx.progress(0.0, f"embedding {sum(len(v) for v in splits.values())} alert texts")
+    options = TrainOptions()
+    cal = shipped_calibration(splits, options)
+    total = sum(len(v) for v in splits.values()) + len(cal)
+    ctx.progress(0.0, f"embedding {total} alert texts")
+    done = [0]
+
+    def embedded(n: int, of: int) -> None:
+        # The embedding phase is the first 30 % of the step's bar: on a first run it is the
+        # longest part (minutes), and the board must show it moving.
+        ctx.progress(0.3 * min(1.0, (done[0] + n) / max(total, 1)), f"embedding alert texts: {n}/{of} new ({done[0] + n}/{total})")
+        ctx.check_cancel()
+
     t0 = time.perf_counter()
-    xs = {k: _features(v, config, embed) for k, v in splits.items()}
-    ys = {k: np.array([index[e.action] for e in v], dtype=np.int64) for k, v in splits.items()}
+    xs, ys = {}, {}
+    for name, rows in splits.items():
+        xs[name] = features([e.text() for e in rows], embed, config.hash_dim, embedded)
+        ys[name] = np.array([index[e.action] for e in rows], dtype=np.int64)
+        done[0] += len(rows)
+    cal_x = features(cal.texts, embed, config.hash_dim, embedded)
     ctx.log(f"embedded in {time.perf_counter() - t0:.1f}s (cache hits/misses {embed.hits}/{embed.misses})")
     ctx.check_cancel()
     base = TrainConfig()
@@ -174,71 +184,86 @@ def train_step(ctx: StepContext) -> StepResult:
     def on_epoch(ev: dict) -> None:
         ctx.emit("progress", **ev)
         ctx.log(f"epoch {ev['epoch']}/{ev['epochs']} loss {ev['loss']:.4f} train_acc {ev['train_acc']:.3f}")
-        ctx.progress(ev["epoch"] / ev["epochs"], f"epoch {ev['epoch']}/{ev['epochs']}, loss {ev['loss']:.3f}")
+        ctx.progress(0.3 + 0.7 * ev["epoch"] / ev["epochs"], f"epoch {ev['epoch']}/{ev['epochs']}, loss {ev['loss']:.3f}")
         ctx.check_cancel()  # between epochs: the partial model is thrown away
 
     prepared = ctx.outputs("prepare dataset")
-    result = train(config, xs["train"], ys["train"], xs["validation"], ys["validation"], tc, progress=on_epoch,
-                   metadata={"dataset_hash": prepared.get("dataset_hash", ""), "dataset_rows": {k: len(v) for k, v in splits.items()},
-                             "run_id": ctx.run.id})
-    ck = result.checkpoint
-    # How evidence re-scores the model, fitted on validation (as triage.training.train_trm
-    # does), so the promoted model behaves like one trained from the CLI.
     sections = SectionIndex(runbook_files(Path(prepared["corpus"]) if prepared.get("corpus") else None))
-    vp, vc, vv = score_with_evidence(TRMRunner(ck), xs["validation"], splits["validation"], sections)
-    rescorer, fit_info = fit_rescorer(vp, vc, vv, ys["validation"])
-    ck.metadata["rescorer"] = {**rescorer.as_dict(), **fit_info}
+    result = fit_models(config, splits, xs, ys, tc, options, cal, cal_x, sections, progress=on_epoch,
+                        metadata={"dataset_hash": prepared.get("dataset_hash", ""), "dataset_rows": {k: len(v) for k, v in splits.items()},
+                                  "run_id": ctx.run.id},
+                        low=ctx.settings.triage.low_threshold, high=ctx.settings.triage.high_threshold)
+    ck = result.checkpoint
     ck.metadata["training_seconds"] = round(result.seconds, 2)
     target = models_root(ctx.settings) / ck.version
     ck.save(target)
-    return StepResult("done", f"{ck.version} in {result.seconds:.1f}s ({tc.epochs} epochs)",
+    return StepResult("done", f"{ck.version} in {result.seconds:.1f}s ({tc.epochs} epochs; TRM and logreg, calibrated on {len(cal)} alerts)",
                       {"version": ck.version, "path": str(target), "seconds": round(result.seconds, 2), "epochs": tc.epochs,
-                       "lr": tc.lr, "history": result.history, "parameters": ck.metadata.get("parameters")})
+                       "lr": tc.lr, "history": result.history, "parameters": ck.metadata.get("parameters"), "calibration_rows": len(cal)})
 
 
 # -- 4 evaluate -----------------------------------------------------------------------------
+
+EVALUATION_FILE = "evaluation.json"
+"""Per test row of the selected classifier: confidence and whether it was right; what the
+board's reliability curve, coverage curve and threshold tuning are drawn from."""
 
 
 def evaluate_step(ctx: StepContext) -> StepResult:
     import json
 
-    import numpy as np
-
     from sreconsole.knowledge.embed_cache import make_embed
-    from sreconsole.triage.evaluation import balanced_accuracy
-    from sreconsole.triage.trm import METADATA, TRMRunner, expected_calibration_error
+    from sreconsole.triage.training import labelled_from_examples, measure
+    from sreconsole.triage.trm import METADATA, TRMRunner, features
 
     path = Path(ctx.outputs("train")["path"])
-    runner = TRMRunner.load(path)
-    actions = runner.config.actions
-    index = {a: i for i, a in enumerate(actions)}
+    kind = ctx.settings.triage.model
     test_rows = _load_splits(ctx)["test"]
-    y = np.array([index[e.action] for e in test_rows], dtype=np.int64)
-    preds = runner.predict_features(_features(test_rows, runner.config, make_embed(ctx.settings))) if test_rows else []
-    pred = np.array([index[p.action] for p in preds], dtype=np.int64)
-    conf = np.array([p.confidence for p in preds])
-    correct = pred == y
-    low, high = ctx.settings.triage.low_threshold, ctx.settings.triage.high_threshold
-    n = len(y)
+    labelled = labelled_from_examples(test_rows, "test")
+    low = ctx.settings.triage.low_threshold
+    by_kind: dict[str, dict] = {}
+    x = None
+    rows_out: dict = {}
+    for k in ("trm", "logreg"):
+        runner = TRMRunner.load(path, k)
+        if x is None:
+            x = features(labelled.texts, make_embed(ctx.settings), runner.config.hash_dim)
+        by_kind[k] = measure(runner, x, labelled, low=low)
+        if k == kind and len(labelled):
+            preds = runner.predict_features(x, labelled.rules)
+            rows_out = {"kind": k, "confidence": [round(p.confidence, 5) for p in preds],
+                        "correct": [p.action in exp for p, exp in zip(preds, labelled.expected)],
+                        "action": [p.action for p in preds], "low": low, "high": ctx.settings.triage.high_threshold}
+    chosen = by_kind[kind]
+    n = chosen.get("n", 0)
     metrics = {
         "test_n": n,
-        "accuracy": float(correct.mean()) if n else 0.0,
-        "balanced_accuracy": balanced_accuracy(y, pred) if n else 0.0,
-        "ece": expected_calibration_error(conf, correct),
-        "share_below_low": float((conf < low).mean()) if n else 0.0,
-        "majority_baseline": float((y == index.get("escalate", -1)).mean()) if n else 0.0,
+        "model": kind,
+        "accuracy": chosen.get("accuracy", 0.0),
+        "balanced_accuracy": chosen.get("balanced_accuracy", 0.0),
+        "macro_f1": chosen.get("macro_f1", 0.0),
+        "ece": chosen.get("ece", 0.0),
+        "share_below_low": chosen.get("share_below_low", 0.0),
+        "majority_baseline": chosen.get("majority_baseline", 0.0),
     }
+    for k, r in by_kind.items():
+        for name in ("accuracy", "balanced_accuracy", "ece"):
+            metrics[f"{k}_{name}"] = r.get(name, 0.0)
+    (ctx.run_dir / EVALUATION_FILE).write_text(json.dumps({**rows_out, "reliability": chosen.get("reliability", []),
+                                                           "coverage": chosen.get("coverage", [])}), encoding="utf-8")
     # The checkpoint carries its test metrics, so the shipped artifact says how good it is.
     meta_path = path / METADATA
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta.setdefault("metrics", {})["test"] = metrics
+    meta.setdefault("metrics", {})["test_pipeline"] = {k: v for k, v in metrics.items()}
     tmp = meta_path.with_suffix(".tmp")  # atomic: the TUI may be reading this model
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(meta_path)
     for k, v in metrics.items():
-        ctx.emit("metric", name=k, value=v)
-    return StepResult("done", f"accuracy {metrics['accuracy']:.3f}, balanced {metrics['balanced_accuracy']:.3f}, ECE {metrics['ece']:.3f} on {n} test rows",
-                      {"metrics": metrics})
+        if isinstance(v, (int, float)):
+            ctx.emit("metric", name=k, value=v)
+    return StepResult("done", f"{kind}: accuracy {metrics['accuracy']:.3f}, balanced {metrics['balanced_accuracy']:.3f}, ECE {metrics['ece']:.3f} "
+                              f"on {n} test rows (majority {metrics['majority_baseline']:.3f})",
+                      {"metrics": metrics, "curves": {"reliability": chosen.get("reliability", []), "coverage": chosen.get("coverage", [])}})
 
 
 # -- 5 register in MLflow -------------------------------------------------------------------
@@ -320,7 +345,8 @@ def register_mlflow(ctx: StepContext) -> StepResult:
     series = [(int(ev["epoch"]), {"loss": ev["loss"], "train_acc": ev["train_acc"]}) for ev in trained.get("history", [])]
     return log_to_mlflow(
         ctx, experiment=EXPERIMENT, registered_model=REGISTERED_MODEL, tags={"version": trained["version"]}, params=params,
-        series=series, metrics=ctx.outputs("evaluate").get("metrics", {}), artifacts=trained["path"], artifact_path="model",
+        series=series, metrics={k: v for k, v in ctx.outputs("evaluate").get("metrics", {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        artifacts=trained["path"], artifact_path="model",
     )
 
 

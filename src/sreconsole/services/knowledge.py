@@ -38,6 +38,33 @@ def index_paths(settings: Settings) -> list[str]:
     return paths
 
 
+def trusted_roots(settings: Settings) -> list[Path]:
+    """The roots whose documents may name or vote for a remediation: ``knowledge.trusted_paths``
+    and the shipped demo runbook's folder (ours, shipped in the wheel)."""
+    roots = [demo_knowledge_dir().resolve()]
+    for raw in settings.knowledge.trusted_paths:
+        try:
+            roots.append(Path(raw).expanduser().resolve())
+        except (OSError, RuntimeError):
+            continue  # a root that cannot be resolved trusts nothing
+    return roots
+
+
+def trust_predicate(settings: Settings):
+    """``trusted(path) -> bool`` for the triage engine: the document's real path (links
+    resolved, so a link cannot smuggle a file in) lies under a trusted root."""
+    roots = trusted_roots(settings)
+
+    def trusted(path: str) -> bool:
+        try:
+            real = Path(path).resolve()
+        except (OSError, RuntimeError, ValueError):
+            return False
+        return any(real == root or real.is_relative_to(root) for root in roots)
+
+    return trusted
+
+
 @dataclass(frozen=True)
 class AlertKnowledge:
     """What the knowledge base says about one alert."""

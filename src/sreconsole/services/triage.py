@@ -29,6 +29,11 @@ def __getattr__(name: str):
     return getattr(importlib.import_module(f"sreconsole.triage.{_LAZY[name]}"), name)
 
 
+FLOORS = ("majority", "rules")
+"""Baselines every figure of ``eval triage`` is printed beside: always ``escalate``, and the
+labelling rules alone (``rule_label``, the regexes that labelled most training rows)."""
+
+
 class TriageService:
     """One engine per process, built lazily in a worker (loading the model takes seconds)."""
 
@@ -42,6 +47,7 @@ class TriageService:
 
     def engine(self):
         from sreconsole.knowledge.embed_cache import make_embed
+        from sreconsole.services.knowledge import trust_predicate
         from sreconsole.triage.engine import TriageEngine
         from sreconsole.triage.models import load_catalog_for, model_dir
 
@@ -58,7 +64,9 @@ class TriageService:
                 self._engine = TriageEngine.load(
                     load_catalog_for(self.settings),
                     model_dir(self.settings),
+                    self.settings.triage.model,
                     embed=make_embed(self.settings),
+                    trusted=trust_predicate(self.settings),
                     store=store,
                     high=self.settings.triage.high_threshold,
                     low=self.settings.triage.low_threshold,
@@ -78,3 +86,42 @@ class TriageService:
         """Drop the engine: the next call loads the (possibly newly promoted) model."""
         with self._lock:
             self._engine = None
+
+
+def evaluate_rows(service: TriageService, alerts: Sequence[Alert], expected: Sequence[Sequence[str]]) -> dict:
+    """``eval triage``: the engine's full flow on labelled alerts, and on the same rows, under
+    the same review policy, every floor: the majority baseline, the labelling rules alone,
+    and each classifier of the model bare (the logistic regression and the TRM, the rules as
+    the second expert the calibration fitted). Plus how far the rows are from the training
+    set (cosine to the nearest training alert)."""
+    import numpy as np
+
+    from sreconsole.triage.dataset import alert_text, rule_label
+    from sreconsole.triage.trm import CheckpointError, TRMRunner, features
+    from sreconsole.triage.evaluation import evaluate
+
+    engine = service.engine()
+    proposals = service.propose(alerts) if alerts else []
+    flow = evaluate(proposals, expected)
+    out: dict = {"n": len(alerts), "model_version": engine.model_version, "model": getattr(engine.runner, "kind", "") if engine.runner else "",
+                 "flow": flow, "baselines": {}}
+    rules = [rule_label(a.alertname, a.annotations.get("summary", ""), a.annotations.get("description", "")).action for a in alerts]
+    rows = {"majority": [engine.proposal_for(a, "escalate", None, "none") for a in alerts],
+            "rules": [engine.proposal_for(a, r, None, "rules") for a, r in zip(alerts, rules)]}
+    if engine.runner is not None and alerts:
+        x = features([alert_text(a.alertname, a.labels, a.annotations) for a in alerts], engine.embed, engine.runner.config.hash_dim)
+        for kind in engine.runner.checkpoint.kinds:
+            try:
+                runner = engine.runner if kind == engine.runner.kind else TRMRunner(engine.runner.checkpoint, kind)
+            except CheckpointError:
+                continue
+            preds = runner.predict_features(x, rules)
+            rows[kind] = [engine.proposal_for(a, p.action, p.confidence) for a, p in zip(alerts, preds)]
+            sims = [p.similarity for p in preds if p.similarity is not None]
+            if sims and "similarity" not in out:
+                s = np.array(sims)
+                out["similarity"] = {"median": float(np.median(s)), "p10": float(np.percentile(s, 10)), "p90": float(np.percentile(s, 90)),
+                                     "mean": float(s.mean()), "novelty_floor": runner.novelty_floor}
+    for name, props in rows.items():
+        out["baselines"][name] = evaluate(props, expected)
+    return out

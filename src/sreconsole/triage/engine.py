@@ -1,9 +1,17 @@
-"""The tiered decision flow: annotation → TRM → TRM re-scored with retrieved evidence → human.
+"""The tiered decision flow: named action → model → model re-scored with retrieved evidence → human.
 
-1. **Static**: a ``lambda_function`` annotation on the rule, or the ``Action:`` the team's
-   runbook section names for this alert, is taken as written (method ``annotation``).
-2. **TRM**: the model proposes an action with a calibrated confidence. At or above the high
-   threshold it stands (method ``trm``).
+1. **Named**: a ``lambda_function`` annotation on the rule (method ``annotation``), or the
+   ``Action:`` that a *trusted* runbook section names for this alert (method ``runbook``),
+   is proposed as written — as evidence, not certainty: it carries no confidence (nothing
+   calibrated it), its provenance (``path:line``) and the model's own opinion beside it,
+   and when the model proposes something else the proposal requires a human. Only
+   documents under a trusted root (``knowledge.trusted_paths``, plus the shipped demo
+   runbook) can name or vote for an action; any other document is shown as evidence with
+   no weight, so nothing an untrusted document says changes a proposal.
+2. **Model**: the classifier (``triage.model``: the logistic regression or the TRM)
+   proposes an action with a calibrated confidence that falls for alerts unlike anything
+   it was trained on. At or above the high threshold it stands (method ``trm``: the
+   model's answer alone, whichever classifier it is).
 3. **TRM + RAG**: below it, evidence is retrieved — the runbook section for the alert and
    similar past incidents (last 7 days first) — and turned into a vote over actions. The
    vote enters as a second expert: ``score(a) = log p_trm(a) + beta * log(vote(a) + eps)``,
@@ -92,12 +100,30 @@ class Rescorer:
         return cls(beta, weights)  # type: ignore[arg-type]
 
 
+def trust_everything(path: str) -> bool:
+    """The trust predicate of training: the corpus's runbooks are ours to learn from."""
+    return True
+
+
+def trust_nothing(path: str) -> bool:
+    return False
+
+
+def named_action(text: str) -> str:
+    """The action an ``**Action:**`` part names: its first word, backticks dropped (the part
+    runs on to the next field, and a line of prose may follow the id)."""
+    words = text.strip().split()
+    return words[0].strip("`*.,;:") if words else ""
+
+
 def runbook_evidence(
-    alertname: str, sections: Sequence, actions: Sequence[str]
+    alertname: str, sections: Sequence, actions: Sequence[str], trusted: Callable[[str], bool] = trust_everything,
 ) -> tuple[np.ndarray, list[EvidenceItem], str]:
     """Votes from the runbook sections for this alert, and the action a seed-format section
-    names outright ('' if none). A prometheus-operator section names no action: its
-    Mitigation text is read by the dataset's labelling rules, with less weight."""
+    of a trusted document names outright ('' if none). A prometheus-operator section names
+    no action: its Mitigation text is read by the dataset's labelling rules, with less
+    weight. A section whose document is not ``trusted`` gives an evidence item of weight 0
+    that says so, and no vote."""
     index = {a: i for i, a in enumerate(actions)}
     vote = np.zeros(len(actions), dtype=np.float64)
     items: list[EvidenceItem] = []
@@ -107,8 +133,15 @@ def runbook_evidence(
         by_path.setdefault(s.path, {})[s.part] = s
     for path, parts in by_path.items():
         named = parts.get("action")
-        if named is not None and named.text.strip("` ") in index:
-            act = named.text.strip("` ")
+        named_id = named_action(named.text) if named is not None else ""
+        if not trusted(path):
+            first = named or next(iter(parts.values()))
+            said = f"names {named_id[:60]!r}" if named is not None else "has a section for this alert"
+            items.append(EvidenceItem("runbook", f"{path}:{first.start_line}-{first.end_line}",
+                                      f"untrusted document (not under knowledge.trusted_paths) {said}: shown, not used", "", 0.0))
+            continue
+        if named is not None and named_id in index:
+            act = named_id
             static = static or act
             vote[index[act]] += RUNBOOK_WEIGHT
             items.append(EvidenceItem("runbook", f"{path}:{named.start_line}-{named.end_line}", f"the runbook names {act}", act, RUNBOOK_WEIGHT))
@@ -159,6 +192,7 @@ class TriageEngine:
         high: float = 0.8,
         low: float = 0.5,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        trusted: Callable[[str], bool] = trust_nothing,
     ) -> None:
         self.catalog = catalog
         self.runner = runner
@@ -168,12 +202,16 @@ class TriageEngine:
         """(method, seconds) of each recent proposal that was computed (not cached): the
         console's metrics read p50/p95/p99 with and without retrieval from here."""
         self.store = store
+        self.trusted = trusted
+        """Whether a document (by path) may name or vote for an action; see the module doc."""
         self.high, self.low = high, low
         self.clock = clock
         self.rescorer = Rescorer()
         if runner is not None:
             try:
-                self.rescorer = Rescorer.from_dict(runner.checkpoint.metadata.get("rescorer"))
+                meta = runner.checkpoint.metadata
+                by_kind = meta.get("rescorers") if isinstance(meta.get("rescorers"), dict) else {}
+                self.rescorer = Rescorer.from_dict(by_kind.get(getattr(runner, "kind", "trm")) or meta.get("rescorer"))
             except CheckpointError as exc:
                 self.runner, self.model_error = None, str(exc)
         self._cache: OrderedDict[tuple, Proposal] = OrderedDict()
@@ -185,13 +223,14 @@ class TriageEngine:
                 self.runner, self.model_error = None, f"the model knows actions the catalog lacks: {', '.join(unknown)}"
 
     @classmethod
-    def load(cls, catalog: Catalog, model_dir: Path | None, **kwargs: Any) -> TriageEngine:
-        """An engine with the checkpoint in ``model_dir``; a missing, corrupt or mismatched
-        one leaves the engine model-less with ``model_error`` saying why."""
+    def load(cls, catalog: Catalog, model_dir: Path | None, kind: str = "trm", **kwargs: Any) -> TriageEngine:
+        """An engine with the checkpoint in ``model_dir`` (its ``kind`` classifier proposes);
+        a missing, corrupt or mismatched one leaves the engine model-less with
+        ``model_error`` saying why."""
         runner, error = None, ""
         if model_dir is not None:
             try:
-                runner = TRMRunner.load(model_dir)
+                runner = TRMRunner.load(model_dir, kind)
             except CheckpointError as exc:
                 error = str(exc)
         return cls(catalog, runner=runner, model_error=error, **kwargs)
@@ -236,7 +275,8 @@ class TriageEngine:
             return [None] * len(alerts)
         texts = [alert_text(a.alertname, a.labels, a.annotations) for a in alerts]
         x = features(texts, self.embed, self.runner.config.hash_dim)
-        return self.runner.predict_features(x)
+        rules = [rule_label(a.alertname, a.annotations.get("summary", ""), a.annotations.get("description", "")).action for a in alerts]
+        return self.runner.predict_features(x, rules)
 
     def _decide(self, alert: Alert, pred: Prediction | None) -> Proposal:
         notes: list[str] = []
@@ -247,18 +287,20 @@ class TriageEngine:
             static = ""
         if static:
             evidence.append(EvidenceItem("annotation", "lambda_function", f"the alert rule names {static}", static, 1.0))
-            return self._proposal(alert, static, 1.0, "annotation", evidence, notes, pred)
+            return self._named(alert, static, "annotation", "annotation lambda_function", evidence, notes, pred)
 
         acts = self._actions(pred)
         vote, items, runbook_action = np.zeros(len(acts)), [], ""
         if self.store is not None:
             try:
-                vote, items, runbook_action = runbook_evidence(alert.alertname, self._sections(alert.alertname), acts)
+                vote, items, runbook_action = runbook_evidence(alert.alertname, self._sections(alert.alertname), acts, self.trusted)
             except Exception as exc:  # noqa: BLE001 - retrieval is best effort; the proposal says so
                 notes.append(f"runbook sections could not be read: {exc}")
+        untrusted = [i for i in items if i.kind == "runbook" and i.weight == 0.0 and not i.action]
         if runbook_action:
-            evidence.extend(i for i in items if i.kind == "runbook" and i.action == runbook_action)
-            return self._proposal(alert, runbook_action, 1.0, "annotation", evidence, notes, pred)
+            named = [i for i in items if i.kind == "runbook" and i.action == runbook_action]
+            evidence.extend(named + untrusted)
+            return self._named(alert, runbook_action, "runbook", named[0].ref, evidence, notes, pred)
         if self.store is not None and (pred is None or pred.confidence < self.high):
             try:
                 incidents = self.store.similar_incidents(alert.alertname, alert.labels, alert.annotations.get("summary", ""), k=5, now=self.clock())
@@ -275,8 +317,10 @@ class TriageEngine:
                 # Not calibrated (no model to calibrate): kept under the low threshold so a
                 # human always reviews a retrieval-only proposal.
                 return self._proposal(alert, acts[best], RETRIEVAL_CAP * float(vote[best]), "retrieval", evidence, notes, None)
+            evidence.extend(untrusted)
             return self._proposal(alert, "escalate", None, "none", evidence, notes, None)
         if pred.confidence >= self.high:
+            evidence.extend(untrusted)
             return self._proposal(alert, pred.action, pred.confidence, "trm", evidence, notes, pred)
         evidence.extend(items)
         if vote.sum() == 0:
@@ -286,6 +330,29 @@ class TriageEngine:
         chosen = self.rescorer.combine(probs, vote)
         conf = self.rescorer.confidence(pred.confidence, float(vote[chosen]), acts[chosen] == pred.action)
         return self._proposal(alert, acts[chosen], conf, "trm+rag", evidence, notes, pred)
+
+    def _named(
+        self, alert: Alert, action_id: str, method: str, ref: str,
+        evidence: list[EvidenceItem], notes: list[str], pred: Prediction | None,
+    ) -> Proposal:
+        """An action a rule annotation or a trusted runbook names: proposed as written, with
+        no confidence (nothing calibrated it) and the model's own opinion beside it. When
+        the model proposes another action, a human decides between them."""
+        conflict = ""
+        if pred is None:
+            notes.append(f"no model checked this {method}-named action" + (f" ({self.model_error})" if self.model_error else ""))
+        else:
+            said = f"the model proposes {pred.action} at {pred.confidence:.2f} (its probability for {action_id}: {pred.probabilities.get(action_id, 0.0):.2f})"
+            evidence.append(EvidenceItem("model", self.model_version, said, pred.action, pred.confidence))
+            if pred.action != action_id:
+                conflict = f"the {'runbook' if method == 'runbook' else 'rule annotation'} ({ref}) names {action_id} but {said}"
+        return self._proposal(alert, action_id, None, method, evidence, notes, pred, conflict=conflict, named_ref=ref)
+
+    def proposal_for(self, alert: Alert, action_id: str, confidence: float | None, method: str = "trm") -> Proposal:
+        """A proposal of ``action_id`` for ``alert`` under the same review policy as the flow
+        (low threshold, escalate, high risk, missing parameters): how ``eval triage`` puts
+        its baselines on the same footing as the model."""
+        return self._proposal(alert, action_id, confidence, method, [], [], None)
 
     def _sections(self, alertname: str) -> list:
         """Runbook sections per alertname, kept for a minute (a DuckDB open costs ms)."""
@@ -305,6 +372,7 @@ class TriageEngine:
     def _proposal(
         self, alert: Alert, action_id: str, confidence: float | None, method: str,
         evidence: list[EvidenceItem], notes: list[str], pred: Prediction | None,
+        conflict: str = "", named_ref: str = "",
     ) -> Proposal:
         action = self.catalog.get(action_id)
         assert action is not None
@@ -320,10 +388,13 @@ class TriageEngine:
                 reasons.append(f"parameter {name} is missing (no label {' / '.join(action.parameter(name).label_order) or 'supplies it'})")
             for name, why in binding.invalid:
                 reasons.append(f"parameter {name} is invalid: {why}")
+        if conflict:
+            reasons.append(conflict)
         if method == "retrieval":
             reasons.append("no model: proposed from retrieved evidence alone")
         elif confidence is None:
-            reasons.append("no model scored this alert")
+            if method not in ("annotation", "runbook"):
+                reasons.append("no model scored this alert")
         elif confidence < self.low:
             reasons.append(f"confidence {confidence:.2f} is below {self.low:.2f}")
         if action.id == "escalate":
@@ -349,8 +420,12 @@ class TriageEngine:
             risk=action.risk,
             reversible=action.reversible,
             evidence=tuple(evidence),
-            model_version=self.model_version if method in ("trm", "trm+rag") else "",
+            model_version=self.model_version if pred is not None else "",
             alternatives=alternatives,
+            model_action=pred.action if pred is not None else "",
+            model_confidence=pred.confidence if pred is not None else None,
+            named_ref=named_ref,
+            similarity=pred.similarity if pred is not None else None,
             missing_parameters=tuple(binding.missing) + tuple(n for n, _ in binding.invalid),
             notes=tuple(notes),
         )

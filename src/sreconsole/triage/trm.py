@@ -34,9 +34,12 @@ from __future__ import annotations
 from sreconsole.triage.trm_mlx import Progress, TrainConfig, TrainResult, build_mlx_model, train
 from sreconsole.triage.trm_numpy import (
     CONFIG,
+    EXTRAS,
     FORMAT,
     METADATA,
+    MODEL_KINDS,
     WEIGHTS,
+    Calibration,
     Checkpoint,
     CheckpointError,
     NumpyTRM,
@@ -46,17 +49,23 @@ from sreconsole.triage.trm_numpy import (
     _expected_shapes,  # the tests build checkpoints of the right shape with it
     expected_calibration_error,
     features,
+    fit_calibration,
     fit_temperature,
     hashed_tokens,
+    nearest_similarity,
+    novelty_factor,
     read_safetensors,
     write_safetensors,
 )
 
 __all__ = [
     "CONFIG",
+    "EXTRAS",
     "FORMAT",
     "METADATA",
+    "MODEL_KINDS",
     "WEIGHTS",
+    "Calibration",
     "Checkpoint",
     "CheckpointError",
     "NumpyTRM",
@@ -70,8 +79,11 @@ __all__ = [
     "build_mlx_model",
     "expected_calibration_error",
     "features",
+    "fit_calibration",
     "fit_temperature",
     "hashed_tokens",
+    "nearest_similarity",
+    "novelty_factor",
     "read_safetensors",
     "train",
     "write_safetensors",

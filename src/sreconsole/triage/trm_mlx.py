@@ -129,9 +129,13 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     progress: Progress | None = None,
     metadata: dict | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainResult:
     """Train with deep supervision, keep an EMA of the weights, fit the confidence
-    temperature on the validation split; returns the checkpoint (not yet saved)."""
+    temperature on the validation split; returns the checkpoint (not yet saved).
+
+    ``sample_weight`` (one per training row, e.g. class balance times the weight of an
+    operator's decision) replaces the default square-root inverse class frequency."""
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
@@ -146,13 +150,18 @@ def train(
     total = train_config.epochs * steps_per_epoch * config.n_sup
     schedule = optim.cosine_decay(train_config.lr, total, train_config.lr * 0.05)
     opt = optim.AdamW(learning_rate=schedule, weight_decay=train_config.weight_decay)
-    # Rarer actions weigh more (square-root inverse frequency): escalate dominates the data.
-    counts = np.bincount(y_train, minlength=len(config.actions)).astype(np.float32)
-    weights = mx.array(np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0) / np.mean(1.0 / np.sqrt(np.maximum(counts[counts > 0], 1))))
+    if sample_weight is None:
+        # Rarer actions weigh more (square-root inverse frequency): escalate dominates the data.
+        counts = np.bincount(y_train, minlength=len(config.actions)).astype(np.float32)
+        per_class = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+        row_weight = (per_class / np.mean(per_class[counts > 0]))[y_train].astype(np.float32)
+    else:
+        row_weight = np.asarray(sample_weight, dtype=np.float32)
+        row_weight = row_weight / (row_weight.mean() if len(row_weight) else 1.0)
 
-    def loss_fn(m, x_in, y, z, labels):
+    def loss_fn(m, x_in, y, z, labels, w):
         y, z, logits, halt = m.step(m.embed(x_in), y, z)
-        ce = nn.losses.cross_entropy(logits, labels, reduction="none") * weights[labels]
+        ce = nn.losses.cross_entropy(logits, labels, reduction="none") * w
         correct = mx.stop_gradient((mx.argmax(logits, axis=-1) == labels).astype(mx.float32))
         bce = nn.losses.binary_cross_entropy(halt, correct, with_logits=True, reduction="mean")
         return ce.mean() + bce, (y, z, correct.mean())
@@ -165,10 +174,10 @@ def train(
         losses, accs = [], []
         for b in range(steps_per_epoch):
             idx = order[b * train_config.batch_size : (b + 1) * train_config.batch_size]
-            xb, lb = mx.array(x_train[idx]), mx.array(y_train[idx])
+            xb, lb, wb = mx.array(x_train[idx]), mx.array(y_train[idx]), mx.array(row_weight[idx])
             _, y, z = model.start(xb)
             for _ in range(config.n_sup):
-                (loss, (y, z, acc)), grads = grad_fn(model, xb, y, z, lb)
+                (loss, (y, z, acc)), grads = grad_fn(model, xb, y, z, lb, wb)
                 opt.update(model, grads)
                 y, z = mx.stop_gradient(y), mx.stop_gradient(z)
                 d = train_config.ema

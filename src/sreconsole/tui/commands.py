@@ -38,6 +38,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("training: promote selected run", "Make its model the active one (p)", "training('action_promote')"),
     ("training: MLflow details", "The run's MLflow run and metrics (o)", "training('action_mlflow')"),
     ("training: full log", "The run's log (l)", "training('action_log')"),
+    ("training: tune thresholds", "Pick the thresholds for a target un-flagged accuracy and save them (u)", "training('action_tune')"),
+    ("training: shadow scoring", "The run's model beside the active one on recent alerts and decisions (s)", "training('action_shadow')"),
     ("bruno: new chat", "Start the conversation over (ctrl+n)", "bruno('action_new_chat')"),
     ("bruno: clear screen", "Clear the screen; the conversation goes on (ctrl+l)", "bruno('action_clear')"),
     ("bruno: open citations", "The last answer's citations and their lines, in a side panel (o)", "bruno('action_open_citations')"),

@@ -6,6 +6,8 @@ from rich.console import Group
 from rich.text import Text
 
 from sreconsole.domain.evidence import Evidence, sparkline
+from sreconsole.domain.proposal import CALIBRATED_METHODS
+from sreconsole.domain.text import clean
 from sreconsole.tui.render import safe
 
 
@@ -122,8 +124,9 @@ SHORT_ACTION = {
     "cordon-node": "cordon",
     "escalate": "escalate",
 }
-METHOD_BADGE = {"annotation": "RULE", "trm": "TRM", "trm+rag": "TRM+RAG", "retrieval": "RAG", "none": "—", "chat": "CHAT"}
-
+METHOD_BADGE = {"annotation": "rule", "runbook": "runbook", "trm": "trm", "trm+rag": "trm+rag", "retrieval": "rag", "none": "—", "chat": "chat"}
+"""How a proposal's method is named on screen. A named action says who named it (a rule's
+annotation, a runbook); the model's own methods say whether evidence re-scored it."""
 
 def thresholds(app) -> tuple[float, float]:
     """(high, low) confidence thresholds from the app's triage settings (the defaults when
@@ -143,29 +146,72 @@ def confidence_style(confidence: float | None, high: float, low: float, theme) -
     return theme.error or "red"
 
 
-def proposal_cell(proposal, high: float, low: float, theme) -> Text:
-    """The table's PROPOSAL cell: a short action name coloured by confidence; a trailing
-    ``!`` when a human must review it."""
+def shown_confidence(confidence: float | None, method: str) -> float | None:
+    """The confidence to print, or None: a number that is not a calibrated probability (a
+    named action, retrieval alone, a record queued before this rule) is never shown."""
+    return confidence if confidence is not None and method in CALIBRATED_METHODS else None
+
+
+def shown_method(method: str, requires_human: bool) -> str:
+    """trm / trm+rag / runbook / rule, or human when a human must decide."""
+    return "human" if requires_human else METHOD_BADGE.get(method, method)
+
+
+def named_source(method: str, evidence) -> str:
+    """For a named action: where it comes from (``RUNBOOK.md:17-17``) and the model's own
+    opinion beside it (``model pod-restart 0.93``); '' for the model's own proposals.
+    ``evidence`` items may be :class:`EvidenceItem` objects or their dicts (the queue)."""
+    if method not in ("annotation", "runbook"):
+        return ""
+
+    def get(item, key):
+        return item.get(key, "") if isinstance(item, dict) else getattr(item, key, "")
+
+    ref = next((get(e, "ref") for e in evidence if get(e, "kind") in ("runbook", "annotation") and get(e, "action")), "")
+    model = next((e for e in evidence if get(e, "kind") == "model"), None)
+    parts = [short_path(ref) if method == "runbook" else "annotation"] if ref or method == "annotation" else []
+    if model is not None:
+        parts.append(clean(f"model {get(model, 'action')} {float(get(model, 'weight') or 0.0):.2f}", 80))
+    else:
+        parts.append("no model checked it")
+    return " · ".join(parts)
+
+
+def proposal_cell(proposal, high: float, low: float, theme, width: int = 20) -> Text:
+    """The table's PROPOSAL cell: the short action name, the confidence where it is a
+    calibrated probability, and the method (trm, trm+rag, runbook, rule, or human when a
+    human must decide), coloured by confidence. ``rollback 0.62 human``, ``cordon runbook``."""
     name = SHORT_ACTION.get(proposal.action, proposal.action[:8])
-    mark = "!" if proposal.requires_human_review and proposal.action != "escalate" else ""
-    return safe(name[: 8 - len(mark)] + mark, 8, style=confidence_style(proposal.confidence, high, low, theme))
+    conf = shown_confidence(proposal.confidence, proposal.method)
+    method = shown_method(proposal.method, proposal.requires_human_review)
+    text = " ".join(x for x in (name, None if conf is None else f"{conf:.2f}", method) if x)
+    style = confidence_style(conf, high, low, theme) if conf is not None else ("bold" if method == "human" else "")
+    return safe(text, width, style=style)
 
 
 def proposal_renderable(proposal, width: int, high: float, low: float, theme) -> Group:
-    """The proposal block of the detail panel: action, confidence bar, method, command,
+    """The proposal block of the detail panel: action, confidence bar (only for a calibrated
+    probability), method, for a named action its source and the model's opinion, command,
     why a human must look, and the evidence it used. Every untrusted string goes through
     ``safe`` (no markup, no escapes)."""
     if proposal is None:
         return Group(Text("Proposal", style="bold"), Text("computing…", style="dim"))
-    style = confidence_style(proposal.confidence, high, low, theme)
-    lines: list = [Text.assemble(("Proposal  ", "bold"), safe(proposal.action, 60, style=f"bold {style}"), safe("  " + METHOD_BADGE.get(proposal.method, proposal.method), 20, style="reverse"))]
+    conf = shown_confidence(proposal.confidence, proposal.method)
+    style = confidence_style(conf, high, low, theme)
+    method = shown_method(proposal.method, proposal.requires_human_review)
+    lines: list = [Text.assemble(("Proposal  ", "bold"), safe(proposal.action, 60, style=f"bold {style}"), safe("  " + method.upper(), 20, style="reverse"))]
     lines.append(safe(proposal.title, 120, style="dim"))
-    if proposal.confidence is None:
-        lines.append(Text("confidence  —  (no model scored it)", style="dim"))
-    else:
+    if conf is not None:
         cells = max(10, min(30, width - 24))
-        filled = int(round(proposal.confidence * cells))
-        lines.append(Text.assemble(("confidence ", ""), safe("█" * filled, None, style=style), safe("░" * (cells - filled), None, style="dim"), (f" {proposal.confidence:.2f}", style)))
+        filled = int(round(conf * cells))
+        lines.append(Text.assemble(("confidence ", ""), safe("█" * filled, None, style=style), safe("░" * (cells - filled), None, style="dim"), (f" {conf:.2f}", style),
+                                   safe(f"  ({METHOD_BADGE.get(proposal.method, proposal.method)})", 30, style="dim")))
+    elif proposal.method in ("annotation", "runbook"):
+        lines.append(Text.assemble(("named by ", "dim"), safe(named_source(proposal.method, proposal.evidence), 200), ("  (no confidence: nothing calibrated it)", "dim")))
+    else:
+        lines.append(Text("confidence  —  (no calibrated probability)", style="dim"))
+    if getattr(proposal, "similarity", None) is not None:
+        lines.append(Text(f"nearest training alert: cosine {proposal.similarity:.2f}", style="dim"))
     lines.append(safe(f"risk {proposal.risk}" + (", reversible" if proposal.reversible else ", not reversible") + (f"  model {proposal.model_version}" if proposal.model_version else ""), None, style="dim", single_line=False))
     if proposal.command:
         lines.append(Text.assemble(("$ ", "dim"), safe(proposal.command, 400, style="bold")))

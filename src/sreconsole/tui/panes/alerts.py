@@ -34,11 +34,11 @@ SEVERITY_TEXT = {
 
 COLUMNS = (
     ("sev", "SEV", 4),
-    ("alert", "ALERT", 22),
-    ("target", "TARGET", 20),
+    ("alert", "ALERT", 18),
+    ("target", "TARGET", 13),
     ("age", "AGE", 5),
-    ("state", "STATE", 9),
-    ("proposal", "PROPOSAL", 8),
+    ("state", "STATE", 8),
+    ("proposal", "PROPOSAL", 20),  # "rollback 0.62 human": action, calibrated confidence, method
     ("summary", "SUMMARY", 40),
 )
 FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key != "summary")
@@ -445,7 +445,7 @@ class AlertsPane(SilenceActions, Vertical):
         if proposal is None:
             return Text("…", style="dim")
         high, low = thresholds(self.app)
-        return proposal_cell(proposal, high, low, self.app.current_theme)
+        return proposal_cell(proposal, high, low, self.app.current_theme, width=dict((k, w) for k, _, w in COLUMNS)["proposal"])
 
     def _is_incident_cause(self, fingerprint: str) -> bool:
         """In the "by incident" view, whether the alert leads its incident (the most likely

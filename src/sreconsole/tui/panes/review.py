@@ -19,13 +19,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from sreconsole.services.review import alert_state_text, shown_target
-from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style, thresholds
+from sreconsole.tui.evidence_view import confidence_style, named_source, shown_confidence, shown_method, thresholds
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, notify_plain, safe
 
-COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12), ("action", "ACTION", 13), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11))
-"""79 columns with the cell padding: the whole row fits an 80x24 terminal. LIVE is the
-alert's state now (firing, resolved, silenced, acked) and for how long."""
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12), ("action", "ACTION", 13), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11),
+           ("why", "WHY", 60))
+"""The first eight columns take 79 with the cell padding: they fit an 80x24 terminal, and
+WHY is one scroll to the right. LIVE is the alert's state now (firing, resolved, silenced,
+acked) and for how long. CONF only for a calibrated probability; METHOD is human when a
+human must decide; WHY is the source of a named action with the model's opinion, and the
+first review reason."""
 
 
 class ReviewPane(Vertical, can_focus=False):
@@ -104,7 +108,9 @@ class ReviewPane(Vertical, can_focus=False):
         theme = self.app.current_theme
         high, low = thresholds(self.app)
         sev_style = {"critical": f"bold {theme.error}", "warning": f"bold {theme.warning}"}.get(r.severity.lower(), "dim")
-        conf = Text("—", style="dim") if r.confidence is None else Text(f"{r.confidence:.2f}", style=confidence_style(r.confidence, high, low, theme))
+        shown = shown_confidence(r.confidence, r.method)
+        conf = Text("—", style="dim") if shown is None else Text(f"{shown:.2f}", style=confidence_style(shown, high, low, theme))
+        why = " · ".join(x for x in (named_source(r.method, r.evidence), (r.review_reasons[0] if r.review_reasons else "")) if x)
         state_style = {"pending": "bold", "approved": theme.success or "green", "executed": theme.success or "green", "rejected": "dim",
                        "failed": theme.error or "red", "unknown": f"bold {theme.warning or 'yellow'}", "executing": "bold"}.get(r.state, "dim")
         action = r.action + ("*" if r.id in self.edits else "")
@@ -115,9 +121,10 @@ class ReviewPane(Vertical, can_focus=False):
             safe(r.alertname, 60),
             safe(action, 40, style="bold" if r.requires_human_review else ""),
             conf,
-            safe(METHOD_BADGE.get(r.method, r.method)[:7], 7, style="dim"),
+            safe(shown_method(r.method, r.requires_human_review)[:7], 7, style="bold" if r.requires_human_review else "dim"),
             safe("unknown?" if r.state == "unknown" else r.state, 12, style=state_style),
             self._live_cell(r, live_style),
+            safe(why, 200, style="dim"),
         ]
 
     def _live_cell(self, r, live_style: str) -> Text:
@@ -303,12 +310,16 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
     from sreconsole.services.review import age_text
 
     high, low = thresholds
-    style = confidence_style(r.confidence, high, low, theme)
+    shown = shown_confidence(r.confidence, r.method)
+    style = confidence_style(shown, high, low, theme)
+    source = named_source(r.method, r.evidence)
     lines: list = [
         Text.assemble((f"#{r.id:d} ", "dim"), safe(r.alertname, 80, style="bold"), ("  ", ""), safe(r.namespace or "", 60, style="dim")),
         Text.assemble(("action ", "dim"), safe(r.action, 60, style=f"bold {style}"), safe(f"  risk {r.risk}" + (", reversible" if r.reversible else ", not reversible"), 60, style="dim")),
-        Text.assemble(("confidence ", "dim"), ("—" if r.confidence is None else f"{r.confidence:.2f}", style), safe(f"  method {r.method}", 40, style="dim"), safe(f"  model {r.model_version}" if r.model_version else "", 80, style="dim")),
+        Text.assemble(("confidence ", "dim"), ("—" if shown is None else f"{shown:.2f}", style), safe(f"  method {r.method}", 40, style="dim"), safe(f"  model {r.model_version}" if r.model_version else "", 80, style="dim")),
     ]
+    if source:
+        lines.append(Text.assemble(("named by ", "dim"), safe(source, 200), ("  (not a calibrated probability)", "dim")))
     params = {**r.parameters, **(edits or {})}
     if params:
         lines.append(Text.assemble(("parameters ", "dim"), safe(", ".join(f"{k}={v}" for k, v in params.items()), 300), (" (edited)" if edits else "", "italic")))

@@ -17,7 +17,10 @@ from sreconsole.domain.evidence import sparkline
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, notify_plain, safe
 
-COLUMNS = (("id", "RUN", 17), ("model", "MODEL", 5), ("trigger", "TRIGGER", 7), ("status", "STATUS", 9), ("version", "VERSION", 18), ("acc", "ACC", 5))
+COLUMNS = (("id", "RUN", 16), ("model", "MODEL", 5), ("status", "STATUS", 9), ("version", "VERSION", 17),
+           ("acc", "ACC", 4), ("bal", "BAL", 4), ("base", "BASE", 4), ("ece", "ECE", 4))
+"""Accuracy never alone: balanced accuracy (mean recall per action) and the majority
+baseline beside it, and the calibration error, two decimals each."""
 STEP_MARK = {"done": "✓", "running": "▶", "failed": "✗", "skipped": "–", "not applicable": "–", "pending": "·"}
 
 
@@ -28,6 +31,8 @@ class TrainingPane(Vertical, can_focus=False):
         Binding("p", "promote", "Promote", id="training.promote", tooltip="Make the selected run's model the active one"),
         Binding("o", "mlflow", "MLflow", id="training.mlflow", tooltip="The run's MLflow details"),
         Binding("l", "log", "Log", id="training.log", tooltip="The run's full log"),
+        Binding("u", "tune", "Tune", id="training.tune", tooltip="Pick the thresholds for a target accuracy of un-flagged proposals, and save them"),
+        Binding("s", "shadow", "Shadow", id="training.shadow", tooltip="Score the run's model beside the active one on recent alerts and every operator decision"),
     ]
 
     def __init__(self, board, **kwargs) -> None:
@@ -104,10 +109,13 @@ class TrainingPane(Vertical, can_focus=False):
     def _cells(self, r) -> list[Text]:
         theme = self.app.current_theme
         style = {"succeeded": theme.success or "green", "failed": theme.error or "red", "running": f"bold {theme.accent}", "cancelled": "dim"}.get(r.status, "")
-        acc = r.metrics.get("accuracy")
+        def fig(key: str) -> Text:
+            v = r.metrics.get(key)
+            return Text(f"{v:.2f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "—", style="dim" if key == "majority_baseline" else "")
+
         return [
-            safe(r.id, 40, style="dim"), safe(r.model, 12), safe(r.trigger, 20, style="dim"), safe(r.status, 12, style=style),
-            safe(r.version or "—", 40), Text(f"{acc:.3f}" if isinstance(acc, (int, float)) else "—"),
+            safe(r.id, 40, style="dim"), safe(r.model, 12), safe(r.status, 12, style=style), safe(r.version or "—", 40),
+            fig("accuracy"), fig("balanced_accuracy"), fig("majority_baseline"), fig("ece"),
         ]
 
     def selected_key(self) -> str | None:
@@ -159,8 +167,53 @@ class TrainingPane(Vertical, can_focus=False):
         step = next((s for s in r.steps if s.name == "register in MLflow"), None)
         info = dict(step.outputs) if step is not None else {}
         lines = [f"run {r.id}", f"MLflow run id: {r.mlflow_run_id or '—'}"] + [f"{k}: {v}" for k, v in info.items()]
-        lines += [f"{k}: {v}" for k, v in r.metrics.items() if not isinstance(v, dict)]
+        lines += [f"{k}: {rounded(v)}" for k, v in r.metrics.items() if not isinstance(v, dict)]
         self.app.push_screen(TextScreen(f"MLflow: {r.id}", lines))
+
+    def action_tune(self) -> None:
+        r = self.selected()
+        if r is None or r.status != "succeeded" or r.model != "trm":
+            notify_plain(self.app, "select a succeeded TRM run to tune the thresholds on", severity="warning")
+            return
+        if self.app.settings.read_only:
+            notify_plain(self.app, "read-only: changing the thresholds is disabled", severity="warning")
+            return
+
+        def done(result: dict | None) -> None:
+            if result is not None:
+                self._save_thresholds(r.id, result)
+
+        self.app.push_screen(ThresholdScreen(self.board, r.id), done)
+
+    @work(thread=True, group="training-call", exit_on_error=False, description="save thresholds")
+    def _save_thresholds(self, run_id: str, tuned: dict) -> None:
+        try:
+            out = self.board.save_thresholds(run_id, tuned["low"], tuned["high"], tuned["target"], tuned, self.app.operator)
+        except Exception as exc:  # noqa: BLE001 - a config file that cannot be written: say it
+            notify_plain(self.app, f"thresholds not saved: {exc}", severity="error", timeout=10)
+            return
+        svc = getattr(self.app, "triage_service", None)
+        if svc is not None:
+            svc.reload()  # the engine reads the thresholds when it is built
+        notify_plain(self.app, f"thresholds low {tuned['low']:.2f}, high {tuned['high']:.2f} saved to {out['file']} (audit: settings-audit.jsonl)", timeout=8)
+
+    def action_shadow(self) -> None:
+        r = self.selected()
+        if r is None or r.status != "succeeded" or r.model != "trm":
+            notify_plain(self.app, "select a succeeded TRM run to shadow-score", severity="warning")
+            return
+        notify_plain(self.app, f"shadow scoring {r.id} beside the active model…", timeout=4)
+        self._shadow(r.id)
+
+    @work(thread=True, group="training-call", exit_on_error=False, description="shadow scoring")
+    def _shadow(self, run_id: str) -> None:
+        try:
+            report = self.board.shadow(run_id)
+        except Exception as exc:  # noqa: BLE001 - say it, change nothing
+            notify_plain(self.app, f"shadow scoring failed: {exc}", severity="error", timeout=10)
+            return
+        self.app.call_from_thread(self.app.push_screen, TextScreen(f"shadow scoring: {run_id}", shadow_lines(report)))
+        self.app.call_from_thread(self.poll)
 
     def action_log(self) -> None:
         r = self.selected()
@@ -171,7 +224,7 @@ class TrainingPane(Vertical, can_focus=False):
     def _call(self, call, verb: str) -> None:
         try:
             run = call()
-        except Exception as exc:  # noqa: BLE001 - PipelineBusy, ValueError: say it, change nothing
+        except Exception as exc:  # noqa: BLE001 - PipelineBusy, ValueError, PromoteRefused: say it, change nothing
             notify_plain(self.app, exc, severity="error", timeout=10)
         else:
             if verb == "promoted":
@@ -207,9 +260,13 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
             eta += f"  {last['tokens_per_s']:.0f} tok/s"
         lines.append(Text.assemble(("loss ", "dim"), safe(sparkline(stream.losses[-40:], min(40, len(stream.losses)))[0], 40, style=theme.accent or ""), (f" {stream.losses[-1]:.3f}", ""), safe(eta, 40)))
     lines += outcome_label_lines(r)
-    metrics = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}
-    if metrics:
-        lines.append(safe("metrics: " + "  ".join(f"{k} {v:.3f}" for k, v in list(metrics.items())[:6]), None, style="dim", single_line=False))
+    lines.extend(metrics_lines(r.metrics))
+    curves = next((st.outputs.get("curves") for st in r.steps if st.name == "evaluate" and st.outputs.get("curves")), None)
+    if curves:
+        lines.extend(curve_lines(curves, theme))
+    shadow = r.params.get("shadow") if isinstance(r.params, dict) else None
+    if shadow:
+        lines.extend(shadow_summary(shadow))
     if r.error:
         lines.append(safe("error: " + r.error, 400, style="red", single_line=False))
     for line in tail[-6:]:
@@ -224,6 +281,161 @@ def outcome_label_lines(r) -> list[Text]:
         return []
     n = step.outputs["outcome_labels"]
     return [safe(f"outcome labels: {n} (weighted above rule labels)", 80, style="bold" if n else "dim")]
+
+
+def rounded(v):
+    return f"{v:.3f}" if isinstance(v, float) else v
+
+
+METRIC_NAMES = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced"), ("majority_baseline", "majority baseline"),
+                ("macro_f1", "macro-F1"), ("ece", "ECE"), ("share_below_low", "below low"))
+
+
+def metrics_lines(metrics: dict) -> list:
+    """The run's test figures, rounded, accuracy with its floors beside it, then each
+    classifier's (the model that proposes is ``model``)."""
+    if not metrics:
+        return []
+    head = [f"{label} {metrics[key]:.3f}" for key, label in METRIC_NAMES if isinstance(metrics.get(key), (int, float))]
+    out = [Text.assemble(("test split", "bold"), safe(f" ({metrics.get('test_n', '?')} alerts of families never trained on"
+                                                      + (f", {metrics['model']} proposes" if metrics.get("model") else "") + "): ", None, style="dim"),
+                         safe("  ".join(head), None))]
+    per = []
+    for kind in ("logreg", "trm"):
+        if isinstance(metrics.get(f"{kind}_accuracy"), (int, float)):
+            per.append(clean(f"{kind} acc {metrics[f'{kind}_accuracy']:.3f} bal {metrics[f'{kind}_balanced_accuracy']:.3f} ECE {metrics[f'{kind}_ece']:.3f}", None))
+    if per:
+        out.append(safe("  " + "   ".join(per), None, style="dim"))
+    return out
+
+
+BAR = 20
+
+
+def bar_renderable(value: float, style: str) -> Text:
+    filled = int(round(max(0.0, min(1.0, value)) * BAR))
+    return Text.assemble(safe("█" * filled, None, style=style), safe("░" * (BAR - filled), None, style="dim"))
+
+
+def curve_lines(curves: dict, theme) -> list:
+    """The selected run's reliability curve (accuracy against mean confidence per bin; a
+    calibrated model's bars end at the bin's own confidence) and its accuracy–coverage
+    curve (for each threshold, the share of proposals at or above it and their accuracy),
+    drawn with block bars: no images, any terminal."""
+    out: list = [Text("reliability (test split): accuracy per confidence bin", style="bold")]
+    for b in curves.get("reliability", []):
+        gap = b["accuracy"] - b["confidence"]
+        out.append(Text.assemble((f" {b['from']:.1f}–{b['to']:.1f} ", "dim"), bar_renderable(b["accuracy"], theme.accent or ""),
+                                 (f" acc {b['accuracy']:.2f} conf {b['confidence']:.2f} ", ""), (f"{gap:+.2f}", "bold" if abs(gap) > 0.1 else "dim"),
+                                 (f"  n={int(b['n']):d}", "dim")))
+    out.append(Text("accuracy–coverage: proposals at or above each threshold", style="bold"))
+    for c in curves.get("coverage", []):
+        if round(c["threshold"] * 10, 6) % 1:
+            continue  # every 0.1: the curve, not every point of it
+        acc = c.get("accuracy")
+        out.append(Text.assemble((f" ≥{c['threshold']:.1f} ", "dim"), bar_renderable(c["coverage"], theme.primary or ""),
+                                 (f" cover {c['coverage']:5.1%}  acc ", ""), ("—" if acc is None else f"{acc:.3f}", "")))
+    return out
+
+
+def shadow_summary(shadow: dict) -> list:
+    def fig(v):
+        return "—" if v is None else f"{v:.3f}"
+
+    c, a = shadow.get("candidate_on_decisions", {}), shadow.get("active_on_decisions", {})
+    verdict = "WORSE than the active model on decisions" if shadow.get("worse_on_decisions") else "not worse on decisions"
+    return [Text("shadow scoring", style="bold"),
+            safe(f" vs {shadow.get('active') or '(no active model)'}: agreement {fig(shadow.get('agreement'))} on {shadow.get('rows', 0)} alerts; "
+                 f"on {c.get('n', 0)} decisions accuracy {fig(c.get('accuracy'))} vs {fig(a.get('accuracy'))}, ECE {fig(c.get('ece'))} vs {fig(a.get('ece'))}: {verdict}",
+                 None, style="dim", single_line=False)]
+
+
+def shadow_lines(report) -> list[str]:
+    d = report.as_dict()
+
+    def fig(v):
+        return "—" if v is None else f"{v:.3f}"
+
+    c, a = d["candidate_on_decisions"], d["active_on_decisions"]
+    lines = [f"candidate {d['candidate']} ({d['kind']}) vs active {d['active'] or '(none)'}",
+             f"{d['rows']} alerts: {d['decisions']} operator decisions, the rest from the queue and incident history of the last {d['days']:g} days",
+             f"agreement: {fig(d['agreement'])}",
+             f"accuracy on operators' decisions: candidate {fig(c.get('accuracy'))}, active {fig(a.get('accuracy'))} ({c.get('n', 0)} with a known right action)",
+             f"ECE on them: candidate {fig(c.get('ece'))}, active {fig(a.get('ece'))}",
+             "promote: " + ("refused unless forced (`sreconsole pipeline promote ID --force`)" if d["worse_on_decisions"] else "allowed"), ""]
+    if d["differences"]:
+        lines.append("where they differ (alert, from, operators, candidate, active):")
+        for x in d["differences"]:
+            lines.append(clean(f"  {x['alertname']}  {x['origin']}  {x['truth'] or '—'}  {x['candidate']} {x['candidate_confidence']:.2f}  {x['active']} {x['active_confidence']:.2f}", None))
+    lines += d["notes"]
+    return lines
+
+
+class ThresholdScreen(ModalScreen[dict | None]):
+    """Pick the thresholds for a target accuracy of the proposals not sent to a human: the
+    run's test split says which low threshold reaches it and what share then goes to a
+    human; ``enter`` saves them to the settings file (with a line in the settings audit)."""
+
+    DEFAULT_CSS = """
+    ThresholdScreen { align: center middle; }
+    ThresholdScreen > Vertical { width: 78; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
+    ThresholdScreen #tune-result { height: auto; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="tune.cancel")]
+
+    def __init__(self, board, run_id: str, target: float = 0.97) -> None:
+        super().__init__()
+        self.board, self.run_id, self.target = board, run_id, target
+        self.result: dict = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(safe(f"Tune the thresholds on run {self.run_id}", 120, style="bold"))
+            yield Input(value=clean(f"{self.target:.2f}", 8), placeholder="target accuracy of un-flagged proposals, e.g. 0.97", id="tune-target")
+            yield Static("", id="tune-result")
+            yield Label(Text("enter: save to the settings file · esc: cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        self._compute(f"{self.target:.2f}")
+        self.query_one(Input).focus()
+
+    @on(Input.Changed, "#tune-target")
+    def _changed(self, event: Input.Changed) -> None:
+        self._compute(event.value)
+
+    def _compute(self, value: str) -> None:
+        out = self.query_one("#tune-result", Static)
+        try:
+            target = float(value)
+        except ValueError:
+            self.result = {}
+            out.update(Text("a number between 0.5 and 1.0", style="bold"))
+            return
+        if not 0.5 <= target <= 1.0:
+            self.result = {}
+            out.update(Text("a number between 0.5 and 1.0", style="bold"))
+            return
+        r = self.board.tuning(self.run_id, target)
+        self.result = r if r.get("found") else {}
+        cur = r.get("current", {})
+        if not r.get("found"):
+            out.update(safe(r.get("why", "no threshold found"), 300))
+            return
+        out.update(Text.assemble(
+            (f"low threshold {r['low']:.3f}", "bold"), f" (now {cur.get('low', 0):.2f}): proposals at or above it are right {r['accuracy']:.1%} of the time\n",
+            f"{r['coverage']:.1%} stand without a human, ", (f"{r['to_human']:.1%} go to a human", "bold"), f" ({int(r['n']):d} of {int(r['rows']):d} test alerts above)\n",
+            f"high threshold {r['high']:.3f} (now {cur.get('high', 0):.2f}: at least the low one)",
+        ))
+
+    @on(Input.Submitted, "#tune-target")
+    def _submit(self) -> None:
+        if self.result:
+            self.dismiss(self.result)
+        else:
+            self.query_one("#tune-result", Static).update(Text("nothing to save: give a target that a threshold reaches", style="bold"))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class StartRunScreen(ModalScreen[tuple[str, int] | None]):
