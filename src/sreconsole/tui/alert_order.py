@@ -52,8 +52,8 @@ def ordered(pool: Iterable[Alert], sorting: str, grouping: str) -> list[tuple[Al
 def display_rows(visible: list[tuple[Alert, str]], grouping: str) -> list[tuple[str, Alert | None, str, int]]:
     """(row key, alert or None for a group header, group name, group size).
 
-    A group of one alert gets no header row: at 80x24 every line counts, and a header
-    over a single row says nothing the row does not.
+    Every group gets its header, a group of one alert too: without it the lone alert read
+    as part of the group above (the payments crash loop under ``ns (no namespace)``).
     """
     if grouping == "none":
         return [(a.fingerprint, a, "", 0) for a, _ in visible]
@@ -63,7 +63,7 @@ def display_rows(visible: list[tuple[Alert, str]], grouping: str) -> list[tuple[
     rows: list[tuple[str, Alert | None, str, int]] = []
     last = None
     for a, g in visible:
-        if g != last and sizes[g] > 1:
+        if g != last:
             rows.append((GROUP_PREFIX + g, None, g, sizes[g]))
         last = g
         rows.append((a.fingerprint, a, g, 0))
