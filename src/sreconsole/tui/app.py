@@ -49,11 +49,13 @@ class SreConsoleApp(App[None]):
         Binding("3", "show_pane('training')", "Training", show=False, id="app.pane.training", tooltip="Training runs"),
         Binding("4", "show_pane('bruno')", "Bruno", show=False, id="app.pane.bruno", tooltip="Chat with the runbooks"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding: this pane's first"),
+        # In a text field ? and q are typed; the footer then shows these two instead.
+        Binding("f1", "help", "Help", id="app.help_anywhere", tooltip="Every key binding, from a text field too"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme"),
         # As in k9s and lazygit: in a text field q is a letter (esc leaves the field, then
         # q quits); ctrl+q quits from anywhere, a text field included.
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (in a text field: esc first, or ctrl+q)"),
-        Binding("ctrl+q", "quit", "Quit from anywhere", show=False, priority=True, id="app.quit_anywhere"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit_anywhere", tooltip="Quit, from a text field too"),
     ]
 
     def __init__(

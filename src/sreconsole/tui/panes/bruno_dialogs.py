@@ -46,14 +46,11 @@ def passage_lines(c) -> list:
 def display_ref(c, roots: tuple[str, ...] = ()) -> str:
     """``path:first-last`` with the path relative to the indexed directory holding it
     (``kubernetes/KubePodCrashLooping.md:8-17``), absolute when none does."""
+    from sreconsole.services.knowledge import relative_to_roots
+
     if c.is_record:
         return c.ref
-    path = c.path
-    for root in roots:
-        if path.startswith(root.rstrip("/") + "/"):
-            path = path[len(root.rstrip("/")) + 1 :]
-            break
-    return f"{path}:{c.start_line}-{c.end_line}"
+    return f"{relative_to_roots(c.path, roots)}:{c.start_line}-{c.end_line}"
 
 
 def short_ref(c) -> str:

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 from textual.widgets.option_list import Option
 
+from sreconsole.services.knowledge import relative_to_roots
 from sreconsole.services.review import alert_state_text, shown_target
 from sreconsole.tui.evidence_view import METHOD_BADGE, confidence_style, thresholds
 from sreconsole.tui.list_keys import ChoiceList
@@ -64,6 +65,7 @@ class ReviewPane(Vertical, can_focus=False):
         self.filter_text = ""
         self.error = ""
         self.last_result: dict[int, object] = {}
+        self._doc_roots: tuple[str, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Review  loading…", classes="pane-title", id="review-title")
@@ -176,7 +178,17 @@ class ReviewPane(Vertical, can_focus=False):
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
             view.update(Text(empty + ". Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
-        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo)))
+        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme,
+                                      datetime.now(r.created_at.tzinfo), self._roots()))
+
+    def _roots(self) -> tuple[str, ...]:
+        """The indexed directories: evidence paths are shown relative to them."""
+        if self._doc_roots is None:
+            from sreconsole.services.knowledge import index_roots
+
+            settings = getattr(self.app, "settings", None)
+            self._doc_roots = index_roots(settings) if settings is not None else ()
+        return self._doc_roots
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -321,7 +333,7 @@ class ReviewPane(Vertical, can_focus=False):
         self.app.call_from_thread(self.refresh_queue)
 
 
-def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> Group:
+def record_renderable(r, edits, execution, thresholds, theme, now: datetime, roots: tuple[str, ...] = ()) -> Group:
     """Everything an operator needs to decide: the alert, the action and its exact call,
     confidence, method, why it needs a human, the evidence, and what happened so far."""
     from sreconsole.services.review import age_text
@@ -343,7 +355,7 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
             continue  # the edit supplied it, and the catalog accepted the edited set
         lines.append(Text.assemble(("review: ", theme.warning or "yellow"), safe(reason, 300)))
     for item in r.evidence[:5]:
-        lines.append(Text.assemble(safe(f"  {item.get('kind', '')} ", 40, style="dim"), safe(item.get("ref", ""), 80, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
+        lines.append(Text.assemble(safe(f"  {item.get('kind', '')} ", 40, style="dim"), safe(relative_to_roots(item.get("ref", ""), roots), 120, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
     lines.append(safe(f"state {r.state}, queued {age_text(r.created_at, now)} ago", None, style="dim", single_line=False))
     lines.append(alert_state_line(r, now, theme))
     if r.decided_by:

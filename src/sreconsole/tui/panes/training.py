@@ -222,7 +222,7 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
     if r.error:
         lines.append(safe("error: " + r.error, 400, style="red", single_line=False))
     for line in tail[-6:]:
-        lines.append(safe(line, 200, style="dim"))
+        lines.append(safe(line, 600, style="dim", single_line=False))  # wrapped: the reason a file was skipped is at the end
     return Group(*lines)
 
 
@@ -298,6 +298,6 @@ class TextScreen(ModalScreen[None]):
         self.lines = lines
 
     def compose(self) -> ComposeResult:
-        body = [safe(line, 400) for line in self.lines] or [Text("(empty)", style="dim")]
+        body = [safe(line, 2000, single_line=False) for line in self.lines] or [Text("(empty)", style="dim")]
         with VerticalScroll():
             yield Static(Group(safe(self.title_text, 100, style="bold"), *body))

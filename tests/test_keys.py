@@ -1,0 +1,264 @@
+"""One keyboard for every list and dialog, driven with Textual's pilot.
+
+* every list (alerts, review queue, training runs, Bruno's citations, a dialog's options)
+  moves with every ``list.*`` binding, and ``home``/``end`` go to the first/last row;
+* the dialog an action opens names the id and target of the row the cursor is on;
+* ``?`` lists every Binding declared anywhere in ``sreconsole.tui``, the shown pane's first;
+* keys typed in one burst after a binding that opens a text field land in that field.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+from rich.console import Console
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.widgets import Input, OptionList
+
+import sreconsole.tui
+from sreconsole.config import load_settings
+from sreconsole.tui.list_keys import LIST_BINDINGS, ChoiceList
+from sreconsole.tui.panes.alerts import AlertTable
+
+from conftest import wait_for_polls
+from test_review_flow import ALERTS, _queue_with, am_alert, open_review
+
+MOVES = [b for b in LIST_BINDINGS]
+
+
+def _keys(binding: Binding) -> list[str]:
+    return [k.strip() for k in binding.key.split(",")]
+
+
+async def _check_every_list_key(pilot, position, move_to, count: int) -> None:
+    """Each key of each list binding, from a row where it must move the cursor."""
+    assert count >= 3, "the list needs three rows to show a move"
+    for binding in MOVES:
+        for key in _keys(binding):
+            start = {"list.down": 0, "list.page_down": 0, "list.top": count - 1, "list.bottom": 0}.get(binding.id, count - 1)
+            move_to(start)
+            await pilot.pause()
+            assert position() == start
+            await pilot.press(key)
+            await pilot.pause()
+            expected = {"list.down": 1, "list.up": count - 2, "list.top": 0, "list.bottom": count - 1}.get(binding.id)
+            if expected is None:  # a page: at least one row, in the right direction
+                assert (position() > start) if binding.id == "list.page_down" else (position() < start), (binding.id, key)
+            else:
+                assert position() == expected, (binding.id, key, position())
+
+
+async def test_alerts_list_moves_with_every_list_key(make_demo_app):
+    app = make_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot)
+        table = app.query_one(AlertTable)
+        await _check_every_list_key(pilot, lambda: table.cursor_row, table.move_cursor, table.row_count)
+
+
+async def test_review_list_moves_with_every_list_key_and_the_dialog_names_the_chosen_row(make_demo_app):
+    from sreconsole.tui.panes.review import ApproveScreen, ReasonScreen
+
+    settings = load_settings()
+    more = [am_alert("KubePodCrashLooping", {"namespace": f"ns{i}", "pod": f"api-{i}"}, "pod-restart") for i in range(4)]
+    queue, records = _queue_with(settings, ALERTS + more)
+    queue.close()
+    app = make_demo_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_review(app, pilot, len(records))
+        table = app.query_one("#review-table")
+        assert app.focused is table
+        await _check_every_list_key(pilot, lambda: table.cursor_row, lambda row: table.move_cursor(row=row, animate=False), table.row_count)
+        # The trial's defect: j from the first row, then a, opened the dialog for the first.
+        await pilot.press("g", "j", "j")
+        chosen = pane.selected()
+        assert pane.order.index(str(chosen.id)) == 2
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ReasonScreen)
+        title = _plain(app.screen.query("Label").first())
+        assert f"#{chosen.id} {chosen.action}" in title and chosen.target in title
+        await pilot.press("escape")
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        if isinstance(app.screen, ApproveScreen):
+            assert f"#{chosen.id} " in _plain(app.screen.query("Label").first())
+
+
+def _plain(widget) -> str:
+    """What a Static or Label shows, as plain text."""
+    console = Console(width=200, record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def test_training_runs_move_with_every_list_key(make_demo_app):
+    app = make_demo_app()
+    store = app.training_board.store
+    for _ in range(4):
+        run = store.create("trm", "manual", {}, demo=True)
+        store.finish(run.id, "cancelled")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot)
+        await pilot.press("3")
+        table = app.query_one("#training-table")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if table.row_count == 4:
+                break
+        assert app.focused is table
+        await _check_every_list_key(pilot, lambda: table.cursor_row, lambda row: table.move_cursor(row=row, animate=False), table.row_count)
+
+
+async def test_dialog_options_and_citations_move_with_every_list_key_and_do_not_wrap(make_demo_app):
+    """The reject dialog's "right action" list (the same class as Bruno's citations)."""
+    from sreconsole.tui.panes.bruno_dialogs import CitationList
+    from sreconsole.tui.panes.review import ReasonScreen
+
+    assert issubclass(CitationList, ChoiceList)
+    settings = load_settings()
+    queue, records = _queue_with(settings, ALERTS)
+    queue.close()
+    app = make_demo_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_review(app, pilot, len(records))
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ReasonScreen)
+        options = app.screen.query_one("#reason-action", OptionList)
+        options.focus()
+        await pilot.pause()
+        await _check_every_list_key(pilot, lambda: options.highlighted, lambda i: setattr(options, "highlighted", i), options.option_count)
+        await pilot.press("G", "j")
+        assert options.highlighted == options.option_count - 1  # no wrap to the first
+        await pilot.press("g", "k")
+        assert options.highlighted == 0
+        # Inside the dialog: the list never reaches past the dialog's frame.
+        frame = app.screen.query_one("Vertical").region
+        assert frame.contains_region(options.region)
+
+
+def declared_bindings() -> dict[str, tuple[str, Binding]]:
+    """Every Binding in a BINDINGS of a class defined in sreconsole.tui, by id."""
+    found: dict[str, tuple[str, Binding]] = {}
+    for info in pkgutil.walk_packages(sreconsole.tui.__path__, "sreconsole.tui."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(cls, DOMNode) or not cls.__module__.startswith("sreconsole.tui"):
+                continue
+            for b in cls.__dict__.get("BINDINGS", []):
+                assert isinstance(b, Binding) and b.id, f"{cls.__qualname__}: every binding has an id ({b})"
+                found[b.id] = (cls.__qualname__, b)
+    for b in LIST_BINDINGS:
+        found.setdefault(b.id, ("LIST_BINDINGS", b))
+    return found
+
+
+@pytest.mark.parametrize("pane,key,first", [("alerts", "1", "alerts.filter"), ("review", "2", "review.approve"), ("training", "3", "training.start"), ("bruno", "4", "bruno.new")])
+async def test_help_lists_every_declared_binding_the_shown_panes_first(make_demo_app, pane, key, first):
+    from sreconsole.tui.help import HelpScreen, binding_rows
+
+    declared = declared_bindings()
+    assert len(declared) > 40
+    app = make_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot)
+        await pilot.press(key)
+        if pane == "bruno":
+            await pilot.press("escape")  # the question field has the keys until esc
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        rows = binding_rows(app, app.screen.groups)
+        listed = [row[3] for row in rows]
+        missing = sorted(set(declared) - set(listed))
+        assert not missing, f"help does not list: {[(i, declared[i][0]) for i in missing]}"
+        # The shown pane's bindings come first, then the global ones.
+        assert rows[0][0] == pane and listed[0] == first
+        global_at = next(i for i, row in enumerate(rows) if row[0] == "global")
+        assert all(row[0] != "global" for row in rows[:global_at])
+        assert {row[0] for row in rows[:global_at]} <= {pane, "lists", "bruno citations (a list)"}
+        # The screen shows them: every id is in the rendered table.
+        table = _plain(app.screen.query_one("#help-table"))
+        assert first in table and "list.down" in table and "app.quit" in table
+        assert "!" in _plain(app.screen.query_one("#help-legend"))  # the proposal markers' legend
+
+
+async def test_keys_typed_ahead_of_slash_land_in_the_filter(make_demo_app):
+    """The pilot presses keys one at a time and waits for each; a burst is what the App's
+    queue holds when several keys arrive in one read, so the test posts them as the driver
+    does: all at once."""
+    from textual import events
+
+    app = make_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot)
+        for ch in "/checkout":
+            app.post_message(events.Key("slash" if ch == "/" else ch, ch))
+        await pilot.pause(0.5)
+        field = app.query_one("#alerts-filter", Input)
+        assert field.value == "checkout"
+        assert app.focused is field
+
+
+async def test_keys_typed_ahead_of_a_dialog_land_in_its_field(make_demo_app):
+    from textual import events
+
+    from sreconsole.tui.panes.review import ReasonScreen
+
+    settings = load_settings()
+    queue, records = _queue_with(settings, ALERTS)
+    queue.close()
+    app = make_demo_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_review(app, pilot, len(records))
+        for ch in "rnot needed":
+            app.post_message(events.Key("space" if ch == " " else ch, ch))
+        await pilot.pause(1.0)
+        assert isinstance(app.screen, ReasonScreen)
+        assert app.screen.query_one("#reason-text", Input).value == "not needed"
+
+
+async def test_footer_shows_help_and_quit_at_80_columns(make_demo_app):
+    from textual.widgets._footer import FooterKey
+
+    app = make_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot)
+        for key in "1234":
+            await pilot.press(key)
+            await pilot.pause(0.3)
+            keys = {k.action: k for k in app.screen.query(FooterKey)}
+            assert "help" in keys, (key, list(keys))
+            for action in ("help", "quit"):
+                region = keys[action].region
+                assert region.width > 0 and region.right <= 80, (key, action, region)
+            if key == "4":
+                await pilot.press("escape")
+
+
+async def test_q_types_in_a_text_field_and_quits_outside_it(make_demo_app):
+    """As in k9s and lazygit: q is a letter while typing; esc leaves the field, then q quits."""
+    app = make_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot)
+        await pilot.press("4", *"q", "1", "q")
+        await pilot.pause()
+        assert app.is_running and app.query_one("#bruno-input", Input).value == "q1q"
+        await pilot.press("escape", "q")
+        await pilot.pause()
+    assert not app.is_running
+
+
+async def test_the_palette_offers_one_theme_switch(make_demo_app):
+    app = make_demo_app()
+    async with app.run_test(size=(80, 24)):
+        titles = [c.title.lower() for c in app.get_system_commands(app.screen)]
+        assert "theme" not in titles
+        from sreconsole.tui.commands import COMMANDS
+
+        assert sum(1 for name, *_ in COMMANDS if name.startswith("theme:")) == 1
