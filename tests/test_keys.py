@@ -203,6 +203,15 @@ async def test_keys_typed_ahead_of_slash_land_in_the_filter(make_demo_app):
         field = app.query_one("#alerts-filter", Input)
         assert field.value == "checkout"
         assert app.focused is field
+        # enter leaves the field at once: the keys after it move the table, and the enter
+        # itself opens no detail view.
+        table = app.query_one(AlertTable)
+        for key in ("enter", "G"):
+            app.post_message(events.Key(key, "G" if key == "G" else None))
+        await pilot.pause(0.5)
+        assert field.value == "checkout" and app.focused is table
+        assert table.cursor_row == table.row_count - 1
+        assert app.screen is app.screen_stack[0]
 
 
 async def test_keys_typed_ahead_of_a_dialog_land_in_its_field(make_demo_app):

@@ -55,7 +55,8 @@ class SreConsoleApp(App[None]):
         # As in k9s and lazygit: in a text field q is a letter (esc leaves the field, then
         # q quits); ctrl+q quits from anywhere, a text field included.
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (in a text field: esc first, or ctrl+q)"),
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit_anywhere", tooltip="Quit, from a text field too"),
+        # Not in the footer: it would take the place of "q Quit" there (priority bindings come first).
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, from a text field too"),
     ]
 
     def __init__(
@@ -149,9 +150,14 @@ class SreConsoleApp(App[None]):
                 await super().on_event(event)
                 self._typeahead.forwarded(event, target)
                 return
-            if self._typeahead.returned(event):
-                return
+            if not self._typeahead.returned(event):
+                await super().on_event(event)
+            self._typeahead.settled()
+            return
         await super().on_event(event)
+
+    def on_input_submitted(self, message) -> None:
+        self._typeahead.submitted()
 
     def get_system_commands(self, screen):
         """Textual's own palette entries, less its theme picker: the app's

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from sreconsole.tui.render import safe
+from sreconsole.tui.render import inert, safe
 
 
 def binding_groups(pane: str, global_bindings: list[Binding]) -> list[tuple[str, list[Binding]]]:
@@ -115,7 +115,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("In a text field (a filter, Bruno's question, a dialog) letters and digits are typed: "
                               "esc leaves the field, then q quits; ctrl+q quits from anywhere.", style="dim"))
             yield Static(table, id="help-table")
-            yield Static(marker_legend(), id="help-legend")
+            yield Static(inert(marker_legend()), id="help-legend")
             yield Static(Text("ctrl+p opens the command palette: every action is there too.", style="dim"))
 
     def action_scroll(self, direction: str) -> None:

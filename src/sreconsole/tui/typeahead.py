@@ -38,6 +38,9 @@ class TypeAhead:
         self.held: list[events.Key] = []
         self._returned = 0
         """How many of the held keys came back from a widget (they go first)."""
+        self.submitting = False
+        """An enter came back from a text field: its Submitted handler may move the focus
+        (the filter hands it to the table), so later keys wait for it to reach the App."""
         self._timer = None
 
     def should_hold(self, event: events.Key) -> bool:
@@ -45,7 +48,7 @@ class TypeAhead:
         if event.key.startswith("ctrl+"):
             return False  # commands (quit, palette, new chat) are never held
         focused = self.app.focused
-        if self.held or (self.sent and (focused is None or isinstance(focused, Input))):
+        if self.held or self.submitting or (self.sent and (focused is None or isinstance(focused, Input))):
             self.held.append(event)
             if self._timer is None:
                 self._timer = self.app.set_timer(RELEASE_AFTER_S, self.release)
@@ -53,43 +56,62 @@ class TypeAhead:
         return False
 
     def forwarded(self, event: events.Key, target) -> None:
-        if event.is_forwarded and target is not None and not isinstance(target, Input):
-            if len(self.sent) > 256:  # keys stopped on their way: forget them
-                self.sent.clear()
-            self.sent[id(event)] = target
+        """A key the App forwarded: outstanding until it comes back, unless a text field
+        consumes it (a printable key in an Input never comes back)."""
+        if not event.is_forwarded or target is None:
+            return
+        if isinstance(target, Input) and event.is_printable:
+            return
+        if len(self.sent) > 256:  # keys stopped on their way: forget them
+            self.sent.clear()
+        self.sent[id(event)] = target
 
     def returned(self, event: events.Key) -> bool:
         """A forwarded key back at the App. True when it went into the field that was
-        opened after it was sent (then it is not looked up as a binding)."""
+        opened after it was sent, or waits for a dialog still mounting (then it is not
+        looked up as a binding)."""
         target = self.sent.pop(id(event), None)
         if target is None:
             return False
-        redirected = False
         focused = self.app.focused
+        if isinstance(target, Input) and event.key == "enter" and focused is target:
+            self.submitting = True
+            return False
         if isinstance(focused, Input) and focused is not target:
             again = events.Key(event.key, event.character)
             again._set_forwarded()  # it must bubble back as a forwarded key, not come in again
             focused.post_message(again)
-            redirected = True
-        elif focused is None and getattr(target, "is_attached", False) and target.screen is not self.app.screen:
+            return True
+        if focused is None and getattr(target, "is_attached", False) and target.screen is not self.app.screen:
             # A dialog opened by an earlier key is still mounting: try again once it has
             # (before the keys held meanwhile, which were typed after this one).
             self.held.insert(self._returned, events.Key(event.key, event.character))
             self._returned += 1
             if self._timer is None:
                 self._timer = self.app.set_timer(RELEASE_AFTER_S, self.release)
-            redirected = True
-        if not self.sent and self.held and isinstance(focused, Input):
-            self.release(force=False)
-        return redirected
+            return True
+        return False
+
+    def settled(self) -> None:
+        """After a returned key's binding ran: once nothing is on its way, the held keys
+        go on (after the binding's own deferred work, such as a focus change)."""
+        if not self.sent and self.held and not self.submitting:
+            self.app.call_later(self.release, False)
+
+    def submitted(self) -> None:
+        """A text field's Submitted reached the App: its handlers have run."""
+        if self.submitting:
+            self.submitting = False
+            self.app.call_later(self.release, False)
 
     def release(self, force: bool = True) -> None:
         """Hand the held keys on, in order, once nothing is on its way (or, forced, after
         ``RELEASE_AFTER_S``). Into the focused text field directly: posting them back to
         the App would put them behind keys that arrived meanwhile."""
-        if self.sent and not force:
+        if (self.sent or self.submitting) and not force:
             return
         self.sent.clear()
+        self.submitting = False
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
@@ -101,4 +123,4 @@ class TypeAhead:
                 again._set_forwarded()
                 focused.post_message(again)
             else:
-                self.app.post_message(event)
+                self.app.post_message(events.Key(event.key, event.character))  # a fresh key: the held one was already dispatched once

@@ -238,9 +238,10 @@ class AlertsPane(SilenceActions, Vertical):
             return  # enter on a refused filter stays in the field: the line under it says why
         if not event.value:
             event.input.display = False
-        # Deferred: moving focus now would hand this same Enter to the table's bindings,
-        # which would open the detail view of whatever row the cursor is on.
-        self.call_later(self.screen.set_focus, self.query_one(AlertTable))
+        # At once, not deferred: a key typed right after enter (g, j) belongs to the table.
+        # The enter itself was consumed by the field's binding and never reaches the table
+        # (tests/test_keys.py checks that no detail view opens).
+        self.screen.set_focus(self.query_one(AlertTable))
 
     # -- grouping and sorting -----------------------------------------------------
 

@@ -501,7 +501,7 @@ class ReasonScreen(ModalScreen[tuple[str, str] | None]):
             yield Static("", id="reason-error")
             if self.actions is not None:
                 yield Label(Text("the right action (optional; it trains the next model):", style="dim"))
-                yield ChoiceList(Option(Text(NO_CORRECTION, style="dim"), id=""), *[Option(safe(a, 60), id=a) for a in self.actions],
+                yield ChoiceList(Option(safe(NO_CORRECTION, None, style="dim"), id=""), *[Option(safe(a, 60), id=a) for a in self.actions],
                                  id="reason-action", compact=True)
             yield Label(Text("enter: confirm · tab: next field · esc: cancel", style="dim"))
 
@@ -566,10 +566,14 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
             yield Label(Text("enter: validate and keep · esc: cancel", style="dim"))
 
     def on_mount(self) -> None:
-        self.query(Input).first().focus()
+        """The cursor starts in the first empty field: the one the proposal is missing."""
+        inputs = list(self.query(Input))
+        empty = [i for i in inputs if not i.value.strip()]
+        (empty or inputs)[0].focus()
 
     @on(Input.Submitted)
-    def _submit(self) -> None:
+    def _submit(self, event: Input.Submitted) -> None:
+        event.stop()
         values = {name: self.query_one(f"#edit-{name}", Input).value for name in self.names}
         try:
             params, _, _ = self.queue.validate_parameters(self.record.action, self.record.labels, values)

@@ -243,7 +243,7 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
             # The title fits 80 columns; what the run learns from is the line under it.
             yield Label(Text("Start a training run", style="bold"))
             yield Label(Text("learns from runbooks, rule corpora, demo data and operators' decisions", style="dim"))
-            yield ChoiceList(*[Option(label, id=model) for label, model in MODELS], id="start-model", compact=True)
+            yield ChoiceList(*[Option(safe(label, None), id=model) for label, model in MODELS], id="start-model", compact=True)
             yield Input(select_on_focus=False, placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
             yield Static("", id="start-error")
             yield Label(Text("enter: start in a worker process · tab: next field · esc: cancel", style="dim"))
