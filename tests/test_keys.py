@@ -271,3 +271,36 @@ async def test_the_palette_offers_one_theme_switch(make_demo_app):
         from sreconsole.tui.commands import COMMANDS
 
         assert sum(1 for name, *_ in COMMANDS if name.startswith("theme:")) == 1
+
+
+@pytest.mark.parametrize("pane", ["alerts", "review", "training"])
+async def test_a_wide_terminal_shows_more_columns_and_whole_alert_names(make_demo_app, pane):
+    from sreconsole.tui.alert_list import AlertList
+    from sreconsole.tui.record_table import RecordTable
+
+    settings = load_settings()
+    if pane == "review":
+        queue, _ = _queue_with(settings, ALERTS)
+        queue.close()
+    shown = {}
+    for size in ((80, 24), (160, 45)):
+        app = make_demo_app(settings)
+        if pane == "training":
+            run = app.training_board.store.create("trm", "manual", {}, demo=True)
+            app.training_board.store.finish(run.id, "cancelled")
+        async with app.run_test(size=size) as pilot:
+            await wait_for_polls(app, pilot)
+            await pilot.press({"alerts": "1", "review": "2", "training": "3"}[pane])
+            await pilot.pause(0.3)
+            if pane == "alerts":
+                table = app.query_one(AlertList)
+                shown[size] = [label for _, label, width in table.columns if width > 0]
+                longest = max(len(a.alertname) for a in app.query_one("AlertsPane").snapshot.alerts)
+                alert_width = dict((k, w) for k, _, w in table.columns)["alert"]
+                if size == (160, 45):
+                    assert alert_width >= min(longest, 34) > 22  # the names are not cut at 22
+            else:
+                table = app.query_one(RecordTable)
+                shown[size] = [label for _, label, _ in table.column_spec]
+                assert sum(w + 2 for *_, w in table.column_spec) <= size[0]  # nothing scrolls sideways
+    assert set(shown[(80, 24)]) < set(shown[(160, 45)]), shown

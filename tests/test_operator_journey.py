@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -68,12 +69,22 @@ def test_the_operator_journey_at_80x24(tmux, tmp_path, monkeypatch):
 
     # -- Review: the third row, approved; another rejected ----------------------------------
     tmux.keys("2")
-    screen = tmux.wait_until(lambda s: len(review_ids(s)) >= 4, "four proposals in the queue", 120)
-    ids = review_ids(screen)
+    tmux.wait_until(lambda s: len(review_ids(s)) >= 4, "four proposals in the queue", 120)
+    # Proposals keep arriving while triage works through the alerts: wait until the queue
+    # holds still, so "the third row" is the same row when a is pressed.
+    previous, still = None, 0
+    for _ in range(120):
+        ids = review_ids(tmux.screen())
+        still = still + 1 if ids == previous else 0
+        previous = ids
+        if still >= 8:
+            break
+        time.sleep(0.5)
     tmux.keys("g", "j", "j")
-    third = ids[2]
+    third = review_ids(tmux.screen())[2]
     tmux.keys("a")
-    screen = tmux.wait_until(lambda s: f"#{third} " in s and ("Approve" in s or "cannot approve" in s), f"a dialog or a refusal for #{third}")
+    screen = tmux.wait_until(lambda s: "Approve #" in s or "cannot approve" in s, "a dialog or a refusal")
+    assert f"#{third} " in screen, screen  # the dialog (or the refusal) names the row the cursor is on
     if "cannot approve" in screen:  # a parameter is missing: edit it, as the toast says
         tmux.keys("e")
         screen = tmux.wait_for(f"Edit parameters of #{third} ")

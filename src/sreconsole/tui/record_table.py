@@ -46,7 +46,18 @@ class RecordTable(KeyedTable):
         every = self.cells_of(record)
         return [every[i] for i in self._shown]
 
+    def on_mount(self) -> None:
+        self._fit()
+
+    def on_show(self) -> None:
+        self._fit()
+
     def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Wide or narrow columns by the terminal's width (a hidden pane gets no Resize:
+        it is checked again when shown)."""
         wide = self.app.size.width >= WIDE
         if wide != self.wide:
             self.wide = wide

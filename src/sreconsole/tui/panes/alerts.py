@@ -47,8 +47,8 @@ FLEXIBLE = ("alert", "target", "summary")
 FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key not in FLEXIBLE) + 2 * len(FLEXIBLE)
 """The columns of fixed width, and the padding of the others (one cell each side)."""
 ALERT_WIDTH = (16, 34)
-TARGET_WIDTH = (14, 32)
-SUMMARY_MIN = 12
+TARGET_WIDTH = (14, 20)
+SUMMARY_MIN = 10
 
 
 def column_widths(table_width: int, longest_name: int) -> dict[str, int]:
