@@ -304,3 +304,85 @@ async def test_a_wide_terminal_shows_more_columns_and_whole_alert_names(make_dem
                 shown[size] = [label for _, label, _ in table.column_spec]
                 assert sum(w + 2 for *_, w in table.column_spec) <= size[0]  # nothing scrolls sideways
     assert set(shown[(80, 24)]) < set(shown[(160, 45)]), shown
+
+
+async def test_grouped_by_namespace_a_lone_alert_gets_its_own_header(make_demo_app):
+    """The trial read the payments crash loop as part of "ns (no namespace) 2 alerts"."""
+    app = make_demo_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one("AlertsPane")
+        await pilot.press("v")
+        keys = list(app.query_one(AlertTable).keys)
+        by_fp = {a.fingerprint: a for a in pane.snapshot.alerts}
+        crash = next(a for a in pane.snapshot.alerts if a.alertname == "KubePodCrashLooping")
+        i = keys.index(crash.fingerprint)
+        assert keys[i - 1] == f"group:{crash.namespace}"  # its own header right above it
+        lone = [k for k in keys if k.startswith("group:") and sum(1 for a in pane.visible_alerts() if (a.namespace or "(no namespace)") == k[6:]) == 1]
+        assert lone, "the demo has a namespace with a single alert"
+        assert all(keys[keys.index(k) + 1] in by_fp for k in lone)
+
+
+async def test_an_ack_shows_as_acked_not_silenced(make_demo_app):
+    from sreconsole.tui.modals import MuteConfirmScreen
+
+    app = make_demo_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one("AlertsPane")
+        target = next(a for a in pane.visible_alerts() if a.alertname == "HighErrorRate")
+        pane.select_fingerprint(target.fingerprint)
+        await pilot.press("a")
+        await pilot.pause(0.3)
+        if isinstance(app.screen, MuteConfirmScreen):
+            await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await wait_for_polls(app, pilot, app.polls + 1)
+        table = app.query_one(AlertTable)
+        assert table.cells(target.fingerprint)[4].plain == "acked"
+
+
+async def test_the_side_panel_gathers_evidence_again_when_the_knowledge_base_is_ready(make_demo_app):
+    """The app tells every view that waits on the knowledge base when its preparation
+    finishes (a worker in the "knowledge" group); the side panel then gathers again
+    without the cursor moving."""
+    from sreconsole.tui.messages import KnowledgeReady
+
+    seen: list = []
+    app = make_demo_app()
+    async with app.run_test(size=(160, 45), message_hook=lambda m: seen.append(m) if isinstance(m, KnowledgeReady) else None) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one("AlertsPane")
+        gathered: list = []
+        real = pane._load_evidence
+        pane._load_evidence = lambda alert: (gathered.append(alert), real(alert))[1]
+        cursor = app.query_one(AlertTable).cursor_row
+        app.run_worker(lambda: None, thread=True, group="knowledge", description="prepare knowledge base")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        assert seen and gathered and gathered[-1] is not None
+        assert gathered[-1].fingerprint == pane.selected_fingerprint()
+        assert app.query_one(AlertTable).cursor_row == cursor
+
+
+def test_an_edited_parameter_is_not_also_reported_missing():
+    from datetime import datetime, timezone
+
+    from textual.theme import BUILTIN_THEMES
+
+    from sreconsole.tui.panes.review import record_renderable
+
+    settings = load_settings()
+    queue, records = _queue_with(settings, [am_alert("KubePersistentVolumeFillingUp", {"namespace": "data", "persistentvolumeclaim": "pg-0"}, "expand-pvc")])
+    queue.close()
+    (r,) = records
+    missing = [reason for reason in r.review_reasons if reason.startswith("parameter ")]
+    assert missing, r.review_reasons
+    name = missing[0].split()[1]
+    console = Console(width=120, record=True)
+    theme = BUILTIN_THEMES["textual-dark"]
+    console.print(record_renderable(r, None, None, (0.8, 0.5), theme, datetime.now(timezone.utc)))
+    assert f"parameter {name} is missing" in console.export_text()
+    console.print(record_renderable(r, {name: "50Gi"}, None, (0.8, 0.5), theme, datetime.now(timezone.utc)))
+    shown = console.export_text()
+    assert f"{name}=50Gi" in shown and "(edited)" in shown and f"parameter {name} is missing" not in shown
