@@ -23,9 +23,12 @@ goes on after ``RELEASE_AFTER_S`` at the latest.
 from __future__ import annotations
 
 from textual import events
+from textual.app import ScreenStackError
 from textual.widgets import Input
 
-RELEASE_AFTER_S = 0.3
+RELEASE_AFTER_S = 1.0
+"""A safety net only (a key stopped on its way never comes back); generous, as a loaded
+machine takes a while to bring keys back."""
 
 
 class TypeAhead:
@@ -42,16 +45,40 @@ class TypeAhead:
         """An enter came back from a text field: its Submitted handler may move the focus
         (the filter hands it to the table), so later keys wait for it to reach the App."""
         self._timer = None
+        self._progress = 0
+        """Keys come back: the safety net waits on while this moves."""
+        self._armed_at = 0
+
+    def _arm(self) -> None:
+        self._armed_at = self._progress
+        self._timer = self.app.set_timer(RELEASE_AFTER_S, self._expire)
+
+    def _expire(self) -> None:
+        """The safety net: keys still come back (a loaded machine), so wait on; nothing
+        came back for RELEASE_AFTER_S, so a key was stopped on its way: go on without it."""
+        self._timer = None
+        if self._progress != self._armed_at and (self.sent or self.submitting):
+            self._arm()
+            return
+        self.release(force=True)
+
+    def _focused(self):
+        try:
+            return self.app.focused
+        except ScreenStackError:  # shutting down
+            return None
 
     def should_hold(self, event: events.Key) -> bool:
         """A fresh key that must wait for earlier ones (and is now held)."""
-        if event.key.startswith("ctrl+"):
+        if event.key.startswith("ctrl+") or not self.app.screen_stack:
             return False  # commands (quit, palette, new chat) are never held
-        focused = self.app.focused
+        focused = self._focused()
+        if self.submitting and not isinstance(focused, Input):
+            self.submitting = False  # the submit has moved the focus already
         if self.held or self.submitting or (self.sent and (focused is None or isinstance(focused, Input))):
             self.held.append(event)
             if self._timer is None:
-                self._timer = self.app.set_timer(RELEASE_AFTER_S, self.release)
+                self._arm()
             return True
         return False
 
@@ -73,14 +100,21 @@ class TypeAhead:
         target = self.sent.pop(id(event), None)
         if target is None:
             return False
-        focused = self.app.focused
+        self._progress += 1
+        focused = self._focused()
         if isinstance(target, Input) and event.key == "enter" and focused is target:
             self.submitting = True
             return False
         if isinstance(focused, Input) and focused is not target:
-            again = events.Key(event.key, event.character)
-            again._set_forwarded()  # it must bubble back as a forwarded key, not come in again
-            focused.post_message(again)
+            if self.submitting or any(isinstance(t, Input) for t in self.sent.values()):
+                # A key already handed to the field (enter, backspace) is still on its way:
+                # this one waits behind it, as it was typed after it.
+                self.held.insert(self._returned, events.Key(event.key, event.character))
+                self._returned += 1
+                if self._timer is None:
+                    self._arm()
+            else:
+                self._into(focused, event)
             return True
         if focused is None and getattr(target, "is_attached", False) and target.screen is not self.app.screen:
             # A dialog opened by an earlier key is still mounting: try again once it has
@@ -88,7 +122,7 @@ class TypeAhead:
             self.held.insert(self._returned, events.Key(event.key, event.character))
             self._returned += 1
             if self._timer is None:
-                self._timer = self.app.set_timer(RELEASE_AFTER_S, self.release)
+                self._arm()
             return True
         return False
 
@@ -99,10 +133,20 @@ class TypeAhead:
             self.app.call_later(self.release, False)
 
     def submitted(self) -> None:
-        """A text field's Submitted reached the App: its handlers have run."""
+        """A text field's Submitted reached the App: its handlers have run (dialogs let it
+        bubble; one that does not is released by the timer)."""
         if self.submitting:
             self.submitting = False
             self.app.call_later(self.release, False)
+
+    def _into(self, field: Input, event: events.Key) -> None:
+        """Hand a key to a text field as the App would have; one the field does not consume
+        (enter, backspace: its bindings run when it comes back) stays outstanding."""
+        again = events.Key(event.key, event.character)
+        again._set_forwarded()  # it must bubble back as a forwarded key, not come in again
+        if not again.is_printable:
+            self.sent[id(again)] = field
+        field.post_message(again)
 
     def release(self, force: bool = True) -> None:
         """Hand the held keys on, in order, once nothing is on its way (or, forced, after
@@ -116,11 +160,9 @@ class TypeAhead:
             self._timer.stop()
             self._timer = None
         held, self.held, self._returned = self.held, [], 0
-        focused = self.app.focused
+        focused = self._focused()
         for event in held:
             if isinstance(focused, Input):
-                again = events.Key(event.key, event.character)
-                again._set_forwarded()
-                focused.post_message(again)
+                self._into(focused, event)
             else:
                 self.app.post_message(events.Key(event.key, event.character))  # a fresh key: the held one was already dispatched once

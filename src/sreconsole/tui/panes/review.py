@@ -461,7 +461,6 @@ class ApproveScreen(ModalScreen[str | None]):
     def _submit(self, event: Input.Submitted) -> None:
         """enter in either field approves when the form is valid (the reason is optional);
         otherwise the line under the confirmation field says what is missing."""
-        event.stop()
         if self.record.risk == "high":
             typed = self.query_one("#approve-confirm", Input).value.strip()
             if typed != self.record.action:
@@ -512,7 +511,6 @@ class ReasonScreen(ModalScreen[tuple[str, str] | None]):
 
     @on(Input.Submitted)
     def _typed(self, event: Input.Submitted) -> None:
-        event.stop()
         self._submit()
 
     @on(ChoiceList.OptionSelected, "#reason-action")
@@ -573,7 +571,6 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
-        event.stop()
         values = {name: self.query_one(f"#edit-{name}", Input).value for name in self.names}
         try:
             params, _, _ = self.queue.validate_parameters(self.record.action, self.record.labels, values)

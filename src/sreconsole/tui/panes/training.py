@@ -254,7 +254,6 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
 
     @on(Input.Submitted)
     def _typed(self, event: Input.Submitted) -> None:
-        event.stop()
         self._submit()
 
     @on(ChoiceList.OptionSelected, "#start-model")
