@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from textual.widgets import Input, TabbedContent
 
 from sreconsole.config import load_settings
@@ -172,8 +174,39 @@ async def test_matcher_filter_and_bad_matcher_keeps_last_good_filter(make_demo_a
         await pilot.pause()
         assert "invalid regular expression" in pane.filter_error
         assert {a.labels["severity"] for a in pane.visible_alerts()} == {"critical"}
-        title = str(app.query_one("#alerts-title").render())
-        assert "filter:" in title
+        # The reason is under the input (the title is cut at 80 columns), with what is shown.
+        reason = app.query_one("#alerts-filter-error")
+        assert reason.display and "invalid regular expression" in str(reason.render())
+        assert "showing matches for" in str(reason.render())
+        assert "refused" in str(app.query_one("#alerts-title").render())
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_a_matcher_still_being_typed_never_becomes_the_filter(make_demo_app, width):
+    """Typing namespace=~"(?=pay).*" key by key: the prefix namespace=~ (an empty regex,
+    matching every alert without a namespace) never filters, and the reason is on screen
+    under the input at both widths; enter on a refused filter stays in the field."""
+    app = make_demo_app()
+    async with app.run_test(size=(width, 24 if width == 80 else 45)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        everything = len(pane.visible_alerts())
+        await pilot.press("slash", *"namespace=~")
+        await pilot.pause()
+        assert pane.filter_text == "" and len(pane.visible_alerts()) == everything
+        reason = app.query_one("#alerts-filter-error")
+        assert reason.display and "no value yet" in str(reason.render())
+        assert reason.region.width > 0 and reason.region.right <= width
+        await pilot.press(*'"(?=pay).*"')
+        await pilot.pause()
+        assert pane.filter_text == "" and "look-around" in pane.filter_error
+        assert "look-around" in str(reason.render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.focused, Input)  # refused: the operator stays to fix it
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not reason.display and pane.filter_error == ""
 
 
 async def test_grouping_and_sorting_cycle_from_keys(make_demo_app):

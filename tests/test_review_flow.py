@@ -195,8 +195,10 @@ async def test_a_high_risk_action_must_be_typed_to_confirm(make_demo_app, tmp_pa
         await pilot.pause(0.1)
         assert isinstance(app.screen, ApproveScreen)  # refused: not the action id
         assert app.review_queue.get(record.id).state == "pending"
+        error = str(app.screen.query_one("#approve-error").content)
+        assert f"type {action.id} exactly" in error  # said next to the field
         app.screen.query_one("#approve-confirm").value = ""
-        await pilot.press(*action.id, "enter", "enter")
+        await pilot.press(*action.id, "enter")  # one enter: the form is valid (the reason is optional)
         await app.workers.wait_for_complete()
         await pilot.pause(0.3)
         assert app.review_queue.get(record.id).state == "approved"

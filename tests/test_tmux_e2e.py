@@ -1,85 +1,16 @@
-"""End to end as an operator over SSH uses it: the real CLI inside tmux at 80x24, 256 colours.
-
-Keys go in with ``tmux send-keys``; assertions read ``tmux capture-pane``. A private tmux
-socket keeps the test away from any tmux the developer is running.
-"""
+"""End to end as an operator over SSH uses it: the real CLI inside tmux at 80x24, 256 colours
+(the driver is tests/tmuxdrive.py, shared with the operator journey and the hostile-text
+tests)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 
+from tmuxdrive import tmux  # noqa: F401 - the fixture
+
 pytestmark = pytest.mark.tmux
-
-
-class Tmux:
-    def __init__(self, data_dir: str) -> None:
-        if shutil.which("tmux") is None:
-            pytest.fail("tmux is not installed (the test command installs it: make test)")
-        self.socket = f"sreconsole-test-{uuid.uuid4().hex[:8]}"
-        self.data_dir = data_dir
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10).stdout
-
-    def start(self, *cli_args: str) -> None:
-        command = " ".join(
-            [
-                "env",
-                "TERM=xterm-256color",
-                "COLORTERM=",
-                f"SRECONSOLE_DATA_DIR={self.data_dir}",
-                f"XDG_CONFIG_HOME={self.data_dir}/config",
-                sys.executable,
-                "-m",
-                "sreconsole",
-                *cli_args,
-            ]
-        )
-        subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", command],
-            check=True,
-            timeout=10,
-        )
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "e2e")
-
-    def keys(self, *keys: str) -> None:
-        for key in keys:
-            self.tmux("send-keys", "-t", "e2e", key)
-            # tmux holds a lone ESC for its escape-time (500 ms by default) to see whether a
-            # sequence follows: a key sent sooner would reach the app as alt+key, as it would
-            # for an operator typing that fast in a default tmux.
-            time.sleep(0.6 if key in ("Escape", "Esc") else 0.15)
-
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} did not appear; screen was:\n{screen}")
-
-    def alive(self) -> bool:
-        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "e2e"], capture_output=True).returncode == 0
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-
-
-@pytest.fixture
-def tmux(tmp_path):
-    session = Tmux(str(tmp_path))
-    yield session
-    session.kill()
 
 
 def test_operator_switches_panes_and_filters_with_real_keys(tmux):
@@ -131,3 +62,22 @@ def test_unreachable_alertmanager_shows_down_and_the_app_keeps_running(tmux):
     tmux.keys("2")
     tmux.wait_for("no proposals waiting")
     assert tmux.alive()
+
+
+def test_keys_typed_in_one_burst_after_slash_reach_the_filter(tmux):
+    """Over SSH "/checkout" arrives in one read: the letters were forwarded to the table
+    before the / binding moved focus to the filter, and vanished (the filter read "ckout").
+    One send-keys call sends them as one burst."""
+    tmux.start("--demo", "--seed", "7")
+    tmux.wait_for("KubePodCrashLooping")
+    tmux.burst("/", *"checkout")
+    screen = tmux.wait_for("matching 'checkout'")
+    assert "HighErrorRate" in screen and "Watchdog" not in screen
+    tmux.keys("Escape")
+    tmux.wait_for("Watchdog")
+    # The same in Bruno: i opens the question field; the letters after it are the question.
+    tmux.keys("4")
+    tmux.wait_for("Ask about a runbook")
+    tmux.keys("Escape")
+    tmux.burst("i", *"pods")
+    tmux.wait_for("▊  pods ")  # the question field holds all of it

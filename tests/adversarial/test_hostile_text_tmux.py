@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from adversarial.hostile import ATTACKS, hostile_alert
-from test_tmux_e2e import Tmux
+from tmuxdrive import Tmux
 
 pytestmark = pytest.mark.tmux
 

@@ -160,7 +160,8 @@ def _build_parser() -> argparse.ArgumentParser:
     review_list.add_argument("--wide", action="store_true", help="every column (method, alerts, decided by, reason) at full width")
     review_approve = review_sub.add_parser("approve", help="approve a proposal (then execute: a dry run unless its risk is in review.apply_risks)")
     review_approve.add_argument("id", type=_whole(1, 2**63 - 1))
-    review_approve.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    review_approve.add_argument("--reason", default="approved on the command line",
+                                help="why (optional, as in the console; recorded in the audit trail)")
     review_approve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="edit a parameter (re-validated); repeatable")
     review_approve.add_argument("--even-if-resolved", action="store_true",
                                 help="approve although the proposal's alert has resolved (refused otherwise, exit 2)")

@@ -139,16 +139,10 @@ class ChatService:
     def roots(self) -> tuple[str, ...]:
         """The indexed directories, longest first: the pane shows citation paths relative
         to the one that holds them (the side panel and ``ask --json`` keep them absolute)."""
-        from sreconsole.services.knowledge import index_paths
+        from sreconsole.services.knowledge import index_roots
 
         if self._roots is None:
-            found = []
-            for p in index_paths(self.settings):
-                try:
-                    found.append(str(Path(p).expanduser().resolve()))
-                except OSError:
-                    continue
-            self._roots = tuple(sorted(found, key=len, reverse=True))
+            self._roots = index_roots(self.settings)
         return self._roots
 
     def _description(self) -> tuple[str, str]:

@@ -65,6 +65,28 @@ def trust_predicate(settings: Settings):
     return trusted
 
 
+def index_roots(settings: Settings) -> tuple[str, ...]:
+    """The indexed directories, resolved, longest first: screens show a document's path
+    relative to the one that holds it."""
+    found = []
+    for p in index_paths(settings):
+        try:
+            found.append(str(Path(p).expanduser().resolve()))
+        except OSError:
+            continue
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def relative_to_roots(path: str, roots: tuple[str, ...]) -> str:
+    """``path`` (possibly with a ``:first-last`` suffix) relative to the first root that
+    holds it; as it is when none does."""
+    for root in roots:
+        prefix = root.rstrip("/") + "/"
+        if path.startswith(prefix):
+            return path[len(prefix):]
+    return path
+
+
 @dataclass(frozen=True)
 class AlertKnowledge:
     """What the knowledge base says about one alert."""

@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from sreconsole.tui.list_keys import LIST_BINDINGS
 from sreconsole.tui.render import safe
 
 Column = tuple[str, str, int]
@@ -42,12 +43,7 @@ class AlertList(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"alert-list--header", "alert-list--cursor", "alert-list--even", "alert-list--odd"}
 
     BINDINGS = [
-        Binding("j,down", "cursor_down", "Down", show=False, id="list.down"),
-        Binding("k,up", "cursor_up", "Up", show=False, id="list.up"),
-        Binding("g,home", "first", "Top", show=False, id="list.top"),
-        Binding("G,end", "last", "Bottom", show=False, id="list.bottom"),
-        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="list.page_down"),
-        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="list.page_up"),
+        *LIST_BINDINGS,
         Binding("enter", "select", "Detail", id="list.select"),
     ]
 
@@ -125,7 +121,7 @@ class AlertList(ScrollView, can_focus=True):
                 self.refresh()
 
     def _content_width(self) -> int:
-        return sum(w + 2 for _, _, w in self.columns)
+        return sum(w + 2 for _, _, w in self.columns if w > 0)
 
     # -- cursor -----------------------------------------------------------------------
 
@@ -180,6 +176,8 @@ class AlertList(ScrollView, can_focus=True):
         segments: list[Segment] = []
         console = self.app.console
         for cell, (_, _, width) in zip(cells, self.columns):
+            if width <= 0:
+                continue  # a column the width does not allow (the summary at 80 columns)
             segments.append(Segment(" ", style))
             if not cell.spans and width > 0:
                 text = cell.plain

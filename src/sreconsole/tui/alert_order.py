@@ -63,8 +63,10 @@ def by_incident(pool: list[Alert]) -> list[tuple[Alert, str]]:
 def display_rows(visible: list[tuple[Alert, str]], grouping: str) -> list[tuple[str, Alert | None, str, int]]:
     """(row key, alert or None for a group header, group name, group size).
 
-    A group of one alert gets no header row: at 80x24 every line counts, and a header
-    over a single row says nothing the row does not.
+    Grouped by namespace or severity, every group gets its header, a group of one alert
+    too: without it the lone alert read as part of the group above (the payments crash
+    loop under ``ns (no namespace)``). Grouped by alertname a lone alert's row names its
+    group itself, and at 80x24 every line counts: no header over a single row there.
     """
     if grouping == "none":
         return [(a.fingerprint, a, "", 0) for a, _ in visible]
@@ -74,7 +76,7 @@ def display_rows(visible: list[tuple[Alert, str]], grouping: str) -> list[tuple[
     rows: list[tuple[str, Alert | None, str, int]] = []
     last = None
     for a, g in visible:
-        if g != last and sizes[g] > 1:
+        if g != last and (sizes[g] > 1 or grouping != "alertname"):
             rows.append((GROUP_PREFIX + g, None, g, sizes[g]))
         last = g
         rows.append((a.fingerprint, a, g, 0))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from sreconsole.config import Settings
@@ -22,15 +22,16 @@ from sreconsole.services.training import TrainingBoard
 from sreconsole.services.review import ReviewQueue
 from sreconsole.tui.commands import SreCommands
 from sreconsole.tui.header import StatusHeader
-from sreconsole.tui.help import HelpScreen
-from sreconsole.tui.modals import AlertDetailScreen, SilenceScreen
-from sreconsole.tui.messages import AlertsRefreshed, SourcesChecked
+from sreconsole.tui.footer import KeyFooter
+from sreconsole.tui.help import HelpScreen, binding_groups
+from sreconsole.tui.modals import AlertDetailScreen
+from sreconsole.tui.messages import AlertsRefreshed, KnowledgeReady, SourcesChecked
 from sreconsole.tui.panes.alerts import AlertsPane, AlertTable
 from sreconsole.tui.panes.bruno import BrunoPane
 from sreconsole.tui.panes.review import ReviewPane
 from sreconsole.tui.panes.training import TrainingPane
-from sreconsole.tui.alert_list import AlertList
 from sreconsole.tui.render import notify_plain
+from sreconsole.tui.typeahead import TypeAhead
 
 PANES = ("alerts", "review", "training", "bruno")
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -42,14 +43,21 @@ class SreConsoleApp(App[None]):
     TITLE = "sreconsole"
     COMMANDS = App.COMMANDS | {SreCommands}
     BINDINGS = [
-        Binding("1", "show_pane('alerts')", "Alerts", id="app.pane.alerts", tooltip="Live alerts"),
-        Binding("2", "show_pane('review')", "Review", id="app.pane.review", tooltip="Review queue"),
-        Binding("3", "show_pane('training')", "Training", id="app.pane.training", tooltip="Training runs"),
-        Binding("4", "show_pane('bruno')", "Bruno", id="app.pane.bruno", tooltip="Chat with the runbooks"),
-        Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
+        # The tabs show 1-4 already; the footer keeps its width for the pane's keys.
+        Binding("1", "show_pane('alerts')", "Alerts", show=False, id="app.pane.alerts", tooltip="Live alerts"),
+        Binding("2", "show_pane('review')", "Review", show=False, id="app.pane.review", tooltip="Review queue"),
+        Binding("3", "show_pane('training')", "Training", show=False, id="app.pane.training", tooltip="Training runs"),
+        Binding("4", "show_pane('bruno')", "Bruno", show=False, id="app.pane.bruno", tooltip="Chat with the runbooks"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key binding: this pane's first"),
+        # In a text field ? and q are typed; the footer then shows these two instead.
+        Binding("f1", "help", "Help", id="app.help_anywhere", tooltip="Every key binding, from a text field too"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="app.theme"),
         Binding("m", "stats", "Stats", show=False, id="app.stats", tooltip="The console's own numbers (also exported: metrics.listen)"),
-        Binding("q", "quit", "Quit", id="app.quit"),
+        # As in k9s and lazygit: in a text field q is a letter (esc leaves the field, then
+        # q quits); ctrl+q quits from anywhere, a text field included.
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (in a text field: esc first, or ctrl+q)"),
+        # Not in the footer: it would take the place of "q Quit" there (priority bindings come first).
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, from a text field too"),
     ]
 
     def __init__(
@@ -84,6 +92,7 @@ class SreConsoleApp(App[None]):
         """Completed polls of the alert source (tests wait on this)."""
         self._observing = False
         """An observation of the alert source is on its way into the review queue."""
+        self._typeahead = TypeAhead(self)
 
     # -- layout -------------------------------------------------------------------
 
@@ -98,7 +107,7 @@ class SreConsoleApp(App[None]):
                 yield TrainingPane(self.training_board, id="training-pane")
             with TabPane("4 Bruno", id="bruno"):
                 yield BrunoPane(self._make_chat(), id="bruno-pane")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.theme = THEMES[self.settings.theme]
@@ -128,15 +137,39 @@ class SreConsoleApp(App[None]):
         self.set_keymap({k: v for k, v in keymap.items() if k in known})
 
     def binding_groups(self) -> list[tuple[str, list[Binding]]]:
-        """Every binding by where it applies (the help screen and keymap checks use this)."""
-        return [
-            ("global", list(self.BINDINGS)),
-            ("alerts", list(AlertsPane.BINDINGS)),
-            ("lists", list(AlertList.BINDINGS)),
-            ("help", list(HelpScreen.BINDINGS)),
-            ("silence dialog", list(SilenceScreen.BINDINGS)),
-            ("alert detail", list(AlertDetailScreen.BINDINGS)),
-        ]
+        """Every binding by where it applies: the shown pane's first, then the global
+        ones, then the other panes and the dialogs (the help screen and keymap use this)."""
+        try:
+            pane = self.query_one(TabbedContent).active
+        except NoMatches:
+            pane = "alerts"
+        return binding_groups(pane, list(self.BINDINGS))
+
+    async def on_event(self, event: events.Event) -> None:
+        """Type-ahead: see :mod:`sreconsole.tui.typeahead`."""
+        if isinstance(event, events.Key):
+            if not event.is_forwarded:
+                if self._typeahead.should_hold(event):
+                    return
+                target = self.focused
+                await super().on_event(event)
+                self._typeahead.forwarded(event, target)
+                return
+            if not self._typeahead.returned(event):
+                await super().on_event(event)
+            self._typeahead.settled()
+            return
+        await super().on_event(event)
+
+    def on_input_submitted(self, message) -> None:
+        self._typeahead.submitted()
+
+    def get_system_commands(self, screen):
+        """Textual's own palette entries, less its theme picker: the app's
+        ``theme: toggle light/dark`` (ctrl+t) is the one way to change the theme."""
+        for command in super().get_system_commands(screen):
+            if command.title.lower() != "theme":
+                yield command
 
     # -- polling ------------------------------------------------------------------
 
@@ -224,7 +257,11 @@ class SreConsoleApp(App[None]):
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
-        """One place for worker failures: say what failed, keep polling."""
+        """One place for worker failures: say what failed, keep polling. The knowledge
+        base's preparation finishing tells the views waiting for it."""
+        if event.state is WorkerState.SUCCESS and event.worker.group == "knowledge":
+            self._knowledge_ready()
+            return
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
@@ -233,6 +270,13 @@ class SreConsoleApp(App[None]):
             self._schedule_poll()
         elif event.worker.group == "source-probes":
             self.set_timer(self.poll_interval_s, self.check_sources, name="source-probes")
+
+    def _knowledge_ready(self) -> None:
+        """Every screen's evidence views redraw what was "still loading"."""
+        for screen in self.screen_stack:
+            for node in [screen, *screen.query("*")]:
+                if hasattr(node, "on_knowledge_ready"):
+                    node.post_message(KnowledgeReady())
 
     async def on_unmount(self) -> None:
         if getattr(self, "_metrics_server", None) is not None:
@@ -292,7 +336,7 @@ class SreConsoleApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.binding_groups()))
+            self.push_screen(HelpScreen(self.binding_groups(), self.query_one(TabbedContent).active))
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]

@@ -33,6 +33,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("review: roll back executed action", "Undo an executed, reversible action (u)", "review('action_rollback')"),
     ("review: toggle history", "Pending only / every decided item (h)", "review('action_history')"),
     ("review: filter", "Filter the queue by words (/)", "review('action_filter')"),
+    ("review: clear filter", "Show the whole queue again (esc)", "review('action_clear_filter')"),
     ("training: start a run", "Retrain the TRM in a worker process (t)", "training('action_start')"),
     ("training: cancel selected run", "Stop it cleanly (c)", "training('action_cancel')"),
     ("training: promote selected run", "Make its model the active one (p)", "training('action_promote')"),

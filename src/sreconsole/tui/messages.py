@@ -28,3 +28,9 @@ class SourcesChecked(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SourcesChecked)
+
+
+@dataclass
+class KnowledgeReady(Message):
+    """The knowledge base finished preparing: evidence that said "still loading" can be
+    gathered again (the app posts it to every widget that handles it)."""

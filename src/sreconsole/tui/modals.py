@@ -19,6 +19,7 @@ from sreconsole.domain.alerts import Alert, format_age
 from sreconsole.domain.matchers import Matcher
 from sreconsole.domain.silences import matchers_for, parse_duration
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_renderable
+from sreconsole.tui.messages import KnowledgeReady
 from sreconsole.tui.render import clean, safe
 
 
@@ -54,7 +55,8 @@ class SilenceScreen(ModalScreen[SilenceRequest | None]):
     def compose(self) -> ComposeResult:
         matchers = ", ".join(str(m) for m in matchers_for(self.alert))
         with Vertical():
-            yield Label(Text.assemble(("Silence ", "bold"), safe(self.alert.alertname, 60), safe(f"  as {self.operator}", 80, style="dim")))
+            yield Label(Text.assemble(("Silence ", "bold"), safe(f"{self.alert.alertname} {self.alert.target()}".strip(), 120, style="bold"),
+                                      safe(f"  as {self.operator}", 80, style="dim")))
             yield Static(safe("matchers: " + matchers, 600, single_line=False), id="silence-matchers")
             yield Static(mute_count(self.muted), id="silence-mutes")
             yield Input(select_on_focus=False, value=clean(self.default_duration, 20), placeholder="duration: 30m, 2h, 1d", id="silence-duration")
@@ -189,6 +191,11 @@ class AlertDetailScreen(ModalScreen[None]):
 
     def action_scroll(self, direction: str) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=1 if direction == "down" else -1, animate=False)
+
+    def on_knowledge_ready(self, message: KnowledgeReady) -> None:
+        """Evidence gathered while the knowledge base was loading is gathered again."""
+        if self.evidence_service is not None:
+            self._load()
 
 
 def alert_detail(alert: Alert, now) -> Table:

@@ -6,25 +6,72 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
+
+from sreconsole.tui.list_keys import KeyedTable
+
+Column = tuple
+"""``(key, label, width)`` or ``(key, label, width, wide_width)``: ``wide_width`` is the
+width from ``WIDE`` columns on; a ``narrow`` width of 0 means the column is shown only on
+a wide terminal."""
+
+WIDE = 140
+"""Terminal width from which wide columns show (the same as the Alerts side panel)."""
 
 
-class RecordTable(DataTable):
-    """Rows keyed by record id. ``show`` updates cells in place when the keys are unchanged,
-    and otherwise rebuilds the rows with the cursor kept on the record it was on."""
+class RecordTable(KeyedTable):
+    """Rows keyed by record id, moved with the app's list keys (``list.*``). ``show`` updates
+    cells in place when the keys are unchanged, and otherwise rebuilds the rows with the
+    cursor kept on the record it was on. A wide terminal gets more and wider columns."""
 
-    def __init__(self, columns: Sequence[tuple[str, str, int]], cells: Callable[[object], list[Text]], **kwargs) -> None:
+    def __init__(self, columns: Sequence[Column], cells: Callable[[object], list[Text]], **kwargs) -> None:
         super().__init__(cursor_type="row", **kwargs)
-        self.column_spec = tuple(columns)
-        self.cells = cells
+        self.all_columns = tuple(columns)
+        self.cells_of = cells
         self.order: list[str] = []
+        self.records: Mapping[str, object] = {}
+        self.wide = False
+        self._use_columns()
+
+    def _use_columns(self) -> None:
+        self.column_spec = tuple(
+            (key, label, (spec[0] if self.wide and spec else width))
+            for key, label, width, *spec in self.all_columns
+            if (self.wide and spec) or width > 0
+        )
+        self._shown = [i for i, (key, label, width, *spec) in enumerate(self.all_columns) if (self.wide and spec) or width > 0]
         for key, label, width in self.column_spec:
             self.add_column(label, key=key, width=width)
 
-    def show(self, records: Mapping[str, object]) -> None:
+    def cells(self, record) -> list[Text]:
+        every = self.cells_of(record)
+        return [every[i] for i in self._shown]
+
+    def on_mount(self) -> None:
+        self._fit()
+
+    def on_show(self) -> None:
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Wide or narrow columns by the terminal's width (a hidden pane gets no Resize:
+        it is checked again when shown)."""
+        wide = self.app.size.width >= WIDE
+        if wide != self.wide:
+            self.wide = wide
+            selected = self.selected_key()
+            self.clear(columns=True)
+            self.order = []
+            self._use_columns()
+            self.show(self.records, keep=selected)
+
+    def show(self, records: Mapping[str, object], keep: str | None = None) -> None:
+        self.records = records
         keys = list(records)
         if keys != self.order:
-            selected = self.selected_key()
+            selected = keep if keep is not None else self.selected_key()
             self.clear()
             for key in keys:
                 self.add_row(*self.cells(records[key]), key=key)

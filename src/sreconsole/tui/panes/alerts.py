@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from sreconsole.domain.matchers import Filter, MatcherError, narrows, parse_filt
 from sreconsole.domain.operator import Operator
 from sreconsole.services.alerts import AlertsService, AlertsSnapshot
 from sreconsole.tui.evidence_view import evidence_renderable, proposal_cell, proposal_renderable, thresholds
+from sreconsole.tui.messages import KnowledgeReady
 from sreconsole.tui.modals import AlertDetailScreen, alert_detail
 from sreconsole.tui.panes.alert_silences import SilenceActions
 from sreconsole.tui.render import clean, notify_plain, safe
@@ -41,8 +43,28 @@ COLUMNS = (
     ("proposal", "PROPOSAL", 20),  # "rollback 0.62 human": action, calibrated confidence, method
     ("summary", "SUMMARY", 40),
 )
-FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key != "summary")
-"""Columns before the summary, with one cell of padding on each side: 80 at 80x24."""
+FLEXIBLE = ("alert", "target", "summary")
+FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key not in FLEXIBLE) + 2 * len(FLEXIBLE)
+"""The columns of fixed width, and the padding of the others (one cell each side)."""
+ALERT_WIDTH = (15, 34)
+TARGET_WIDTH = (13, 20)
+SUMMARY_MIN = 10
+
+
+def column_widths(table_width: int, longest_name: int) -> dict[str, int]:
+    """ALERT as wide as the longest name (within ALERT_WIDTH), TARGET next, SUMMARY what
+    is left; a summary that would be narrower than SUMMARY_MIN is not shown (it is in the
+    detail view and the side panel) and TARGET takes its room."""
+    free = max(table_width - FIXED_WIDTH, ALERT_WIDTH[0] + TARGET_WIDTH[0])
+    alert = max(ALERT_WIDTH[0], min(longest_name, ALERT_WIDTH[1], free - TARGET_WIDTH[0]))
+    target = min(TARGET_WIDTH[1], free - alert)
+    summary = free - alert - target
+    if summary < SUMMARY_MIN:
+        target, summary = min(free - alert, TARGET_WIDTH[1] + summary), 0
+    return {"alert": alert, "target": target, "summary": summary}
+
+INCOMPLETE_MATCHER = re.compile(r'(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*$')
+"""A matcher at the end of the filter whose value is not typed yet."""
 
 NEW_FOR = timedelta(seconds=10)
 """How long a new alert is marked."""
@@ -67,6 +89,27 @@ Matching is linear in the text (RE2, substring search), so these two bound what 
 costs the event loop: a few milliseconds. A larger pool (thousands of alerts, or labels of
 100,000 characters) is filtered in a thread worker; the table keeps its rows until the
 answer comes, and an answer for a filter or poll that has since changed is dropped."""
+
+
+def parse_complete(text: str) -> Filter:
+    """:func:`parse_filter`, refusing a trailing matcher whose value is not typed yet."""
+    incomplete = INCOMPLETE_MATCHER.search(text)
+    if incomplete:
+        raise MatcherError(f"{incomplete.group(1)}{incomplete.group(2)} has no value yet: type it, quoted (\"\" for an empty one)")
+    return parse_filter(text)
+
+
+def complete_part(text: str) -> tuple[str, Filter]:
+    """The longest run of whole leading words and matchers of ``text`` that parses."""
+    words = text.split()
+    while words:
+        words.pop()
+        head = " ".join(words)
+        try:
+            return head, parse_complete(head)
+        except MatcherError:
+            continue
+    return "", Filter()
 
 
 class AlertTable(AlertList):
@@ -126,10 +169,13 @@ class AlertsPane(SilenceActions, Vertical):
         self._repoll = None
         self._narrow: tuple[tuple, Filter, list[tuple[Alert, str]]] | None = None
         """(pool key, filter, its answer): a filter that only grows filters this answer."""
+        self._longest_name = 0
+        """The longest alert name of the last poll: the ALERT column's width follows it."""
 
     def compose(self) -> ComposeResult:
         yield Static("Alerts  waiting for the first answer…", classes="pane-title", id="alerts-title")
         yield Input(select_on_focus=False, placeholder='filter: words and matchers, e.g. payments severity="critical" namespace=~"prod.*"', id="alerts-filter")
+        yield Static("", id="alerts-filter-error")
         table = AlertTable(COLUMNS, self._render_key, id="alerts-table")
         with Horizontal(id="alerts-body"):
             yield table
@@ -141,13 +187,23 @@ class AlertsPane(SilenceActions, Vertical):
                 yield Static("", id="side-evidence")
 
     def on_resize(self) -> None:
-        """The summary takes whatever width is left, so nothing scrolls sideways; wide
-        terminals get the detail panel beside the table."""
-        table = self.query_one(AlertTable)
+        """Columns share the width there is (nothing scrolls sideways); wide terminals get
+        the detail panel beside the table, filled at once for the selected alert."""
         side = self.query_one("#alerts-side")
-        side.display = self.size.width >= SIDE_PANEL_MIN_WIDTH
-        side_width = SIDE_PANEL_WIDTH if side.display else 0
-        table.set_column_width("summary", max(self.size.width - side_width - FIXED_WIDTH - 3, 10))
+        shown = self.size.width >= SIDE_PANEL_MIN_WIDTH
+        if shown != side.display:
+            side.display = shown
+            if shown:
+                self.evidence = None
+                self._load_evidence(self.selected_alert())
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        table = self.query_one(AlertTable)
+        side_width = SIDE_PANEL_WIDTH if self.query_one("#alerts-side").display else 0
+        widths = column_widths(self.size.width - side_width - 3, self._longest_name)
+        for key, width in widths.items():
+            table.set_column_width(key, width)
 
     # -- filter -------------------------------------------------------------------
     # Focus moves synchronously (display set inline, ``set_focus`` instead of ``focus()``):
@@ -163,6 +219,8 @@ class AlertsPane(SilenceActions, Vertical):
         if self.filter_text or field.value:
             field.value = ""
             self._set_filter("")
+        self.filter_error = ""
+        self._show_filter_error()
         field.display = False
         self.screen.set_focus(self.query_one(AlertTable))
 
@@ -171,13 +229,19 @@ class AlertsPane(SilenceActions, Vertical):
         self._set_filter(event.value)
 
     def _set_filter(self, text: str) -> None:
-        """A filter that does not parse keeps the last good one and says why."""
+        """A filter that does not parse, or ends in a matcher still being typed
+        (``namespace=~`` has no value yet, and would match every alert without that
+        label), is refused: what filters then is its complete leading parts (words and
+        matchers before the refused one), never a prefix of the refused matcher; the line
+        under the input says why and what is shown, at any width."""
         try:
-            self.filter = parse_filter(text)
+            self.filter = parse_complete(text)
             self.filter_text = text
             self.filter_error = ""
         except MatcherError as exc:
             self.filter_error = str(exc)
+            self.filter_text, self.filter = complete_part(text)
+        self._show_filter_error()
         self._render_rows()
         self._push_matchers()
 
@@ -198,13 +262,23 @@ class AlertsPane(SilenceActions, Vertical):
         if poll is not None:
             poll()
 
+    def _show_filter_error(self) -> None:
+        view = self.query_one("#alerts-filter-error", Static)
+        view.display = bool(self.filter_error)
+        if self.filter_error:
+            showing = f" — showing matches for {self.filter_text!r}" if self.filter_text else " — showing every alert"
+            view.update(safe(f"refused: {self.filter_error}{showing}", 600, style=f"bold {self.app.current_theme.error or 'red'}", single_line=False))
+
     @on(Input.Submitted, "#alerts-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        if self.filter_error:
+            return  # enter on a refused filter stays in the field: the line under it says why
         if not event.value:
             event.input.display = False
-        # Deferred: moving focus now would hand this same Enter to the table's bindings,
-        # which would open the detail view of whatever row the cursor is on.
-        self.call_later(self.screen.set_focus, self.query_one(AlertTable))
+        # At once, not deferred: a key typed right after enter (g, j) belongs to the table.
+        # The enter itself was consumed by the field's binding and never reaches the table
+        # (tests/test_keys.py checks that no detail view opens).
+        self.screen.set_focus(self.query_one(AlertTable))
 
     # -- grouping and sorting -----------------------------------------------------
 
@@ -248,6 +322,10 @@ class AlertsPane(SilenceActions, Vertical):
                     del self._resolved[fp]
             self._polls += 1
         self.snapshot = snapshot
+        longest = max((len(a.alertname) for a in snapshot.alerts), default=0)
+        if longest != self._longest_name:
+            self._longest_name = longest
+            self._fit_columns()
         self.set_class(bool(snapshot.error), "-stale")
         self._render_rows()
         if self.triage_service is not None:
@@ -431,10 +509,18 @@ class AlertsPane(SilenceActions, Vertical):
             safe(alert.alertname, 60, style=fade),
             safe(target, 80, style=fade),
             age,
-            safe(alert.state.value, 12, style=state_style),
+            safe(self._state_word(alert), 12, style=state_style),
             self._proposal_cell(alert),
             safe(alert.summary, 300, style=fade),
         ]
+
+    def _state_word(self, alert: Alert) -> str:
+        """``acked`` for an alert muted by an ack (a silence marked ``ACK!``), not
+        ``silenced``: the operator must tell "someone is on it" from "muted"."""
+        acks = getattr(self.snapshot, "acks", None) or ()
+        if alert.state is AlertState.SILENCED and any(s in acks for s in alert.silenced_by):
+            return "acked"
+        return alert.state.value
 
     def _proposal_cell(self, alert: Alert) -> Text:
         if self.grouping == "incident" and not self._is_incident_cause(alert.fingerprint):
@@ -581,7 +667,7 @@ class AlertsPane(SilenceActions, Vertical):
             title.append("  ")
         title.append_text(safe(f"by {self.grouping} · sort {self.sorting}  ", 60, style="dim"))
         if self.filter_error:
-            title.append_text(safe(f"filter: {self.filter_error}", 120, style=f"bold {theme.error}"))
+            title.append_text(safe("filter refused (see below)", 40, style=f"bold {theme.error}"))
         elif snapshot.error:
             title.append_text(safe(f"stale: {snapshot.error}", 120, style=f"bold {theme.warning}"))
         if title != self._title:
@@ -634,6 +720,12 @@ class AlertsPane(SilenceActions, Vertical):
             return
         self.evidence = None
         self._load_evidence(alert)
+
+    def on_knowledge_ready(self, message: KnowledgeReady) -> None:
+        """The side panel said "knowledge base still loading": gather again."""
+        if self.query_one("#alerts-side").display:
+            self.evidence = None
+            self._load_evidence(self.selected_alert())
 
     @work(exclusive=True, group="side-evidence", exit_on_error=False, description="load evidence")
     async def _load_evidence(self, alert: Alert | None) -> None:

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sreconsole.tui.evidence_view import short_path
+from sreconsole.tui.list_keys import ChoiceList
 from sreconsole.tui.render import clean, inert, safe
 
 MAX_LINES = 200
@@ -45,14 +46,11 @@ def passage_lines(c) -> list:
 def display_ref(c, roots: tuple[str, ...] = ()) -> str:
     """``path:first-last`` with the path relative to the indexed directory holding it
     (``kubernetes/KubePodCrashLooping.md:8-17``), absolute when none does."""
+    from sreconsole.services.knowledge import relative_to_roots
+
     if c.is_record:
         return c.ref
-    path = c.path
-    for root in roots:
-        if path.startswith(root.rstrip("/") + "/"):
-            path = path[len(root.rstrip("/")) + 1 :]
-            break
-    return f"{path}:{c.start_line}-{c.end_line}"
+    return f"{relative_to_roots(c.path, roots)}:{c.start_line}-{c.end_line}"
 
 
 def short_ref(c) -> str:
@@ -61,13 +59,8 @@ def short_ref(c) -> str:
     return c.ref if c.is_record else f"{short_path(c.path)}:{c.start_line}-{c.end_line}"
 
 
-class CitationList(OptionList):
-    """The side panel's list of citations; j/k move like every other list here."""
-
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="bruno.citations.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="bruno.citations.up"),
-    ]
+class CitationList(ChoiceList):
+    """The side panel's list of citations; it moves like every other list here."""
 
 
 class ProposeScreen(ModalScreen["tuple | None"]):
@@ -114,7 +107,7 @@ class ProposeScreen(ModalScreen["tuple | None"]):
                 yield Static(Text.assemble(("no firing alert matched: filed under ", "dim"), safe(name, 80, style="bold"),
                                            (" (source=bruno)", "dim")), id="propose-for")
             if len(d.candidates) > 1:
-                yield OptionList(*[Option(self._action_line(a), id=a) for a in d.candidates], id="propose-actions", markup=False, compact=True)
+                yield ChoiceList(*[Option(self._action_line(a), id=a) for a in d.candidates], id="propose-actions", markup=False, compact=True)
             else:
                 yield Static(self._action_line(self.action_id), id="propose-action")
             yield Vertical(id="propose-params")

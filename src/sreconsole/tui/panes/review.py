@@ -16,20 +16,36 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, Static
+from textual.widgets.option_list import Option
 
+from sreconsole.services.knowledge import relative_to_roots
 from sreconsole.services.review import alert_state_text, shown_target
 from sreconsole.tui.evidence_view import confidence_style, named_source, shown_confidence, shown_method, thresholds
+from sreconsole.tui.list_keys import ChoiceList
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, notify_plain, safe
 
-COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12), ("action", "ACTION", 13), ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11),
-           ("why", "WHY", 60))
-"""The first eight columns take 79 with the cell padding: they fit an 80x24 terminal, and
-WHY is one scroll to the right. LIVE is the alert's state now (firing, resolved, silenced,
-acked) and for how long. CONF only for a calibrated probability; METHOD is human when a
-human must decide; WHY is the source of a named action with the model's opinion, and the
-first review reason."""
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12, 30), ("action", "ACTION", 13, 22), ("target", "TARGET", 0, 30),
+           ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11, 14), ("queued", "QUEUED", 0, 7),
+           ("why", "WHY", 30, 60))
+"""79 columns with the cell padding: the whole row fits an 80x24 terminal. A wide terminal
+(see :data:`~sreconsole.tui.record_table.WIDE`) also shows the target and how long ago
+the proposal was queued, and the names in full. LIVE is the alert's state now (firing,
+resolved, silenced, acked) and for how long; for an executed action, whether it fixed
+the alert. CONF only for a calibrated probability; METHOD is human when a human must
+decide; WHY (one scroll to the right at 80 columns) is the source of a named action with
+the model's opinion, and the first review reason."""
+
+
+APPROVE_REASON = "approved in the console"
+"""The audit reason when the operator gives none (the CLI's --reason is optional too)."""
+NO_CORRECTION = "(none: only reject)"
+
+
+def dialog_target(r) -> str:
+    """What a dialog acts on, for its title: ``#7 rollout-restart payments/deploy/api``."""
+    return f"#{r.id} {r.action} {shown_target(r)}".strip()
 
 
 class ReviewPane(Vertical, can_focus=False):
@@ -41,6 +57,7 @@ class ReviewPane(Vertical, can_focus=False):
         Binding("u", "rollback", "Undo", id="review.rollback", tooltip="Roll back an executed, reversible action"),
         Binding("h", "history", "History", id="review.history", tooltip="Toggle: pending only / every decided item"),
         Binding("slash", "filter", "Filter", id="review.filter", tooltip="Filter by words: namespace, action, state, alert"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="review.clear_filter", tooltip="Clear the filter (as in Alerts)"),
     ]
 
     def __init__(self, queue, **kwargs) -> None:
@@ -52,6 +69,7 @@ class ReviewPane(Vertical, can_focus=False):
         self.filter_text = ""
         self.error = ""
         self.last_result: dict[int, object] = {}
+        self._doc_roots: tuple[str, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Review  loading…", classes="pane-title", id="review-title")
@@ -115,15 +133,20 @@ class ReviewPane(Vertical, can_focus=False):
                        "failed": theme.error or "red", "unknown": f"bold {theme.warning or 'yellow'}", "executing": "bold"}.get(r.state, "dim")
         action = r.action + ("*" if r.id in self.edits else "")
         live_style = {"firing": f"bold {theme.error or 'red'}", "resolved": theme.success or "green", "acked": theme.warning or "yellow"}.get(r.alert_state, "dim")
+        from sreconsole.services.review import age_text
+
+        now = datetime.now(timezone.utc)
         return [
             safe(r.id, 8, style="dim"),
             safe(r.severity[:4].upper(), 4, style=sev_style),
             safe(r.alertname, 60),
             safe(action, 40, style="bold" if r.requires_human_review else ""),
+            safe(shown_target(r) or "—", 80, style="dim"),
             conf,
             safe(shown_method(r.method, r.requires_human_review)[:7], 7, style="bold" if r.requires_human_review else "dim"),
             safe("unknown?" if r.state == "unknown" else r.state, 12, style=state_style),
             self._live_cell(r, live_style),
+            safe(age_text(r.created_at, now), 12, style="dim"),
             safe(why, 200, style="dim"),
         ]
 
@@ -169,7 +192,17 @@ class ReviewPane(Vertical, can_focus=False):
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
             view.update(Text(empty + ". Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
-        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo)))
+        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme,
+                                      datetime.now(r.created_at.tzinfo), self._roots()))
+
+    def _roots(self) -> tuple[str, ...]:
+        """The indexed directories: evidence paths are shown relative to them."""
+        if self._doc_roots is None:
+            from sreconsole.services.knowledge import index_roots
+
+            settings = getattr(self.app, "settings", None)
+            self._doc_roots = index_roots(settings) if settings is not None else ()
+        return self._doc_roots
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -225,7 +258,7 @@ class ReviewPane(Vertical, can_focus=False):
                 reason, corrected = result
                 self._run(lambda: self.queue.reject(r.id, reason, corrected or None), r.id)
 
-        self.app.push_screen(ReasonScreen(f"Reject #{r.id} {r.action}", "why is this wrong? (required)", list(self.queue.catalog.ids)), done)
+        self.app.push_screen(ReasonScreen(f"Reject {dialog_target(r)}", "why is this wrong? (required)", list(self.queue.catalog.ids)), done)
 
     def action_edit(self) -> None:
         r = self._need()
@@ -261,7 +294,7 @@ class ReviewPane(Vertical, can_focus=False):
             if result is not None:
                 self._run(lambda: self.queue.rollback(r.id, result[0]), r.id)
 
-        self.app.push_screen(ReasonScreen(f"Roll back #{r.id} {r.action}", "why roll back? (required)", None), done)
+        self.app.push_screen(ReasonScreen(f"Roll back {dialog_target(r)}", "why roll back? (required)", None), done)
 
     def action_history(self) -> None:
         self.show_all = not self.show_all
@@ -271,6 +304,16 @@ class ReviewPane(Vertical, can_focus=False):
         box = self.query_one("#review-filter", Input)
         box.display = True
         self.app.set_focus(box)
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#review-filter", Input)
+        had = bool(self.filter_text or box.value)
+        box.value = ""
+        box.display = False
+        self.filter_text = ""
+        self.app.set_focus(self.query_one(RecordTable))
+        if had:
+            self.refresh_queue()
 
     @on(Input.Submitted, "#review-filter")
     def _filter(self, event: Input.Submitted) -> None:
@@ -304,7 +347,7 @@ class ReviewPane(Vertical, can_focus=False):
         self.app.call_from_thread(self.refresh_queue)
 
 
-def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> Group:
+def record_renderable(r, edits, execution, thresholds, theme, now: datetime, roots: tuple[str, ...] = ()) -> Group:
     """Everything an operator needs to decide: the alert, the action and its exact call,
     confidence, method, why it needs a human, the evidence, and what happened so far."""
     from sreconsole.services.review import age_text
@@ -326,9 +369,11 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime) -> 
     if r.command:
         lines.append(Text.assemble(("$ ", "dim"), safe(r.command, 500, style="bold")))
     for reason in r.review_reasons:
+        if edits and any(reason.startswith(f"parameter {name} ") for name in edits):
+            continue  # the edit supplied it, and the catalog accepted the edited set
         lines.append(Text.assemble(("review: ", theme.warning or "yellow"), safe(reason, 300)))
     for item in r.evidence[:5]:
-        lines.append(Text.assemble(safe(f"  {item.get('kind', '')} ", 40, style="dim"), safe(item.get("ref", ""), 80, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
+        lines.append(Text.assemble(safe(f"  {item.get('kind', '')} ", 40, style="dim"), safe(relative_to_roots(item.get("ref", ""), roots), 120, style="underline"), (" ", ""), safe(item.get("summary", ""), 160, style="dim")))
     lines.append(safe(f"state {r.state}, queued {age_text(r.created_at, now)} ago", None, style="dim", single_line=False))
     lines.append(alert_state_line(r, now, theme))
     if getattr(r, "outcome", "") and r.state == "executed":
@@ -389,7 +434,7 @@ class ResolvedScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         r = self.record
         with Vertical():
-            yield Label(Text.assemble(("Approve ", "bold"), safe(f"#{r.id} {r.action} {shown_target(r)}".strip(), 80, style="bold"), ("?", "bold")))
+            yield Label(Text.assemble(("Approve ", "bold"), safe(dialog_target(r), 90, style="bold"), ("?", "bold")))
             yield Static(Text.assemble(("Its alert has resolved: ", "bold"), safe(alert_state_text(r, datetime.now(timezone.utc)), 40),
                                        (". The action may no longer be needed.", "")), id="resolved-why")
             yield Label(Text("y/enter: approve anyway · n/esc: cancel", style="dim"))
@@ -405,7 +450,7 @@ class ApproveScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ApproveScreen { align: center middle; }
     ApproveScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 100%; border: round $warning; background: $surface; padding: 0 1; }
-    ApproveScreen #approve-error { color: $error; height: auto; }
+    ApproveScreen .field-error { color: $error; height: auto; }
     ApproveScreen #approve-call { height: auto; max-height: 12; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="approve.cancel")]
@@ -420,7 +465,7 @@ class ApproveScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         r = self.record
         with Vertical():
-            yield Label(Text.assemble(("Approve ", "bold"), safe(f"#{r.id} {r.action}", 80, style="bold"), safe(f"  risk {r.risk}", 40, style="bold red" if r.risk == "high" else "dim")))
+            yield Label(Text.assemble(("Approve ", "bold"), safe(dialog_target(r), 90, style="bold"), safe(f"  risk {r.risk}", 40, style="bold red" if r.risk == "high" else "dim")))
             call = [safe(("reversible: " + ("yes" if r.reversible else "no")) + f" · on approval: {self.mode}", None, style="dim", single_line=False)]
             if self.api:
                 call.append(safe(f"{self.api.get('method')} {self.api.get('path')}", 300, style="bold"))
@@ -435,9 +480,9 @@ class ApproveScreen(ModalScreen[str | None]):
             yield Static(Group(*call), id="approve-call")
             if r.risk == "high":
                 yield Input(select_on_focus=False, placeholder=clean(f"type {r.action} to confirm", 100), id="approve-confirm")
+                yield Static("", id="approve-error", classes="field-error")
             yield Input(select_on_focus=False, placeholder="reason (optional; recorded in the audit trail)", id="approve-reason")
-            yield Static("", id="approve-error")
-            yield Label(Text("enter: approve · esc: cancel", style="dim"))
+            yield Label(Text("enter: approve · tab: next field · esc: cancel", style="dim"))
 
     def on_mount(self) -> None:
         first = self.query("#approve-confirm")
@@ -445,16 +490,16 @@ class ApproveScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
+        """enter in either field approves when the form is valid (the reason is optional);
+        otherwise the line under the confirmation field says what is missing."""
         if self.record.risk == "high":
             typed = self.query_one("#approve-confirm", Input).value.strip()
             if typed != self.record.action:
-                self.query_one("#approve-error", Static).update(safe(f"high-risk action: type {self.record.action} exactly to confirm", None, single_line=False))
+                said = f"you typed {typed!r}: " if typed else ""
+                self.query_one("#approve-error", Static).update(safe(f"{said}type {self.record.action} exactly to approve this high-risk action", None, single_line=False))
                 self.query_one("#approve-confirm", Input).focus()
                 return
-        if event.input.id == "approve-confirm":
-            self.query_one("#approve-reason", Input).focus()
-            return
-        reason = self.query_one("#approve-reason", Input).value.strip() or "approved in the console"
+        reason = self.query_one("#approve-reason", Input).value.strip() or APPROVE_REASON
         self.dismiss(reason)
 
     def action_cancel(self) -> None:
@@ -469,6 +514,7 @@ class ReasonScreen(ModalScreen[tuple[str, str] | None]):
     ReasonScreen { align: center middle; }
     ReasonScreen > Vertical { width: 80; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
     ReasonScreen #reason-error { color: $error; height: auto; }
+    ReasonScreen #reason-action { height: auto; max-height: 8; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="reason.cancel")]
 
@@ -480,26 +526,42 @@ class ReasonScreen(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(safe(self.heading, 100, style="bold"))
+            yield Label(safe(self.heading, 160, style="bold", single_line=False))
             yield Input(select_on_focus=False, placeholder=clean(self.placeholder, 100), id="reason-text")
-            if self.actions is not None:
-                yield Select([(a, a) for a in self.actions], prompt="the right action (optional)", id="reason-action", allow_blank=True)
             yield Static("", id="reason-error")
+            if self.actions is not None:
+                yield Label(Text("the right action (optional; it trains the next model):", style="dim"))
+                yield ChoiceList(Option(safe(NO_CORRECTION, None, style="dim"), id=""), *[Option(safe(a, 60), id=a) for a in self.actions],
+                                 id="reason-action", compact=True)
             yield Label(Text("enter: confirm · tab: next field · esc: cancel", style="dim"))
 
     def on_mount(self) -> None:
         self.query_one("#reason-text", Input).focus()
+        if self.actions is not None:
+            self.query_one("#reason-action", ChoiceList).highlighted = 0
 
     @on(Input.Submitted)
+    def _typed(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    @on(ChoiceList.OptionSelected, "#reason-action")
+    def _chosen(self, event: ChoiceList.OptionSelected) -> None:
+        event.stop()
+        self._submit()
+
     def _submit(self) -> None:
+        """enter anywhere confirms when a reason is given; otherwise it says so under the
+        reason field and puts the cursor there."""
         reason = self.query_one("#reason-text", Input).value.strip()
         if not reason:
-            self.query_one("#reason-error", Static).update(Text("a reason is required"))
+            self.query_one("#reason-error", Static).update(Text("a reason is required: say why"))
+            self.query_one("#reason-text", Input).focus()
             return
         corrected = ""
         if self.actions is not None:
-            value = self.query_one("#reason-action", Select).value
-            corrected = value if isinstance(value, str) else ""
+            choices = self.query_one("#reason-action", ChoiceList)
+            option = choices.highlighted_option
+            corrected = option.id if option is not None and option.id else ""
         self.dismiss((reason, corrected))
 
     def action_cancel(self) -> None:
@@ -525,7 +587,7 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text.assemble(("Edit parameters of ", "bold"), safe(f"#{self.record.id} {self.record.action}", 80)))
+            yield Label(Text.assemble(("Edit parameters of ", "bold"), safe(dialog_target(self.record), 90, style="bold")))
             for name in self.names:
                 yield Label(safe(name, 60, style="dim"))
                 yield Input(select_on_focus=False, value=clean(self.current.get(name, ""), 300), id=f"edit-{name}")
@@ -533,10 +595,13 @@ class EditScreen(ModalScreen[dict[str, str] | None]):
             yield Label(Text("enter: validate and keep · esc: cancel", style="dim"))
 
     def on_mount(self) -> None:
-        self.query(Input).first().focus()
+        """The cursor starts in the first empty field: the one the proposal is missing."""
+        inputs = list(self.query(Input))
+        empty = [i for i in inputs if not i.value.strip()]
+        (empty or inputs)[0].focus()
 
     @on(Input.Submitted)
-    def _submit(self) -> None:
+    def _submit(self, event: Input.Submitted) -> None:
         values = {name: self.query_one(f"#edit-{name}", Input).value for name in self.names}
         try:
             params, _, _ = self.queue.validate_parameters(self.record.action, self.record.labels, values)

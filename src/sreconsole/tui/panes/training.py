@@ -11,16 +11,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, Static
+from textual.widgets.option_list import Option
 
 from sreconsole.domain.evidence import sparkline
+from sreconsole.tui.list_keys import ChoiceList
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, notify_plain, safe
 
-COLUMNS = (("id", "RUN", 16), ("model", "MODEL", 5), ("status", "STATUS", 9), ("version", "VERSION", 17),
-           ("acc", "ACC", 4), ("bal", "BAL", 4), ("base", "BASE", 4), ("ece", "ECE", 4))
+COLUMNS = (("id", "RUN", 16), ("model", "MODEL", 5), ("status", "STATUS", 9), ("version", "VERSION", 17, 24),
+           ("acc", "ACC", 4), ("bal", "BAL", 4), ("base", "BASE", 4), ("ece", "ECE", 4),
+           ("trigger", "TRIGGER", 0, 12), ("started", "STARTED", 0, 16), ("took", "TOOK", 0, 6), ("step", "STEP", 0, 28))
 """Accuracy never alone: balanced accuracy (mean recall per action) and the majority
-baseline beside it, and the calibration error, two decimals each."""
+baseline beside it, and the calibration error, two decimals each. A wide terminal also
+shows what started each run, when, how long it took and its current step."""
+MODELS = (("TRM: the triage model", "trm"), ("LoRA on demo-tiny (a tiny local llama; demo only)", "lora"))
 STEP_MARK = {"done": "✓", "running": "▶", "failed": "✗", "skipped": "–", "not applicable": "–", "pending": "·"}
 
 
@@ -113,9 +118,15 @@ class TrainingPane(Vertical, can_focus=False):
             v = r.metrics.get(key)
             return Text(f"{v:.2f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "—", style="dim" if key == "majority_baseline" else "")
 
+        started = getattr(r, "started_at", None) or getattr(r, "created_at", None)
+        step = next((st for st in r.steps if st.status == "running"), None) or next((st for st in reversed(r.steps) if st.status not in ("pending",)), None)
         return [
             safe(r.id, 40, style="dim"), safe(r.model, 12), safe(r.status, 12, style=style), safe(r.version or "—", 40),
             fig("accuracy"), fig("balanced_accuracy"), fig("majority_baseline"), fig("ece"),
+            safe(r.trigger, 20, style="dim"),
+            Text(f"{started:%Y-%m-%d %H:%M}" if started is not None else "—", style="dim"),
+            Text(f"{r.duration_s:.0f}s" if r.duration_s else "—", style="dim"),
+            safe(f"{step.name}: {step.status}" if step is not None else "—", 60, style="dim"),
         ]
 
     def selected_key(self) -> str | None:
@@ -270,7 +281,7 @@ def run_renderable(r, stream, tail: list[str], active: str, theme) -> Group:
     if r.error:
         lines.append(safe("error: " + r.error, 400, style="red", single_line=False))
     for line in tail[-6:]:
-        lines.append(safe(line, 200, style="dim"))
+        lines.append(safe(line, 600, style="dim", single_line=False))  # wrapped: the reason a file was skipped is at the end
     return Group(*lines)
 
 
@@ -446,30 +457,47 @@ class StartRunScreen(ModalScreen[tuple[str, int] | None]):
     StartRunScreen { align: center middle; }
     StartRunScreen > Vertical { width: 74; max-width: 100%; height: auto; border: round $primary; background: $surface; padding: 0 1; }
     StartRunScreen #start-error { color: $error; height: auto; }
+    StartRunScreen #start-model { height: auto; max-height: 4; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="start.cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text("Start a training run (runbooks, rule corpora, demo data and operators' decisions)", style="bold"))
-            yield Select([("TRM: the triage model", "trm"), ("LoRA on demo-tiny (a tiny local llama; demo only)", "lora")], value="trm", allow_blank=False, id="start-model")
+            # The title fits 80 columns; what the run learns from is the line under it.
+            yield Label(Text("Start a training run", style="bold"))
+            yield Label(Text("learns from runbooks, rule corpora, demo data and operators' decisions", style="dim"))
+            yield ChoiceList(*[Option(safe(label, None), id=model) for label, model in MODELS], id="start-model", compact=True)
             yield Input(select_on_focus=False, placeholder="epochs (TRM) or iterations (LoRA); empty: the default", id="start-epochs")
             yield Static("", id="start-error")
             yield Label(Text("enter: start in a worker process · tab: next field · esc: cancel", style="dim"))
 
     def on_mount(self) -> None:
+        self.query_one(ChoiceList).highlighted = 0
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
-    def _submit(self, event: Input.Submitted) -> None:
-        model = str(self.query_one("#start-model", Select).value)
-        value = event.value.strip()
+    def _typed(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    @on(ChoiceList.OptionSelected, "#start-model")
+    def _chosen(self, event: ChoiceList.OptionSelected) -> None:
+        event.stop()
+        self._submit()
+
+    def _submit(self) -> None:
+        """enter in either field starts the run when the number is valid (or empty: the
+        default); otherwise the line under the number says what is wrong."""
+        option = self.query_one("#start-model", ChoiceList).highlighted_option
+        model = option.id if option is not None and option.id else "trm"
+        field = self.query_one("#start-epochs", Input)
+        value = field.value.strip()
         if not value:
             self.dismiss((model, 0))
             return
         limit = 1000 if model == "trm" else 100000
         if not value.isdigit() or not 1 <= int(value) <= limit:
-            self.query_one("#start-error", Static).update(Text(f"a whole number from 1 to {limit:d}"))
+            self.query_one("#start-error", Static).update(Text(f"{'epochs' if model == 'trm' else 'iterations'}: a whole number from 1 to {limit:d}"))
+            field.focus()
             return
         self.dismiss((model, int(value)))
 
@@ -492,6 +520,6 @@ class TextScreen(ModalScreen[None]):
         self.lines = lines
 
     def compose(self) -> ComposeResult:
-        body = [safe(line, 400) for line in self.lines] or [Text("(empty)", style="dim")]
+        body = [safe(line, 2000, single_line=False) for line in self.lines] or [Text("(empty)", style="dim")]
         with VerticalScroll():
             yield Static(Group(safe(self.title_text, 100, style="bold"), *body))
