@@ -258,13 +258,17 @@ def append(
     entry["mac"] = entry_mac(key, entry["hash"]) if key else None
     # Only the columns with a value: an entry appended by an earlier schema step (a migration
     # adopting old rows) has none of the later columns, and needs none.
-    columns = [k for k in COLUMNS if k in (*FIELDS, "hash") or entry[k] is not None]
-    row = [None if entry[k] is None else canonical(entry[k]) if k in JSON_FIELDS else entry[k] for k in columns]
-    conn.execute(f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row)
-    conn.execute(
-        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        (seq, entry["hash"]),
-    )
+    writer = getattr(conn, "write_audit", None)
+    if writer is not None:  # PostgreSQL: through its SECURITY DEFINER function (review/pg_schema.py)
+        writer(entry)
+    else:
+        columns = [k for k in COLUMNS if k in (*FIELDS, "hash") or entry[k] is not None]
+        row = [None if entry[k] is None else canonical(entry[k]) if k in JSON_FIELDS else entry[k] for k in columns]
+        conn.execute(f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row)
+        conn.execute(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (seq, entry["hash"]),
+        )
     appended = getattr(conn, "appended", None)
     if appended is not None:
         appended.append(entry)

@@ -63,6 +63,7 @@ from sreconsole.domain.operator import Operator
 from sreconsole.domain.proposal import Proposal
 from sreconsole.review import decisions as _decisions
 from sreconsole.review import files, outcomes, queue, seal
+from sreconsole.review.backend import is_postgres
 from sreconsole.review.anchor import SystemLog, Witness
 from sreconsole.review.chain import AuditConnection
 from sreconsole.review.chain import append as chain_append
@@ -121,7 +122,22 @@ _BACKOFF_CAP_S = 0.005
 
 class ReviewStore:
     """The queue in one SQLite file. Safe to share between threads of one process (calls are
-    serialised on one connection) and between processes (SQLite locking, WAL)."""
+    serialised on one connection) and between processes (SQLite locking, WAL).
+
+    A ``postgresql://`` location opens the same queue in PostgreSQL instead
+    (:class:`sreconsole.review.pg_backend.PgReviewStore`, see :mod:`~sreconsole.review.backend`)."""
+
+    def __new__(cls, path: Path | str = "", *args: object, **kwargs: object) -> ReviewStore:
+        if cls is ReviewStore and is_postgres(path):
+            from sreconsole.review.pg_backend import PgReviewStore
+
+            return super().__new__(PgReviewStore)
+        return super().__new__(cls)
+
+    def _actor(self, operator: Operator | None) -> Actor:
+        """Who the queue and the audit name for a change by ``operator``: the operator as
+        given (its user is the kernel's, :mod:`sreconsole.services.identity`)."""
+        return Actor.of(operator)
 
     def __init__(
         self,
@@ -388,7 +404,7 @@ class ReviewStore:
         at = utc(now)
         values = snapshot(proposal, alert)
         fingerprint, action = storable_text(proposal.fingerprint), storable_text(proposal.action)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         source = storable_text(source)
         state = alert_state_of(alert) if source else "unknown"
         place = queue.Placement(queue.target_of(fingerprint, json.loads(values["parameters"])),
@@ -416,7 +432,7 @@ class ReviewStore:
         at = utc(now)
         source = storable_text(source)
         observed = {storable_text(k): v for k, v in observed.items()}
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         rows = self._read(lambda c: c.execute(queue.WATCHED, (source,)).fetchall())
         if not queue.observed_changes(rows, source, observed, iso(at)):
             return []
@@ -448,7 +464,7 @@ class ReviewStore:
         edited = parameters is not None or command is not None or api is not None
         state, reason = _decisions.verdict_state(verdict, reason, corrected_action=corrected_action, edited=edited)
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         self._write(lambda c: _decisions.decide(
             c, proposal_id, state, actor=actor, reason=reason, corrected_action=corrected_action,
             parameters=parameters, command=command, api=api, at=at,
@@ -467,7 +483,7 @@ class ReviewStore:
         still in that state."""
         spec, stored = outcomes.stored_result(outcome, result)
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         self._write(lambda c: outcomes.record(c, proposal_id, outcome, spec, stored, actor=actor, at=at, expect=expect))
         return self._must_get(proposal_id)
 
@@ -480,7 +496,7 @@ class ReviewStore:
         :class:`InvalidTransition` — a row that was edited, is not approved, or another
         process began executing."""
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         self._write(lambda c: outcomes.begin(c, proposal_id, plan, intent, actor=actor, at=at))
         return self._must_get(proposal_id)
 
@@ -496,7 +512,7 @@ class ReviewStore:
         if self.audit_key is None:
             raise ReviewError("no key: set review.audit_key_file first")
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
 
         def work(c: sqlite3.Connection) -> int:
             last = c.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
