@@ -88,3 +88,22 @@ async def wait_for_polls(app, pilot, n: int = 1) -> None:
             return
         await pilot.pause(0.02)
     raise AssertionError(f"app did not finish {n} poll(s)")
+
+
+PG_ROLES = ("alice", "bob", "carol", "rita", "crash", *(f"op{n}" for n in range(8)))
+"""The login roles the PostgreSQL tests use (tests/pgharness.py maps the OS user to them)."""
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session (tests/pgharness.py); skipped, saying why,
+    only where Debian's postgresql package is not installed (`make test` installs it)."""
+    from pgharness import Postgres, bin_dir
+
+    if bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed: apt-get install postgresql (make test does)")
+    server = Postgres(PG_ROLES).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -30,6 +30,8 @@ def run_review_command(settings, args) -> int:
     from sreconsole.review.store import AlreadyDecided, ReviewError
     from sreconsole.services.review import AlertResolved, ReadOnly, ReviewQueue, UnknownParameter
 
+    if args.command == "review" and args.review_command in ("init-db", "migrate"):
+        return _database(settings, args)
     queue = ReviewQueue(settings, _operator())
     try:
         if args.command == "audit":
@@ -190,3 +192,32 @@ def _audit(queue, args) -> int:
                       f"{entry.get('action')} {entry.get('reason') or ''}", 400) + "\n"
             )
     return EXIT_OK
+
+
+def _database(settings, args) -> int:
+    """``review init-db`` and ``review migrate``: the PostgreSQL queue's administration."""
+    from sreconsole.review import pg_backend
+    from sreconsole.review.backend import is_postgres
+    from sreconsole.review.errors import ReviewError
+    from sreconsole.domain.text import clean
+
+    try:
+        if args.review_command == "init-db":
+            dsn = args.dsn or settings.review.store
+            if not is_postgres(dsn):
+                print("sreconsole: review init-db needs a postgresql:// address (--dsn, or review.store)", file=sys.stderr)
+                return EXIT_CONFIG
+            for line in pg_backend.init_db(dsn, operators=args.operator, readers=args.reader):
+                print(clean(line, 300))
+            print(f"review queue ready in {clean(pg_backend.redacted(dsn), 300)}")
+            return EXIT_OK
+        if not is_postgres(args.to):
+            print("sreconsole: review migrate --to needs a postgresql:// address", file=sys.stderr)
+            return EXIT_CONFIG
+        source = args.source or str(settings.data_path / "review.sqlite")
+        proposals, entries = pg_backend.migrate(source, args.to)
+        print(f"copied {proposals} proposals and {entries} audit entries to {clean(pg_backend.redacted(args.to), 300)}; the chain verifies there")
+        return EXIT_OK
+    except ReviewError as exc:
+        print(f"sreconsole: {clean(str(exc), 2000)}", file=sys.stderr)
+        return EXIT_FAILED

@@ -26,7 +26,6 @@ PostgreSQL the trail lives in a server the operators cannot write to directly.
 
 from __future__ import annotations
 
-import getpass
 import re
 import select
 import threading
@@ -201,7 +200,7 @@ class PgReviewStore(ReviewStore):
     ) -> None:
         del synchronous, witness, syslog, share_group  # SQLite's file options
         self.location = str(path).strip()
-        self.path = Path(redacted(self.location))  # for messages; never opened as a file
+        self.path = redacted(self.location)  # type: ignore[assignment]  # for messages: a URI, never opened as a file
         self.busy_timeout_s = max(float(busy_timeout_s), 0.0)
         self.read_only = bool(read_only)
         self.audit_key = audit_key
@@ -347,8 +346,61 @@ def init_db(dsn: str, *, operators: Iterable[str] = (), readers: Iterable[str] =
     return done
 
 
-def os_user() -> str:
+# -- review migrate ------------------------------------------------------------------------------
+
+def migrate(source: Path | str, dsn: str) -> tuple[int, int]:
+    """Copy an SQLite queue and its audit trail into an empty PostgreSQL queue (made by
+    :func:`init_db`), in one transaction: the rows with their ids, the entries exactly as
+    they were hashed (same seq, hashes, MACs), the head, and the id sequence moved past the
+    last row. The source is verified first and must be intact; the target is verified after.
+    Run by the administrator (entries name their original deciders, which only the owner may
+    write). ``(proposals, entries)`` copied."""
+    import sqlite3
+
+    from sreconsole.review import audit, files
+
+    path = Path(source).expanduser()
+    checked = audit.verify(path)
+    if not checked.ok:
+        raise ReviewError(f"{path} does not verify ({checked.reason}): nothing was copied")
+    entries = list(audit.export(path))
+    reader = files.open_read_only(path)
     try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no name for this uid
-        return ""
+        reader.row_factory = sqlite3.Row
+        rows = reader.execute("SELECT * FROM proposals ORDER BY id").fetchall()
+    finally:
+        reader.close()
+    conn = connect(dsn)
+    raw = conn.raw
+    try:
+        wanted = [r[0] for r in raw.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'proposals'"
+            " ORDER BY ordinal_position", (pg_schema.SCHEMA_NAME,)).fetchall()]
+        with raw.transaction():
+            if not raw.execute("SELECT rolsuper FROM pg_roles WHERE rolname = session_user").fetchone()[0]:
+                raw.execute(f"SET LOCAL ROLE {pg_schema.OWNER}")
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (pg_schema.LOCK_KEY,))
+            held = raw.execute("SELECT (SELECT count(*) FROM proposals) + (SELECT count(*) FROM audit)").fetchone()[0]
+            if held:
+                raise ReviewError(f"{redacted(dsn)} already holds a review queue: review migrate copies into an empty one only")
+            for row in rows:
+                columns = [c for c in wanted if c in row.keys()]
+                raw.execute(f"INSERT INTO proposals ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+                            [row[c] for c in columns])
+            quoted = ", ".join('"user"' if c == "user" else c for c in COLUMNS)
+            for entry in entries:
+                values = [None if entry.get(k) is None else canonical(entry[k]) if k in JSON_FIELDS else entry[k] for k in COLUMNS]
+                raw.execute(f"INSERT INTO audit ({quoted}) VALUES ({', '.join(['%s'] * len(COLUMNS))})", values)
+            if entries:
+                raw.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, %s, %s)", (entries[-1]["seq"], entries[-1]["hash"]))
+            raw.execute("SELECT setval('proposals_id_seq', GREATEST((SELECT max(id) FROM proposals), 1), (SELECT count(*) > 0 FROM proposals))")
+    except ReviewError:
+        raise
+    except Exception as exc:
+        raise ReviewError(f"review migrate to {redacted(dsn)}: {_one_line(exc)}; nothing was copied") from exc
+    finally:
+        conn.close()
+    after = audit.verify(dsn)
+    if not after.ok:
+        raise ReviewError(f"the copy in {redacted(dsn)} does not verify: {after.reason}")
+    return len(rows), len(entries)

@@ -530,7 +530,8 @@ class ReviewStore:
         cutoff = iso(at - older_than)
         if not self._read(lambda c: c.execute(queue.DUE + " LIMIT 1", (cutoff,)).fetchone()):
             return 0
-        return self._write(lambda c: queue.expire(c, cutoff, older_than, at=at))
+        actor = self._actor(None)
+        return self._write(lambda c: queue.expire(c, cutoff, older_than, at=at, actor=actor))
 
     def _must_get(self, proposal_id: int) -> ProposalRecord:
         record = self.get(proposal_id)
