@@ -400,3 +400,59 @@ def test_migrate_copies_a_sqlite_queue_with_its_chain(pg: Backend, tmp_path: Pat
     assert audit.verify(pg.location(), key=key).ok
     with pytest.raises(ReviewError, match="empty one only"):
         pg_backend.migrate(source, pg.pg.dsn(database=pg.database))
+
+
+def test_a_team_queue_from_the_cli_init_db_migrate_decide_and_verify(tmp_path: Path, postgres):
+    """The README's team set-up, by the commands it shows: `review init-db`, `review migrate
+    --to` from a bastion's SQLite queue, then decisions by two operators on PostgreSQL, the
+    loser told who won (exit 4), and `audit verify` on the server."""
+    from test_review_flow import ALERTS, cli
+
+    database = postgres.new_database()
+    admin, as_alice, as_bob = postgres.dsn(database=database), postgres.dsn("alice", database), postgres.dsn("bob", database)
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    env |= {"SRECONSOLE_DATA_DIR": str(tmp_path / "data"), "SRECONSOLE_KNOWLEDGE_ENABLED": "0", "COLUMNS": "200",
+            "PYTHONPATH": SRC}
+    out = cli("review", "init-db", "--dsn", admin, "--operator", "alice", "--operator", "bob", "--reader", "rita", env=env)
+    assert "alice is a member of sreconsole_operator" in out.stdout and "review queue ready" in out.stdout
+    batch = tmp_path / "alerts.jsonl"
+    batch.write_text("".join(json.dumps({"alert": a}) + "\n" for a in ALERTS))
+    cli("triage", "--batch", str(batch), "--json", "--enqueue", env=env)  # the old SQLite queue
+    old = json.loads(cli("review", "list", "--json", env=env).stdout)
+    cli("review", "reject", str(old[0]["id"]), "--reason", "before the move", env=env)
+    out = cli("review", "migrate", "--to", admin, env=env)
+    assert "copied 2 proposals and 3 audit entries" in out.stdout and "the chain verifies there" in out.stdout
+    alice = {**env, "SRECONSOLE_REVIEW_STORE": as_alice, "USER": "bob"}  # a claim the database does not believe
+    bob = {**env, "SRECONSOLE_REVIEW_STORE": as_bob}
+    pending = json.loads(cli("review", "list", "--json", env=alice).stdout)
+    assert [r["id"] for r in pending] == [old[1]["id"]]
+    cli("review", "reject", str(old[1]["id"]), "--reason", "not on the team queue either", env=alice)
+    lost = cli("review", "reject", str(old[1]["id"]), "--reason", "me too", env=bob, check_rc=4)
+    assert "already rejected by alice" in lost.stderr
+    every = json.loads(cli("review", "list", "--all", "--json", env=bob).stdout)
+    moved = next(r for r in every if r["id"] == old[1]["id"])
+    assert (moved["decided_by"], moved["decided_claim"]) == ("alice", "bob")
+    cli("audit", "verify", env=bob)
+    rita = {**env, "SRECONSOLE_REVIEW_STORE": postgres.dsn("rita", database)}
+    refused = cli("review", "approve", str(old[0]["id"]), "--reason", "x", env=rita, check_rc=None)
+    assert refused.returncode != 0 and "permission denied" in refused.stderr + refused.stdout
+
+
+def test_the_consoles_queue_hears_another_consoles_decision(pg: Backend, settings):
+    """What the Review pane listens with (services.review.ReviewQueue on review.store =
+    postgresql://…): a decision by another operator wakes it, no poll needed."""
+    from dataclasses import replace
+
+    from sreconsole.services.review import ReviewQueue
+
+    team = replace(settings, review=replace(settings.review, store=str(pg.location("alice"))))
+    queue = ReviewQueue(team, ALICE)
+    assert queue.notifies
+    with pg.open("bob") as theirs:
+        rec = theirs.enqueue(*make(), now=T0, operator=BOB)
+        assert queue.get(rec.id).state == "pending"
+        assert queue.wait_for_change(0.2) is False
+        theirs.decide(rec.id, "approved", BOB, "ok", now=T0)
+        assert queue.wait_for_change(60) is True
+        assert queue.get(rec.id).decided_by == "bob"
+    queue.reader.close()

@@ -3,7 +3,8 @@
 Exit codes: 0 ok; 1 failed (store, parameters, execution, a broken audit chain, a row that
 does not match its seal); 2 bad arguments (a ``--param`` the action does not take), or
 approving a proposal whose alert resolved without ``--even-if-resolved``; 4 lost race —
-somebody decided first (one line says who and when); 5 read-only.
+somebody decided first (one line says who and when); 5 read-only; 6 refused by the approval
+policy (the rule is named: four eyes, no self-approval, or a rule of ``review.policy_file``).
 
 ``review list`` and ``review approve`` first ask the configured alert source what is firing
 now (the demo, or Alertmanager), so a proposal whose alert resolved is marked so even when
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, EXIT_OK, EXIT_READ_ONLY, EXIT_REFUSED
 from sreconsole.cli.output import write_json, write_json_line
 
 
@@ -27,7 +28,7 @@ def _operator():
 
 def run_review_command(settings, args) -> int:
     from sreconsole.review.executor import ExecutionError
-    from sreconsole.review.store import AlreadyDecided, ReviewError
+    from sreconsole.review.store import AlreadyDecided, PolicyRefused, ReviewError
     from sreconsole.services.review import AlertResolved, ReadOnly, ReviewQueue, UnknownParameter
 
     if args.command == "review" and args.review_command in ("init-db", "migrate"):
@@ -63,6 +64,9 @@ def run_review_command(settings, args) -> int:
     except ReadOnly as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_READ_ONLY
+    except PolicyRefused as exc:
+        print(f"sreconsole: refused: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except UnknownParameter as exc:
         print(f"sreconsole: --param: {exc}; nothing was done", file=sys.stderr)
         return EXIT_CONFIG

@@ -28,10 +28,23 @@ def is_postgres(location: Any) -> bool:
     return isinstance(location, str) and location.strip().lower().startswith(POSTGRES_SCHEMES)
 
 
-def location_of(setting: str, default: Path) -> Path | str:
+class DatabaseLocation(str):
+    """A PostgreSQL URI where callers hold the store's location: it is a string (what
+    :class:`~sreconsole.review.store.ReviewStore` dispatches on), and answers the two
+    questions callers ask of a file — ``exists()`` (a server's queue is there: opening it says
+    if it is not) and ``expanduser()``."""
+
+    def exists(self) -> bool:
+        return True
+
+    def expanduser(self) -> DatabaseLocation:
+        return self
+
+
+def location_of(setting: str, default: Path) -> Path | DatabaseLocation:
     """``review.store`` as a location: a PostgreSQL URI as given, else a path ('' → ``default``)."""
     if is_postgres(setting):
-        return setting.strip()
+        return DatabaseLocation(setting.strip())
     return Path(setting).expanduser() if setting else default
 
 

@@ -44,14 +44,15 @@ GENESIS = "0" * 64
 
 EVENTS = (
     "enqueue", "supersede", "approve", "reject", "execute", "fail", "rollback", "dry_run", "expire", "merge", "alert_state",
-    "refresh", "executing", "unknown", "keyed",
+    "refresh", "executing", "unknown", "keyed", "endorse",
 )
 """``merge``: another alert asking for the same action on the same target joined a pending
 proposal's evidence; ``alert_state``: the live state of a pending proposal's alerts changed
 (resolved, firing again, silenced, acked); ``refresh``: a pending proposal's executable
 content changed in place; ``executing``: the intent written before the executor sends
 anything; ``unknown``: an interrupted execution whose outcome the cluster could not tell (a
-human must look); ``keyed``: from here on the entries carry a MAC. Adding a name here needs
+human must look); ``keyed``: from here on the entries carry a MAC; ``endorse``: the first of the two approvals
+a four-eyes proposal needs (it stays pending). Adding a name here needs
 a schema step that calls :func:`sreconsole.review.schema.widen_audit_events` (the table's
 CHECK lists them)."""
 
@@ -148,6 +149,7 @@ STATE_AFTER = {
     "merge": None,  # the proposal stays pending, with one more alert
     "alert_state": None,  # the alert's state is bookkeeping beside the proposal's state
     "keyed": None,
+    "endorse": None,  # the first of two approvals (four eyes): still pending
 }
 """The proposal state each event leaves behind; :func:`sreconsole.review.audit.verify`
 replays them."""

@@ -220,6 +220,15 @@ class PgReviewStore(ReviewStore):
             self.close()
             raise
 
+    def db_groups(self) -> frozenset[str]:
+        """The database roles the session's user is a member of, directly or through others:
+        what the approval policy's ``groups`` name on PostgreSQL, beside the Unix groups."""
+        rows = self._read(lambda c: c.raw.execute(
+            "WITH RECURSIVE up(oid) AS (SELECT oid FROM pg_roles WHERE rolname = session_user"
+            " UNION SELECT m.roleid FROM pg_auth_members m JOIN up ON m.member = up.oid)"
+            " SELECT r.rolname FROM pg_roles r JOIN up ON r.oid = up.oid").fetchall())
+        return frozenset(str(r[0]) for r in rows)
+
     def _check_schema(self) -> None:
         found = self._conn.raw.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = %s AND tablename IN ('proposals', 'audit', 'audit_head')",

@@ -38,7 +38,7 @@ LOCK_KEY = 0x5EC0_2020
 SQLite's ``BEGIN IMMEDIATE``, so the chain's next entry and the compare-and-set decide
 against the newest committed state."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The SQLite schema version this layout corresponds to (``review migrate`` copies from it)."""
 
 
@@ -87,7 +87,8 @@ TABLES = (
         alert_source TEXT NOT NULL DEFAULT '',
         alert_state TEXT NOT NULL DEFAULT 'unknown' CHECK (alert_state IN ({_values(ALERT_STATES)})),
         alert_state_since TEXT,
-        decided_claim TEXT NOT NULL DEFAULT ''
+        decided_claim TEXT NOT NULL DEFAULT '',
+        approvals TEXT NOT NULL DEFAULT '[]'
     )""",
     "CREATE UNIQUE INDEX proposals_one_pending ON proposals(fingerprint) WHERE state = 'pending'",
     "CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(action, target) WHERE state = 'pending'",

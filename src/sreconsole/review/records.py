@@ -122,6 +122,8 @@ class ProposalRecord:
     decided_claim: str = ""
     """The user name the decider's environment claimed (``$USER``) when it differed from
     ``decided_by``: recorded beside it, never instead of it."""
+    approvals: tuple[dict, ...] = ()
+    """Approvals gathered while pending (four eyes): ``user``, ``client``, ``at``, ``reason``."""
 
     def as_dict(self) -> dict:
         out = {}
@@ -241,6 +243,7 @@ def to_record(r: sqlite3.Row) -> ProposalRecord:
         alert_state=_column(r, "alert_state", "unknown"),
         alert_state_since=datetime.fromisoformat(r["alert_state_since"]) if _column(r, "alert_state_since", None) else None,
         decided_claim=_column(r, "decided_claim", ""),
+        approvals=tuple(json.loads(_column(r, "approvals", "[]"))),
     )
 
 

@@ -67,7 +67,7 @@ from sreconsole.review.backend import is_postgres
 from sreconsole.review.anchor import SystemLog, Witness
 from sreconsole.review.chain import AuditConnection
 from sreconsole.review.chain import append as chain_append
-from sreconsole.review.errors import BUSY_MESSAGE, AlreadyDecided, InvalidTransition, ReadOnlyStore, ReviewError, StoreBusy
+from sreconsole.review.errors import BUSY_MESSAGE, AlreadyDecided, InvalidTransition, PolicyRefused, ReadOnlyStore, ReviewError, StoreBusy
 from sreconsole.review.records import (
     ALERT_STATES,
     DECIDED,
@@ -95,6 +95,7 @@ __all__ = [
     "SYSTEM_USER",
     "AlreadyDecided",
     "InvalidTransition",
+    "PolicyRefused",
     "ProposalRecord",
     "ReadOnlyStore",
     "ReviewError",
@@ -450,6 +451,7 @@ class ReviewStore:
         command: str | None = None,
         api: dict | None = None,
         now: datetime | None = None,
+        approvals_needed: int = 1,
     ) -> ProposalRecord:
         """Approve or reject a pending proposal, atomically: exactly one of several racing
         operators wins; the others get :class:`AlreadyDecided`.
@@ -460,6 +462,12 @@ class ReviewStore:
         ``parameters``/``command``/``api`` — validated by the caller; stored here, and the
         audit entry records both the approved and the proposed values. An approval of a row
         that is not what its newest audit entry sealed raises :class:`SealBroken`.
+
+        ``approvals_needed`` = 2 (four eyes, from the policy): the first approval is recorded
+        (``approvals``, an ``endorse`` entry) and the proposal stays pending; the second, by
+        another person, approves it. :class:`PolicyRefused` (naming the rule) for the same
+        person twice, for changed parameters under four eyes, and for approving a proposal
+        one created from Bruno.
         """
         edited = parameters is not None or command is not None or api is not None
         state, reason = _decisions.verdict_state(verdict, reason, corrected_action=corrected_action, edited=edited)
@@ -467,7 +475,7 @@ class ReviewStore:
         actor = self._actor(operator)
         self._write(lambda c: _decisions.decide(
             c, proposal_id, state, actor=actor, reason=reason, corrected_action=corrected_action,
-            parameters=parameters, command=command, api=api, at=at,
+            parameters=parameters, command=command, api=api, at=at, approvals_needed=approvals_needed,
         ))
         return self._must_get(proposal_id)
 

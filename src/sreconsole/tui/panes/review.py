@@ -62,6 +62,23 @@ class ReviewPane(Vertical, can_focus=False):
         self.reconcile_interrupted()
         self.refresh_queue()
         self.set_interval(max(1.0, interval), self.refresh_queue)
+        if self.queue.notifies:
+            self.listen_for_changes()
+
+    @work(thread=True, exclusive=True, group="review-listen", exit_on_error=False, description="hear other consoles' decisions")
+    def listen_for_changes(self) -> None:
+        """On PostgreSQL: refresh as soon as another console's decision is committed
+        (LISTEN/NOTIFY), not at the next poll."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            try:
+                heard = self.queue.wait_for_change(1.0)
+            except Exception:  # noqa: BLE001 - the poll still runs, and says what is wrong
+                return
+            if heard and not worker.is_cancelled:
+                self.app.call_from_thread(self.refresh_queue)
 
     @work(thread=True, exclusive=True, group="review-reconcile", exit_on_error=False, description="settle interrupted executions")
     def reconcile_interrupted(self) -> None:
