@@ -86,7 +86,7 @@ def decide(
     if state == "approved" and row["state"] == "pending":
         _not_their_own(c, row, actor)
         if approvals_needed > 1:
-            gathered = _four_eyes(c, row, actor, final != proposed, approvals_needed, reason=reason, ts=ts, version=version)
+            gathered = _four_eyes(c, row, actor, final[0] != proposed[0], approvals_needed, reason=reason, ts=ts, version=version)
             if len(gathered) < approvals_needed:
                 return
     cur = c.execute(

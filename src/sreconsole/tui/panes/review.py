@@ -133,7 +133,7 @@ class ReviewPane(Vertical, can_focus=False):
             safe(action, 40, style="bold" if r.requires_human_review else ""),
             conf,
             safe(METHOD_BADGE.get(r.method, r.method)[:7], 7, style="dim"),
-            safe("unknown?" if r.state == "unknown" else r.state, 12, style=state_style),
+            safe("unknown?" if r.state == "unknown" else f"{len(r.approvals)} of 2" if r.state == "pending" and r.approvals else r.state, 12, style=state_style),
             safe(alert_state_text(r, datetime.now(timezone.utc)), 40, style=live_style),
         ]
 
@@ -164,6 +164,31 @@ class ReviewPane(Vertical, can_focus=False):
     @on(RecordTable.RowHighlighted, "#review-table")
     def _highlighted(self) -> None:
         self._detail()
+        self.refresh_bindings()
+
+    _POLICY_VERBS = {"approve": "approve", "reject": "reject", "edit": "approve", "rollback": "rollback"}
+
+    def refusal(self, action: str) -> str:
+        """Why the approval policy (review.policy_file) does not let this operator use
+        ``action`` on the selected proposal ('' when it does, or no policy is set)."""
+        verb = self._POLICY_VERBS.get(action)
+        if verb is None:
+            return ""
+        try:
+            if not self.queue.policy.enforced:
+                return ""
+            r = self.selected()
+            if r is None:
+                return ""
+            answer = self.queue.may_decide(r, verb)
+        except Exception as exc:  # noqa: BLE001 - a policy that cannot be read refuses, in words
+            return f"the approval policy cannot be read: {exc}"
+        return "" if answer else answer.reason
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys the policy does not allow on the selected proposal are shown greyed out (the
+        detail says why) instead of failing after a dialog."""
+        return None if self.refusal(action) else True
 
     def _detail(self) -> None:
         view = self.query_one("#review-detail", Static)
@@ -172,7 +197,14 @@ class ReviewPane(Vertical, can_focus=False):
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
             view.update(Text(empty + ". Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
-        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo)))
+        shown = record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo))
+        refused = [(key, self.refusal(action)) for key, action in (("a", "approve"), ("r", "reject"), ("u", "rollback"))]
+        refused = [(key, why) for key, why in refused if why]
+        if refused or r.approvals:
+            lines = [safe(f"approvals: {len(r.approvals)} of 2 ({', '.join(a.get('user', '?') for a in r.approvals)}); a second person must approve", 300, style="bold")] if r.approvals and r.state == "pending" else []
+            lines += [Text.assemble((f"{key} greyed: ", "dim bold"), safe(why, 400, style="dim")) for key, why in refused]
+            shown = Group(*lines, shown)
+        view.update(shown)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -192,9 +224,15 @@ class ReviewPane(Vertical, can_focus=False):
             return False
         return True
 
+    def _permitted(self, action: str) -> bool:
+        why = self.refusal(action)
+        if why:
+            notify_plain(self, f"refused: {why}", severity="warning", timeout=10)
+        return not why
+
     def action_approve(self) -> None:
         r = self._need()
-        if r is None or not self._writable():
+        if r is None or not self._writable() or not self._permitted("approve"):
             return
         params = self.edits.get(r.id) or r.parameters
         try:
@@ -220,7 +258,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def action_reject(self) -> None:
         r = self._need()
-        if r is None or not self._writable():
+        if r is None or not self._writable() or not self._permitted("reject"):
             return
 
         def done(result: tuple[str, str] | None) -> None:
