@@ -226,3 +226,50 @@ async def test_the_review_pane_greys_out_what_the_policy_refuses_and_says_why(ma
         await pilot.pause(0.2)
         assert not isinstance(app.screen, ApproveScreen)
         assert all(r.state == "pending" for r in pane.records.values())
+
+
+async def test_silence_and_promote_follow_the_policy(settings, tmp_path: Path):
+    """The alerts service and the training board ask the policy before acting: an operator
+    whose rule does not say ``silence``/``promote`` is refused, naming the rule, and nothing
+    reaches the alert source or the model registry (a recorder stands in for the source: the
+    refusal must come before any call, so no server is involved)."""
+    import grp
+
+    from sreconsole.services.alerts import AlertsService
+    from sreconsole.services.review import ReviewQueue
+    from sreconsole.services.training import TrainingBoard
+    from sreconsole.sources.base import SourceError
+    from test_review_flow import cli
+
+    group = grp.getgrgid(os.getegid()).gr_name
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[rules.oncall]\ngroups = ["{group}"]\napprove_risks = ["low"]\n'
+                      '[rules.leads]\ngroups = ["sre-leads-only"]\nsilence = true\npromote = true\n')
+    team = replace(settings, review=replace(settings.review, policy_file=str(policy)))
+    me = Operator(__import__("pwd").getpwuid(os.geteuid()).pw_name)
+    queue = ReviewQueue(team, me)
+
+    class Recording:
+        made: list = []
+
+        async def create_silence(self, *args):
+            self.made.append(args)
+            return "s-1"
+
+    service = AlertsService(Recording(), lambda: T0)
+    service.allow = queue.refusal
+    _, alert = make()
+    with pytest.raises(SourceError, match=r"refused: rule rules.oncall does not let .* silence .*rules.leads does"):
+        await service.silence(alert, __import__("datetime").timedelta(hours=1), "maintenance", me)
+    with pytest.raises(SourceError, match="refused"):
+        await service.acknowledge(alert, me)
+    assert Recording.made == []
+    board = TrainingBoard(team)
+    board.allow = queue.refusal
+    with pytest.raises(ValueError, match="refused: rule rules.oncall does not let .* promote"):
+        board.promote("run-1")
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    env |= {"SRECONSOLE_DATA_DIR": str(tmp_path / "data"), "SRECONSOLE_REVIEW_POLICY_FILE": str(policy),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = cli("pipeline", "promote", "run-1", env=env, check_rc=6)
+    assert "refused: rule rules.oncall does not let" in out.stderr

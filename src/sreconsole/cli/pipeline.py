@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
@@ -25,7 +25,13 @@ def run_pipeline_command(settings, args) -> int:
             return _show(settings, args)
         if args.pipeline_command == "promote":
             from sreconsole.pipeline.runner import promote_run
+            from sreconsole.services.identity import current_operator
+            from sreconsole.services.review import ReviewQueue
 
+            why = ReviewQueue(settings, current_operator()).refusal("promote")
+            if why:
+                print(f"sreconsole: refused: {why}", file=sys.stderr)
+                return EXIT_REFUSED
             run = promote_run(settings, args.id)
             print(f"promoted {run.id}: model {run.version} is now active")
             return EXIT_OK

@@ -254,6 +254,14 @@ class ReviewQueue:
         """``silence`` or ``promote`` for this operator."""
         return self.policy.may(self.who, self.groups, verb)
 
+    def refusal(self, verb: str) -> str:
+        """'' when this operator may ``silence``/``promote``, else the refusal naming the rule
+        (what the alerts service and the training board ask before acting)."""
+        if not self.policy.enforced:
+            return ""
+        answer = self.may(verb)
+        return "" if answer else answer.reason
+
     def _allowed(self, record, verb: str) -> None:
         from sreconsole.review.errors import PolicyRefused
 
