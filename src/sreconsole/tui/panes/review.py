@@ -1,8 +1,10 @@
 """The Review pane: the queue of proposed remediations, decided from the keyboard.
 
-The queue lives in a SQLite file several operators share; this pane polls it, so another
-operator's decision shows within one poll interval. Every decision is a compare-and-set in
-the store: losing a race shows who decided and when, and changes nothing.
+The queue lives in a SQLite file several operators share (this pane polls it, so another
+operator's decision shows within one poll interval) or in PostgreSQL (it also listens: a
+decision shows as soon as it is committed). Every decision is a compare-and-set in the
+store: losing a race shows who decided and when, and changes nothing. Keys the approval
+policy refuses for the selected proposal are greyed out, and the detail says why.
 """
 
 from __future__ import annotations
