@@ -30,7 +30,9 @@ def run_pipeline_command(settings, args) -> int:
 
             why = ReviewQueue(settings, current_operator()).refusal("promote")
             if why:
-                print(f"sreconsole: refused: {why}", file=sys.stderr)
+                from sreconsole.domain.text import clean
+
+                print(f"sreconsole: refused: {clean(why, 1000)}", file=sys.stderr)
                 return EXIT_REFUSED
             run = promote_run(settings, args.id)
             print(f"promoted {run.id}: model {run.version} is now active")

@@ -65,7 +65,9 @@ def run_review_command(settings, args) -> int:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_READ_ONLY
     except PolicyRefused as exc:
-        print(f"sreconsole: refused: {exc}", file=sys.stderr)
+        from sreconsole.domain.text import clean
+
+        print(f"sreconsole: refused: {clean(str(exc), 1000)}", file=sys.stderr)
         return EXIT_REFUSED
     except UnknownParameter as exc:
         print(f"sreconsole: --param: {exc}; nothing was done", file=sys.stderr)
