@@ -199,14 +199,22 @@ class ReviewPane(Vertical, can_focus=False):
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
             view.update(Text(empty + ". Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
-        shown = record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo))
-        refused = [(key, self.refusal(action)) for key, action in (("a", "approve"), ("r", "reject"), ("u", "rollback"))]
-        refused = [(key, why) for key, why in refused if why]
-        if refused or r.approvals:
-            lines = [safe(f"approvals: {len(r.approvals)} of 2 ({', '.join(a.get('user', '?') for a in r.approvals)}); a second person must approve", 300, style="bold")] if r.approvals and r.state == "pending" else []
-            lines += [Text.assemble((f"{key} greyed: ", "dim bold"), safe(why, 400, style="dim")) for key, why in refused]
-            shown = Group(*lines, shown)
-        view.update(shown)
+        view.update(Group(self.policy_notes_renderable(r), record_renderable(
+            r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo))))
+
+    def policy_notes_renderable(self, r) -> Text:
+        """Above the detail: the approvals gathered (four eyes) and the keys the policy greys
+        out, each with its reason (empty when there are none)."""
+        notes = Text()
+        if r.approvals and r.state == "pending":
+            names = ", ".join(str(a.get("user", "?")) for a in r.approvals)
+            notes.append_text(safe(f"approvals: {len(r.approvals)} of 2 ({names}); a second person must approve\n", 300, style="bold", single_line=False))
+        for key, action in (("a", "approve"), ("r", "reject"), ("u", "rollback")):
+            why = self.refusal(action)
+            if why:
+                notes.append_text(safe(f"{key} greyed: ", 20, style="dim bold"))
+                notes.append_text(safe(why + "\n", 400, style="dim", single_line=False))
+        return notes
 
     # -- actions -----------------------------------------------------------------------------
 
