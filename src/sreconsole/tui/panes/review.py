@@ -199,22 +199,21 @@ class ReviewPane(Vertical, can_focus=False):
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
             view.update(Text(empty + ". Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
-        view.update(Group(self.policy_notes_renderable(r), record_renderable(
+        view.update(Group(*self.policy_notes_renderable(r), record_renderable(
             r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme, datetime.now(r.created_at.tzinfo))))
 
-    def policy_notes_renderable(self, r) -> Text:
-        """Above the detail: the approvals gathered (four eyes) and the keys the policy greys
-        out, each with its reason (empty when there are none)."""
-        notes = Text()
+    def policy_notes_renderable(self, r) -> tuple[Text, ...]:
+        """Lines above the detail: the approvals gathered (four eyes) and the keys the policy
+        greys out, each with its reason (none without a policy or approvals)."""
+        lines = []
         if r.approvals and r.state == "pending":
             names = ", ".join(str(a.get("user", "?")) for a in r.approvals)
-            notes.append_text(safe(f"approvals: {len(r.approvals)} of 2 ({names}); a second person must approve\n", 300, style="bold", single_line=False))
+            lines.append(safe(f"approvals: {len(r.approvals)} of 2 ({names}); a second person must approve", 300, style="bold"))
         for key, action in (("a", "approve"), ("r", "reject"), ("u", "rollback")):
             why = self.refusal(action)
             if why:
-                notes.append_text(safe(f"{key} greyed: ", 20, style="dim bold"))
-                notes.append_text(safe(why + "\n", 400, style="dim", single_line=False))
-        return notes
+                lines.append(Text.assemble(safe(f"{key} greyed: ", 20, style="dim bold"), safe(why, 400, style="dim")))
+        return tuple(lines)
 
     # -- actions -----------------------------------------------------------------------------
 
