@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # libopenblas0-pthread: the mlx[cpu] wheel bundles netlib's reference BLAS; the Gemma LoRA test
 # and bench preload OpenBLAS into their worker (a prompt-sized matrix product 27x faster here: bench/mlx_blas.py).
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager tmux sqlite3 libopenblas0-pthread
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager tmux sqlite3 libopenblas0-pthread postgresql
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo test install debian-packages bench clean

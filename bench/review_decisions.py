@@ -26,6 +26,13 @@ seals the approved content (schema 2). ``--variants`` adds the optional anchorin
 
 Goal (issue 6): >= 200 decisions/s with 8 writers, p99 <= 20 ms.
 
+``--backends sqlite,postgresql`` runs every mode on both stores, side by side: PostgreSQL is
+a real server from Debian's package started by tests/pgharness.py (its own data directory,
+a Unix socket, peer authentication, ``fsync=on`` as the SQLite FULL rows), a fresh database
+per mode made by ``review init-db``, each writer its own login role (bench0 … bench7), so
+every decision goes through the SECURITY DEFINER append function and its advisory lock. The
+``sync`` column reads ``fsync`` for PostgreSQL (SQLite's synchronous setting does not apply).
+
 ``--cpu`` measures instead the CPU time one ``decide()`` costs in one process (``process_time``,
 which other jobs on the machine disturb far less than wall time): run it with
 ``PYTHONPATH`` at another checkout (``--variants plain``) to compare two versions.
@@ -71,15 +78,44 @@ KEY = b"bench-key-0123456789abcdef"
 
 def _options(path: str, variant: str) -> dict:
     if variant == "keyed":
+        if path.startswith("postgresql://"):
+            return {"audit_key": KEY}  # the witness file is the SQLite store's anchor
         return {"audit_key": KEY, "witness": f"{path}.witness"}
     return {}
+
+
+_PG = None
+
+
+def _postgres():
+    """One real PostgreSQL server for the whole run (tests/pgharness.py)."""
+    global _PG
+    if _PG is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from pgharness import Postgres
+
+        _PG = Postgres(tuple(f"bench{n}" for n in range(8)), fsync=True).start()
+    return _PG
+
+
+def _location(tmp: str, backend: str) -> tuple[str, callable]:
+    """Where the store is (for setting up), and where writer ``me`` opens it."""
+    if backend == "sqlite":
+        path = str(Path(tmp) / "review.sqlite")
+        return path, lambda me: path
+    from sreconsole.review.pg_backend import init_db
+
+    pg = _postgres()
+    db = pg.new_database()
+    init_db(pg.dsn(database=db), operators=[f"bench{n}" for n in range(8)])
+    return pg.dsn(database=db), lambda me: pg.dsn(f"bench{me}", db)
 
 
 def worker(path: str, go: str, me: int, ids: list[int], synchronous: str, interval: float, phase: float, variant: str) -> None:
     from sreconsole.domain.operator import Operator
     from sreconsole.review.store import AlreadyDecided, ReviewStore
 
-    store = ReviewStore(path, busy_timeout_s=60, synchronous=synchronous, **_options(path, variant))
+    store = ReviewStore(path, busy_timeout_s=60, synchronous=synchronous, **_options(path, variant))  # a file or a postgresql:// URI
     op = Operator(f"bench{me}", f"10.0.2.{me}")
     print("ready", flush=True)
     while not os.path.exists(go):
@@ -145,11 +181,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, rate: float = 0.0, variant: str = "plain",
-             storm_how: str = "", burst: int = 300, every: float = 1.0) -> dict:
+             storm_how: str = "", burst: int = 300, every: float = 1.0, backend: str = "sqlite") -> dict:
     from sreconsole.review.store import ReviewStore
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "review.sqlite"
+        path, writer_location = _location(tmp, backend)
         total = per_writer if contended else per_writer * writers
         t = time.perf_counter()
         with ReviewStore(path, synchronous=synchronous, **_options(str(path), variant)) as store:
@@ -164,7 +200,7 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
             mine = ids if contended else ids[me * per_writer:(me + 1) * per_writer]
             phase = 0.0 if contended else me * interval / writers
             procs.append(subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(path), str(go), str(me), json.dumps(mine), synchronous, str(interval), str(phase), variant],
+                [sys.executable, __file__, "--worker", writer_location(me), str(go), str(me), json.dumps(mine), synchronous, str(interval), str(phase), variant],
                 stdout=subprocess.PIPE, text=True))
         stop = Path(tmp) / "stop"
         stormer = None
@@ -190,7 +226,8 @@ def run_mode(writers: int, per_writer: int, contended: bool, synchronous: str, r
         from sreconsole.review import audit
 
         keyed = variant == "keyed"
-        verified = audit.verify(path, key=KEY if keyed else None, anchor=f"{path}.witness" if keyed else None)
+        anchor = f"{path}.witness" if keyed and backend == "sqlite" else None
+        verified = audit.verify(path, key=KEY if keyed else None, anchor=anchor)
     won = sum(r["won"] for r in results)
     lost = sum(r["lost"] for r in results)
     span = max(r["end"] for r in results) - min(r["start"] for r in results)
@@ -228,6 +265,7 @@ def main() -> None:
     parser.add_argument("--synchronous", default="FULL,NORMAL", help="comma-separated SQLite synchronous settings to compare")
     parser.add_argument("--rate", type=float, default=200.0, help="decisions/s offered in the paced runs (0: skip them)")
     parser.add_argument("--variants", default="plain,keyed", help="plain (sealed chain), keyed (plus HMAC and a witness file)")
+    parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgresql (a real server, side by side)")
     parser.add_argument("--cpu", action="store_true", help="only the CPU time of one decide() in one process")
     parser.add_argument("--storm", type=int, default=0, metavar="BURST",
                         help="only 8 paced writers beside an alert storm enqueueing BURST proposals a second, one transaction each vs one group commit")
@@ -258,19 +296,31 @@ def main() -> None:
     print(f"# review_decisions  python {platform.python_version()}  sqlite {sqlite3.sqlite_version}  "
           f"{os.cpu_count()} CPUs  {platform.machine()}  {time.strftime('%Y-%m-%d')}")
     print(f"# {args.per_writer} proposals per writer; latency = one decide() call in the writer process")
-    header = f"{'mode':<34} {'audit':<6} {'sync':<6} {'decided':>7} {'lost':>5} {'dec/s':>7} {'att/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p99 all':>7} {'enq/s':>6} verify"
+    header = f"{'mode':<34} {'store':<6} {'audit':<6} {'sync':<6} {'decided':>7} {'lost':>5} {'dec/s':>7} {'att/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p99 all':>7} {'enq/s':>6} verify"
     print(header)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    for sync, variant in [(s.strip().upper(), v) for s in args.synchronous.split(",") if s.strip() for v in variants]:
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    runs = [(s.strip().upper(), v, b) for s in args.synchronous.split(",") if s.strip() for v in variants for b in backends]
+    runs = [(sync, v, b) for n, (sync, v, b) in enumerate(runs) if b == "sqlite" or (v, b) not in {(x[1], x[2]) for x in runs[:n]}]
+    try:
+        _table(args, runs)
+    finally:
+        if _PG is not None:
+            _PG.stop()
+    print("# goal: >= 200 decisions/s with 8 writers, p99 <= 20 ms")
+
+
+def _table(args, runs) -> None:
+    for sync, variant, backend in runs:
         for rate in (0.0, args.rate) if args.rate else (0.0,):
             for writers, contended in ((1, False), (8, False), (8, True)):
-                r = run_mode(writers, args.per_writer, contended, sync, rate, variant)
+                r = run_mode(writers, args.per_writer, contended, sync, rate, variant, backend)
                 mode = f"{writers} writer{'s' if writers > 1 else ''}" + (", contended" if contended else (", distinct" if writers > 1 else ""))
                 mode += f", paced {rate:.0f}/s" if rate else ", saturated"
-                print(f"{mode:<34} {variant:<6} {sync:<6} {r['decisions']:>7} {r['already_decided']:>5} {r['per_s']:>7.0f} {r['attempts_per_s']:>7.0f} "
+                store = "pg" if backend == "postgresql" else "sqlite"
+                print(f"{mode:<34} {store:<6} {variant:<6} {sync if backend == 'sqlite' else 'fsync':<6} {r['decisions']:>7} {r['already_decided']:>5} {r['per_s']:>7.0f} {r['attempts_per_s']:>7.0f} "
                       f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.2f} {r['p99_all_ms']:>7.2f} {r['enqueue_per_s']:>6.0f} "
                       f"{'ok' if r['verify_ok'] else 'FAILED'}", flush=True)
-    print("# goal: >= 200 decisions/s with 8 writers, p99 <= 20 ms")
 
 
 if __name__ == "__main__":

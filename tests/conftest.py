@@ -145,3 +145,22 @@ def link_gemma(gemma_data_dir: Path, data_path: Path) -> Path:
     if not link.exists():
         link.symlink_to(model_dir(gemma_data_dir, GEMMA), target_is_directory=True)
     return link
+
+
+PG_ROLES = ("alice", "bob", "carol", "rita", "crash", *(f"op{n}" for n in range(8)))
+"""The login roles the PostgreSQL tests use (tests/pgharness.py maps the OS user to them)."""
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session (tests/pgharness.py); skipped, saying why,
+    only where Debian's postgresql package is not installed (`make test` installs it)."""
+    from pgharness import Postgres, bin_dir
+
+    if bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed: apt-get install postgresql (make test does)")
+    server = Postgres(PG_ROLES).start()
+    try:
+        yield server
+    finally:
+        server.stop()

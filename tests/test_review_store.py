@@ -131,7 +131,7 @@ def test_the_database_allows_one_pending_proposal_per_alert(store: ReviewStore, 
                   " command, api, confidence, method, requires_human_review, review_reasons, risk, reversible, model_version,"
                   " evidence, alternatives, missing_parameters, notes, labels, annotations, alert_started_at, 'pending',"
                   " created_at, updated_at, decided_by, decided_from, decided_at, reason, corrected_action, result,"
-                  " changed_version, 'another-target', alerts, alert_source, alert_state, alert_state_since, decided_claim, outcome, outcome_detail"
+                  " changed_version, 'another-target', alerts, alert_source, alert_state, alert_state_since, decided_claim, outcome, outcome_detail, approvals"
                   " FROM proposals")
 
 

@@ -201,12 +201,13 @@ class TriageSettings:
 
 @dataclass
 class ReviewSettings:
-    store: str = setting("", "SQLite file of the review queue. Empty: review.sqlite under the data dir. Point every operator at one shared file.")
+    store: str = setting("", "The review queue: an SQLite file (empty: review.sqlite under the data dir; point every operator on one host at one shared file), or a PostgreSQL database for a team on several hosts (postgresql://…, made by `review init-db`; the audit names the database user).")
     apply_risks: list[str] = setting([], "Risk levels (low, medium, high) executed for real on approval. Empty: every approval is a dry run (env: comma-separated).", Choice(RISKS, many=True))
     expire_after_s: float = setting(86400.0, "Pending proposals older than this expire.", SECONDS)
     share_group: str = setting("", "Unix group the queue is shared with (e.g. oncall): its directory must be that group's and setgid, files are 0660. Empty: private files (0600) in a 0700 directory.")
     audit_witness: str = setting("", "Append-only file that also gets each audit entry's `seq hash` (opened O_APPEND, fsynced; make it `chattr +a`), one per store. `audit verify` checks the trail against it. Empty: none.")
     audit_syslog: str = setting("/dev/log", "Syslog socket each audit entry's `seq hash store` goes to (tag sreconsole-audit, facility authpriv), when it exists. Empty: off.")
+    policy_file: str = setting("", "Approval policy (TOML): which Unix groups or database roles may approve which risks and actions, silence, promote; which risks need two people (see README, A team set-up). Empty: everyone may do everything, one approval each.")
     audit_key_file: str = setting("", "File holding the HMAC-SHA256 key of the audit chain (mode 0600 or 0400, at least 16 bytes): every entry then carries a MAC that nobody without the key can forge. Empty: unkeyed.")
 
 

@@ -15,6 +15,8 @@ EXIT_BUSY = 3
 EXIT_LOST_RACE = 4
 """A review decision lost the race: another operator decided first."""
 EXIT_READ_ONLY = 5
+EXIT_REFUSED = 6
+"""The approval policy refused it (four eyes, self-approval, a rule): the message names the rule."""
 """Refused because sreconsole runs read-only."""
 EXIT_BROKEN_PIPE = 141
 """The reader of stdout went away (``sreconsole ask --json | head -1``): the command stops

@@ -177,6 +177,17 @@ def _build_parser() -> argparse.ArgumentParser:
     review_rollback.add_argument("--json", action="store_true")
     review_outcomes = review_sub.add_parser("outcomes", help="did the executed actions fix their alerts (effective, not effective, watching)")
     review_outcomes.add_argument("--json", action="store_true", help="machine-readable output")
+    review_init = review_sub.add_parser(
+        "init-db", help="create the PostgreSQL queue (review.store or --dsn): roles, schema, grants; run once by an administrator")
+    review_init.add_argument("--dsn", metavar="postgresql://…", help="the database (default: review.store)")
+    review_init.add_argument("--operator", action="append", default=[], metavar="ROLE",
+                             help="a login role that may decide (member of sreconsole_operator); repeatable")
+    review_init.add_argument("--reader", action="append", default=[], metavar="ROLE",
+                             help="a login role that may only read (member of sreconsole_reader); repeatable")
+    review_migrate = review_sub.add_parser(
+        "migrate", help="copy an SQLite queue and its audit trail (the chain intact) into an empty PostgreSQL queue")
+    review_migrate.add_argument("--to", required=True, metavar="postgresql://…", help="the target, made by review init-db")
+    review_migrate.add_argument("--from", dest="source", metavar="FILE", help="the SQLite file (default: review.sqlite under the data dir)")
     review_reconcile = review_sub.add_parser(
         "reconcile", help="settle executions that were interrupted (outcome unknown) by reading the cluster; with ID, record a human's verdict")
     review_reconcile.add_argument("id", type=int, nargs="?", help="a proposal whose outcome is unknown")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from sreconsole.cli.exit_codes import EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
@@ -42,7 +42,15 @@ def run_pipeline_command(settings, args) -> int:
 
 def _promote(settings, args) -> int:
     from sreconsole.pipeline.runner import PromoteRefused, promote_run
+    from sreconsole.services.identity import current_operator
+    from sreconsole.services.review import ReviewQueue
 
+    why = ReviewQueue(settings, current_operator()).refusal("promote")
+    if why:
+        from sreconsole.domain.text import clean
+
+        print(f"sreconsole: refused: {clean(why, 1000)}", file=sys.stderr)
+        return EXIT_REFUSED
     try:
         run = promote_run(settings, args.id, force=args.force, days=args.days)
     except PromoteRefused as exc:

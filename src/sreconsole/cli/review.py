@@ -3,7 +3,8 @@
 Exit codes: 0 ok; 1 failed (store, parameters, execution, a broken audit chain, a row that
 does not match its seal); 2 bad arguments (a ``--param`` the action does not take), or
 approving a proposal whose alert resolved without ``--even-if-resolved``; 4 lost race —
-somebody decided first (one line says who and when); 5 read-only.
+somebody decided first (one line says who and when); 5 read-only; 6 refused by the approval
+policy (the rule is named: four eyes, no self-approval, or a rule of ``review.policy_file``).
 
 ``review list`` and ``review approve`` first ask the configured alert source what is firing
 now (the demo, or Alertmanager), so a proposal whose alert resolved is marked so even when
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_LOST_RACE, EXIT_OK, EXIT_READ_ONLY, EXIT_REFUSED
 from sreconsole.cli.output import write_json, write_json_line
 
 
@@ -27,9 +28,11 @@ def _operator():
 
 def run_review_command(settings, args) -> int:
     from sreconsole.review.executor import ExecutionError
-    from sreconsole.review.store import AlreadyDecided, ReviewError
+    from sreconsole.review.store import AlreadyDecided, PolicyRefused, ReviewError
     from sreconsole.services.review import AlertResolved, ReadOnly, ReviewQueue, UnknownParameter
 
+    if args.command == "review" and args.review_command in ("init-db", "migrate"):
+        return _database(settings, args)
     queue = ReviewQueue(settings, _operator())
     try:
         if args.command == "audit":
@@ -63,6 +66,11 @@ def run_review_command(settings, args) -> int:
     except ReadOnly as exc:
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_READ_ONLY
+    except PolicyRefused as exc:
+        from sreconsole.domain.text import clean
+
+        print(f"sreconsole: refused: {clean(str(exc), 1000)}", file=sys.stderr)
+        return EXIT_REFUSED
     except UnknownParameter as exc:
         print(f"sreconsole: --param: {exc}; nothing was done", file=sys.stderr)
         return EXIT_CONFIG
@@ -217,3 +225,32 @@ def _audit(queue, args) -> int:
                       f"{entry.get('action')} {entry.get('reason') or ''}", 400) + "\n"
             )
     return EXIT_OK
+
+
+def _database(settings, args) -> int:
+    """``review init-db`` and ``review migrate``: the PostgreSQL queue's administration."""
+    from sreconsole.review import pg_backend
+    from sreconsole.review.backend import is_postgres
+    from sreconsole.review.errors import ReviewError
+    from sreconsole.domain.text import clean
+
+    try:
+        if args.review_command == "init-db":
+            dsn = args.dsn or settings.review.store
+            if not is_postgres(dsn):
+                print("sreconsole: review init-db needs a postgresql:// address (--dsn, or review.store)", file=sys.stderr)
+                return EXIT_CONFIG
+            for line in pg_backend.init_db(dsn, operators=args.operator, readers=args.reader):
+                print(clean(line, 300))
+            print(f"review queue ready in {clean(pg_backend.redacted(dsn), 300)}")
+            return EXIT_OK
+        if not is_postgres(args.to):
+            print("sreconsole: review migrate --to needs a postgresql:// address", file=sys.stderr)
+            return EXIT_CONFIG
+        source = args.source or str(settings.data_path / "review.sqlite")
+        proposals, entries = pg_backend.migrate(source, args.to)
+        print(f"copied {proposals} proposals and {entries} audit entries to {clean(pg_backend.redacted(args.to), 300)}; the chain verifies there")
+        return EXIT_OK
+    except ReviewError as exc:
+        print(f"sreconsole: {clean(str(exc), 2000)}", file=sys.stderr)
+        return EXIT_FAILED

@@ -8,6 +8,8 @@ record type and value normalising) and ``chain`` (writing the audit chain). ``au
 verifies and exports the chain without importing the store; ``errors`` are shared by both.
 The executor (``executor``) sends through ``kube_calls`` and undoes through ``undo``.
 
-Everything but the executor knows SQLite and nothing else (no Textual, no network); one
-shared file serves every operator's process on the bastion host.
+Everything but the executor knows its database and nothing else (no Textual, no network):
+one shared SQLite file serves every operator's process on a bastion host, or a PostgreSQL
+database (``pg_backend``, ``pg_schema``; the seam is ``backend``) a team on several hosts.
+``policy`` holds the approval rules (who may approve what, four eyes).
 """

@@ -63,6 +63,7 @@ from sreconsole.review.chain import (
     mac_ok,
 )
 from sreconsole.review.errors import ReviewError
+from sreconsole.review.backend import is_postgres
 
 __all__ = [
     "COLUMNS",
@@ -107,6 +108,9 @@ def _open(path: Path) -> sqlite3.Connection:
 
 def _columns(conn: sqlite3.Connection) -> tuple[str, ...]:
     """The audit columns this file has (schema 1 lacks seal, identity and mac)."""
+    own = getattr(conn, "audit_columns", None)
+    if own is not None:  # PostgreSQL
+        return tuple(own())
     present = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
     return tuple(c for c in COLUMNS if c in present)
 
@@ -124,6 +128,8 @@ def verify(path_or_store: Any, *, key: bytes | None = None, anchor: Path | str |
     approved ones with the approver and the exact parameters/command/API call the trail
     recorded — the executor runs what the queue row holds, so an edit there matters most.
     """
+    if is_postgres(path_or_store):
+        return _verify_postgres(getattr(path_or_store, "location", path_or_store), key, anchor)
     path = _path_of(path_or_store)
     try:
         conn = _open(path)
@@ -137,6 +143,21 @@ def verify(path_or_store: Any, *, key: bytes | None = None, anchor: Path | str |
             conn.execute("COMMIT")
     except sqlite3.Error as exc:
         return VerifyResult(False, 0, None, f"cannot read {path}: {exc}")
+    finally:
+        conn.close()
+
+
+def _verify_postgres(dsn: str, key: bytes | None, anchor: Path | str | None) -> VerifyResult:
+    from sreconsole.review import pg_backend
+
+    try:
+        conn = pg_backend.open_snapshot(dsn)
+    except ReviewError as exc:
+        return VerifyResult(False, 0, None, f"cannot open {pg_backend.redacted(dsn)}: {exc}")
+    try:
+        return _verify(conn, Path(pg_backend.redacted(dsn)), key, anchor)
+    except Exception as exc:  # noqa: BLE001 - a database error: one line, not ok
+        return VerifyResult(False, 0, None, f"cannot read {pg_backend.redacted(dsn)}: {' '.join(str(exc).split())}")
     finally:
         conn.close()
 
@@ -215,7 +236,8 @@ def _verify(conn: sqlite3.Connection, path: Path, key: bytes | None, anchor: Pat
                         " existed: their content is checked against their approval only")
     if key is None and macs:
         warnings.append(f"{macs} entries carry a MAC that was not checked (no key given)")
-    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    names = getattr(conn, "trigger_names", None)
+    present = names() if names is not None else {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     missing = [t for t in TRIGGERS if t not in present]
     if missing:
         warnings.insert(0, f"chain intact, but the append-only triggers are gone ({', '.join(missing)})")
@@ -283,6 +305,16 @@ def export(path_or_store: Any) -> Iterator[dict]:
     """Every entry, oldest first, as hashed (plus ``hash`` and ``mac``): one JSON object per
     entry is a complete, independently checkable copy of the trail. Streams; reads one
     snapshot."""
+    if is_postgres(path_or_store):
+        from sreconsole.review import pg_backend
+
+        conn = pg_backend.open_snapshot(getattr(path_or_store, "location", path_or_store))
+        try:
+            for row in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq").fetchall():
+                yield entry_from_row(tuple(row), COLUMNS)
+        finally:
+            conn.close()
+        return
     path = _path_of(path_or_store)
     try:
         conn = _open(path)

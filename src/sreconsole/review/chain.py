@@ -44,7 +44,7 @@ GENESIS = "0" * 64
 
 EVENTS = (
     "enqueue", "supersede", "approve", "reject", "execute", "fail", "rollback", "dry_run", "expire", "merge", "alert_state",
-    "refresh", "executing", "unknown", "keyed", "outcome",
+    "refresh", "executing", "unknown", "keyed", "outcome", "endorse",
 )
 """``merge``: another alert asking for the same action on the same target joined a pending
 proposal's evidence; ``alert_state``: the live state of a pending proposal's alerts changed
@@ -52,7 +52,8 @@ proposal's evidence; ``alert_state``: the live state of a pending proposal's ale
 content changed in place; ``executing``: the intent written before the executor sends
 anything; ``unknown``: an interrupted execution whose outcome the cluster could not tell (a
 human must look); ``keyed``: from here on the entries carry a MAC; ``outcome``: the effect of an
-executed action on its alert (effective, not effective; :mod:`sreconsole.review.effect`). Adding a name here needs
+executed action on its alert (effective, not effective; :mod:`sreconsole.review.effect`);
+``endorse``: the first of the two approvals a four-eyes proposal needs (it stays pending). Adding a name here needs
 a schema step that calls :func:`sreconsole.review.schema.widen_audit_events` (the table's
 CHECK lists them)."""
 
@@ -149,6 +150,7 @@ STATE_AFTER = {
     "merge": None,  # the proposal stays pending, with one more alert
     "alert_state": None,  # the alert's state is bookkeeping beside the proposal's state
     "keyed": None,
+    "endorse": None,  # the first of two approvals (four eyes): still pending
 }
 """The proposal state each event leaves behind; :func:`sreconsole.review.audit.verify`
 replays them."""
@@ -259,13 +261,17 @@ def append(
     entry["mac"] = entry_mac(key, entry["hash"]) if key else None
     # Only the columns with a value: an entry appended by an earlier schema step (a migration
     # adopting old rows) has none of the later columns, and needs none.
-    columns = [k for k in COLUMNS if k in (*FIELDS, "hash") or entry[k] is not None]
-    row = [None if entry[k] is None else canonical(entry[k]) if k in JSON_FIELDS else entry[k] for k in columns]
-    conn.execute(f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row)
-    conn.execute(
-        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        (seq, entry["hash"]),
-    )
+    writer = getattr(conn, "write_audit", None)
+    if writer is not None:  # PostgreSQL: through its SECURITY DEFINER function (review/pg_schema.py)
+        writer(entry)
+    else:
+        columns = [k for k in COLUMNS if k in (*FIELDS, "hash") or entry[k] is not None]
+        row = [None if entry[k] is None else canonical(entry[k]) if k in JSON_FIELDS else entry[k] for k in columns]
+        conn.execute(f"INSERT INTO audit ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row)
+        conn.execute(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (seq, entry["hash"]),
+        )
     appended = getattr(conn, "appended", None)
     if appended is not None:
         appended.append(entry)

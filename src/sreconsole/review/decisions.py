@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sreconsole.review import chain, seal
-from sreconsole.review.errors import AlreadyDecided, ReviewError
+from sreconsole.review.errors import AlreadyDecided, PolicyRefused, ReviewError
 from sreconsole.review.records import (
     DECIDED,
     Actor,
@@ -63,6 +63,7 @@ def decide(
     command: str | None,
     api: dict | None,
     at: datetime,
+    approvals_needed: int = 1,
 ) -> None:
     """The write transaction of a verdict: the compare-and-set and its audit entry, which
     records both the approved values and, when the operator edited them, the proposed ones,
@@ -81,6 +82,13 @@ def decide(
         proposed[2] if api is None else jsonable(api),
     )
     version, ts = next_version(c), iso(at)
+    gathered: list[dict] = []
+    if state == "approved" and row["state"] == "pending":
+        _not_their_own(c, row, actor)
+        if approvals_needed > 1:
+            gathered = _four_eyes(c, row, actor, final[0] != proposed[0], approvals_needed, reason=reason, ts=ts, version=version)
+            if len(gathered) < approvals_needed:
+                return
     cur = c.execute(
         "UPDATE proposals SET state = ?, decided_by = ?, decided_from = ?, decided_claim = ?, decided_at = ?, reason = ?,"
         " corrected_action = ?, parameters = ?, command = ?, api = ?, updated_at = ?, changed_version = ?"
@@ -95,10 +103,57 @@ def decide(
         snapshot["proposed"] = {"parameters": proposed[0], "command": proposed[1], "api": proposed[2]}
     if corrected_action:
         snapshot["corrected_action"] = storable_text(corrected_action)
+    if gathered:
+        snapshot["approvals"] = [a["user"] for a in gathered]
     chain.append(c, ts=ts, **actor.audit(), event="approve" if state == "approved" else "reject",
                  proposal_id=proposal_id, action=row["action"], parameters=final[0], command=final[1], api=final[2],
                  reason=reason, snapshot=snapshot,
                  seal=seal.digest({**dict(row), "parameters": chain.canonical(final[0])}))  # the row as updated
+
+
+BRUNO_METHOD = "chat"
+"""The method of a proposal an operator created from a Bruno answer (``p``)."""
+
+
+def _not_their_own(c: sqlite3.Connection, row: Any, actor: Actor) -> None:
+    """Nobody approves a proposal they created from Bruno: whoever enqueued it (the trail's
+    first entry about it) cannot also be the one who approves it."""
+    if row["method"] != BRUNO_METHOD:
+        return
+    first = c.execute("SELECT user FROM audit WHERE proposal_id = ? AND event = 'enqueue' ORDER BY seq LIMIT 1", (row["id"],)).fetchone()
+    if first is not None and first[0] == actor.user:
+        raise PolicyRefused(f"#{row['id']}: {actor.user} created this proposal from Bruno and cannot approve it"
+                            " (rule: no self-approval); another operator must", "no self-approval")
+
+
+def _four_eyes(c: sqlite3.Connection, row: Any, actor: Actor, edited: bool, needed: int, *, reason: str, ts: str,
+               version: int) -> list[dict]:
+    """Approvals of a proposal that needs ``needed`` people: this one added to those already
+    given, by someone who has not approved it yet. Short of ``needed``, the approval is
+    recorded (an ``endorse`` entry, "1 of 2") and the proposal stays pending."""
+    rule = f"four eyes: {row['risk']} risk needs {needed} approvals from {needed} different people"
+    given = json.loads(row["approvals"]) if "approvals" in row.keys() else []
+    # An approval counts only if the trail holds it, after the content last changed: an
+    # approval written into the row by hand, or given before a refresh, does not.
+    changed = c.execute("SELECT coalesce(max(seq), 0) FROM audit WHERE proposal_id = ? AND event IN ('enqueue', 'refresh', 'merge')",
+                        (row["id"],)).fetchone()[0]
+    endorsed = {(r[0], r[1]) for r in c.execute("SELECT user, ts FROM audit WHERE proposal_id = ? AND event = 'endorse' AND seq > ?",
+                                                  (row["id"], changed)).fetchall()}
+    given = [a for a in given if (a.get("user"), a.get("at")) in endorsed]
+    if any(a.get("user") == actor.user for a in given):
+        raise PolicyRefused(f"#{row['id']}: {actor.user} approved it already ({len(given)} of {needed}); {rule}", "four eyes")
+    if edited:
+        raise PolicyRefused(f"#{row['id']}: an approval under four eyes cannot change the parameters (both people approve"
+                            f" the same thing): approve it as it is, or reject it ({rule})", "four eyes")
+    gathered = [*given, {"user": actor.user, "client": actor.client, "at": ts, "reason": reason}]
+    if len(gathered) >= needed:
+        return gathered
+    c.execute("UPDATE proposals SET approvals = ?, updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
+              (chain.canonical(gathered), ts, version, row["id"]))
+    chain.append(c, ts=ts, **actor.audit(), event="endorse", proposal_id=row["id"], action=row["action"],
+                 parameters=json.loads(row["parameters"]), command=row["command"], api=loads(row["api"]), reason=reason,
+                 snapshot={**audit_snapshot(row), "approval": f"{len(gathered)} of {needed}"}, seal=seal.digest(row))
+    return gathered
 
 
 def decided_rows(c: sqlite3.Connection, since: datetime | None) -> list[sqlite3.Row]:

@@ -38,7 +38,9 @@ OWNER_LABELS = ("deployment", "statefulset", "daemonset", "replicaset", "job", "
 """Labels that name what a pod alert is about beyond the pod: the same target under a new pod."""
 
 WATCHED = ("SELECT * FROM proposals WHERE state = 'executed' AND outcome_detail IS NOT NULL"
-           " AND (outcome = 'watching' OR (outcome = 'effective' AND json_extract(outcome_detail, '$.final') = 0)) ORDER BY id")
+           " AND outcome IN ('watching', 'effective') ORDER BY id")
+"""Plain SQL on purpose (the same on SQLite and PostgreSQL): an effective verdict whose watch
+has ended (``final`` in its detail) is left out in Python, by :func:`watch`."""
 
 
 def started(at: str) -> dict[str, Any]:
@@ -102,8 +104,11 @@ def watch(
         window = windows.get(row["action"])
         if window is None:
             continue
+        detail = json.loads(row["outcome_detail"])
+        if row["outcome"] == "effective" and detail.get("final"):
+            continue  # the watch after the verdict has ended
         firing = any(matches(row, a) for a in holding)
-        verdict = judge(json.loads(row["outcome_detail"]), window, firing, at)
+        verdict = judge(detail, window, firing, at)
         if verdict is None:
             continue
         outcome, detail, reason = verdict

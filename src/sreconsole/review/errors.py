@@ -30,6 +30,15 @@ class AlreadyDecided(ReviewError):
         super().__init__(_already_message(record, utc(now)))
 
 
+class PolicyRefused(ReviewError):
+    """A decision the approval rules refuse (four eyes, no self-approval, the policy file):
+    the message names the rule; nothing was changed."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 class StoreBusy(ReviewError):
     """Another process held the store for longer than ``busy_timeout_s``."""
 

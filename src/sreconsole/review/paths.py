@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sreconsole.config import Settings
+from sreconsole.review.backend import DatabaseLocation, location_of
 
 
-def review_store_path(settings: Settings) -> Path:
-    if settings.review.store:
-        return Path(settings.review.store).expanduser()
-    return settings.data_path / "review.sqlite"
+def review_store_path(settings: Settings) -> Path | DatabaseLocation:
+    """The SQLite file, or the PostgreSQL URI as given (:func:`~sreconsole.review.backend.location_of`)."""
+    return location_of(settings.review.store, settings.data_path / "review.sqlite")

@@ -278,8 +278,9 @@ DUE = "SELECT * FROM proposals WHERE state = 'pending' AND created_at < ? ORDER 
 """Proposals pending since before a cutoff (an ISO time), oldest first."""
 
 
-def expire(c: sqlite3.Connection, cutoff: str, older_than: timedelta, *, at: datetime) -> int:
-    """The write transaction of an expiry: every proposal still due, expired; how many."""
+def expire(c: sqlite3.Connection, cutoff: str, older_than: timedelta, *, at: datetime, actor: Actor = SYSTEM) -> int:
+    """The write transaction of an expiry: every proposal still due, expired; how many.
+    ``actor``: the store's own name for changes no operator made."""
     rows = c.execute(DUE, (cutoff,)).fetchall()
     if not rows:
         return 0
@@ -287,7 +288,7 @@ def expire(c: sqlite3.Connection, cutoff: str, older_than: timedelta, *, at: dat
     for row in rows:
         c.execute("UPDATE proposals SET state = 'expired', updated_at = ?, changed_version = ? WHERE id = ? AND state = 'pending'",
                   (ts, version, row["id"]))
-        chain.append(c, ts=ts, **SYSTEM.audit(), event="expire", proposal_id=row["id"], action=row["action"],
+        chain.append(c, ts=ts, **actor.audit(), event="expire", proposal_id=row["id"], action=row["action"],
                      parameters=json.loads(row["parameters"]), command=row["command"], api=loads(row["api"]),
                      reason=f"pending for more than {age(older_than.total_seconds())}", snapshot=audit_snapshot(row),
                      seal=seal.digest(row))

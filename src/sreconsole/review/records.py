@@ -127,6 +127,8 @@ class ProposalRecord:
     ``not_effective`` (:mod:`sreconsole.review.effect`)."""
     outcome_detail: dict | None = None
     """When it executed, resolved (``resolved_after_s``), came back; ``final`` once the watch ended."""
+    approvals: tuple[dict, ...] = ()
+    """Approvals gathered while pending (four eyes): ``user``, ``client``, ``at``, ``reason``."""
 
     def as_dict(self) -> dict:
         out = {}
@@ -248,6 +250,7 @@ def to_record(r: sqlite3.Row) -> ProposalRecord:
         decided_claim=_column(r, "decided_claim", ""),
         outcome=_column(r, "outcome", ""),
         outcome_detail=loads(_column(r, "outcome_detail", None)),
+        approvals=tuple(json.loads(_column(r, "approvals", "[]"))),
     )
 
 

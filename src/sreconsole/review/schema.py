@@ -145,6 +145,12 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         "CREATE INDEX proposals_outcome_watch ON proposals(outcome) WHERE outcome IN ('watching', 'effective')",
         widen_audit_events,
     ),
+    (
+        # Four eyes: the approvals a pending proposal has gathered (the first of two is an
+        # ``endorse`` entry; the second approves).
+        "ALTER TABLE proposals ADD COLUMN approvals TEXT NOT NULL DEFAULT '[]'",
+        widen_audit_events,
+    ),
 ]
 """Schema steps; step ``i`` takes ``user_version`` from ``i`` to ``i + 1``. Append, never edit:
 files already on bastion hosts were built by the existing steps."""

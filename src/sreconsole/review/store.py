@@ -66,10 +66,11 @@ from sreconsole.domain.operator import Operator
 from sreconsole.domain.proposal import Proposal
 from sreconsole.review import decisions as _decisions
 from sreconsole.review import effect, files, outcomes, queue, seal
+from sreconsole.review.backend import is_postgres
 from sreconsole.review.anchor import SystemLog, Witness
 from sreconsole.review.chain import AuditConnection
 from sreconsole.review.chain import append as chain_append
-from sreconsole.review.errors import BUSY_MESSAGE, AlreadyDecided, InvalidTransition, ReadOnlyStore, ReviewError, StoreBusy
+from sreconsole.review.errors import BUSY_MESSAGE, AlreadyDecided, InvalidTransition, PolicyRefused, ReadOnlyStore, ReviewError, StoreBusy
 from sreconsole.review.records import (
     ALERT_STATES,
     DECIDED,
@@ -97,6 +98,7 @@ __all__ = [
     "SYSTEM_USER",
     "AlreadyDecided",
     "InvalidTransition",
+    "PolicyRefused",
     "ProposalRecord",
     "ReadOnlyStore",
     "ReviewError",
@@ -124,7 +126,22 @@ _BACKOFF_CAP_S = 0.005
 
 class ReviewStore:
     """The queue in one SQLite file. Safe to share between threads of one process (calls are
-    serialised on one connection) and between processes (SQLite locking, WAL)."""
+    serialised on one connection) and between processes (SQLite locking, WAL).
+
+    A ``postgresql://`` location opens the same queue in PostgreSQL instead
+    (:class:`sreconsole.review.pg_backend.PgReviewStore`, see :mod:`~sreconsole.review.backend`)."""
+
+    def __new__(cls, path: Path | str = "", *args: object, **kwargs: object) -> ReviewStore:
+        if cls is ReviewStore and is_postgres(path):
+            from sreconsole.review.pg_backend import PgReviewStore
+
+            return super().__new__(PgReviewStore)
+        return super().__new__(cls)
+
+    def _actor(self, operator: Operator | None) -> Actor:
+        """Who the queue and the audit name for a change by ``operator``: the operator as
+        given (its user is the kernel's, :mod:`sreconsole.services.identity`)."""
+        return Actor.of(operator)
 
     def __init__(
         self,
@@ -398,7 +415,7 @@ class ReviewStore:
         proposal (which put operators' decisions behind hundreds of fsyncs). All or nothing:
         an error leaves none of the burst enqueued. Records in the order given."""
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         source = storable_text(source)
         items = [self._enqueue_item(p, a, at, source) for p, a in pairs]
         if not items:
@@ -447,7 +464,7 @@ class ReviewStore:
         at = utc(now)
         source = storable_text(source)
         observed = {storable_text(k): v for k, v in observed.items()}
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         rows = self._read(lambda c: c.execute(queue.WATCHED, (source,)).fetchall())
         if not queue.observed_changes(rows, source, observed, iso(at)):
             return []
@@ -465,6 +482,7 @@ class ReviewStore:
         command: str | None = None,
         api: dict | None = None,
         now: datetime | None = None,
+        approvals_needed: int = 1,
     ) -> ProposalRecord:
         """Approve or reject a pending proposal, atomically: exactly one of several racing
         operators wins; the others get :class:`AlreadyDecided`.
@@ -475,14 +493,20 @@ class ReviewStore:
         ``parameters``/``command``/``api`` — validated by the caller; stored here, and the
         audit entry records both the approved and the proposed values. An approval of a row
         that is not what its newest audit entry sealed raises :class:`SealBroken`.
+
+        ``approvals_needed`` = 2 (four eyes, from the policy): the first approval is recorded
+        (``approvals``, an ``endorse`` entry) and the proposal stays pending; the second, by
+        another person, approves it. :class:`PolicyRefused` (naming the rule) for the same
+        person twice, for changed parameters under four eyes, and for approving a proposal
+        one created from Bruno.
         """
         edited = parameters is not None or command is not None or api is not None
         state, reason = _decisions.verdict_state(verdict, reason, corrected_action=corrected_action, edited=edited)
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         self._write(lambda c: _decisions.decide(
             c, proposal_id, state, actor=actor, reason=reason, corrected_action=corrected_action,
-            parameters=parameters, command=command, api=api, at=at,
+            parameters=parameters, command=command, api=api, at=at, approvals_needed=approvals_needed,
         ))
         return self._must_get(proposal_id)
 
@@ -498,7 +522,7 @@ class ReviewStore:
         still in that state."""
         spec, stored = outcomes.stored_result(outcome, result)
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         self._write(lambda c: outcomes.record(c, proposal_id, outcome, spec, stored, actor=actor, at=at, expect=expect))
         return self._must_get(proposal_id)
 
@@ -526,7 +550,7 @@ class ReviewStore:
         :class:`InvalidTransition` — a row that was edited, is not approved, or another
         process began executing."""
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
         self._write(lambda c: outcomes.begin(c, proposal_id, plan, intent, actor=actor, at=at))
         return self._must_get(proposal_id)
 
@@ -542,7 +566,7 @@ class ReviewStore:
         if self.audit_key is None:
             raise ReviewError("no key: set review.audit_key_file first")
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)
 
         def work(c: sqlite3.Connection) -> int:
             last = c.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
@@ -560,7 +584,8 @@ class ReviewStore:
         cutoff = iso(at - older_than)
         if not self._read(lambda c: c.execute(queue.DUE + " LIMIT 1", (cutoff,)).fetchone()):
             return 0
-        return self._write(lambda c: queue.expire(c, cutoff, older_than, at=at))
+        actor = self._actor(None)
+        return self._write(lambda c: queue.expire(c, cutoff, older_than, at=at, actor=actor))
 
     def _must_get(self, proposal_id: int) -> ProposalRecord:
         record = self.get(proposal_id)

@@ -86,8 +86,18 @@ class AlertsService:
 
     # -- silences and acknowledgements -------------------------------------------
 
+    allow: Callable[[str], str] = staticmethod(lambda verb: "")
+    """The approval policy's answer for ``silence`` ('' allowed, else the refusal naming the
+    rule); the app sets it from :meth:`sreconsole.services.review.ReviewQueue.refusal`."""
+
+    def _check(self, verb: str) -> None:
+        why = self.allow(verb)
+        if why:
+            raise SourceError(f"refused: {why}")
+
     async def silence(self, alert: Alert, duration: timedelta, comment: str, operator: Operator) -> str:
         """Silence exactly this alert (its identifying labels); returns the silence id."""
+        self._check("silence")
         if not comment.strip():
             raise SourceError("a silence needs a comment saying why")
         now = self.clock()
@@ -95,6 +105,7 @@ class AlertsService:
 
     async def acknowledge(self, alert: Alert, operator: Operator, note: str = "", duration: timedelta = ACK_DURATION) -> str:
         """A short silence whose comment marks it as an ack: someone is on it."""
+        self._check("silence")
         comment = f"{ACK_PREFIX} {operator} is looking at this" + (f": {note.strip()}" if note.strip() else "")
         now = self.clock()
         return await self.source.create_silence(matchers_for(alert), now, now + duration, str(operator), comment)

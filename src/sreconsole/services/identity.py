@@ -47,3 +47,22 @@ def _login_uid() -> int | None:
     except (OSError, ValueError):
         return None
     return None if value == _NO_LOGIN_UID else value
+
+
+def unix_groups(user: str) -> frozenset[str]:
+    """The Unix groups ``user`` is in (primary and supplementary, from the group database):
+    what the approval policy's ``groups`` name. Empty for a user the system does not know."""
+    import grp
+
+    try:
+        entry = pwd.getpwnam(user)
+        ids = os.getgrouplist(user, entry.pw_gid)
+    except (KeyError, OSError):
+        return frozenset()
+    names = set()
+    for gid in ids:
+        try:
+            names.add(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            continue
+    return frozenset(names)

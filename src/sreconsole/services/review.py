@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sreconsole.config import Settings
 from sreconsole.domain.operator import Operator
+from sreconsole.review.backend import is_postgres
 from sreconsole.review.paths import review_store_path
 
 RISKS = ("low", "medium", "high")
@@ -93,6 +94,8 @@ class ReviewQueue:
         self._catalog = None
         self._lock = threading.Lock()
         self._expired_at: datetime | None = None
+        self._policy = None
+        self._groups: frozenset[str] | None = None
         self.api_error = ""
 
     # -- lazily built parts ------------------------------------------------------------------
@@ -139,10 +142,23 @@ class ReviewQueue:
         log ('' when it did, or nothing was written)."""
         return self._store.anchor_error if self._store is not None else ""
 
+    @property
+    def notifies(self) -> bool:
+        """Whether the store announces other consoles' changes (PostgreSQL's NOTIFY): then
+        :meth:`wait_for_change` returns as soon as one is committed."""
+        return is_postgres(self.path)
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Block until another console's change is committed or ``timeout_s`` passes;
+        whether one came (always False for the SQLite file, which is polled)."""
+        if not self.notifies:
+            return False
+        return self.reader.wait_for_change(timeout_s)
+
     def _writable_here(self) -> bool:
         """Whether this process could write the store at all (a read-only filesystem, a copy
         it may only read): then nothing tries to."""
-        if self._store is not None:
+        if self._store is not None or is_postgres(self.path):  # the server decides who may write
             return True
         directory = self.path.parent
         if self.path.exists():
@@ -212,6 +228,61 @@ class ReviewQueue:
     def _writable(self, what: str) -> None:
         if self.read_only:
             raise ReadOnly(f"read-only: {what} is disabled (--read-only or read_only = true)")
+
+    # -- the approval policy -------------------------------------------------------------------
+
+    @property
+    def policy(self):
+        """The approval policy (``review.policy_file``), loaded once; the open policy
+        (everyone may do everything) without one."""
+        from sreconsole.review.policy import Policy
+
+        if self._policy is None:
+            f = self.settings.review.policy_file
+            self._policy = Policy.load(f) if f else Policy.open()
+        return self._policy
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The operator's Unix groups, and on PostgreSQL the database roles their login role
+        is a member of: what the policy's ``groups`` name."""
+        if self._groups is None:
+            from sreconsole.services.identity import unix_groups
+
+            groups = set(unix_groups(self.operator.user))
+            if self.notifies:
+                groups |= self.reader.db_groups()
+            self._groups = frozenset(groups)
+        return self._groups
+
+    @property
+    def who(self) -> str:
+        """The name the policy's answers use: the database's user on PostgreSQL."""
+        return self.reader.db_user if self.notifies else self.operator.user
+
+    def may_decide(self, record, verb: str = "approve"):
+        """The policy's answer for this operator on ``record`` (a Decision: falsy, with the
+        rule's sentence, when refused)."""
+        return self.policy.may_decide(self.who, self.groups, record.risk, record.action, verb)
+
+    def may(self, verb: str):
+        """``silence`` or ``promote`` for this operator."""
+        return self.policy.may(self.who, self.groups, verb)
+
+    def refusal(self, verb: str) -> str:
+        """'' when this operator may ``silence``/``promote``, else the refusal naming the rule
+        (what the alerts service and the training board ask before acting)."""
+        if not self.policy.enforced:
+            return ""
+        answer = self.may(verb)
+        return "" if answer else answer.reason
+
+    def _allowed(self, record, verb: str) -> None:
+        from sreconsole.review.errors import PolicyRefused
+
+        answer = self.may_decide(record, verb)
+        if not answer:
+            raise PolicyRefused(answer.reason, answer.rule)
 
     def close(self) -> None:
         for store in (self._store, self._reader):
@@ -362,8 +433,14 @@ class ReviewQueue:
             raise LookupError(f"no proposal {proposal_id}")
         if record.state == "pending" and record.alert_state == "resolved" and not even_if_resolved:
             raise AlertResolved(record, self.clock())
+        self._allowed(record, "approve")
         params, command, api = self.validate_parameters(record.action, record.labels, {**record.parameters, **(parameters or {})})
-        record = self.store.decide(proposal_id, "approved", self.operator, reason, parameters=params, command=command, api=api, now=self.clock())
+        needed = self.policy.approvals_needed(record.risk)
+        record = self.store.decide(proposal_id, "approved", self.operator, reason, parameters=params, command=command, api=api,
+                                   now=self.clock(), approvals_needed=needed)
+        if record.state == "pending":  # the first of two approvals (four eyes)
+            return Outcome(record, None, f"approved #{record.id}: approval {len(record.approvals)} of {needed}"
+                                         f" ({record.risk} risk needs two people); it executes after the second")
         if not execute or record.action == "escalate":
             return Outcome(record, None, f"approved {record.action} (#{record.id})")
 
@@ -388,6 +465,10 @@ class ReviewQueue:
         self._writable("rejecting")
         if corrected_action and corrected_action not in self.catalog:
             raise ValueError(f"unknown action {corrected_action!r}")
+        record = self.store.get(proposal_id)
+        if record is None:
+            raise LookupError(f"no proposal {proposal_id}")
+        self._allowed(record, "reject")
         record = self.store.decide(proposal_id, "rejected", self.operator, reason, corrected_action=corrected_action or None, now=self.clock())
         return Outcome(record, None, f"rejected #{record.id}" + (f"; labelled {corrected_action}" if corrected_action else ""))
 
@@ -414,6 +495,7 @@ class ReviewQueue:
         record = self.store.get(proposal_id)
         if record is None:
             raise LookupError(f"no proposal {proposal_id}")
+        self._allowed(record, "rollback")
         if record.state != "executed":
             raise ValueError(f"#{proposal_id} is {record.state}: only an executed action can be rolled back")
         try:

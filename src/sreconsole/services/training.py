@@ -4,6 +4,7 @@ start / cancel / promote. Runs execute in worker processes; this only reads thei
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +96,15 @@ class TrainingBoard:
 
         return cancel_run(self.settings, run_id)
 
+    allow: Callable[[str], str] = staticmethod(lambda verb: "")
+    """The approval policy's answer for ``promote`` ('' allowed, else the refusal naming the rule)."""
+
     def promote(self, run_id: str):
         from sreconsole.pipeline.runner import promote_run
+
+        why = self.allow("promote")
+        if why:
+            raise ValueError(f"refused: {why}")
 
         return promote_run(self.settings, run_id)
 

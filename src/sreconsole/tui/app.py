@@ -85,6 +85,9 @@ class SreConsoleApp(App[None]):
             self.triage_service = TriageService(settings, self.evidence_service.knowledge, clock)
         self.review_queue = ReviewQueue(settings, self.operator, clock)
         self.training_board = TrainingBoard(settings)
+        # The approval policy (review.policy_file) decides who may silence and promote.
+        self.alerts_service.allow = self.review_queue.refusal
+        self.training_board.allow = self.review_queue.refusal
         self.poll_interval_s = poll_interval(settings)
         self._probes = None
         self.polls = 0

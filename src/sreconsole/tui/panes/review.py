@@ -1,8 +1,10 @@
 """The Review pane: the queue of proposed remediations, decided from the keyboard.
 
-The queue lives in a SQLite file several operators share; this pane polls it, so another
-operator's decision shows within one poll interval. Every decision is a compare-and-set in
-the store: losing a race shows who decided and when, and changes nothing.
+The queue lives in a SQLite file several operators share (this pane polls it, so another
+operator's decision shows within one poll interval) or in PostgreSQL (it also listens: a
+decision shows as soon as it is committed). Every decision is a compare-and-set in the
+store: losing a race shows who decided and when, and changes nothing. Keys the approval
+policy refuses for the selected proposal are greyed out, and the detail says why.
 """
 
 from __future__ import annotations
@@ -84,6 +86,23 @@ class ReviewPane(Vertical, can_focus=False):
         self.reconcile_interrupted()
         self.refresh_queue()
         self.set_interval(max(1.0, interval), self.refresh_queue)
+        if self.queue.notifies:
+            self.listen_for_changes()
+
+    @work(thread=True, exclusive=True, group="review-listen", exit_on_error=False, description="hear other consoles' decisions")
+    def listen_for_changes(self) -> None:
+        """On PostgreSQL: refresh as soon as another console's decision is committed
+        (LISTEN/NOTIFY), not at the next poll."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            try:
+                heard = self.queue.wait_for_change(1.0)
+            except Exception:  # noqa: BLE001 - the poll still runs, and says what is wrong
+                return
+            if heard and not worker.is_cancelled:
+                self.app.call_from_thread(self.refresh_queue)
 
     @work(thread=True, exclusive=True, group="review-reconcile", exit_on_error=False, description="settle interrupted executions")
     def reconcile_interrupted(self) -> None:
@@ -144,7 +163,7 @@ class ReviewPane(Vertical, can_focus=False):
             safe(shown_target(r) or "—", 80, style="dim"),
             conf,
             safe(shown_method(r.method, r.requires_human_review)[:7], 7, style="bold" if r.requires_human_review else "dim"),
-            safe("unknown?" if r.state == "unknown" else r.state, 12, style=state_style),
+            safe("unknown?" if r.state == "unknown" else f"{len(r.approvals)} of 2" if r.state == "pending" and r.approvals else r.state, 12, style=state_style),
             self._live_cell(r, live_style),
             safe(age_text(r.created_at, now), 12, style="dim"),
             safe(why, 200, style="dim"),
@@ -184,6 +203,31 @@ class ReviewPane(Vertical, can_focus=False):
     @on(RecordTable.RowHighlighted, "#review-table")
     def _highlighted(self) -> None:
         self._detail()
+        self.refresh_bindings()
+
+    _POLICY_VERBS = {"approve": "approve", "reject": "reject", "edit": "approve", "rollback": "rollback"}
+
+    def refusal(self, action: str) -> str:
+        """Why the approval policy (review.policy_file) does not let this operator use
+        ``action`` on the selected proposal ('' when it does, or no policy is set)."""
+        verb = self._POLICY_VERBS.get(action)
+        if verb is None:
+            return ""
+        try:
+            if not self.queue.policy.enforced:
+                return ""
+            r = self.selected()
+            if r is None:
+                return ""
+            answer = self.queue.may_decide(r, verb)
+        except Exception as exc:  # noqa: BLE001 - a policy that cannot be read refuses, in words
+            return f"the approval policy cannot be read: {exc}"
+        return "" if answer else answer.reason
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys the policy does not allow on the selected proposal are shown greyed out (the
+        detail says why) instead of failing after a dialog."""
+        return None if self.refusal(action) else True
 
     def _detail(self) -> None:
         view = self.query_one("#review-detail", Static)
@@ -192,8 +236,9 @@ class ReviewPane(Vertical, can_focus=False):
             empty = "no proposals waiting" if not self.show_all else "the queue is empty"
             view.update(Text(empty + ". Proposals arrive from the Alerts pane and `sreconsole triage --batch FILE --enqueue`.", style="dim"))
             return
-        view.update(record_renderable(r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme,
-                                      datetime.now(r.created_at.tzinfo), self._roots()))
+        view.update(Group(*self.policy_notes_renderable(r), record_renderable(
+            r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme,
+            datetime.now(r.created_at.tzinfo), self._roots())))
 
     def _roots(self) -> tuple[str, ...]:
         """The indexed directories: evidence paths are shown relative to them."""
@@ -203,6 +248,19 @@ class ReviewPane(Vertical, can_focus=False):
             settings = getattr(self.app, "settings", None)
             self._doc_roots = index_roots(settings) if settings is not None else ()
         return self._doc_roots
+
+    def policy_notes_renderable(self, r) -> tuple[Text, ...]:
+        """Lines above the detail: the approvals gathered (four eyes) and the keys the policy
+        greys out, each with its reason (none without a policy or approvals)."""
+        lines = []
+        if r.approvals and r.state == "pending":
+            names = ", ".join(str(a.get("user", "?")) for a in r.approvals)
+            lines.append(safe(f"approvals: {len(r.approvals)} of 2 ({names}); a second person must approve", 300, style="bold"))
+        for key, action in (("a", "approve"), ("r", "reject"), ("u", "rollback")):
+            why = self.refusal(action)
+            if why:
+                lines.append(Text.assemble(safe(f"{key} greyed: ", 20, style="dim bold"), safe(why, 400, style="dim")))
+        return tuple(lines)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -222,9 +280,15 @@ class ReviewPane(Vertical, can_focus=False):
             return False
         return True
 
+    def _permitted(self, action: str) -> bool:
+        why = self.refusal(action)
+        if why:
+            notify_plain(self, f"refused: {why}", severity="warning", timeout=10)
+        return not why
+
     def action_approve(self) -> None:
         r = self._need()
-        if r is None or not self._writable():
+        if r is None or not self._writable() or not self._permitted("approve"):
             return
         params = self.edits.get(r.id) or r.parameters
         try:
@@ -250,7 +314,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def action_reject(self) -> None:
         r = self._need()
-        if r is None or not self._writable():
+        if r is None or not self._writable() or not self._permitted("reject"):
             return
 
         def done(result: tuple[str, str] | None) -> None:
