@@ -39,8 +39,8 @@ COLUMNS = (
     ("alert", "ALERT", 18),
     ("target", "TARGET", 13),
     ("age", "AGE", 5),
-    ("state", "STATE", 8),
-    ("proposal", "PROPOSAL", 20),  # "rollback 0.62 human": action, calibrated confidence, method
+    ("state", "STATE", 9),
+    ("proposal", "PROPOSAL", 19),  # "rollback 0.62 human": action, calibrated confidence, method
     ("summary", "SUMMARY", 40),
 )
 FLEXIBLE = ("alert", "target", "summary")
