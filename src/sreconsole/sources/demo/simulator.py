@@ -413,8 +413,9 @@ class DemoAlertSource:
             for s in self._silences.values()
         ]
 
-    async def create_silence(self, matchers, starts_at: datetime, ends_at: datetime, created_by: str, comment: str) -> str:
-        silence_id = str(uuid.uuid4())
+    async def create_silence(self, matchers, starts_at: datetime, ends_at: datetime, created_by: str, comment: str, silence_id: str = "") -> str:
+        if silence_id not in self._silences:  # an update keeps the id, as Alertmanager does for an active one
+            silence_id = str(uuid.uuid4())
         self._silences[silence_id] = Silence(silence_id, tuple(matchers), starts_at, ends_at, created_by, comment, "active")
         return silence_id
 
