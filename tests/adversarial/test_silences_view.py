@@ -127,6 +127,8 @@ async def test_view_shows_zero_then_expires_extends_and_recreates_on_alertmanage
         table.move_cursor(row=list(view.rows).index(quiet), animate=False)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, DurationScreen), "the re-create dialog")
+        await pilot.pause(0.1)
+        assert "would mute 0 alerts now" in screen_text(app), "the preview before creating"
         before = toast_ids(app)
         await pilot.press("enter")  # no comment: refused, nothing created
         await pilot.pause(0.1)

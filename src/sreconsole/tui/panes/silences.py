@@ -26,7 +26,7 @@ from textual.widgets import Input, Label, Static
 
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.operator import Operator
-from sreconsole.domain.silences import Silence, SilenceRow, parse_duration
+from sreconsole.domain.silences import Silence, SilenceRow, muted_alerts, parse_duration
 from sreconsole.sources.base import SourceError
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, notify_plain, safe
@@ -196,7 +196,8 @@ class SilencesScreen(ModalScreen[None]):
             if request is not None:
                 self._recreate(silence, request)
 
-        self.app.push_screen(DurationScreen(f"Re-create silence {silence.id} for", ask_comment=True), done)
+        preview = muted_alerts(silence.matchers, self.alerts()) if silence.matchers else []
+        self.app.push_screen(DurationScreen(f"Re-create silence {silence.id} for", ask_comment=True, muted=preview), done)
 
     @work(group="silences-write", exit_on_error=False, description="re-create silence")
     async def _recreate(self, silence: Silence, request: DurationRequest) -> None:
@@ -249,6 +250,14 @@ class ConfirmExpireScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+def would_mute(muted: list[Alert]) -> Text:
+    """``would mute 0 alerts now`` or how many and which, before a silence is created."""
+    names = ", ".join(dict.fromkeys(a.alertname for a in muted))
+    line = safe(f"would mute {len(muted):d} alerts now" + (": " if muted else ""), None, style="bold yellow" if muted else "dim")
+    line.append_text(safe(names, 200, style="yellow"))
+    return line
+
+
 @dataclass(frozen=True)
 class DurationRequest:
     duration: timedelta
@@ -267,15 +276,19 @@ class DurationScreen(ModalScreen[DurationRequest | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="duration.cancel")]
 
-    def __init__(self, title: str, ask_comment: bool, default: str = "2h") -> None:
+    def __init__(self, title: str, ask_comment: bool, default: str = "2h", muted: list[Alert] | None = None) -> None:
         super().__init__()
         self.heading = title
         self.ask_comment = ask_comment
         self.default = default
+        self.muted = muted
+        """For a new silence: the alerts its matchers would mute now (a preview)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(safe(self.heading, 120, style="bold"))
+            if self.muted is not None:
+                yield Static(would_mute(self.muted), id="duration-mutes")
             yield Input(select_on_focus=False, value=clean(self.default, 20), placeholder="duration: 30m, 2h, 1d", id="duration-value")
             if self.ask_comment:
                 yield Input(select_on_focus=False, placeholder="comment: why (required)", id="duration-comment")
