@@ -30,14 +30,14 @@ def _alert(**labels) -> dict:
     return {"labels": labels, "annotations": {"summary": "disk filling"}}
 
 
-async def _silence(am, matchers: str, comment: str = "maintenance", by: str = "bob", hours: float = 1.0) -> str:
+async def _silence(am, matchers: str, comment: str = "maintenance", by: str = "bob", hours: float = 1.0, later: float = 0.0) -> str:
     from sreconsole.sources.alertmanager import AlertmanagerSource
 
     source = AlertmanagerSource(am.url)
     try:
         from datetime import datetime, timezone
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(timezone.utc) + timedelta(hours=later)
         return await source.create_silence(parse_matchers(matchers), now, now + timedelta(hours=hours), by, comment)
     finally:
         await source.aclose()
@@ -60,6 +60,7 @@ async def test_rows_count_what_each_silence_mutes_zero_included(alertmanager):
                               _alert(alertname="DiskFilling", severity="warning", pod="db-1")])
     wide = await _silence(alertmanager, 'alertname="DiskFilling", pod=~"db-.*"')
     nothing = await _silence(alertmanager, 'alertname="NoSuchAlert"')
+    pending = await _silence(alertmanager, 'alertname="DiskFilling"', later=2.0)
     source = AlertmanagerSource(alertmanager.url)
     try:
         service = AlertsService(source)
@@ -67,11 +68,12 @@ async def test_rows_count_what_each_silence_mutes_zero_included(alertmanager):
         rows = {r.silence.id: r for r in await service.silence_rows(tuple(alerts))}
         assert len(rows[wide].muted) == 2 and rows[wide].silence.created_by == "bob"
         assert rows[nothing].muted == () and rows[nothing].silence.state == "active"
+        assert rows[pending].silence.state == "pending" and rows[pending].muted == (), "a pending silence mutes nothing yet"
         await service.expire(nothing)
         rows = {r.silence.id: r for r in await service.silence_rows(tuple(alerts))}
         assert rows[nothing].silence.state == "expired", "an expired silence of the last 24 h is listed"
         assert rows[nothing].muted == ()
-        assert list(rows)[0] == wide, "active silences come first"
+        assert list(rows) == [wide, pending, nothing], "active, then pending, then expired"
     finally:
         await source.aclose()
 

@@ -389,6 +389,19 @@ class DemoAlertSource:
         self.clock = clock
         self._health = SourceHealth("demo", HealthState.OK)
         self._silences: dict[str, Silence] = {}
+        self._seed_quiet_silence()
+
+    def _seed_quiet_silence(self) -> None:
+        """A silence left over from a maintenance that matches no alert of the scenario:
+        the one the Silences view (``S``) shows with 0 muted, as karma users ask to see."""
+        from sreconsole.domain.matchers import Matcher, MatchType
+
+        now = self.clock()
+        quiet = Silence(
+            "demo-0000-quiet-maintenance", (Matcher.create("alertname", MatchType.EQUAL, "LegacyBatchJobFailed"),),
+            now - timedelta(hours=1), now + timedelta(hours=8), "demo", "maintenance of the retired batch cluster", "active",
+        )
+        self._silences[quiet.id] = quiet
 
     async def fetch_alerts(self) -> Sequence[Alert]:
         now = self.clock()
