@@ -56,6 +56,7 @@ BUILDERS = {
     "_group_row",
     "_row",
     "mute_count",
+    "would_mute",
 }
 SINK_CALLS = {"Static", "Label", "Option", "Group", "Markdown", "Panel", "Content", "Pretty", "Rule", "Syntax"}
 SINK_METHODS = {"update", "add_row", "write"}

@@ -104,6 +104,12 @@ def _build_parser() -> argparse.ArgumentParser:
     alerts_list.add_argument("--json", action="store_true", help="machine-readable output")
     alerts_list.add_argument("--wide", action="store_true", help="every column at full width (a pipe gets plain columns anyway)")
 
+    silences = sub.add_parser("silences", help="Alertmanager's silences, with how many alerts each mutes now")
+    silences_sub = silences.add_subparsers(dest="silences_command", metavar="ACTION", required=True)
+    silences_list = silences_sub.add_parser("list", help="active, pending and expired in the last 24 h (0 mutes: matches nothing)")
+    silences_list.add_argument("--json", action="store_true", help="machine-readable output")
+    silences_list.add_argument("--wide", action="store_true", help="every column at full width")
+
     kb = sub.add_parser("kb", help="the knowledge base: index documents, search, statistics")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
     kb_index = kb_sub.add_parser("index", help="index Markdown/text files (incremental: unchanged files cost a stat)")
@@ -312,6 +318,10 @@ def _main(argv: list[str] | None) -> int:
         from sreconsole.cli.alerts import run_alerts_list
 
         return run_alerts_list(settings, args.filter, as_json=args.json, wide=args.wide)
+    if args.command == "silences":
+        from sreconsole.cli.silences import run_silences_list
+
+        return run_silences_list(settings, as_json=args.json, wide=args.wide)
     if args.command == "kb":
         from sreconsole.cli.kb import run_kb
 

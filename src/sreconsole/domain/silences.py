@@ -78,6 +78,48 @@ def muted_alerts(matchers: Iterable[Matcher], alerts: Iterable[Alert]) -> list[A
     return [a for a in alerts if a.state is not AlertState.RESOLVED and all(m.matches(a.labels) for m in ms)]
 
 
+RECENT_EXPIRED = timedelta(hours=24)
+"""How far back the Silences view and ``silences list`` show expired silences."""
+
+_STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRow:
+    """One silence and the alerts it mutes now (none unless it is active)."""
+
+    silence: Silence
+    muted: tuple[Alert, ...]
+
+
+def silence_rows(
+    silences: Iterable[Silence], alerts: Iterable[Alert], now: datetime, expired_within: timedelta = RECENT_EXPIRED
+) -> list[SilenceRow]:
+    """Active, pending and recently expired silences, each with the alerts it mutes now.
+
+    The count comes from the silence's matchers against the alerts of the last poll (the
+    same RE2 matchers the filter uses), not from each alert's ``silencedBy``: a silence
+    created a second ago already counts, and one that matches nothing shows 0, which is
+    the point of the view. Active first (soonest to end first), then pending, then expired
+    (most recent first)."""
+    pool = [a for a in alerts if a.state is not AlertState.RESOLVED]
+    rows = []
+    for s in silences:
+        if s.state == "expired" and (s.ends_at is None or now - s.ends_at > expired_within):
+            continue
+        muted = tuple(muted_alerts(s.matchers, pool)) if s.state == "active" else ()
+        rows.append(SilenceRow(s, muted))
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+
+    def key(row: SilenceRow):
+        s = row.silence
+        end = s.ends_at or far
+        when = -end.timestamp() if s.state == "expired" else (s.starts_at or far).timestamp() if s.state == "pending" else end.timestamp()
+        return (_STATE_ORDER.get(s.state, 3), when, s.id)
+
+    return sorted(rows, key=key)
+
+
 _DURATION = re.compile(r"^\s*(?:(\d{1,12})\s*d)?\s*(?:(\d{1,12})\s*h)?\s*(?:(\d{1,12})\s*m)?\s*(?:(\d{1,12})\s*s)?\s*$")
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.health import SourceHealth
 from sreconsole.domain.operator import Operator
-from sreconsole.domain.silences import ACK_PREFIX, matchers_for
+from sreconsole.domain.silences import ACK_PREFIX, Silence, SilenceRow, matchers_for, silence_rows
 from sreconsole.sources.base import AlertSource, SourceError
 
 
@@ -115,6 +115,35 @@ class AlertsService:
 
     async def silences(self):
         return await self.source.list_silences()
+
+    # -- the Silences view (every silence, also those that mute nothing) ----------
+
+    async def silence_rows(self, alerts: tuple[Alert, ...] | None = None) -> list[SilenceRow]:
+        """Active, pending and recently expired silences with the alerts each mutes now,
+        counted against ``alerts`` (by default the last good poll)."""
+        silences = await self.source.list_silences()
+        return silence_rows(silences, self._last.values() if alerts is None else alerts, self.clock())
+
+    async def extend(self, silence: Silence, by: timedelta) -> str:
+        """Move the end of an active or pending silence ``by`` later; returns the id that
+        Alertmanager answers (the same one when it updated it in place)."""
+        if silence.state not in ("active", "pending"):
+            raise SourceError(f"silence {silence.id} is {silence.state or 'unknown'}: re-create it instead")
+        now = self.clock()
+        start = silence.starts_at or now
+        end = max(silence.ends_at or now, now) + by
+        return await self.source.create_silence(
+            silence.matchers, start, end, silence.created_by, silence.comment, silence_id=silence.id
+        )
+
+    async def recreate(self, silence: Silence, duration: timedelta, comment: str, operator: Operator) -> str:
+        """A new silence with an expired one's matchers, from now, with a new comment."""
+        if not comment.strip():
+            raise SourceError("a silence needs a comment saying why")
+        if not silence.matchers:
+            raise SourceError(f"silence {silence.id} has no matchers the console can read")
+        now = self.clock()
+        return await self.source.create_silence(silence.matchers, now, now + duration, str(operator), comment.strip())
 
     async def aclose(self) -> None:
         await self.source.aclose()

@@ -140,3 +140,26 @@ def fetch_alerts_once(settings: Settings):
             await service.aclose()
 
     return asyncio.run(once())
+
+
+def fetch_silences_once(settings: Settings):
+    """One poll of the alerts and the silences, for ``silences list``: the
+    :class:`~sreconsole.services.alerts.AlertsSnapshot` and the
+    :class:`~sreconsole.domain.silences.SilenceRow` list the Silences view shows (rows are
+    ``None`` when the alerts could not be read). Raises :class:`SourceError` when the
+    silences cannot be read."""
+    import asyncio
+
+    from sreconsole.services.alerts import AlertsService
+
+    async def once():
+        service = AlertsService(build_alert_source(settings))
+        try:
+            snapshot = await service.refresh()
+            if snapshot.error:
+                return snapshot, None
+            return snapshot, await service.silence_rows(snapshot.alerts)
+        finally:
+            await service.aclose()
+
+    return asyncio.run(once())

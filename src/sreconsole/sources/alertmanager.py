@@ -200,10 +200,16 @@ class AlertmanagerSource(TracksHealth):
         return [s for s in (parse_silence(item) for item in data) if s is not None]
 
     async def create_silence(
-        self, matchers: Sequence[Matcher], starts_at: datetime, ends_at: datetime, created_by: str, comment: str
+        self, matchers: Sequence[Matcher], starts_at: datetime, ends_at: datetime, created_by: str, comment: str,
+        silence_id: str = "",
     ) -> str:
         """Create a silence; returns its id. Not retried after the request was sent:
-        a timeout may still have created it, and a second one would be a duplicate."""
+        a timeout may still have created it, and a second one would be a duplicate.
+
+        With ``silence_id`` it updates that silence: Alertmanager changes an active one in
+        place when only its end moved, and otherwise expires it and answers a new id."""
+        if silence_id and not _SILENCE_ID.fullmatch(silence_id):
+            raise SourceError(f"not a silence id: {silence_id[:60]!r}")
         body = {
             "matchers": [m.to_api() for m in matchers],
             "startsAt": starts_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
@@ -211,6 +217,8 @@ class AlertmanagerSource(TracksHealth):
             "createdBy": created_by,
             "comment": comment,
         }
+        if silence_id:
+            body["id"] = silence_id
         try:
             response = await within(self._client.post(f"{self.url}/api/v2/silences", json=body), self.timeout_s)
         except httpx.HTTPError as exc:

@@ -58,9 +58,10 @@ class AlertSource(Protocol):
     async def list_silences(self) -> Sequence[Silence]: ...
 
     async def create_silence(
-        self, matchers: Sequence[Matcher], starts_at: datetime, ends_at: datetime, created_by: str, comment: str
+        self, matchers: Sequence[Matcher], starts_at: datetime, ends_at: datetime, created_by: str, comment: str,
+        silence_id: str = "",
     ) -> str:
-        """Create a silence and return its id. Raises :class:`SourceError`."""
+        """Create a silence (or update ``silence_id``) and return its id. Raises :class:`SourceError`."""
         ...
 
     async def expire_silence(self, silence_id: str) -> None: ...

@@ -389,6 +389,19 @@ class DemoAlertSource:
         self.clock = clock
         self._health = SourceHealth("demo", HealthState.OK)
         self._silences: dict[str, Silence] = {}
+        self._seed_quiet_silence()
+
+    def _seed_quiet_silence(self) -> None:
+        """A silence left over from a maintenance that matches no alert of the scenario:
+        the one the Silences view (``S``) shows with 0 muted, as karma users ask to see."""
+        from sreconsole.domain.matchers import Matcher, MatchType
+
+        now = self.clock()
+        quiet = Silence(
+            "demo-0000-quiet-maintenance", (Matcher.create("alertname", MatchType.EQUAL, "LegacyBatchJobFailed"),),
+            now - timedelta(hours=1), now + timedelta(hours=8), "demo", "maintenance of the retired batch cluster", "active",
+        )
+        self._silences[quiet.id] = quiet
 
     async def fetch_alerts(self) -> Sequence[Alert]:
         now = self.clock()
@@ -413,8 +426,9 @@ class DemoAlertSource:
             for s in self._silences.values()
         ]
 
-    async def create_silence(self, matchers, starts_at: datetime, ends_at: datetime, created_by: str, comment: str) -> str:
-        silence_id = str(uuid.uuid4())
+    async def create_silence(self, matchers, starts_at: datetime, ends_at: datetime, created_by: str, comment: str, silence_id: str = "") -> str:
+        if silence_id not in self._silences:  # an update keeps the id, as Alertmanager does for an active one
+            silence_id = str(uuid.uuid4())
         self._silences[silence_id] = Silence(silence_id, tuple(matchers), starts_at, ends_at, created_by, comment, "active")
         return silence_id
 

@@ -7,7 +7,7 @@ karma do). That can still mute others, alerts with the same labels and more: the
 dialog says how many firing alerts it mutes, and above one a confirmation names them.
 
 A mixin of :class:`~sreconsole.tui.panes.alerts.AlertsPane`, which holds the bindings
-(``s``, ``a``, ``x``), the service, the operator and the selection (``_need_alert``).
+(``s``, ``a``, ``x``, and ``S`` for the Silences view), the service, the operator and the selection (``_need_alert``).
 """
 
 from __future__ import annotations
@@ -102,6 +102,18 @@ class SilenceActions:
         await self._make_silence(
             "ack", self.service.acknowledge(alert, self.operator), lambda sid: f"acknowledged {alert.alertname} (silence {sid}, 15m)"
         )
+
+    def action_silences(self) -> None:
+        """Every silence, also those that mute nothing (:mod:`sreconsole.tui.panes.silences`)."""
+        from sreconsole.tui.panes.silences import SilencesScreen
+
+        def alerts() -> tuple[Alert, ...]:
+            snapshot = getattr(self, "snapshot", None)
+            return snapshot.alerts if snapshot is not None else ()
+
+        settings = getattr(self.app, "settings", None)
+        read_only = bool(settings is not None and settings.read_only)
+        self.app.push_screen(SilencesScreen(self.service, self.operator, alerts, read_only=read_only))
 
     def action_expire(self) -> None:
         alert = self._need_alert()

@@ -125,6 +125,7 @@ class AlertsPane(SilenceActions, Vertical):
         Binding("s", "silence", "Silence", id="alerts.silence", tooltip="Silence the selected alert in Alertmanager"),
         Binding("a", "acknowledge", "Ack", id="alerts.ack", tooltip="Acknowledge: a 15 min silence marked as an ack"),
         Binding("x", "expire", "Expire", id="alerts.expire", tooltip="Expire the silences on the selected alert"),
+        Binding("S", "silences", "Silences", show=False, id="alerts.silences", tooltip="Every silence: active, pending, expired in 24 h, and how many alerts each mutes"),
         Binding("y", "copy", "Copy cmd", show=False, id="alerts.copy", tooltip="Copy the proposed command"),
         Binding("v", "cycle_grouping", "Group", id="alerts.group", tooltip="Group by alertname, namespace, severity, incident, none"),
         Binding("o", "cycle_sorting", "Sort", id="alerts.sort", tooltip="Sort by severity, age, name"),
