@@ -395,3 +395,60 @@ def test_an_edited_parameter_is_not_also_reported_missing():
     console.print(record_renderable(r, {name: "50Gi"}, None, (0.8, 0.5), theme, datetime.now(timezone.utc)))
     shown = console.export_text()
     assert f"{name}=50Gi" in shown and "(edited)" in shown and f"parameter {name} is missing" not in shown
+
+
+async def test_esc_in_review_clears_the_filter_and_every_row_comes_back(make_demo_app):
+    settings = load_settings()
+    more = [am_alert("KubePodCrashLooping", {"namespace": f"ns{i}", "pod": f"api-{i}"}, "pod-restart") for i in range(3)]
+    queue, records = _queue_with(settings, ALERTS + more)
+    queue.close()
+    app = make_demo_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_review(app, pilot, len(records))
+        table = app.query_one("#review-table")
+        await pilot.press("slash", *"ns1", "enter")
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        assert pane.filter_text == "ns1" and table.row_count == 1
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        assert pane.filter_text == "" and table.row_count == len(records)
+        assert not app.query_one("#review-filter", Input).display and app.focused is table
+
+
+async def test_tab_in_brunos_propose_dialog_walks_only_the_visible_fields(make_demo_app, monkeypatch):
+    """The trial found a hidden third tab stop in `p`'s dialog: tab must go action list,
+    then each parameter field, then back to the start, with nothing invisible between."""
+    from sreconsole.tui.panes.bruno import BrunoPane
+    from sreconsole.tui.panes.bruno_dialogs import ProposeScreen
+
+    monkeypatch.setenv("SRECONSOLE_KNOWLEDGE_ENABLED", "1")
+    app = make_demo_app(load_settings())
+    app.evidence_service.knowledge.prepare()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_for_polls(app, pilot)
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        pane = app.query_one(BrunoPane)
+        await pilot.press(*"how do I fix a pod stuck in CrashLoopBackOff", "enter")
+        for _ in range(300):
+            if pane.last_answer is not None:
+                break
+            await pilot.pause(0.1)
+        await pilot.press("escape", "p")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ProposeScreen)
+        seen = []
+        for _ in range(8):
+            focused = app.focused
+            assert focused is not None and focused.display and focused.visible, f"hidden tab stop: {focused!r}"
+            seen.append(focused.id)
+            await pilot.press("tab")
+            await pilot.pause(0.05)
+        cycle = seen[: seen.index(seen[0], 1)]
+        assert len(cycle) == len(set(cycle)) and all(i and i.startswith("propose-") for i in cycle), seen
+        inputs = [w.id for w in app.screen.query(Input) if w.display]
+        assert [i for i in cycle if i in inputs] == inputs  # every visible field, in screen order
