@@ -57,9 +57,12 @@ def test_silences_list_json_in_the_demo():
     out = subprocess.run([sys.executable, "-m", "sreconsole", "--demo", "silences", "list", "--json"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    [row] = json.loads(out.stdout)
-    assert row["id"] == QUIET and row["mutes"] == 0 and row["state"] == "active"
+    rows = {r["id"]: r for r in json.loads(out.stdout)}
+    row = rows.pop(QUIET)
+    assert row["mutes"] == 0 and row["state"] == "active"
     assert row["created_by"] == "demo" and row["matchers"][0]["value"] == "LegacyBatchJobFailed"
+    # The rest are the silences behind the alerts the scenario starts silenced: each mutes one.
+    assert rows and all(r["mutes"] == 1 and r["id"].startswith("demo-silence-") for r in rows.values())
 
 
 def test_expired_silences_older_than_a_day_are_left_out():
@@ -80,3 +83,31 @@ def test_expired_silences_older_than_a_day_are_left_out():
 
     rows = silence_rows([expired(25), expired(23), expired(1)], [], now)
     assert [r.silence.id for r in rows] == ["s1", "s23"], "most recent first, the one of 25 h ago left out"
+
+
+async def test_an_alert_the_scenario_starts_silenced_has_a_silence_that_can_be_expired():
+    """A row that says "silenced" has a silence behind it in the view; expiring that
+    silence makes the alert fire again, as on Alertmanager."""
+    from datetime import datetime, timezone
+
+    from sreconsole.domain.alerts import AlertState
+    from sreconsole.sources.demo.simulator import DemoAlertSource, DemoCluster, load_scenario
+
+    epoch = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
+    cluster = DemoCluster(load_scenario(), 7, epoch)
+    # The first minute of the scenario at which it has a silenced alert.
+    first = next(m for m in range(0, 24 * 60) if any(a.state is AlertState.SILENCED for a in cluster.alerts_at(epoch + timedelta(minutes=m))))
+    now = [epoch + timedelta(minutes=first)]
+    source = DemoAlertSource(cluster, clock=lambda: now[0])
+    alerts = await source.fetch_alerts()
+    muted = [a for a in alerts if a.state is AlertState.SILENCED]
+    silences = {s.id: s for s in await source.list_silences()}
+    for a in muted:
+        (sid,) = a.silenced_by
+        assert sid in silences and silences[sid].state == "active"
+        assert all(m.matches(a.labels) for m in silences[sid].matchers)
+    target = muted[0]
+    await source.expire_silence(target.silenced_by[0])
+    now[0] += timedelta(seconds=1)
+    again = {a.fingerprint: a for a in await source.fetch_alerts()}
+    assert again[target.fingerprint].state is AlertState.FIRING and again[target.fingerprint].silenced_by == ()

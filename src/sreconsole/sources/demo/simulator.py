@@ -247,7 +247,7 @@ class DemoCluster:
             "runbook_url": f"runbook://demo/RUNBOOK.md#alert-{inc.alertname.lower()}",
         }
         fp = fingerprint(labels)
-        silenced = ("demo-silence-" + fp[:8],) if inc.state is AlertState.SILENCED else ()
+        silenced = (SCENARIO_SILENCE + fp[:8],) if inc.state is AlertState.SILENCED else ()
         inhibited = (fingerprint({"alertname": "KubeNodeNotReady"}),) if inc.state is AlertState.INHIBITED else ()
         alert = Alert(
             fingerprint=fp,
@@ -375,6 +375,10 @@ def _shape(shape: str, frac: float, seconds: float) -> float:
     return 1.0 if frac > 0.25 else frac * 4  # step: reaches the peak as the alert fires
 
 
+SCENARIO_SILENCE = "demo-silence-"
+"""Id prefix of the silences behind the alerts a scenario starts silenced."""
+
+
 class DemoAlertSource:
     """The demo cluster behind the same interface a real Alertmanager has.
 
@@ -405,9 +409,24 @@ class DemoAlertSource:
 
     async def fetch_alerts(self) -> Sequence[Alert]:
         now = self.clock()
-        alerts = [self._apply_silences(a, now) for a in self.cluster.alerts_at(now)]
+        raw = self.cluster.alerts_at(now)
+        self._adopt_scenario_silences(raw, now)
+        alerts = [self._apply_silences(a, now) for a in raw]
         self._health = after_success(self.name, now)
         return alerts
+
+    def _adopt_scenario_silences(self, alerts: Sequence[Alert], now: datetime) -> None:
+        """An alert the scenario starts silenced gets a real silence in this source (every
+        label matched, as ``s`` makes one), so the Silences view lists what mutes it and
+        ``x`` can expire it: a row that says "silenced" always has a silence behind it."""
+        from sreconsole.domain.matchers import Matcher, MatchType
+
+        for a in alerts:
+            for sid in a.silenced_by:
+                if sid.startswith(SCENARIO_SILENCE) and sid not in self._silences:
+                    matchers = tuple(Matcher.create(k, MatchType.EQUAL, v) for k, v in sorted(a.labels.items()))
+                    self._silences[sid] = Silence(sid, matchers, a.starts_at, now + timedelta(hours=4), "demo",
+                                                  "muted while the owners renew it (demo scenario)", "active")
 
     def _apply_silences(self, alert: Alert, now: datetime) -> Alert:
         ids = tuple(
@@ -415,9 +434,11 @@ class DemoAlertSource:
             for s in self._silences.values()
             if s.starts_at and s.ends_at and s.starts_at <= now < s.ends_at and all(m.matches(alert.labels) for m in s.matchers)
         )
-        if not ids:
-            return alert
-        return dataclasses.replace(alert, state=AlertState.SILENCED, silenced_by=alert.silenced_by + ids)
+        if ids:
+            return dataclasses.replace(alert, state=AlertState.SILENCED, silenced_by=ids)
+        if alert.state is AlertState.SILENCED:  # its scenario silence was expired or ended
+            return dataclasses.replace(alert, state=AlertState.FIRING, silenced_by=())
+        return alert
 
     async def list_silences(self) -> list[Silence]:
         now = self.clock()
