@@ -94,7 +94,7 @@ def test_the_chat_history_the_tui_writes_is_private(tmp_path):
                 assert time.monotonic() < deadline, f"{text!r} did not appear"
                 time.sleep(0.2)
 
-        wait_for("KubePodCrashLooping")
+        wait_for("KubePodCrash")  # the ALERT column may cut the name at 100 columns
         subprocess.run([*tmux, "send-keys", "-t", "e2e", "4"], timeout=10)
         wait_for("Ask about a runbook")
         for ch in "what can you remediate?":

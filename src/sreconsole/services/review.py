@@ -199,6 +199,11 @@ class ReviewQueue:
                 self._executor = Executor(self.catalog, client, apply_risks=risks, read_only=self.settings.read_only, clock=self.clock)
             return self._executor
 
+    def _cluster_kind(self) -> str:
+        """Where executions go: ``demo`` (the simulated cluster) or ``kubernetes``. Recorded in
+        each execution's intent, so an interrupted one is settled only against the same."""
+        return "demo" if self._demo_cluster and self.settings.review.apply_risks else "kubernetes"
+
     @property
     def _demo_cluster(self) -> bool:
         """The demo with no Kubernetes API configured: actions change the simulated cluster."""
@@ -445,7 +450,7 @@ class ReviewQueue:
             return Outcome(record, None, f"approved {record.action} (#{record.id})")
 
         def intent(plan: dict) -> None:  # called by the executor right before its first request
-            self.store.begin_execution(record.id, plan, mark(self.executor.timeout_s, self.clock()), self.operator, now=self.clock())
+            self.store.begin_execution(record.id, plan, {**mark(self.executor.timeout_s, self.clock()), "cluster": self._cluster_kind()}, self.operator, now=self.clock())
 
         try:
             result = self.executor.execute(record.action, record.parameters, before_send=intent)
@@ -526,7 +531,7 @@ class ReviewQueue:
         as outcome unknown."""
         from sreconsole.review.errors import InvalidTransition
         from sreconsole.review.intent import interrupted
-        from sreconsole.review.reconcile import observe
+        from sreconsole.review.reconcile import Observation, observe
 
         now = self.clock()
         out: list[Reconciled] = []
@@ -540,7 +545,13 @@ class ReviewQueue:
             if self.read_only or not self._writable_here():
                 out.append(Reconciled(record.id, record.action, "unknown", f"interrupted: {why}; outcome unknown (not recorded here)", False))
                 continue
-            seen = observe(self.executor, record.action, record.parameters, intent or {})
+            if (intent or {}).get("cluster", "kubernetes") != self._cluster_kind():
+                # Sent to the simulated demo cluster and asked of a real one, or the other way
+                # round: neither can say what happened to the other's request.
+                where = (intent or {}).get("cluster", "kubernetes")
+                seen = Observation("unknown", f"it was sent to the {where} cluster, and this console talks to the {self._cluster_kind()} one: a human must look")
+            else:
+                seen = observe(self.executor, record.action, record.parameters, intent or {})
             result = {"action": record.action, "dry_run": False, "ok": seen.outcome == "executed", "error": "" if seen.outcome == "executed" else seen.reason,
                       "calls": [], "undo": None, "reconciled": True, "interrupted": why, "observed": seen.observed,
                       "reason": f"interrupted ({why}); {seen.reason}", "intent": intent}
