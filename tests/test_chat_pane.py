@@ -79,7 +79,9 @@ async def test_ask_open_a_citation_and_queue_the_recommended_action(make_demo_ap
         first = answer.citations[0]
         lines = open(first.path, encoding="utf-8").read().splitlines()
         passage = _text(app.query_one("#bruno-passage", Static).content, 120)
-        assert first.ref in passage and f"{first.start_line:>5} " in passage and lines[first.start_line - 1][:30] in passage
+        from sreconsole.tui.panes.bruno_dialogs import display_ref
+
+        assert display_ref(first, pane.chat.roots) in passage and f"{first.start_line:>5} " in passage and lines[first.start_line - 1][:30] in passage
         if len(answer.citations) > 1:
             await pilot.press("down")
             await pilot.pause(0.05)

@@ -42,7 +42,7 @@ def test_the_operator_journey_at_80x24(tmux, tmp_path, monkeypatch):
     # The test process runs with triage and the knowledge base off (conftest); the journey
     # needs both, as make demo has them.
     tmux.start("--demo", "--seed", "7", env=(f"SRECONSOLE_CORPUS={corpus}", "SRECONSOLE_TRIAGE_ENABLED=1", "SRECONSOLE_KNOWLEDGE_ENABLED=1"))
-    tmux.wait_for("KubePodCrashLooping", 60)
+    tmux.wait_for("KubePodCrash", 60)
     screen = tmux.wait_for("q Quit")
     lines = screen.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.tmux
 
 def test_operator_switches_panes_and_filters_with_real_keys(tmux):
     tmux.start("--demo", "--seed", "7")
-    screen = tmux.wait_for("KubePodCrashLooping")
+    screen = tmux.wait_for("KubePodCrash")
     lines = screen.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
     assert "demo" in lines[0] and "Alerts" in screen and "CRIT" in screen
@@ -27,7 +27,7 @@ def test_operator_switches_panes_and_filters_with_real_keys(tmux):
     tmux.wait_for("Ask about a runbook")
     tmux.keys("Escape")  # the chat input has the keys until esc
     tmux.keys("1")
-    tmux.wait_for("KubePodCrashLooping")
+    tmux.wait_for("KubePodCrash")
 
     tmux.keys("/")
     for ch in "checkout":
@@ -69,7 +69,7 @@ def test_keys_typed_in_one_burst_after_slash_reach_the_filter(tmux):
     before the / binding moved focus to the filter, and vanished (the filter read "ckout").
     One send-keys call sends them as one burst."""
     tmux.start("--demo", "--seed", "7")
-    tmux.wait_for("KubePodCrashLooping")
+    tmux.wait_for("KubePodCrash")
     tmux.burst("/", *"checkout")
     screen = tmux.wait_for("matching 'checkout'")
     assert "HighErrorRate" in screen and "Watchdog" not in screen

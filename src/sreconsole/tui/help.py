@@ -23,6 +23,9 @@ def binding_groups(pane: str, global_bindings: list[Binding]) -> list[tuple[str,
     from sreconsole.tui.panes.alerts import AlertsPane
     from sreconsole.tui.panes.bruno import BrunoPane
     from sreconsole.tui.panes.bruno_dialogs import ProposeScreen, StatsScreen
+    from sreconsole.tui.panes.silences import ConfirmExpireScreen, DurationScreen, SilencesScreen
+    from sreconsole.tui.panes.stats import StatsScreen as ConsoleStatsScreen
+    from sreconsole.tui.panes.training import ThresholdScreen
     from sreconsole.tui.panes.review import ApproveScreen, EditScreen, ReasonScreen, ResolvedScreen, ReviewPane
     from sreconsole.tui.panes.training import StartRunScreen, TextScreen, TrainingPane
 
@@ -45,6 +48,8 @@ def binding_groups(pane: str, global_bindings: list[Binding]) -> list[tuple[str,
         ("help", HelpScreen), ("alert detail", AlertDetailScreen), ("silence dialog", SilenceScreen), ("mute confirmation", MuteConfirmScreen),
         ("approve dialog", ApproveScreen), ("resolved alert", ResolvedScreen), ("reject / roll back dialog", ReasonScreen), ("edit dialog", EditScreen),
         ("training start dialog", StartRunScreen), ("log / MLflow view", TextScreen), ("propose dialog", ProposeScreen), ("Bruno's numbers", StatsScreen),
+        ("silences view", SilencesScreen), ("expire confirmation", ConfirmExpireScreen), ("extend / re-create dialog", DurationScreen),
+        ("threshold tuning", ThresholdScreen), ("the console's numbers", ConsoleStatsScreen),
     )
     groups += [(name, list(cls.BINDINGS)) for name, cls in dialogs]
     return groups

@@ -48,7 +48,7 @@ FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key not in FLEXIBLE)
 """The columns of fixed width, and the padding of the others (one cell each side)."""
 ALERT_WIDTH = (15, 34)
 TARGET_WIDTH = (13, 20)
-SUMMARY_MIN = 10
+SUMMARY_MIN = 8
 
 
 def column_widths(table_width: int, longest_name: int) -> dict[str, int]:
@@ -59,6 +59,9 @@ def column_widths(table_width: int, longest_name: int) -> dict[str, int]:
     alert = max(ALERT_WIDTH[0], min(longest_name, ALERT_WIDTH[1], free - TARGET_WIDTH[0]))
     target = min(TARGET_WIDTH[1], free - alert)
     summary = free - alert - target
+    if summary < SUMMARY_MIN and target - (SUMMARY_MIN - summary) >= TARGET_WIDTH[0]:
+        # TARGET gives up some of its width so the summary can show at all.
+        target, summary = target - (SUMMARY_MIN - summary), SUMMARY_MIN
     if summary < SUMMARY_MIN:
         target, summary = min(free - alert, TARGET_WIDTH[1] + summary), 0
     return {"alert": alert, "target": target, "summary": summary}
@@ -72,7 +75,7 @@ RESOLVED_FOR = timedelta(seconds=10)
 """How long a resolved alert stays, faded, before it leaves the table."""
 SIDE_PANEL_MIN_WIDTH = 140
 """Terminal width from which the detail panel sits beside the table."""
-SIDE_PANEL_WIDTH = 56
+SIDE_PANEL_WIDTH = 54
 REPOLL_AFTER_S = 0.4
 """After the last keystroke that changed the matchers pushed to the source, ask it again."""
 TRIAGE_BATCH = 256

@@ -271,7 +271,7 @@ class BrunoPane(Vertical, can_focus=False):
     def show_passage(self, index: int) -> None:
         """The cited lines as they stand in the file now (a record's text for a record)."""
         c = self.shown_citations[index]
-        head = Text.assemble((f"[{c.n:d}] ", "bold"), safe(c.ref, 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim"))
+        head = Text.assemble((f"[{c.n:d}] ", "bold"), safe(display_ref(c, self.chat.roots), 300, style="underline"), ("  ", ""), safe(c.heading, 200, style="dim"))
         self.query_one("#bruno-passage", Static).update(Group(head, *passage_lines(c)))
         self.query_one("#bruno-passage-scroll", VerticalScroll).scroll_home(animate=False)
 

@@ -28,15 +28,15 @@ from sreconsole.tui.list_keys import ChoiceList
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, notify_plain, safe
 
-COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12, 30), ("action", "ACTION", 13, 22), ("target", "TARGET", 0, 30),
-           ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11, 14), ("queued", "QUEUED", 0, 7),
-           ("why", "WHY", 30, 60))
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12, 24), ("action", "ACTION", 13, 20), ("target", "TARGET", 0, 24),
+           ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11, 12), ("queued", "QUEUED", 0, 7),
+           ("why", "WHY", 0, 24))
 """79 columns with the cell padding: the whole row fits an 80x24 terminal. A wide terminal
 (see :data:`~sreconsole.tui.record_table.WIDE`) also shows the target and how long ago
 the proposal was queued, and the names in full. LIVE is the alert's state now (firing,
 resolved, silenced, acked) and for how long; for an executed action, whether it fixed
 the alert. CONF only for a calibrated probability; METHOD is human when a human must
-decide; WHY (one scroll to the right at 80 columns) is the source of a named action with
+decide; WHY (on a wide terminal; the detail below says it at any width) is the source of a named action with
 the model's opinion, and the first review reason."""
 
 
@@ -48,6 +48,14 @@ NO_CORRECTION = "(none: only reject)"
 def dialog_target(r) -> str:
     """What a dialog acts on, for its title: ``#7 rollout-restart payments/deploy/api``."""
     return f"#{r.id} {r.action} {shown_target(r)}".strip()
+
+
+def live_cell(r, live_style: str, theme) -> Text:
+    """The alert's live state; for an executed action, whether it fixed the alert."""
+    now = datetime.now(timezone.utc)
+    if getattr(r, "outcome", "") and r.state == "executed":
+        return outcome_line(r, now, theme, width=40)
+    return safe(alert_state_text(r, now), 40, style=live_style)
 
 
 class ReviewPane(Vertical, can_focus=False):
@@ -164,17 +172,10 @@ class ReviewPane(Vertical, can_focus=False):
             conf,
             safe(shown_method(r.method, r.requires_human_review)[:7], 7, style="bold" if r.requires_human_review else "dim"),
             safe("unknown?" if r.state == "unknown" else f"{len(r.approvals)} of 2" if r.state == "pending" and r.approvals else r.state, 12, style=state_style),
-            self._live_cell(r, live_style),
+            live_cell(r, live_style, theme),
             safe(age_text(r.created_at, now), 12, style="dim"),
             safe(why, 200, style="dim"),
         ]
-
-    def _live_cell(self, r, live_style: str) -> Text:
-        """The alert's live state; for an executed action, whether it fixed the alert."""
-        now = datetime.now(timezone.utc)
-        if getattr(r, "outcome", "") and r.state == "executed":
-            return outcome_line(r, now, self.app.current_theme, width=40)
-        return safe(alert_state_text(r, now), 40, style=live_style)
 
     def _title(self, records) -> None:
         title = self.query_one("#review-title", Static)

@@ -60,22 +60,7 @@ COLUMNS = (
 
 
 class SilenceTable(RecordTable):
-    """The silences, with the list keys the other lists have."""
-
-    BINDINGS = [
-        Binding("j,down", "cursor_down", "Down", show=False, id="silences.down"),
-        Binding("k,up", "cursor_up", "Up", show=False, id="silences.up"),
-        Binding("g,home", "scroll_top", "Top", show=False, id="silences.top"),
-        Binding("G,end", "scroll_bottom", "Bottom", show=False, id="silences.bottom"),
-    ]
-
-    def action_scroll_top(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=0, animate=False)
-
-    def action_scroll_bottom(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False)
+    """The silences, with the list keys (and binding ids) every other list has."""
 
 
 class SilencesScreen(ModalScreen[None]):
