@@ -419,13 +419,12 @@ class DemoAlertSource:
         """An alert the scenario starts silenced gets a real silence in this source (every
         label matched, as ``s`` makes one), so the Silences view lists what mutes it and
         ``x`` can expire it: a row that says "silenced" always has a silence behind it."""
-        from sreconsole.domain.matchers import Matcher, MatchType
+        from sreconsole.domain.silences import matchers_for
 
         for a in alerts:
             for sid in a.silenced_by:
                 if sid.startswith(SCENARIO_SILENCE) and sid not in self._silences:
-                    matchers = tuple(Matcher.create(k, MatchType.EQUAL, v) for k, v in sorted(a.labels.items()))
-                    self._silences[sid] = Silence(sid, matchers, a.starts_at, now + timedelta(hours=4), "demo",
+                    self._silences[sid] = Silence(sid, tuple(matchers_for(a)), a.starts_at, now + timedelta(hours=4), "demo",
                                                   "muted while the owners renew it (demo scenario)", "active")
 
     def _apply_silences(self, alert: Alert, now: datetime) -> Alert:
