@@ -8,6 +8,7 @@ read (its theme and thresholds), so the test needs no terminal.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from dataclasses import replace
 from types import SimpleNamespace
 
 from textual.theme import BUILTIN_THEMES
@@ -15,6 +16,7 @@ from textual.theme import BUILTIN_THEMES
 from sreconsole.config import load_settings
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.proposal import EvidenceItem, Proposal
+from sreconsole.pipeline.runs import Run
 from sreconsole.review.paths import review_store_path
 from sreconsole.review.store import ReviewStore
 from sreconsole.tui.panes.review import COLUMNS as REVIEW_COLUMNS
@@ -68,11 +70,12 @@ def test_a_calibrated_confidence_is_shown_and_an_uncalibrated_one_is_not():
 
 def test_the_board_row_puts_balanced_accuracy_and_the_majority_baseline_beside_accuracy():
     metrics = {"accuracy": 0.9137, "balanced_accuracy": 0.6449, "majority_baseline": 0.9012, "ece": 0.0237, "macro_f1": 0.61, "test_n": 81}
-    run = SimpleNamespace(id="r20261201-abc123", model="trm", status="succeeded", version="v20261201-abc123", metrics=metrics)
+    run = Run(id="r20261201-abc123", model="trm", trigger="manual", status="succeeded", created_at=datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc),
+              version="v20261201-abc123", metrics=metrics)
     pane = SimpleNamespace(app=SimpleNamespace(current_theme=BUILTIN_THEMES["textual-dark"]))
     row = {key: cell.plain for (key, *_), cell in zip(BOARD_COLUMNS, TrainingPane._cells(pane, run))}
     assert (row["acc"], row["bal"], row["base"], row["ece"]) == ("0.91", "0.64", "0.90", "0.02")  # rounded, two decimals
     detail = " ".join(t.plain for t in metrics_lines(metrics))
     assert "accuracy 0.914" in detail and "balanced 0.645" in detail and "majority baseline 0.901" in detail and "ECE 0.024" in detail
-    empty = {key: cell.plain for (key, *_), cell in zip(BOARD_COLUMNS, TrainingPane._cells(pane, SimpleNamespace(**{**vars(run), "metrics": {}})))}
+    empty = {key: cell.plain for (key, *_), cell in zip(BOARD_COLUMNS, TrainingPane._cells(pane, replace(run, metrics={})))}
     assert (empty["acc"], empty["bal"], empty["base"], empty["ece"]) == ("—", "—", "—", "—")

@@ -23,11 +23,10 @@ def binding_groups(pane: str, global_bindings: list[Binding]) -> list[tuple[str,
     from sreconsole.tui.panes.alerts import AlertsPane
     from sreconsole.tui.panes.bruno import BrunoPane
     from sreconsole.tui.panes.bruno_dialogs import ProposeScreen, StatsScreen
+    from sreconsole.tui.panes.review import ApproveScreen, EditScreen, ReasonScreen, ResolvedScreen, ReviewPane
     from sreconsole.tui.panes.silences import ConfirmExpireScreen, DurationScreen, SilencesScreen
     from sreconsole.tui.panes.stats import StatsScreen as ConsoleStatsScreen
-    from sreconsole.tui.panes.training import ThresholdScreen
-    from sreconsole.tui.panes.review import ApproveScreen, EditScreen, ReasonScreen, ResolvedScreen, ReviewPane
-    from sreconsole.tui.panes.training import StartRunScreen, TextScreen, TrainingPane
+    from sreconsole.tui.panes.training import StartRunScreen, TextScreen, ThresholdScreen, TrainingPane
 
     listed = {b.id for b in LIST_BINDINGS}
     alerts = list(AlertsPane.BINDINGS) + [b for b in AlertList.BINDINGS if b.id not in listed]

@@ -50,9 +50,8 @@ def dialog_target(r) -> str:
     return f"#{r.id} {r.action} {shown_target(r)}".strip()
 
 
-def live_cell(r, live_style: str, theme) -> Text:
+def live_cell(r, live_style: str, theme, now: datetime) -> Text:
     """The alert's live state; for an executed action, whether it fixed the alert."""
-    now = datetime.now(timezone.utc)
     if getattr(r, "outcome", "") and r.state == "executed":
         return outcome_line(r, now, theme, width=40)
     return safe(alert_state_text(r, now), 40, style=live_style)
@@ -172,7 +171,7 @@ class ReviewPane(Vertical, can_focus=False):
             conf,
             safe(shown_method(r.method, r.requires_human_review)[:7], 7, style="bold" if r.requires_human_review else "dim"),
             safe("unknown?" if r.state == "unknown" else f"{len(r.approvals)} of 2" if r.state == "pending" and r.approvals else r.state, 12, style=state_style),
-            live_cell(r, live_style, theme),
+            live_cell(r, live_style, theme, now),
             safe(age_text(r.created_at, now), 12, style="dim"),
             safe(why, 200, style="dim"),
         ]

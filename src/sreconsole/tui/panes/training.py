@@ -118,15 +118,14 @@ class TrainingPane(Vertical, can_focus=False):
             v = r.metrics.get(key)
             return Text(f"{v:.2f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "—", style="dim" if key == "majority_baseline" else "")
 
-        started = getattr(r, "started_at", None) or getattr(r, "created_at", None)
-        steps = getattr(r, "steps", ())
-        step = next((st for st in steps if st.status == "running"), None) or next((st for st in reversed(steps) if st.status not in ("pending",)), None)
+        started = r.started_at or r.created_at
+        step = next((st for st in r.steps if st.status == "running"), None) or next((st for st in reversed(r.steps) if st.status not in ("pending",)), None)
         return [
             safe(r.id, 40, style="dim"), safe(r.model, 12), safe(r.status, 12, style=style), safe(r.version or "—", 40),
             fig("accuracy"), fig("balanced_accuracy"), fig("majority_baseline"), fig("ece"),
-            safe(getattr(r, "trigger", ""), 20, style="dim"),
+            safe(r.trigger, 20, style="dim"),
             Text(f"{started:%Y-%m-%d %H:%M}" if started is not None else "—", style="dim"),
-            Text(f"{r.duration_s:.0f}s" if getattr(r, "duration_s", None) else "—", style="dim"),
+            Text(f"{r.duration_s:.0f}s" if r.duration_s else "—", style="dim"),
             safe(f"{step.name}: {step.status}" if step is not None else "—", 60, style="dim"),
         ]
 
