@@ -73,7 +73,10 @@ def test_everything_the_commands_create_is_private_and_inside_the_data_dir(tmp_p
     # nor in the temp dir (fastembed's cache): theirs is in the data dir's cache.
     assert list((tmp_path / "home").iterdir()) == []
     assert not (tmp_path / "tmp" / "fastembed_cache").exists()
-    assert (data / "cache" / "Microsoft" / "DeveloperTools" / ".onnxruntime").is_dir()
+    # onnxruntime does not always write its device id (CI's run did not; this machine's
+    # did), so the test cannot ask for it; where one was written, it is in the data dir.
+    device_ids = list(tmp_path.rglob(".onnxruntime"))
+    assert all(p.is_relative_to(data / "cache") for p in device_ids), device_ids
 
 
 @pytest.mark.tmux
