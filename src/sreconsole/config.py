@@ -148,6 +148,20 @@ class LokiSettings:
 
 
 @dataclass
+class TempoSettings:
+    """Traces beside the metric and the logs: kept key for key parallel to LokiSettings
+    (same timeout, retries, tenant and token), so one cluster's table can hold both."""
+
+    url: str = setting("", "Tempo base URL (its query frontend), e.g. http://tempo:3200. Empty: no traces in the evidence.", Address())
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.", TIMEOUT)
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.", RETRIES)
+    tenant: str = setting("", "X-Scope-OrgID for multi-tenant Tempo.")
+    bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
+    slow_ms: int = setting(500, "A trace counts as slow when a span of the alert's service took longer than this, milliseconds (failed spans are shown whatever their duration).", Number(least=1, most=3_600_000))
+    limit: int = setting(10, "Most traces shown per alert.", Number(least=1, most=100))
+
+
+@dataclass
 class KubernetesSettings:
     kubeconfig: str = setting("", "Path to a kubeconfig file. Empty: not configured.")
     context: str = setting("", "Context in the kubeconfig; empty means its current-context.")
@@ -265,6 +279,7 @@ class Settings:
     alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
     loki: LokiSettings = field(default_factory=LokiSettings)
+    tempo: TempoSettings = field(default_factory=TempoSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     s3: S3Settings = field(default_factory=S3Settings)
@@ -314,6 +329,8 @@ class Settings:
             out["prometheus"] = self.prometheus.url
         if self.loki.url and not self.demo_mode:
             out["loki"] = self.loki.url
+        if self.tempo.url and not self.demo_mode:
+            out["tempo"] = self.tempo.url
         if (self.kubernetes.kubeconfig or self.kubernetes.in_cluster) and not self.demo_mode:
             out["kubernetes"] = self.kubernetes.kubeconfig or "in-cluster"
         if self.mlflow.tracking_uri:
@@ -354,6 +371,7 @@ _SECTIONS = {
     "alertmanager",
     "prometheus",
     "loki",
+    "tempo",
     "kubernetes",
     "mlflow",
     "s3",

@@ -1,4 +1,5 @@
-"""Evidence for one alert: the rule's metric trend (Prometheus) and recent logs (Loki).
+"""Evidence for one alert: the rule's metric trend (Prometheus), recent logs (Loki) and the
+service's recent slow or failed traces (Tempo, where ``tempo.url`` is set).
 
 Each part runs concurrently under its own deadline, so a slow or dead source costs its own
 part, never the other's, and never the UI. The demo answers from the simulated cluster.
@@ -14,6 +15,7 @@ from typing import Protocol
 from sreconsole.config import Settings
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import Evidence, LogLine, parse_threshold
+from sreconsole.domain.traces import Span, TraceSummary
 from sreconsole.sources.base import SourceError
 
 WINDOW = timedelta(hours=1)
@@ -27,6 +29,11 @@ class MetricEvidence(Protocol):
 
 class LogEvidence(Protocol):
     async def logs_for(self, alert: Alert, since: timedelta, limit: int) -> list[LogLine]: ...
+
+
+class TraceEvidence(Protocol):
+    async def traces_for(self, alert: Alert) -> tuple[str, list[TraceSummary]]: ...
+    async def trace(self, trace_id: str) -> list[Span]: ...
 
 
 class PrometheusEvidence:
@@ -70,9 +77,12 @@ class EvidenceService:
         timeout_s: float = 5.0,
         knowledge=None,
         knowledge_timeout_s: float = 3.0,
+        traces: TraceEvidence | None = None,
     ) -> None:
         self.metrics = metrics
         self.logs = logs
+        self.traces = traces
+        """A ``sources.tempo.TempoSource`` or None (no ``tempo.url``)."""
         self.clock = clock
         self.timeout_s = timeout_s
         self.knowledge = knowledge
@@ -80,8 +90,8 @@ class EvidenceService:
         self.knowledge_timeout_s = knowledge_timeout_s
 
     async def gather(self, alert: Alert, log_limit: int = 30) -> Evidence:
-        (expr, threshold, unit, series, metric_error), (logs, logs_error), (knowledge, knowledge_error) = await asyncio.gather(
-            self._metric(alert), self._logs(alert, log_limit), self._knowledge(alert)
+        (expr, threshold, unit, series, metric_error), (logs, logs_error), (knowledge, knowledge_error), (traces, traces_error, traces_query) = await asyncio.gather(
+            self._metric(alert), self._logs(alert, log_limit), self._knowledge(alert), self._traces(alert)
         )
         return Evidence(
             fingerprint=alert.fingerprint,
@@ -95,7 +105,32 @@ class EvidenceService:
             runbook_url=alert.annotations.get("runbook_url", ""),
             knowledge=knowledge,
             knowledge_error=knowledge_error,
+            traces=tuple(traces),
+            traces_error=traces_error,
+            traces_query=traces_query,
+            traces_configured=self.traces is not None,
         )
+
+    async def _traces(self, alert: Alert):
+        """The search fails on its own, like logs: a refused label, a dead or slow Tempo, a
+        400 become the part's one line."""
+        if self.traces is None:
+            return [], "", ""
+        try:
+            query, found = await asyncio.wait_for(self.traces.traces_for(alert), self.timeout_s)
+        except (SourceError, TimeoutError, asyncio.TimeoutError) as exc:
+            return [], str(exc) or "timed out", ""
+        return found, "" if found else "no slow or failed traces of this service in the alert's window", query
+
+    async def trace(self, trace_id: str) -> list[Span]:
+        """One trace's spans, for the span tree. Raises :class:`SourceError` (also when no
+        Tempo is configured or it does not answer within the deadline)."""
+        if self.traces is None:
+            raise SourceError("no Tempo configured")
+        try:
+            return await asyncio.wait_for(self.traces.trace(trace_id), self.timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise SourceError("timed out") from None
 
     async def _knowledge(self, alert: Alert):
         """Runs in a thread (DuckDB, numpy, the model). The first call in the demo may index
@@ -143,8 +178,8 @@ def _without_comparison(expr: str) -> str:
 
 
 def build_evidence_service(settings: Settings, alert_source, clock: Callable[[], datetime]) -> EvidenceService:
-    """The demo's own evidence, or the configured Prometheus and Loki (each optional), plus
-    the knowledge base unless it is switched off."""
+    """The demo's own evidence, or the configured Prometheus, Loki and Tempo (each optional),
+    plus the knowledge base unless it is switched off."""
     knowledge = None
     if settings.knowledge.enabled:
         from sreconsole.services.knowledge import KnowledgeService
@@ -166,4 +201,11 @@ def build_evidence_service(settings: Settings, alert_source, clock: Callable[[],
 
         lk = settings.loki
         logs = LokiSource(lk.url, timeout_s=lk.timeout_s, retries=lk.retries, tenant=lk.tenant, bearer_token=lk.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
-    return EvidenceService(metrics, logs, clock, knowledge=knowledge)
+    traces = None
+    if settings.tempo.url:
+        from sreconsole.sources.tempo import TempoSource
+
+        t = settings.tempo
+        traces = TempoSource(t.url, timeout_s=t.timeout_s, retries=t.retries, tenant=t.tenant, bearer_token=t.bearer_token, slow_ms=t.slow_ms, limit=t.limit,
+                             stale_after_s=settings.stale_after_s, clock=clock)
+    return EvidenceService(metrics, logs, clock, knowledge=knowledge, traces=traces)

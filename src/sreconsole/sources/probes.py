@@ -21,6 +21,7 @@ HEALTH_PATHS = {
     "alertmanager": "/-/healthy",
     "prometheus": "/-/healthy",
     "loki": "/ready",
+    "tempo": "/ready",
     "ollama": "/api/version",
     "mlflow": "/health",
     "s3": "/",  # any HTTP answer (even 403) proves an S3 endpoint is there
