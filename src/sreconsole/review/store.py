@@ -399,6 +399,9 @@ class ReviewStore:
           ``merge`` audit entry, instead of a second row;
         * any pending proposal for the same alert with another action is superseded.
 
+        All of this within the proposal's cluster (``proposal.cluster``, else the alert's),
+        which the record keeps and seals: it is the only cluster the proposal is executed on.
+
         ``source`` names the alert source the alert came from (it then watches the alert's
         live state, see :meth:`observe`); '' for alerts from elsewhere (a file).
         A poll that changes nothing takes no write lock.
@@ -443,11 +446,14 @@ class ReviewStore:
     def _enqueue_item(self, proposal: Proposal, alert: Alert, at: datetime, source: str) -> tuple:
         if proposal.fingerprint != alert.fingerprint:
             raise ReviewError(f"proposal is for alert {proposal.fingerprint} but the alert given is {alert.fingerprint}")
+        if proposal.cluster and alert.cluster and proposal.cluster != alert.cluster:
+            raise ReviewError(f"proposal is for cluster {proposal.cluster!r} but its alert came from cluster {alert.cluster!r}")
         values = snapshot(proposal, alert)
         fingerprint, action = storable_text(proposal.fingerprint), storable_text(proposal.action)
         state = alert_state_of(alert) if source else "unknown"
         place = queue.Placement(queue.target_of(fingerprint, json.loads(values["parameters"])),
-                                queue.alert_entry(fingerprint, values["alertname"], values["alert_started_at"], state, iso(at)), source)
+                                queue.alert_entry(fingerprint, values["alertname"], values["alert_started_at"], state, iso(at)), source,
+                                storable_text(proposal.cluster or alert.cluster))
         return fingerprint, action, values, place
 
     def observe(
