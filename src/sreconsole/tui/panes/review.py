@@ -304,7 +304,7 @@ class ReviewPane(Vertical, can_focus=False):
                 self._run(lambda: self.queue.approve(r.id, reason, params, even_if_resolved=resolved), r.id)
 
         def approve() -> None:
-            self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk)), done)
+            self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk, r.cluster)), done)
 
         if resolved:
             # Its alert is no longer firing: say so, and ask before the usual dialog.
