@@ -18,6 +18,7 @@ own matter, tested with them.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,70 @@ def test_a_rollback_goes_to_the_cluster_recorded_on_the_proposal(backend: Backen
     finally:
         queue.close()
     assert audit.verify(backend.location()).ok
+
+
+async def test_the_review_pane_names_the_cluster_once_there_are_two(make_demo_app):
+    """The Review pane on a wide terminal: no CLUSTER column while every proposal is for one
+    cluster, one as soon as a second cluster's proposal is queued; the detail names the
+    cluster, and the approve dialog says this console cannot execute it there."""
+    from test_review_flow import open_review
+
+    from sreconsole.services.review import ReviewQueue
+    from sreconsole.tui.panes.review import ApproveScreen, record_renderable
+
+    settings = load_settings()
+    queue = ReviewQueue(settings, ALICE)
+    (in_a,) = enqueue(queue, [crashloop("prod-a")])
+    app = make_demo_app(settings)
+    async with app.run_test(size=(150, 40)) as pilot:
+        pane = await open_review(app, pilot, 1)
+        table = pane.query_one("#review-table")
+        assert "CLUSTER" not in [str(c.label) for c in table.columns.values()]
+        (in_b,) = enqueue(queue, [crashloop("prod-b")])
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if len(pane.records) == 2:
+                break
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "CLUSTER" in labels
+        column = list(table.columns)[labels.index("CLUSTER")]
+        assert {table.get_cell(str(r.id), column).plain for r in (in_a, in_b)} == {"prod-a", "prod-b"}
+        table.move_cursor(row=pane.order.index(str(in_b.id)))
+        await pilot.pause(0.1)
+        detail = record_renderable(pane.selected(), {}, None, (0.9, 0.5), app.current_theme, datetime.now(timezone.utc))
+        assert pane.selected().id == in_b.id and "cluster prod-b" in detail.renderables[0].plain
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ApproveScreen)
+        shown = " ".join(str(w.render()) for w in app.screen.query("Label"))
+        assert f"#{in_b.id} pod-restart" in shown and "in prod-b" in shown
+        assert "'prod-b' is not configured" in app.screen.mode  # the demo's one cluster is not prod-b: said before approving
+        await pilot.press("escape")
+    queue.close()
+    assert queue.get(in_b.id).state == "pending"
+
+
+def test_the_cli_lists_each_proposals_cluster_and_refuses_one_it_cannot_reach(tmp_path: Path):
+    """`review list --json` has each proposal's cluster, the table a CLUSTER column once two
+    clusters are queued, and `review approve` of a proposal for a cluster this console is not
+    configured for fails naming it, with nothing stored."""
+    import json
+
+    from test_review_flow import cli
+
+    from sreconsole.services.review import ReviewQueue
+
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    env.update(SRECONSOLE_DATA_DIR=str(tmp_path / "data"), SRECONSOLE_KNOWLEDGE_ENABLED="0", COLUMNS="200")
+    queue = ReviewQueue(load_settings(overrides={"data_dir": str(tmp_path / "data")}), ALICE)
+    in_a, in_b = enqueue(queue, [crashloop("prod-a"), crashloop("prod-b")])
+    queue.close()
+    listed = {row["id"]: row["cluster"] for row in json.loads(cli("review", "list", "--json", env=env).stdout)}
+    assert listed == {in_a.id: "prod-a", in_b.id: "prod-b"}
+    table = cli("review", "list", env=env).stdout
+    header = next(line for line in table.splitlines() if line.startswith("ID"))
+    assert header.split()[:2] == ["ID", "CLUSTER"] and "prod-a" in table and "prod-b" in table
+    refused = cli("review", "approve", str(in_b.id), "--reason", "restart", env=env, check_rc=1)
+    assert f"#{in_b.id} pod-restart: its cluster 'prod-b' is not configured" in refused.stderr and "nothing sent" in refused.stderr
+    (still,) = [r for r in json.loads(cli("review", "list", "--json", env=env).stdout) if r["id"] == in_b.id]
+    assert still["state"] == "pending"
