@@ -75,13 +75,13 @@ def crashloop(cluster: str) -> Alert:
     return alert(cluster, {"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": "web-1"}, "pod-restart")
 
 
-def enqueue(queue, alerts: list[Alert]) -> list:
+def enqueue(queue, alerts: list[Alert], *, from_source: bool = False) -> list:
     from sreconsole.triage.catalog import load_catalog
     from sreconsole.triage.engine import TriageEngine
 
     proposals = TriageEngine(load_catalog()).propose_many(alerts)
     assert [p.cluster for p in proposals] == [a.cluster for a in alerts]  # the engine carries the alert's cluster
-    return queue.enqueue(proposals, alerts)
+    return queue.enqueue(proposals, alerts, from_source=from_source)
 
 
 def test_a_proposal_for_cluster_b_reaches_b_and_never_a(backend: Backend, apis, tmp_path: Path):
@@ -252,3 +252,41 @@ def test_the_cli_lists_each_proposals_cluster_and_refuses_one_it_cannot_reach(tm
     assert f"#{in_b.id} pod-restart: its cluster 'prod-b' is not configured" in refused.stderr and "nothing sent" in refused.stderr
     (still,) = [r for r in json.loads(cli("review", "list", "--json", env=env).stdout) if r["id"] == in_b.id]
     assert still["state"] == "pending"
+
+
+def snapshot(*alerts: Alert, acks: frozenset[str] = frozenset()):
+    from sreconsole.domain.health import HealthState, SourceHealth
+    from sreconsole.services.alerts import AlertsSnapshot
+
+    now = datetime.now(timezone.utc)
+    return AlertsSnapshot(tuple(alerts), SourceHealth("alertmanager", HealthState.OK, now), now, acks=acks)
+
+
+def test_each_clusters_alerts_speak_only_for_that_clusters_proposals(backend: Backend, apis, tmp_path: Path):
+    """The same alert in two clusters: prod-b's is acked while prod-a's fires, and each
+    proposal follows its own; a poll holding no alert of a cluster leaves that cluster's
+    proposals as they were (a cluster that did not answer is not a cluster whose alerts
+    resolved); and an executed restart in prod-a is judged by prod-a's alerts only, not by
+    the identical alert still firing in prod-b."""
+    from dataclasses import replace
+
+    from sreconsole.domain.alerts import AlertState
+    from sreconsole.services.review import ReviewQueue
+
+    a, b = apis
+    queue = ReviewQueue(two_clusters(backend, tmp_path, a, b), ALICE)
+    try:
+        in_a, in_b = enqueue(queue, [crashloop("prod-a"), crashloop("prod-b")], from_source=True)
+        assert (in_a.alert_source, in_b.alert_source) == (f"{queue.source_id}#prod-a", f"{queue.source_id}#prod-b")
+        acked = replace(crashloop("prod-b"), state=AlertState.SILENCED, silenced_by=("ack-1",))
+        queue.observe(snapshot(crashloop("prod-a"), acked, acks=frozenset({"ack-1"})))
+        assert (queue.get(in_a.id).alert_state, queue.get(in_b.id).alert_state) == ("firing", "acked")
+        queue.observe(snapshot(crashloop("prod-a")))  # nothing of prod-b in this poll
+        assert (queue.get(in_a.id).alert_state, queue.get(in_b.id).alert_state) == ("firing", "acked")
+
+        assert queue.approve(in_a.id, "restart in a").record.outcome == "watching"
+        other_in_a = alert("prod-a", {"alertname": "KubeNodeNotReady", "node": "node-9"}, "escalate")
+        queue.observe(snapshot(other_in_a, crashloop("prod-b")))  # a's crash loop gone, b's (same labels) firing
+        assert queue.get(in_a.id).outcome == "effective"
+    finally:
+        queue.close()

@@ -534,18 +534,21 @@ class ReviewStore:
 
     def watch_outcomes(
         self, alerts: Iterable[Mapping], windows: Mapping[str, float], *, now: datetime | None = None,
-        operator: Operator | None = None,
+        operator: Operator | None = None, clusters: Iterable[str] | None = None,
     ) -> list[tuple[int, str, str]]:
         """Judge executed actions by what the alert source holds now (``alerts``: each with
-        ``fingerprint``, ``labels``, ``state``; ``windows``: action id → seconds, from the
-        catalog): ``(id, outcome before, outcome now)`` per verdict, each audited
-        (:mod:`~sreconsole.review.effect`). One read and no write lock when nothing is due."""
+        ``fingerprint``, ``labels``, ``state``, and ``cluster`` where several are watched;
+        ``windows``: action id → seconds, from the catalog; ``clusters``: the clusters the
+        observation speaks for, None for all): ``(id, outcome before, outcome now)`` per
+        verdict, each audited (:mod:`~sreconsole.review.effect`). One read and no write lock
+        when nothing is due."""
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)  # on PostgreSQL the entry must name the session's user
         alerts = [dict(a) for a in alerts]
-        if not self._read(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor, dry=True)):
+        spoken = None if clusters is None else frozenset(clusters)
+        if not self._read(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor, dry=True, clusters=spoken)):
             return []
-        return self._write(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor))
+        return self._write(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor, clusters=spoken))
 
     def begin_execution(
         self, proposal_id: int, plan: dict, intent: dict, operator: Operator, *, now: datetime | None = None

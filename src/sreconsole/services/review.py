@@ -346,8 +346,18 @@ class ReviewQueue:
         configured alert source, which then keeps their live state (:meth:`observe`)."""
         self._writable("enqueueing proposals")
         now = self.clock()
-        source = self.source_id if from_source else ""
-        return self.store.enqueue_many(zip(proposals, alerts), now=now, operator=self.operator, source=source)
+        if not from_source:
+            return self.store.enqueue_many(zip(proposals, alerts), now=now, operator=self.operator, source="")
+        # One burst per cluster's source (each its own group commit), records in the order given.
+        by_source: dict[str, list[int]] = {}
+        for i, alert in enumerate(alerts):
+            by_source.setdefault(self.source_of(alert.cluster), []).append(i)
+        out: list = [None] * len(alerts)
+        for source, indexes in by_source.items():
+            records = self.store.enqueue_many([(proposals[i], alerts[i]) for i in indexes], now=now, operator=self.operator, source=source)
+            for i, record in zip(indexes, records):
+                out[i] = record
+        return out
 
     ATTENTION = ("pending", "executing", "unknown")
     """What the default listing shows: pending proposals, and executions whose outcome is
@@ -360,33 +370,58 @@ class ReviewQueue:
 
         return alert_source_id(self.settings)
 
+    def source_of(self, cluster: str) -> str:
+        """The name the queue knows the alert source of ``cluster`` by: the configured
+        source's own (:attr:`source_id`), and where several clusters are configured, with the
+        cluster's name after it (``…#prod-eu``). The same fingerprint in two clusters is two
+        alerts: each cluster's source watches its own, and never speaks for the other's."""
+        if not cluster or len(self.settings.cluster_list()) <= 1:
+            return self.source_id
+        return f"{self.source_id}#{cluster}"
+
     def observe(self, snapshot) -> list[tuple[int, str, str]]:
         """Apply one poll of the alert source (an
         :class:`~sreconsole.services.alerts.AlertsSnapshot`) to the pending proposals it
         watches: an alert it no longer holds has resolved. A failed poll (stale alerts)
-        and a read-only console change nothing. ``(id, before, now)`` per changed proposal."""
+        and a read-only console change nothing. ``(id, before, now)`` per changed proposal.
+
+        With several clusters, each cluster's alerts are one observation by that cluster's
+        source (:meth:`source_of`). A cluster with no alert in the poll is not observed: in
+        one snapshot, a cluster whose Alertmanager did not answer and one whose alerts all
+        resolved look the same, and marking the first one's proposals resolved would be
+        wrong; its proposals keep their last state until its alerts are seen again."""
         if self.read_only or snapshot.error or not self._writable_here():
             return []
         from sreconsole.review.store import alert_state_of
 
-        observed = {}
+        several = len(self.settings.cluster_list()) > 1
+        groups: dict[str, list] = {} if several else {self.source_id: []}
         for a in snapshot.alerts:
-            state = alert_state_of(a)
-            if state == "silenced" and any(s in snapshot.acks for s in a.silenced_by):
-                state = "acked"
-            if state != "resolved":
-                observed[a.fingerprint] = state
-        changes = self.store.observe(self.source_id, observed, now=self.clock(), operator=self.operator)
-        return changes + self.watch_outcomes(snapshot.alerts, observed)
+            groups.setdefault(self.source_of(a.cluster) if several else self.source_id, []).append(a)
+        changes: list[tuple[int, str, str]] = []
+        states: dict[tuple[str, str], str] = {}
+        for source, alerts in groups.items():
+            observed = {}
+            for a in alerts:
+                state = alert_state_of(a)
+                if state == "silenced" and any(s in snapshot.acks for s in a.silenced_by):
+                    state = "acked"
+                if state != "resolved":
+                    observed[a.fingerprint] = state
+                    states[(a.cluster, a.fingerprint)] = state
+            changes += self.store.observe(source, observed, now=self.clock(), operator=self.operator)
+        clusters = {a.cluster for a in snapshot.alerts} if several else None
+        return changes + self.watch_outcomes(snapshot.alerts, states, clusters)
 
-    def watch_outcomes(self, alerts: Sequence, states: Mapping[str, str]) -> list[tuple[int, str, str]]:
-        """Executed actions judged by the alerts the source holds now (``states``:
-        fingerprint → state, resolved ones left out): did the fix work, within the window
+    def watch_outcomes(self, alerts: Sequence, states: Mapping[tuple[str, str], str], clusters=None) -> list[tuple[int, str, str]]:
+        """Executed actions judged by the alerts the source holds now (``states``: the state
+        of each alert held, by ``(cluster, fingerprint)``, resolved ones left out; ``clusters``: the
+        clusters this poll speaks for, None for all): did the fix work, within the window
         the catalog gives the action. ``(id, outcome before, outcome now)`` per verdict."""
         windows = {a.id: a.effect_window_s for a in self.catalog.actions if a.effect_window_s}
-        held = [{"fingerprint": a.fingerprint, "labels": dict(a.labels), "state": states[a.fingerprint]}
-                for a in alerts if a.fingerprint in states]
-        return self.store.watch_outcomes(held, windows, now=self.clock(), operator=self.operator)
+        held = [{"fingerprint": a.fingerprint, "labels": dict(a.labels), "state": states[(a.cluster, a.fingerprint)],
+                 "cluster": a.cluster} for a in alerts if (a.cluster, a.fingerprint) in states]
+        return self.store.watch_outcomes(held, windows, now=self.clock(), operator=self.operator, clusters=clusters)
 
     def outcomes(self, limit: int = 200) -> list:
         """Executed proposals with a verdict on their effect (or still watched), newest first."""
