@@ -483,7 +483,7 @@ def test_migrate_copies_a_sqlite_queue_with_its_chain(pg: Backend, tmp_path: Pat
     key = b"m" * 32
     with ReviewStore(source, audit_key=key) as s:
         a = s.enqueue(*make("fp-1"), now=T0, operator=ALICE)
-        b = s.enqueue(*make("fp-2"), now=T0, operator=BOB)
+        b = s.enqueue(*in_cluster(make("fp-2"), "prod-eu"), now=T0, operator=BOB)
         s.decide(a.id, "approved", ALICE, "ok", now=T0)
         s.decide(b.id, "rejected", BOB, "no", now=T0)
     before = list(audit.export(source))
@@ -492,6 +492,7 @@ def test_migrate_copies_a_sqlite_queue_with_its_chain(pg: Backend, tmp_path: Pat
     assert audit.verify(pg.location(), key=key).ok
     with pg.open("carol", audit_key=key) as s:
         assert s.get(a.id).decided_by == "alice" and s.get(b.id).state == "rejected"
+        assert (s.get(a.id).cluster, s.get(b.id).cluster) == ("", "prod-eu")  # and its seal with it: verified below
         c = s.enqueue(*make("fp-3"), now=T0, operator=op("carol"))
         assert c.id == b.id + 1  # the id sequence moved past the copied rows
     assert audit.verify(pg.location(), key=key).ok
