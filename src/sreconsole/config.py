@@ -169,6 +169,21 @@ class KubernetesSettings:
     timeout_s: float = setting(5.0, "Timeout of one API call, seconds.", TIMEOUT)
 
 
+@dataclass(frozen=True)
+class ClusterSettings:
+    """One cluster the console watches and acts on: its name and its own sources.
+
+    MERGE NOTE (branch cluster-routing): a minimal stand-in so that the review side can
+    route by cluster; the ``clusters`` branch holds the real one (``[[clusters]]`` tables).
+    At merge, take that branch's ``ClusterSettings`` and ``Settings.cluster_list``."""
+
+    name: str
+    alertmanager: AlertmanagerSettings
+    prometheus: PrometheusSettings
+    loki: LokiSettings
+    kubernetes: KubernetesSettings
+
+
 @dataclass
 class MlflowSettings:
     tracking_uri: str = setting("", "MLflow tracking URI. Empty: a local store under the data dir.")
@@ -312,6 +327,13 @@ class Settings:
         if self.is_demo:
             return "demo"
         return url_host(self.alertmanager.url) or "cluster"  # never the userinfo: it may hold a password
+
+    def cluster_list(self) -> list[ClusterSettings]:
+        """Every configured cluster, in the order given.
+
+        MERGE NOTE (branch cluster-routing): minimal stand-in, one cluster named "default"
+        from the flat keys; the ``clusters`` branch's version (``[[clusters]]``) replaces it."""
+        return [ClusterSettings("default", self.alertmanager, self.prometheus, self.loki, self.kubernetes)]
 
     @property
     def data_path(self) -> Path:

@@ -87,6 +87,9 @@ class Alert:
     generator_url: str = ""
     silenced_by: tuple[str, ...] = ()
     inhibited_by: tuple[str, ...] = ()
+    cluster: str = ""
+    """The configured cluster the alert came from (``[[clusters]]`` ``name``); '' where only
+    one is configured. Evidence, silences and proposals go back to this cluster."""
     _search: str | None = field(default=None, init=False, repr=False, compare=False)
     _severity: Severity | None = field(default=None, init=False, repr=False, compare=False)
 
