@@ -29,7 +29,7 @@ def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = Fals
         return EXIT_FAILED
     from sreconsole.domain.alerts import sort_key
 
-    alerts = sorted((a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())), key=sort_key)
+    alerts = sorted((a for a in snapshot.alerts if flt.matches_alert(a)), key=sort_key)
     if as_json:
         write_json([
             {

@@ -72,8 +72,13 @@ braces or spaces, whose escaping differs between its matcher parsers."""
 def server_matchers(matchers: Sequence[Matcher]) -> list[Matcher]:
     """The matchers Alertmanager evaluates exactly as the pane does: ``=`` and ``!=`` on a
     plain value (a missing label is the empty string on both sides). Regex matchers stay
-    on our side (RE2 here, Go's regexp there: close, not the same guarantees)."""
-    return [m for m in matchers if m.type in (MatchType.EQUAL, MatchType.NOT_EQUAL) and _PLAIN_VALUE.fullmatch(m.value)]
+    on our side (RE2 here, Go's regexp there: close, not the same guarantees), and so does
+    ``cluster``: it may be the pseudo-label of the configured cluster, which Alertmanager
+    has never heard of (:meth:`~sreconsole.domain.matchers.Matcher.matches_alert`)."""
+    return [
+        m for m in matchers
+        if m.type in (MatchType.EQUAL, MatchType.NOT_EQUAL) and m.name != "cluster" and _PLAIN_VALUE.fullmatch(m.value)
+    ]
 
 
 class AlertmanagerSource(TracksHealth):

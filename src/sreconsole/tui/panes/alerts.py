@@ -452,7 +452,7 @@ class AlertsPane(SilenceActions, Vertical):
         if not flt.matchers and len(flt.terms) == 1:  # the common keystroke: one word
             term = flt.terms[0]
             return [pair for pair in ordered if term in pair[0].search_text()]
-        return [pair for pair in ordered if flt.matches(pair[0].labels, pair[0].search_text())]
+        return [pair for pair in ordered if flt.matches_alert(pair[0])]
 
     def _filter_pool(self, flt: Filter, ordered_rows: list[tuple[Alert, str]]) -> list[tuple[Alert, str]]:
         """What the filter has to look at: the previous answer when the filter only grew
