@@ -198,7 +198,7 @@ class SreConsoleApp(App[None]):
             # A poll that ends while the app shuts down finds its panes (or their tables)
             # already removed (seen on a loaded machine when a test exits right after a key).
             return
-        self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
+        self.query_one(StatusHeader).update_health(message.snapshot.healths(), message.snapshot.fetched_at)
         # A snapshot the source filtered (matchers pushed from the Alerts pane) does not
         # hold every alert: the review queue would read the rest as resolved.
         if not message.snapshot.error and not message.snapshot.filtered_by and not self.review_queue.read_only and not self._observing:
@@ -238,7 +238,7 @@ class SreConsoleApp(App[None]):
     def _start_probes(self) -> None:
         from sreconsole.services.environment import probe_sources
 
-        sources = {k: v for k, v in self.settings.configured_sources().items() if k != "alertmanager"}
+        sources = {k: v for k, v in self.settings.configured_sources().items() if k.split()[0] != "alertmanager"}  # the polls report those
         self._probes = probe_sources(sources, self.settings)
         if self._probes:
             self.check_sources()

@@ -17,6 +17,7 @@ _STATE_STYLE = {
     HealthState.OK: "success",
     HealthState.STALE: "warning",
     HealthState.DOWN: "error",
+    HealthState.DEGRADED: "warning",
     HealthState.UNCONFIGURED: "text-muted",
 }
 
