@@ -188,3 +188,68 @@ async def test_a_member_killed_is_degraded_then_the_cluster_down_the_list_kept(t
     finally:
         for s in (eu1, eu2, us):
             s.stop()
+
+
+async def test_the_pane_at_80_columns_shows_clusters_groups_by_them_and_filters(three, tmp_path):
+    """The TUI on the two clusters: a CLUSTER column that fits 80 columns, grouping by
+    cluster in the grouping cycle, ``cluster="prod-us"``, and the header per cluster."""
+    from sreconsole.tui.alert_list import AlertList
+    from sreconsole.tui.app import make_app
+    from sreconsole.tui.panes.alerts import AlertsPane
+
+    from conftest import wait_for_polls
+
+    eu1, eu2, us = three
+    settings = load_settings(_config(tmp_path, [eu1.url, eu2.url], us.url), overrides={"poll_interval_s": 0.5})
+    app = make_app(settings, operator=Operator("dave", "192.0.2.1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot, 1)
+        pane = app.query_one(AlertsPane)
+        table = pane.query_one(AlertList)
+        widths = {key: width for key, _, width in table.columns}
+        assert widths["cluster"] == len("prod-eu")
+        assert sum(w + 2 for w in widths.values() if w > 0) <= table.scrollable_content_region.width
+        rows = [(table.cells(a.fingerprint)[6].plain, a.alertname) for a in pane.visible_alerts()]
+        assert sorted(rows) == sorted([("prod-eu", "KubePodCrashLooping")] * 2 + [("prod-eu", "Watchdog"), ("prod-us", "NodeDiskFull"), ("prod-us", "Watchdog")])
+        header = app.query_one("#header-sources").render()
+        assert "prod-eu am ok" in str(header) and "prod-us am ok" in str(header)
+
+        await pilot.press("v", "v")  # alertname → namespace → cluster
+        assert pane.grouping == "cluster"
+        groups = [pane._rows[k][1] for k in table.keys if pane._rows[k][0] is None]
+        assert groups == ["prod-eu", "prod-us"]
+
+        await pilot.press("slash", *'cluster="prod-us"', "enter")
+        await pilot.pause()
+        assert sorted(a.alertname for a in pane.visible_alerts()) == ["NodeDiskFull", "Watchdog"]
+        assert {a.cluster for a in pane.visible_alerts()} == {"prod-us"}
+
+
+async def test_one_cluster_has_no_cluster_column_nor_cluster_grouping(make_demo_app):
+    from sreconsole.tui.alert_list import AlertList
+    from sreconsole.tui.panes.alerts import AlertsPane
+
+    from conftest import wait_for_polls
+
+    app = make_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_polls(app, pilot, 1)
+        pane = app.query_one(AlertsPane)
+        assert {key: width for key, _, width in pane.query_one(AlertList).columns}["cluster"] == 0
+        seen = set()
+        for _ in range(6):
+            await pilot.press("v")
+            seen.add(pane.grouping)
+        assert "cluster" not in seen and "severity" in seen
+
+
+def test_column_widths_fit_80_columns_with_a_cluster_column():
+    from sreconsole.tui.panes.alerts import COLUMNS, column_widths
+
+    for longest_cluster in (0, 7, 12, 40):
+        widths = column_widths(77, 30, longest_cluster)
+        total = sum((widths.get(key, width)) + 2 for key, _, width in COLUMNS if widths.get(key, width) > 0)
+        assert total <= 77, (longest_cluster, widths)
+        assert widths["cluster"] == min(longest_cluster, 8)  # what 80 columns leave beside ALERT and TARGET
+        assert column_widths(160, 30, longest_cluster)["cluster"] == min(longest_cluster, 12)
+    assert column_widths(77, 30, 0) == {"cluster": 0, "alert": 15, "target": 13, "summary": 0}  # one cluster: as before

@@ -100,10 +100,16 @@ class SreConsoleApp(App[None]):
     # -- layout -------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(self.settings.environment_name, self.operator, id="header")
+        clusters = tuple(c.name for c in self.settings.cluster_list())
+        # Several clusters name themselves in the header's sources; the count is enough here.
+        environment = self.settings.environment or (f"{len(clusters)} clusters" if len(clusters) > 1 else self.settings.environment_name)
+        yield StatusHeader(environment, self.operator, clusters=clusters, id="header")
         with TabbedContent(id="panes", initial="alerts"):
             with TabPane("1 Alerts", id="alerts"):
-                yield AlertsPane(self.alerts_service, self.operator, self.evidence_service, self.triage_service, id="alerts-pane")
+                yield AlertsPane(
+                    self.alerts_service, self.operator, self.evidence_service, self.triage_service,
+                    clusters=tuple(c.name for c in self.settings.cluster_list()), id="alerts-pane",
+                )
             with TabPane("2 Review", id="review"):
                 yield ReviewPane(self.review_queue, id="review-pane")
             with TabPane("3 Training", id="training"):
