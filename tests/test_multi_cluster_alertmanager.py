@@ -119,6 +119,12 @@ async def test_a_silence_goes_to_the_alerts_cluster_only(three, tmp_path):
         # An ack of a prod-eu alert goes to one member of the pair (gossip shares it), not to prod-us.
         assert ack_id not in {s["id"] for s in us.get("/api/v2/silences")}
         assert ack_id in {s["id"] for s in eu1.get("/api/v2/silences") + eu2.get("/api/v2/silences")}
+        # A silence mutes only its own cluster's alerts, though prod-eu fires the same label set.
+        watchdog_us = next(a for a in snapshot.alerts if a.alertname == "Watchdog" and a.cluster == "prod-us")
+        quiet_id = await service.silence(watchdog_us, timedelta(minutes=5), "known noise", Operator("alice", "local"))
+        rows = {row.silence.id: row for row in await service.silence_rows(snapshot.alerts)}
+        assert [a.cluster for a in rows[quiet_id].muted] == ["prod-us"]
+        assert rows[quiet_id].silence.cluster == "prod-us"
         # Expiring goes back to the cluster that listed it.
         await service.silences()
         await service.expire(silence_id)

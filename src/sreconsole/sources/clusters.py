@@ -19,6 +19,7 @@ silence is changed or expired where it was listed.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -201,7 +202,7 @@ class ClusterAlerts:
             else:
                 for silence in result:
                     self._silence_cluster[silence.id] = name
-                out.extend(result)
+                    out.append(replace(silence, cluster=name))
         if problems and len(problems) == len(names):
             raise SourceError("; ".join(problems))
         return out
