@@ -68,6 +68,34 @@ class DemoEvidence:
         return [LogLine(at, text, {"pod": alert.labels.get("pod", "")}) for at, text in self.cluster.log_lines(alert, self.clock(), limit)]
 
 
+class EvidenceByCluster:
+    """Metrics and logs from the alert's own cluster (``[[clusters]]``): each cluster has
+    its Prometheus and Loki, and a trend or a log line from another cluster would be
+    evidence about the wrong machines. An alert naming no cluster ("") gets the first,
+    default, cluster's. A cluster without one of them says so, naming the cluster."""
+
+    def __init__(self, metrics: dict[str, MetricEvidence | None], logs: dict[str, LogEvidence | None]) -> None:
+        self._metrics = metrics
+        self._logs = logs
+        self._default = next(iter(metrics))
+
+    def _pick(self, table: dict, alert: Alert, what: str):
+        name = alert.cluster or self._default
+        found = table.get(name)
+        if found is None:
+            raise SourceError(f"no {what} configured for cluster {name}")
+        return found
+
+    async def expression_for(self, alert: Alert):
+        return await self._pick(self._metrics, alert, "Prometheus").expression_for(alert)
+
+    async def series(self, expr, alert, start, end, step_s):
+        return await self._pick(self._metrics, alert, "Prometheus").series(expr, alert, start, end, step_s)
+
+    async def logs_for(self, alert: Alert, since: timedelta, limit: int) -> list[LogLine]:
+        return await self._pick(self._logs, alert, "Loki").logs_for(alert, since, limit)
+
+
 class EvidenceService:
     def __init__(
         self,
@@ -188,24 +216,47 @@ def build_evidence_service(settings: Settings, alert_source, clock: Callable[[],
     if settings.is_demo and hasattr(alert_source, "cluster"):
         demo = DemoEvidence(alert_source.cluster, clock)
         return EvidenceService(demo, demo, clock, knowledge=knowledge)
+    by_metrics: dict[str, MetricEvidence | None] = {}
+    by_logs: dict[str, LogEvidence | None] = {}
+    for cluster in settings.cluster_list():
+        by_metrics[cluster.name] = _metrics_for(cluster.prometheus, settings, clock)
+        by_logs[cluster.name] = _logs_for(cluster.loki, settings, clock)
+    if len(by_metrics) == 1:
+        (metrics,), (logs,) = by_metrics.values(), by_logs.values()
+        return EvidenceService(metrics, logs, clock, knowledge=knowledge, traces=_traces_for(settings, clock))
     metrics = logs = None
-    if settings.prometheus.url:
-        from sreconsole.sources.prometheus import PrometheusSource
+    if any(by_metrics.values()):
+        metrics = EvidenceByCluster(by_metrics, by_logs)
+    if any(by_logs.values()):
+        logs = EvidenceByCluster(by_metrics, by_logs)
+    return EvidenceService(metrics, logs, clock, knowledge=knowledge, traces=_traces_for(settings, clock))
 
-        p = settings.prometheus
-        metrics = PrometheusEvidence(
-            PrometheusSource(p.url, timeout_s=p.timeout_s, retries=p.retries, bearer_token=p.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
-        )
-    if settings.loki.url:
-        from sreconsole.sources.loki import LokiSource
 
-        lk = settings.loki
-        logs = LokiSource(lk.url, timeout_s=lk.timeout_s, retries=lk.retries, tenant=lk.tenant, bearer_token=lk.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
-    traces = None
-    if settings.tempo.url:
-        from sreconsole.sources.tempo import TempoSource
+def _traces_for(settings: Settings, clock):
+    """Tempo, where ``tempo.url`` is set: one for every cluster (a per-cluster ``tempo``
+    table is not read yet)."""
+    if not settings.tempo.url:
+        return None
+    from sreconsole.sources.tempo import TempoSource
 
-        t = settings.tempo
-        traces = TempoSource(t.url, timeout_s=t.timeout_s, retries=t.retries, tenant=t.tenant, bearer_token=t.bearer_token, slow_ms=t.slow_ms, limit=t.limit,
-                             stale_after_s=settings.stale_after_s, clock=clock)
-    return EvidenceService(metrics, logs, clock, knowledge=knowledge, traces=traces)
+    t = settings.tempo
+    return TempoSource(t.url, timeout_s=t.timeout_s, retries=t.retries, tenant=t.tenant, bearer_token=t.bearer_token, slow_ms=t.slow_ms, limit=t.limit,
+                       stale_after_s=settings.stale_after_s, clock=clock)
+
+
+def _metrics_for(p, settings: Settings, clock) -> MetricEvidence | None:
+    if not p.url:
+        return None
+    from sreconsole.sources.prometheus import PrometheusSource
+
+    return PrometheusEvidence(
+        PrometheusSource(p.url, timeout_s=p.timeout_s, retries=p.retries, bearer_token=p.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
+    )
+
+
+def _logs_for(lk, settings: Settings, clock) -> LogEvidence | None:
+    if not lk.url:
+        return None
+    from sreconsole.sources.loki import LokiSource
+
+    return LokiSource(lk.url, timeout_s=lk.timeout_s, retries=lk.retries, tenant=lk.tenant, bearer_token=lk.bearer_token, stale_after_s=settings.stale_after_s, clock=clock)
