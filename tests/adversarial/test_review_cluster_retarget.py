@@ -12,6 +12,7 @@ text inert. Real SQLite files, the real CLI in subprocesses.
 from __future__ import annotations
 
 import json
+import re
 
 from adversarial.reviewhelp import CRASHLOOP, cli, cluster, enqueue, environment, kubeconfig, sqlite3_cli, store_path  # noqa: F401
 
@@ -27,8 +28,9 @@ def test_a_cluster_written_into_the_queue_file_is_refused_at_approval(tmp_path, 
     sqlite3_cli(store_path(env), f"UPDATE proposals SET cluster = 'prod-eu' WHERE id = {rec['id']}")
     refused = cli("review", "approve", str(rec["id"]), "--reason", "restart", env=env, rc=1)
     assert "its cluster 'prod-eu' is not configured" in refused.stderr and "nothing sent" in refused.stderr
-    # the console's own cluster (one configured from the flat keys is named "default"): the seal refuses it
-    sqlite3_cli(store_path(env), f"UPDATE proposals SET cluster = 'default' WHERE id = {rec['id']}")
+    # the console's own cluster (the one the flat keys make, named as the refusal says): the seal refuses it
+    own = re.search(r"\(configured: '([^']+)'\)", refused.stderr).group(1)
+    sqlite3_cli(store_path(env), f"UPDATE proposals SET cluster = '{own}' WHERE id = {rec['id']}")
     refused = cli("review", "approve", str(rec["id"]), "--reason", "restart", env=env, rc=1)
     assert f"proposal #{rec['id']} does not match what audit entry" in refused.stderr and "cluster" in refused.stderr
     assert cluster.requests == []
