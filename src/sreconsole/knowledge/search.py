@@ -273,7 +273,8 @@ class KnowledgeBase:
             best_lists = top_k(snap.centroids @ q, NPROBE)
             spans = [(snap.offsets[j], snap.offsets[j + 1]) for j in best_lists.tolist()]
             pos = np.concatenate([np.arange(a, b) for a, b in spans]) if spans else np.zeros(0, dtype=np.int64)
-            sims = snap.vectors[pos] @ q
+            # Each list is a contiguous block of rows: multiply views, never gather a copy.
+            sims = np.concatenate([snap.vectors[a:b] @ q for a, b in spans]) if spans else np.zeros(0, dtype=np.float32)
             rows = snap.vec_rows[pos]
         elif narrow:
             rows = np.flatnonzero(mask)
