@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from sreconsole import __version__
-from sreconsole.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_CONFIG, EXIT_OK
+from sreconsole.cli.exit_codes import EXIT_BAD_RECORDING, EXIT_BROKEN_PIPE, EXIT_CONFIG, EXIT_OK
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +41,17 @@ def _whole(low: int, high: int):
 
     parse.__name__ = "whole number"
     return parse
+
+
+def _speed(text: str) -> float:
+    """An argparse type: a replay speed from 0.1 to 1000."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.1 to 1000, got {text!r}") from None
+    if not 0.1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.1 to 1000, got {text!r}")
+    return value
 
 
 KINDS = ("runbook", "markdown", "text", "incident")
@@ -90,7 +101,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sreconsole {__version__}")
     _global_options(parser)
+    parser.add_argument("--record", metavar="FILE", help="record the session (polls, evidence opened, queue changes, decisions; no secrets) into FILE, gzip-compressed JSON lines; see: replay")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    replay = sub.add_parser("replay", help="play a recording (made with --record) back in the console, read-only, with a timeline")
+    replay.add_argument("file", metavar="FILE", help="the recording")
+    replay.add_argument("--speed", type=_speed, default=1.0, metavar="X", help="how many recorded seconds pass per second (default 1, e.g. 10)")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -275,7 +291,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "loki.url": args.loki,
         "data_dir": args.data_dir,
         "theme": args.theme,
-        "read_only": True if args.read_only else None,
+        # A replay changes nothing: the queue, silences and training are refused in it.
+        "read_only": True if args.read_only or args.command == "replay" else None,
         "chat.generator": getattr(args, "generator", None),
     }
 
@@ -359,7 +376,9 @@ def _main(argv: list[str] | None) -> int:
 
         _print_warnings(settings)
         return run_doctor(settings, as_json=args.json)
-    return _run_tui(settings)
+    if args.command == "replay":
+        return _run_replay(settings, args.file, args.speed)
+    return _run_tui(settings, getattr(args, "record", None))
 
 
 def _private_state(settings) -> None:
@@ -387,14 +406,46 @@ def _print_warnings(settings) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def _run_tui(settings) -> int:
+def _run_tui(settings, record: str | None = None) -> int:
+    from sreconsole.services.environment import wall_clock
+    from sreconsole.services.recording import RecordingError, open_recorder
     from sreconsole.sources.demo.simulator import ScenarioError
     from sreconsole.tui.app import make_app
 
+    recorder = None
+    if record:
+        try:
+            recorder = open_recorder(record, settings, wall_clock)
+        except RecordingError as exc:
+            print(f"sreconsole: {exc}", file=sys.stderr)
+            return EXIT_BAD_RECORDING
     try:
-        app = make_app(settings)
+        app = make_app(settings, recorder=recorder)
     except ScenarioError as exc:
+        if recorder is not None:
+            recorder.close()
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        app.run()
+    finally:
+        if recorder is not None:
+            recorder.close()  # also after a crash: the file keeps its gzip trailer
+    return app.return_code or EXIT_OK
+
+
+def _run_replay(settings, path: str, speed: float) -> int:
+    """A damaged recording or one of an unknown version is one line and
+    ``EXIT_BAD_RECORDING``, never a traceback."""
+    from sreconsole.services.recording import RecordingError
+    from sreconsole.services.replay import open_replay
+    from sreconsole.tui.app import make_app
+
+    try:
+        session = open_replay(path, speed)
+    except RecordingError as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_BAD_RECORDING
+    app = make_app(settings, replay=session)
     app.run()
     return app.return_code or EXIT_OK

@@ -10,6 +10,7 @@ from sreconsole.domain.alerts import Alert
 from sreconsole.domain.health import SourceHealth
 from sreconsole.domain.operator import Operator
 from sreconsole.domain.silences import ACK_PREFIX, Silence, SilenceRow, matchers_for, silence_rows
+from sreconsole.services.recording import NO_RECORDER
 from sreconsole.sources.base import AlertSource, SourceError
 
 
@@ -44,6 +45,9 @@ class AlertsService:
         """Silence id → whether it is an ack; a silence's comment never changes, so the
         silences are listed only when an id not seen before appears."""
 
+    recorder = NO_RECORDER
+    """Where each poll is also written (``--record``): see :mod:`sreconsole.services.recording`."""
+
     server_matchers: tuple = ()
     """Matchers to have the source apply, where it can (a source with ``pushable``)."""
 
@@ -57,20 +61,24 @@ class AlertsService:
         try:
             fetched = await (self.source.fetch_alerts(pushed) if pushed else self.source.fetch_alerts())
         except SourceError as exc:
-            return AlertsSnapshot(
+            snapshot = AlertsSnapshot(
                 alerts=tuple(self._last.values()),
                 health=self.source.health(),
                 fetched_at=self.clock(),
                 error=str(exc),
             )
+            self.recorder.poll(snapshot)
+            return snapshot
         self._last = {a.fingerprint: a for a in fetched}
-        return AlertsSnapshot(
+        snapshot = AlertsSnapshot(
             alerts=tuple(fetched),  # in the source's order: each view sorts as it shows them
             health=self.source.health(),
             fetched_at=self.clock(),
             acks=await self._acks(fetched),
             filtered_by=tuple(f'{m.name}{m.type.value}"{m.value}"' for m in pushed),
         )
+        self.recorder.poll(snapshot)
+        return snapshot
 
     async def _acks(self, alerts) -> frozenset[str]:
         ids = {sid for a in alerts for sid in a.silenced_by}

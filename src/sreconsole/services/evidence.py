@@ -14,6 +14,7 @@ from typing import Protocol
 from sreconsole.config import Settings
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import Evidence, LogLine, parse_threshold
+from sreconsole.services.recording import NO_RECORDER
 from sreconsole.sources.base import SourceError
 
 WINDOW = timedelta(hours=1)
@@ -79,11 +80,14 @@ class EvidenceService:
         """A ``services.knowledge.KnowledgeService`` or None (off)."""
         self.knowledge_timeout_s = knowledge_timeout_s
 
+    recorder = NO_RECORDER
+    """Where each answer an operator opened is also written (``--record``)."""
+
     async def gather(self, alert: Alert, log_limit: int = 30) -> Evidence:
         (expr, threshold, unit, series, metric_error), (logs, logs_error), (knowledge, knowledge_error) = await asyncio.gather(
             self._metric(alert), self._logs(alert, log_limit), self._knowledge(alert)
         )
-        return Evidence(
+        evidence = Evidence(
             fingerprint=alert.fingerprint,
             expr=expr,
             threshold=threshold,
@@ -96,6 +100,8 @@ class EvidenceService:
             knowledge=knowledge,
             knowledge_error=knowledge_error,
         )
+        self.recorder.evidence(alert, evidence)
+        return evidence
 
     async def _knowledge(self, alert: Alert):
         """Runs in a thread (DuckDB, numpy, the model). The first call in the demo may index

@@ -276,7 +276,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def _writable(self) -> bool:
         if self.queue.read_only:
-            notify_plain(self, "read-only: approve, reject, edit and undo are disabled", severity="warning")
+            notify_plain(self, f"{self.queue.read_only_reason}: approve, reject, edit and undo are disabled", severity="warning")
             return False
         return True
 
