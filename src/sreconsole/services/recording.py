@@ -162,7 +162,7 @@ class NullRecorder:
 
     def queue(self, records: Iterable) -> None: ...
 
-    def decision(self, verdict: str, record, reason: str = "", operator: object = "") -> None: ...
+    def decision(self, verdict: str, record, reason: str = "", operator: object = "", queue: Iterable = ()) -> None: ...
 
     def close(self) -> None: ...
 
@@ -207,8 +207,8 @@ class Recorder(NullRecorder):
             self._gz.flush(zlib.Z_SYNC_FLUSH)
             self._raw.flush()
 
-    def _event(self, kind: str, **data) -> None:
-        self._write({"t": self.clock().isoformat(), "kind": kind, **data})
+    def _event(self, kind: str, at: datetime | None = None, **data) -> None:
+        self._write({"t": (at or self.clock()).isoformat(), "kind": kind, **data})
         self.events += 1
 
     def poll(self, snapshot) -> None:
@@ -246,12 +246,16 @@ class Recorder(NullRecorder):
             knowledge_error=evidence.knowledge_error,
         )
 
-    def queue(self, records: Iterable) -> None:
-        self._event("queue", records=[r.as_dict() for r in records])
+    def queue(self, records: Iterable, at: datetime | None = None) -> None:
+        self._event("queue", at, records=[r.as_dict() for r in records])
 
-    def decision(self, verdict: str, record, reason: str = "", operator: object = "") -> None:
+    def decision(self, verdict: str, record, reason: str = "", operator: object = "", queue: Iterable = ()) -> None:
+        """The verdict, then (``queue``) the queue it left, stamped with the same moment: a
+        replay that jumps to the decision shows the queue after it."""
+        at = self.clock()
         self._event(
             "decision",
+            at,
             verdict=verdict,
             id=record.id,
             action=record.action,
@@ -262,6 +266,8 @@ class Recorder(NullRecorder):
             reason=reason,
             corrected_action=record.corrected_action,
         )
+        if queue:
+            self.queue(queue, at)
 
     def close(self) -> None:
         with self._lock:

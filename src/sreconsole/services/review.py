@@ -93,10 +93,12 @@ def _recorded(verdict: str | None):
             result = method(self, *args, **kwargs)
             if self.recorder.enabled and result:
                 try:
+                    records = self.reader.list(states=None)
                     if verdict is not None:
                         reason = kwargs.get("reason", args[1] if len(args) > 1 and isinstance(args[1], str) else "")
-                        self.recorder.decision(verdict, result.record, str(reason or ""), self.operator)
-                    self.recorder.queue(self.reader.list(states=None))
+                        self.recorder.decision(verdict, result.record, str(reason or ""), self.operator, queue=records)
+                    else:
+                        self.recorder.queue(records)
                 except Exception:  # noqa: BLE001 - see the docstring: the decision stands
                     pass
             return result
