@@ -257,7 +257,8 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="evaluate a component on a labelled file")
     eval_sub = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
     eval_triage = eval_sub.add_parser("triage", help="accuracy, balanced accuracy, macro-F1, ECE, coverage and the share sent to a human, beside the majority baseline, the labelling rules and the other classifier, on {\"alert\", \"expected\"} rows")
-    eval_triage.add_argument("file", metavar="FILE.jsonl")
+    eval_triage.add_argument("file", metavar="FILE.jsonl", nargs="?", help="labelled rows (or --from-recording)")
+    eval_triage.add_argument("--from-recording", metavar="FILE", help="score on a session recording's alerts, the operators' decisions as the labels (approved: right; rejected: wrong)")
     eval_triage.add_argument("--split", default="", help="only rows whose \"split\" is this (e.g. test); default: every row")
     eval_triage.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.exit_codes import EXIT_BAD_RECORDING, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_READ_ONLY
 from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
@@ -225,6 +225,15 @@ def _print_proposal(p, engine) -> None:
 def _eval(settings, args) -> int:
     from sreconsole.services.triage import alert_from_row, evaluate_rows, read_rows
 
+    recording = getattr(args, "from_recording", None)
+    if recording and args.file:
+        print("sreconsole: eval triage takes a labelled file or --from-recording, not both", file=sys.stderr)
+        return EXIT_CONFIG
+    if recording:
+        return _eval_recording(settings, recording, as_json=args.json)
+    if not args.file:
+        print("sreconsole: eval triage needs a labelled file (FILE.jsonl) or --from-recording FILE", file=sys.stderr)
+        return EXIT_CONFIG
     path = Path(args.file)
     if not path.is_file():
         print(f"sreconsole: {args.file!r} is not a file", file=sys.stderr)
@@ -257,6 +266,40 @@ def _eval(settings, args) -> int:
     for e in errors:
         print(f"line {e['line']}: {e['error']}", file=sys.stderr)
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _eval_recording(settings, path: str, *, as_json: bool) -> int:
+    """The model on a recording's alerts, the operators' decisions as the labels."""
+    from sreconsole.services.recording import RecordingError, read_recording, recorded_labels
+    from sreconsole.services.triage import evaluate_recording
+
+    try:
+        recording = read_recording(path)
+    except RecordingError as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_BAD_RECORDING
+    labels = recorded_labels(recording)
+    result = evaluate_recording(_service(settings), labels)
+    result = {**result["flow"], **result, "split": "recording", "recording": str(path), "notes": list(recording.notes), "errors": []}
+    if as_json:
+        write_json(result)
+        return EXIT_OK
+    for note in recording.notes:
+        print(f"recording: {note}", file=sys.stderr)
+    d = result["decisions"]
+    print(f"{path}: {d.get('approved', 0)} approved, {d.get('rejected', 0)} rejected ({d.get('rejected_with_action', 0)} naming the right action):"
+          f" {result['n']} labelled alerts")
+    if result["n"]:
+        _print_eval(result, settings)
+    rej = result["rejected"]
+    if rej["n"]:
+        again = ", ".join(f"{name} {n} of {rej['n']}" for name, n in rej["proposed_again"].items())
+        print(f"rejected naming no better action: the rejected action proposed again (lower is better): {again}")
+    un = result["unlabelled"]
+    if un["n"]:
+        top = ", ".join(f"{a} {n}" for a, n in list(un["actions"].items())[:6])
+        print(f"{un['n']} alerts nobody decided (not scored): {un['to_human']} to a human; proposed: {top}")
+    return EXIT_OK
 
 
 def _fig(value, fmt: str = ".3f") -> str:

@@ -393,3 +393,64 @@ def read_recording(path: str | Path) -> Recording:
         events.append(Event(at, kind, obj))
     events.sort(key=lambda e: e.at)  # already in order; a clock step back must not break the timeline
     return Recording(path, header, tuple(events), tuple(notes))
+
+
+# -- a recording as labelled data ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedLabels:
+    """The alerts of a recording, labelled by the operators' recorded decisions.
+
+    An approval says the proposed action was right; a rejection that names the right
+    action says that one was; a rejection that names none says only that the proposed
+    action was wrong (``rejected``: scored as "proposed again or not"). A later decision
+    on the same alert replaces an earlier one. Each alert is as the last poll at or before
+    its decision showed it."""
+
+    alerts: tuple[Alert, ...]
+    expected: tuple[tuple[str, ...], ...]
+    rejected: tuple[tuple[Alert, str], ...]
+    """(alert, the action the operator rejected) for rejections naming no better one."""
+    unlabelled: tuple[Alert, ...]
+    """Every other alert the recording saw (firing at least once, no decision), as last seen."""
+    decisions: dict
+
+
+def recorded_labels(recording: Recording) -> RecordedLabels:
+    last_seen: dict[str, dict] = {}  # fingerprint → the alert's JSON in the latest poll so far
+    by_alert: dict[str, tuple[dict, dict]] = {}  # fingerprint → (decision data, alert JSON then)
+    firing: dict[str, dict] = {}
+    for event in recording.events:
+        if event.kind == "poll":
+            for a in event.data.get("alerts", ()):
+                fp = a.get("fingerprint", "")
+                last_seen[fp] = a
+                if a.get("state") == "firing":
+                    firing[fp] = a
+        elif event.kind == "decision":
+            for fp in event.data.get("fingerprints") or ():
+                if fp in last_seen:
+                    by_alert[fp] = (event.data, last_seen[fp])
+                    break
+    alerts, expected, rejected = [], [], []
+    counts = {"approved": 0, "rejected": 0, "rejected_with_action": 0, "dry_run": 0, "rolled_back": 0, "without_alert": 0}
+    for event in recording.of_kind("decision"):
+        counts[event.data.get("verdict", "")] = counts.get(event.data.get("verdict", ""), 0) + 1
+        if event.data.get("verdict") == "rejected" and event.data.get("corrected_action"):
+            counts["rejected_with_action"] += 1
+        if not any(fp in by_alert for fp in event.data.get("fingerprints") or ()):
+            counts["without_alert"] += 1
+    for fp, (decision, data) in by_alert.items():
+        alert = alert_from_json(data)
+        verdict, action, corrected = decision.get("verdict"), decision.get("action", ""), decision.get("corrected_action", "")
+        if verdict == "approved":
+            alerts.append(alert)
+            expected.append((action,))
+        elif verdict == "rejected" and corrected:
+            alerts.append(alert)
+            expected.append((corrected,))
+        elif verdict == "rejected":
+            rejected.append((alert, action))
+    unlabelled = tuple(alert_from_json(a) for fp, a in firing.items() if fp not in by_alert)
+    return RecordedLabels(tuple(alerts), tuple(expected), tuple(rejected), unlabelled, counts)

@@ -125,3 +125,38 @@ def evaluate_rows(service: TriageService, alerts: Sequence[Alert], expected: Seq
     for name, props in rows.items():
         out["baselines"][name] = evaluate(props, expected)
     return out
+
+
+def evaluate_recording(service: TriageService, labels) -> dict:
+    """``eval triage --from-recording``: :func:`evaluate_rows` on the alerts an operator
+    approved (the proposed action is right) or rejected naming the right one, and for the
+    rejections that named none, how often each way of proposing proposes the rejected
+    action again (lower is better). The alerts nobody decided are proposed for too: how
+    many, how many of those go to a human, and which actions (no label, so no score).
+    ``labels``: a :class:`~sreconsole.services.recording.RecordedLabels`."""
+    from sreconsole.triage.dataset import rule_label
+
+    out = evaluate_rows(service, list(labels.alerts), [list(e) for e in labels.expected])
+    rejected_alerts = [a for a, _ in labels.rejected]
+    wrong = [action for _, action in labels.rejected]
+    ways = {
+        "flow": [p.action for p in service.propose(rejected_alerts)] if rejected_alerts else [],
+        "majority": ["escalate"] * len(rejected_alerts),
+        "rules": [rule_label(a.alertname, a.annotations.get("summary", ""), a.annotations.get("description", "")).action
+                  for a in rejected_alerts],
+    }
+    out["rejected"] = {
+        "n": len(wrong),
+        "proposed_again": {name: sum(1 for got, bad in zip(actions, wrong) if got == bad) for name, actions in ways.items()},
+    }
+    proposals = service.propose(list(labels.unlabelled)) if labels.unlabelled else []
+    actions: dict[str, int] = {}
+    for p in proposals:
+        actions[p.action] = actions.get(p.action, 0) + 1
+    out["unlabelled"] = {
+        "n": len(proposals),
+        "to_human": sum(1 for p in proposals if p.requires_human_review),
+        "actions": dict(sorted(actions.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+    out["decisions"] = dict(labels.decisions)
+    return out
