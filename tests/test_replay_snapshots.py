@@ -71,6 +71,13 @@ async def test_the_review_pane_shows_the_queue_of_that_moment_and_refuses_change
         await pilot.press("a")
         await pilot.pause()
         assert any(n.startswith(READ_ONLY) for n in notes), notes
+        notes.clear()
+        await pilot.press("d")  # a dry run changes nothing, but a replay runs no executor either
+        for _ in range(100):
+            if notes:
+                break
+            await pilot.pause(0.05)
+        assert any(READ_ONLY in n for n in notes), notes
         assert app.review_queue.get(2).state == "rejected"
         bar = str(app.query_one(ReplayBar).render())
         assert "paused" in bar and "decisions 1 of 4" in bar

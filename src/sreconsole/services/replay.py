@@ -204,12 +204,10 @@ def evidence_from_event(event: Event) -> Evidence:
     )
 
 
-def records_from_event(event: Event | None) -> list:
+def records_from_event(event: Event) -> list:
     """The proposal records of a ``queue`` event, as the store would give them."""
     from sreconsole.review.records import ProposalRecord
 
-    if event is None:
-        return []
     fields = {f.name: str(f.type) for f in dataclasses.fields(ProposalRecord)}
     out = []
     for raw in event.data.get("records", ()):
@@ -252,8 +250,20 @@ class ReplayQueue(ReviewQueue):
     def _writable(self, what: str) -> None:
         raise ReadOnly(f"{READ_ONLY}: {what} is disabled")
 
+    _cache: tuple[int, list] = (0, [])
+
     def _records(self) -> list:
-        return records_from_event(self.timeline.latest("queue"))
+        event = self.timeline.latest("queue")
+        if event is None:
+            return []
+        if self._cache[0] != id(event):  # asked for on every row of every redraw
+            self._cache = (id(event), records_from_event(event))
+        return self._cache[1]
+
+    def recorded_proposal(self, fingerprint: str):
+        """The newest recorded proposal for the alert at this moment (None: not queued)."""
+        found = [r for r in self._records() if fingerprint == r.fingerprint or any(a.get("fingerprint") == fingerprint for a in r.alerts)]
+        return max(found, key=lambda r: r.id) if found else None
 
     def list(self, *, all_states: bool = False, states=None, namespace=None, action=None, include_resolved: bool = False) -> list:
         from sreconsole.services.review import queue_order

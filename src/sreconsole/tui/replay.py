@@ -16,6 +16,17 @@ from sreconsole.tui.app import SreConsoleApp
 from sreconsole.tui.render import notify_plain, safe
 
 
+REPLAY_BINDINGS = [
+    Binding("space", "replay_pause", "Pause", id="replay.pause", tooltip="Pause or resume the replay"),
+    Binding("full_stop,n", "replay_step", "Step", id="replay.step", tooltip="Step to the next recorded event (pauses)"),
+    Binding("right_square_bracket", "replay_decision(1)", "Next decision", id="replay.next_decision",
+            tooltip="Jump to the next operator decision (pauses)"),
+    Binding("left_square_bracket", "replay_decision(-1)", "Prev decision", id="replay.previous_decision",
+            tooltip="Jump to the previous operator decision (pauses)"),
+]
+"""The timeline's keys (the help screen lists them in their own group)."""
+
+
 class ReplayBar(Static):
     """``replay 03:12 / 10:00 ×10, paused · decisions 1 of 3`` and the timeline's keys."""
 
@@ -28,15 +39,7 @@ class ReplayApp(SreConsoleApp):
     """The console on a recording. Every change is refused ("replay is read-only"); the
     timeline keys below work wherever a text field does not have the focus."""
 
-    BINDINGS = [
-        *SreConsoleApp.BINDINGS,
-        Binding("space", "replay_pause", "Pause", id="replay.pause", tooltip="Pause or resume the replay"),
-        Binding("full_stop,n", "replay_step", "Step", id="replay.step", tooltip="Step to the next recorded event (pauses)"),
-        Binding("right_square_bracket", "replay_decision(1)", "Next decision", id="replay.next_decision",
-                tooltip="Jump to the next operator decision (pauses)"),
-        Binding("left_square_bracket", "replay_decision(-1)", "Prev decision", id="replay.previous_decision",
-                tooltip="Jump to the previous operator decision (pauses)"),
-    ]
+    BINDINGS = [*SreConsoleApp.BINDINGS, *REPLAY_BINDINGS]
 
     def compose(self):
         yield from super().compose()
