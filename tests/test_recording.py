@@ -80,6 +80,12 @@ def test_a_recording_reads_back_what_was_recorded(settings, tmp_path) -> None:
     assert {a.labels.get("cluster") for a in first} != {None}  # the demo's cluster label comes through
     (decision,) = recording.of_kind("decision")
     assert decision.data["verdict"] == "rejected" and decision.data["operator"].startswith("alice")
+    # On disk a poll holds only what changed since the one before; read back, every alert.
+    raw = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()[1:4]]
+    assert raw[0]["gone"] == [] and len(raw[0]["alerts"]) == len(first)
+    assert len(raw[1]["alerts"]) < len(first)
+    second = {a.fingerprint for a in polls[1].alerts()}
+    assert second == ({a.fingerprint for a in first} - set(raw[1]["gone"])) | {a["fingerprint"] for a in raw[1]["alerts"]}
 
 
 def test_an_existing_file_is_never_overwritten(settings, tmp_path) -> None:
@@ -192,3 +198,39 @@ def test_the_replay_source_and_queue_answer_as_of_the_timeline_and_refuse_change
     with pytest.raises(Exception, match=READ_ONLY):
         asyncio.run(session.source.create_silence([], FIXED_NOW, FIXED_NOW, "bob", "x"))
     assert json.dumps(pending[0].as_dict())  # a record read back is a whole record
+
+
+def test_the_replay_shows_the_evidence_opened_then_and_says_when_none_was(settings, tmp_path) -> None:
+    """The demo's evidence service answers from the simulated cluster (metrics and logs);
+    the replay gives back exactly what was recorded, from the moment it was opened on."""
+    from sreconsole.services.evidence import build_evidence_service
+
+    clock = Clock(FIXED_NOW)
+    path = tmp_path / "r.jsonl.gz"
+    recorder = open_recorder(path, settings, clock)
+
+    async def poll_and_open():
+        source = build_alert_source(settings, clock, DEMO_EPOCH)
+        service = AlertsService(source, clock)
+        service.recorder = recorder
+        snapshot = await service.refresh()
+        clock.now += timedelta(seconds=10)
+        evidence = build_evidence_service(settings, source, clock)
+        evidence.recorder = recorder
+        opened = await evidence.gather(snapshot.alerts[0])
+        clock.now += timedelta(seconds=10)
+        await service.refresh()
+        return snapshot.alerts, opened
+
+    alerts, opened = asyncio.run(poll_and_open())
+    recorder.close()
+    assert opened.logs or opened.series  # the demo answered something worth recording
+    session = open_replay(path)
+    replayed = session.evidence
+    session.timeline.seek(5, pause=True)  # before it was opened
+    assert asyncio.run(replayed.gather(alerts[0])).logs_error == "not opened during the recording"
+    session.timeline.seek(20, pause=True)
+    again = asyncio.run(replayed.gather(alerts[0]))
+    assert [line.line for line in again.logs] == [line.line for line in opened.logs]
+    assert [v for _, v in again.series] == [v for _, v in opened.series] and again.expr == opened.expr
+    assert asyncio.run(replayed.gather(alerts[1])).metric_error == "not opened during the recording"

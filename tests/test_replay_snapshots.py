@@ -16,6 +16,7 @@ import pytest
 
 from sreconsole.config import load_settings
 from sreconsole.domain.operator import Operator
+from sreconsole.services.recording import read_recording
 from sreconsole.services.replay import READ_ONLY, open_replay
 from sreconsole.tui.app import make_app
 
@@ -54,6 +55,7 @@ async def test_the_review_pane_shows_the_queue_of_that_moment_and_refuses_change
     from sreconsole.tui.panes.review import ReviewPane
     from sreconsole.tui.replay import ReplayBar
 
+    first, second = (e.data["id"] for e in read_recording(RECORDING).of_kind("decision")[:2])
     app = replay_app(decisions=1)
     notes: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
@@ -65,9 +67,10 @@ async def test_the_review_pane_shows_the_queue_of_that_moment_and_refuses_change
             if pane.records:
                 break
             await pilot.pause(0.05)
-        # After the first decision (#2 rejected) nine proposals are pending, #2 not among them.
+        # After the first decision (HighErrorRate's rollback rejected) nine proposals are
+        # pending, the rejected one not among them.
         ids = {r.id for r in pane.records.values()}
-        assert len(ids) == 9 and 2 not in ids
+        assert len(ids) == 9 and first not in ids
         await pilot.press("a")
         await pilot.pause()
         assert any(n.startswith(READ_ONLY) for n in notes), notes
@@ -78,24 +81,24 @@ async def test_the_review_pane_shows_the_queue_of_that_moment_and_refuses_change
                 break
             await pilot.pause(0.05)
         assert any(READ_ONLY in n for n in notes), notes
-        assert app.review_queue.get(2).state == "rejected"
+        assert app.review_queue.get(first).state == "rejected"
         bar = str(app.query_one(ReplayBar).render())
         assert "paused" in bar and "decisions 1 of 4" in bar
-        # ] jumps to the next decision: #3 leaves the pending view.
+        # ] jumps to the next decision: Watchdog's escalate leaves the pending view.
         await pilot.press("right_square_bracket")
         for _ in range(100):
-            if 3 not in {r.id for r in pane.records.values()}:
+            if second not in {r.id for r in pane.records.values()}:
                 break
             await pilot.pause(0.05)
-        assert 3 not in {r.id for r in pane.records.values()}
-        assert any("#3 escalate rejected" in n for n in notes), notes
-        # [ goes back: #3 is pending again.
+        assert second not in {r.id for r in pane.records.values()}
+        assert any(f"#{second} escalate rejected" in n for n in notes), notes
+        # [ goes back: it is pending again.
         await pilot.press("left_square_bracket")
         for _ in range(100):
-            if 3 in {r.id for r in pane.records.values()}:
+            if second in {r.id for r in pane.records.values()}:
                 break
             await pilot.pause(0.05)
-        assert 3 in {r.id for r in pane.records.values()}
+        assert second in {r.id for r in pane.records.values()}
         # space resumes; . steps to the next event and pauses again.
         await pilot.press("space")
         assert not app.replay.timeline.paused

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -67,7 +68,7 @@ class AlertsService:
                 fetched_at=self.clock(),
                 error=str(exc),
             )
-            self.recorder.poll(snapshot)
+            await self._record(snapshot)
             return snapshot
         self._last = {a.fingerprint: a for a in fetched}
         snapshot = AlertsSnapshot(
@@ -77,8 +78,15 @@ class AlertsService:
             acks=await self._acks(fetched),
             filtered_by=tuple(f'{m.name}{m.type.value}"{m.value}"' for m in pushed),
         )
-        self.recorder.poll(snapshot)
+        await self._record(snapshot)
         return snapshot
+
+    async def _record(self, snapshot: AlertsSnapshot) -> None:
+        """Write the poll to the recording (``--record``) in a thread: the first poll of a
+        large cluster is all new alerts to scrub and compress, and the event loop is the
+        TUI's. Awaited, so polls are written in order."""
+        if self.recorder.enabled:
+            await asyncio.to_thread(self.recorder.poll, snapshot)
 
     async def _acks(self, alerts) -> frozenset[str]:
         ids = {sid for a in alerts for sid in a.silenced_by}

@@ -16,8 +16,9 @@ The first line is the header: ``{"format": "sreconsole-recording", "version": 1,
 Every other line is one event with ``"t"`` (ISO 8601, the console's clock) and ``"kind"``:
 
 ``poll``      the normalised alerts of one poll (every field of :class:`Alert`, a
-              ``cluster`` field included where the alert has one), the source's health
-              and the poll's error;
+              ``cluster`` field included where the alert has one) that are new or
+              changed since the previous poll, the fingerprints of those that left it
+              (``gone``), the source's health and the poll's error;
 ``evidence``  the evidence an operator opened for an alert: metric series, log lines,
               the runbook address, the errors, the cited runbook passages' paths;
 ``queue``     the review queue after a change (enqueue, an alert's state, a decision):
@@ -73,11 +74,23 @@ class RecordingError(Exception):
 class Scrubber:
     """Removes credentials from any JSON-able value (see the module docstring)."""
 
+    MEMO = 100_000
+    """Strings remembered with their scrubbed form: a poll repeats the last one's
+    fingerprints and label values, and the regexes are most of a poll's cost."""
+
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = tuple(s for s in secrets if isinstance(s, str) and s)
+        self._memo: dict[str, str] = {}
 
     def text(self, value: object) -> str:
-        return redact_known(redact_text(value), self.secrets)
+        if not isinstance(value, str):
+            return redact_known(redact_text(value), self.secrets)
+        done = self._memo.get(value)
+        if done is None:
+            if len(self._memo) >= self.MEMO:
+                self._memo.clear()
+            done = self._memo[value] = redact_known(redact_text(value), self.secrets)
+        return done
 
     def value(self, value: Any, name: str = "") -> Any:
         if isinstance(value, str):
@@ -196,6 +209,7 @@ class Recorder(NullRecorder):
             "settings": changed_setting_names(settings),
         })
         self.events = 0
+        self._previous: dict[str, Alert] = {}
 
     def _write(self, obj: dict) -> None:
         line = json.dumps(self.scrub.value(obj), ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -212,10 +226,16 @@ class Recorder(NullRecorder):
         self.events += 1
 
     def poll(self, snapshot) -> None:
+        """One poll: in full only the alerts that are new or changed since the previous
+        poll, and the fingerprints of those that left it (``gone``), so a quiet night costs
+        next to nothing to write and to store, however many alerts fire (the reader puts
+        each poll back together)."""
         h = snapshot.health
+        previous, self._previous = self._previous, {a.fingerprint: a for a in snapshot.alerts}
         self._event(
             "poll",
-            alerts=[alert_json(a) for a in snapshot.alerts],
+            alerts=[alert_json(a) for a in snapshot.alerts if previous.get(a.fingerprint) != a],
+            gone=[fp for fp in previous if fp not in self._previous],
             source=h.name,
             health=h.state.value,
             reason=h.reason,
@@ -355,6 +375,17 @@ def _decompressed(path: Path) -> tuple[bytes, bool]:
     return bytes(out), complete
 
 
+def _whole_poll(obj: dict, last: dict[str, dict]) -> dict:
+    """A poll event with every alert of that poll: the previous poll's, less those
+    ``gone``, with the new and changed ones written in this one."""
+    for fp in obj.get("gone", ()):
+        last.pop(fp, None)
+    for a in obj.get("alerts", ()):
+        if isinstance(a, dict):
+            last[a.get("fingerprint", "")] = a
+    return {**obj, "alerts": list(last.values())}
+
+
 def read_recording(path: str | Path) -> Recording:
     """Read a whole recording. Raises :class:`RecordingError` for a file that is not one,
     is damaged before its first event, or has a version this sreconsole cannot read."""
@@ -379,6 +410,7 @@ def read_recording(path: str | Path) -> Recording:
     if version != VERSION:
         raise RecordingError(f"{path}: recording format version {version!r}; this sreconsole reads version {VERSION}")
     events: list[Event] = []
+    last: dict[str, dict] = {}  # fingerprint → the alert's JSON as last written
     for number, line in enumerate(lines[1:], start=2):
         try:
             obj = json.loads(line)
@@ -390,6 +422,8 @@ def read_recording(path: str | Path) -> Recording:
         if at is None or kind not in KINDS:
             notes.append(f"line {number}: not an event this version knows, skipped")
             continue
+        if kind == "poll":
+            obj = _whole_poll(obj, last)
         events.append(Event(at, kind, obj))
     events.sort(key=lambda e: e.at)  # already in order; a clock step back must not break the timeline
     return Recording(path, header, tuple(events), tuple(notes))
