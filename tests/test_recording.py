@@ -169,6 +169,13 @@ def test_the_timeline_plays_scaled_pauses_steps_and_jumps_between_decisions(sett
     wall.t += 100
     assert timeline.position() == 15.0
     assert timeline.line().startswith("replay 00:15 / 00:35 ×10, paused")
+    timeline.toggle_pause()
+    timeline.seek(4)
+    wall.t += 30  # the console starting up
+    timeline.start_now()
+    assert timeline.position() == 4.0
+    wall.t += 0.1
+    assert timeline.position() == pytest.approx(5.0)
     timeline.seek(0)
     assert timeline.step() and timeline.position() == 10.0 and timeline.paused
     assert timeline.next_decision() and timeline.position() == 35.0
@@ -183,6 +190,7 @@ def test_the_replay_source_and_queue_answer_as_of_the_timeline_and_refuse_change
     path = record_demo(settings, tmp_path / "r.jsonl.gz")
     session = open_replay(path, speed=1)
     session.timeline.seek(0, pause=True)
+    assert session.source.health().name == "demo"  # the recorded source's name from the start
     recorded = read_recording(path).of_kind("poll")
     alerts = asyncio.run(session.source.fetch_alerts())
     assert [a.fingerprint for a in alerts] == [a.fingerprint for a in recorded[0].alerts()]

@@ -72,6 +72,11 @@ class Timeline:
         if pause is not None:
             self.paused = pause
 
+    def start_now(self) -> None:
+        """Play from where the timeline stands as of this moment: the console takes seconds
+        to start, and at ×10 they would skip a minute of the recording."""
+        self._wall_at = self.wall()
+
     def toggle_pause(self) -> None:
         self.seek(self.position(), pause=not self.paused)
 
@@ -125,14 +130,17 @@ class ReplayAlertSource:
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
-        self.name = "replay"
-        self._health = SourceHealth("replay", HealthState.DOWN, reason="no poll recorded yet")
+        # Named as the recorded polls name their source from the start, so the header
+        # shows one source, not a "replay" beside it until the first recorded poll.
+        first = next((e for e in timeline.recording.events if e.kind == "poll"), None)
+        self.name = str(first.data.get("source") or "replay") if first is not None else "replay"
+        self._health = SourceHealth(self.name, HealthState.DOWN, reason="no poll recorded yet")
         self._cache: tuple[int, tuple[Alert, ...]] | None = None
 
     async def fetch_alerts(self, *_matchers) -> Sequence[Alert]:
         event = self.timeline.latest("poll")
         if event is None:
-            self._health = SourceHealth("replay", HealthState.DOWN, reason="no poll recorded yet")
+            self._health = SourceHealth(self.name, HealthState.DOWN, reason="no poll recorded yet")
             return ()
         data = event.data
         self.name = str(data.get("source") or "replay")

@@ -46,6 +46,7 @@ class ReplayApp(SreConsoleApp):
         yield ReplayBar(id="replay-bar")
 
     def on_mount(self) -> None:
+        self.replay.timeline.start_now()
         super().on_mount()
         for note in self.replay.recording.notes:
             notify_plain(self, f"recording: {note}", severity="warning", timeout=10)
