@@ -321,8 +321,16 @@ class Event:
     data: dict
 
     def alerts(self) -> tuple[Alert, ...]:
-        """A poll's alerts (empty for the other kinds)."""
-        return tuple(alert_from_json(a) for a in self.data.get("alerts", ()))
+        """A poll's alerts (empty for the other kinds). An alert this version cannot read
+        (a state it does not know, labels that are not a map) is left out: a recording is a
+        file from elsewhere, and one bad entry must not hide the others."""
+        out = []
+        for a in self.data.get("alerts", ()):
+            try:
+                out.append(alert_from_json(a))
+            except (TypeError, ValueError, AttributeError):
+                continue
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -378,11 +386,13 @@ def _decompressed(path: Path) -> tuple[bytes, bool]:
 def _whole_poll(obj: dict, last: dict[str, dict]) -> dict:
     """A poll event with every alert of that poll: the previous poll's, less those
     ``gone``, with the new and changed ones written in this one."""
-    for fp in obj.get("gone", ()):
-        last.pop(fp, None)
-    for a in obj.get("alerts", ()):
-        if isinstance(a, dict):
-            last[a.get("fingerprint", "")] = a
+    gone, alerts = obj.get("gone"), obj.get("alerts")
+    for fp in gone if isinstance(gone, list) else ():
+        if isinstance(fp, str):
+            last.pop(fp, None)
+    for a in alerts if isinstance(alerts, list) else ():
+        if isinstance(a, dict) and isinstance(a.get("fingerprint"), str):
+            last[a["fingerprint"]] = a
     return {**obj, "alerts": list(last.values())}
 
 
