@@ -68,6 +68,7 @@ def record_demo(settings, path: Path, polls: int = 3, decide: bool = True) -> Pa
 
 def test_a_recording_reads_back_what_was_recorded(settings, tmp_path) -> None:
     path = record_demo(settings, tmp_path / "r.jsonl.gz")
+    assert path.stat().st_mode & 0o777 == 0o600  # it names operators and what they decided
     recording = read_recording(path)
     assert recording.header["version"] == 1 and recording.header["source"] == "demo"
     assert recording.notes == ()

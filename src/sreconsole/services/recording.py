@@ -43,6 +43,7 @@ import dataclasses
 import enum
 import gzip
 import json
+import os
 import threading
 import zlib
 from collections.abc import Callable, Iterable
@@ -196,8 +197,9 @@ class Recorder(NullRecorder):
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Opened exclusively: a recording is evidence, and a second console must not
-        # interleave lines into (or truncate) the first one's file.
-        raw = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+        # interleave lines into (or truncate) the first one's file. Private (0600): it
+        # names operators, targets and what they decided, whatever the umask.
+        raw = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")  # closed in close()
         self._raw = raw
         self._gz = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0)
         self._write({
