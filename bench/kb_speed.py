@@ -39,6 +39,7 @@ import re
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +69,49 @@ def fmt_ms(values: list[float]) -> str:
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+READER_CHILD = r"""
+import json, sys
+def status():
+    out = {}
+    for line in open("/proc/self/status"):
+        key, value = line.split(":", 1)
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+kind, store, questions = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+if kind == "sreconsole":
+    from pathlib import Path
+    from sreconsole.knowledge.embedder import Embedder
+    from sreconsole.knowledge.search import KnowledgeBase
+    kb = KnowledgeBase(Path(store), Embedder(), caches=False)
+    kb.snapshot()
+    opened = status()
+    for q in questions:
+        kb.search(q, 5)
+else:
+    import chromadb
+    from sreconsole.knowledge.embedder import Embedder
+    embedder = Embedder()
+    col = chromadb.PersistentClient(path=store).get_collection("kb-speed")
+    opened = status()
+    for q in questions:
+        col.query(query_embeddings=[embedder.embed_query(q)], n_results=5)
+print("READER_RSS " + json.dumps({"opened": opened["VmRSS"], "after_queries": status()["VmRSS"], "peak": status()["VmHWM"]}))
+"""
+"""A fresh process that opens a store, answers queries with the model loaded (no caches),
+and reports its resident memory: what every operator's console on a bastion pays. The
+bench process's own peak is not that figure: it has also built the store."""
+
+
+def reader_rss(kind: str, store: Path, questions: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", READER_CHILD, kind, str(store), json.dumps(questions)],
+                         capture_output=True, text=True, check=True)
+    found = re.search(r"READER_RSS (\{.*?\})", out.stdout)  # progress bars may share the line
+    if not found:
+        raise RuntimeError(f"the reader process printed no figure: {out.stderr[-400:]}")
+    return json.loads(found.group(1))
 
 
 def base_sections() -> list[tuple[str, str]]:
@@ -205,6 +249,9 @@ def main() -> int:
         cold.snapshot()
         cold_hits = timed(lambda q: cold.search(q, 5), questions[:20])
         print(f"cold process, query embedding cached: {fmt_ms(cold_hits)}; model loaded: {cold.embedder.loaded}")
+        ours_rss = reader_rss("sreconsole", store, questions[:20])
+        print(f"reader RSS, a fresh process with the store open: {ours_rss['opened']:.0f} MB; after 20 queries with the model loaded: "
+              f"{ours_rss['after_queries']:.0f} MB; peak while loading {ours_rss['peak']:.0f} MB (goal <= 600 MB open)")
 
         # -- exact vs IVF ---------------------------------------------------------------
         qv = np.stack([embedder.embed_query(q) for q in questions])
@@ -296,7 +343,12 @@ def main() -> int:
             ratio_q = pct(lat["hybrid"], 95) / pct(chroma_q, 95)
             print(f"RATIO query p95, sreconsole hybrid (BM25+vector) / ChromaDB vector-only, both with embedding: {ratio_q:.2f}")
             print(f"RATIO indexing speed, sreconsole warm / ChromaDB add: {(summary.chunks_written / warm_s) / (len(meta) / chroma_add):.1f}x")
-        print(f"peak RSS {rss_mb():.0f} MB")
+            del col, client
+            gc.collect()
+            chroma_rss = reader_rss("chroma", tmp / "chroma", questions[:20])
+            print(f"ChromaDB reader RSS, fresh process: {chroma_rss['opened']:.0f} MB open, {chroma_rss['after_queries']:.0f} MB after 20 queries")
+            print(f"RATIO reader RSS after 20 queries, sreconsole / ChromaDB: {ours_rss['after_queries'] / chroma_rss['after_queries']:.2f}")
+        print(f"peak RSS of this bench process (it also built the store): {rss_mb():.0f} MB")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -160,6 +160,22 @@ def test_a_chat_proposal_with_no_alert_is_filed_under_the_cited_alert(chat) -> N
     assert record.labels["source"] == "bruno" and record.labels["pod"] == "api-9"
 
 
+def test_a_chat_proposal_goes_to_the_cluster_of_its_alert(chat) -> None:
+    """Bruno's ``p`` on an alert from cluster prod-b queues a proposal for prod-b (the only
+    cluster it may be executed on); the same answer for the same alert in prod-a is another
+    proposal, not "already pending"."""
+    from dataclasses import replace
+
+    chat.alerts = lambda: [replace(ALERTS[0], cluster="prod-b")]
+    d = chat.draft(_answer("how do I fix the crash looping pod in payments"))
+    record, queued = chat.enqueue(d, d.action, d.parameters)
+    assert queued and record.cluster == "prod-b" and chat.review_queue.get(record.id).cluster == "prod-b"
+    chat.alerts = lambda: [replace(ALERTS[0], cluster="prod-a")]
+    d = chat.draft(_answer("how do I fix the crash looping pod in payments"))
+    other, queued = chat.enqueue(d, d.action, d.parameters)
+    assert queued and other.id != record.id and other.cluster == "prod-a"
+
+
 def test_the_same_action_already_pending_for_the_alert_is_not_queued_twice(chat) -> None:
     from sreconsole.domain.proposal import Proposal
 

@@ -217,6 +217,38 @@ def test_every_mode_finds_the_obviously_relevant_document(store, kb, mode, query
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize("batch_rows", [3, 8192])
+def test_the_snapshot_holds_every_chunk_in_chunk_id_order_with_its_own_vector(store, embedder, monkeypatch, batch_rows):
+    """The loader streams tables in record batches with no ORDER BY and puts rows in order
+    itself: every field of every row must match the table read in order, and each row's
+    vector must be its own embedding, whatever the batch size (3 forces many batches)."""
+    import duckdb
+    import numpy as np
+
+    from sreconsole.knowledge import snapshot, store_file
+
+    monkeypatch.setattr(snapshot, "BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(store_file, "BATCH_ROWS", batch_rows)
+    snap = snapshot.load_snapshot(store[0], embedder.model_id)
+    con = duckdb.connect(str(store[0]), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT c.chunk_id, c.path, c.kind, coalesce(c.alertname, ''), c.heading, c.start_line, c.end_line, c.text, "
+            "epoch(c.ts), e.vec FROM chunks c JOIN embeddings e ON e.key = c.embed_key ORDER BY c.chunk_id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == len(snap.ids)
+    assert batch_rows > len(rows) or len(rows) > 2 * batch_rows, "batch 3 must mean several batches"
+    assert any(r[8] is None for r in rows) and any(r[8] is not None for r in rows), "the fixture should mix dated and undated chunks"
+    for i, (cid, path, kind, alertname, heading, start, end, text, ts, vec) in enumerate(rows):
+        assert (int(snap.ids[i]), snap.paths[i], snap.kinds[i], snap.alertnames[i], snap.headings[i]) == (cid, path, kind, alertname, heading)
+        assert (int(snap.starts[i]), int(snap.ends[i]), snap.texts[i]) == (start, end, text)
+        assert np.isnan(snap.ts[i]) if ts is None else snap.ts[i] == pytest.approx(ts)
+        assert np.array_equal(snap.vectors[snap.vec_pos[i]], np.asarray(vec, dtype=np.float32))
+    assert snap.postings.matrix.shape[0] == len(rows)
+
+
 def test_bm25_mode_says_when_no_query_word_is_known(kb):
     result = kb.search("zyxwvut qqqq", mode="bm25")
     assert result.hits == ()

@@ -183,6 +183,79 @@ def test_listing_change_polling_observe_and_expiry(backend: Backend):
     assert audit.verify(backend.location()).ok
 
 
+# -- clusters (issue 20) ----------------------------------------------------------------------------
+
+def in_cluster(pair: tuple, cluster: str, **parameters: str) -> tuple:
+    """A proposal and its alert, as they come from the alert source of ``cluster``
+    (``parameters``: the proposal's instead of make()'s; ``name`` makes a target)."""
+    from dataclasses import replace
+
+    proposal, alert = pair
+    proposal = replace(proposal, cluster=cluster, parameters=parameters or proposal.parameters)
+    return proposal, replace(alert, cluster=cluster)
+
+
+def test_each_proposal_records_its_cluster_and_nothing_is_merged_across_clusters(backend: Backend):
+    """The same alert (same labels, so the same fingerprint) and the same target in two
+    clusters are two proposals, each recording its cluster; within one cluster a second alert
+    for the same target still joins the first proposal, and a re-poll refreshes in place."""
+    from dataclasses import replace
+
+    web = {"namespace": "shop", "name": "web"}
+    with backend.open() as s:
+        eu = s.enqueue(*in_cluster(make("fp-1"), "prod-eu", **web), now=T0, operator=ALICE)
+        us = s.enqueue(*in_cluster(make("fp-1"), "prod-us", **web), now=T0, operator=ALICE)
+        assert eu.id != us.id and (eu.cluster, us.cluster) == ("prod-eu", "prod-us")
+        assert eu.target == us.target == "shop/web" and {r.state for r in s.list()} == {"pending"}
+        assert s.enqueue(*in_cluster(make("fp-1", confidence=0.9), "prod-us", **web), now=T0, operator=ALICE).id == us.id
+        # another alert asking for the same action on the same deployment: merged in its own cluster only
+        p, a = in_cluster(make("fp-2"), "prod-eu", **web)
+        joined = s.enqueue(p, a, now=T0, operator=ALICE)
+        assert joined.id == eu.id and [x["fingerprint"] for x in s.get(eu.id).alerts] == ["fp-1", "fp-2"]
+        assert [x["fingerprint"] for x in s.get(us.id).alerts] == ["fp-1"]
+        with pytest.raises(ReviewError, match="cluster"):  # a proposal for another cluster than its alert's
+            s.enqueue(replace(p, cluster="prod-us"), a, now=T0)
+        s.decide(eu.id, "approved", ALICE, "ok", now=T0)
+        assert s.get(us.id).state == "pending"  # the decision in prod-eu is not taken for prod-us
+    assert events(backend) == ["enqueue", "enqueue", "merge", "approve"]
+    assert audit.verify(backend.location()).ok
+
+
+def test_moving_an_approved_proposal_to_another_cluster_breaks_its_seal(backend: Backend):
+    """Whoever can write the queue row (an operator's rights) and points an approved proposal
+    at another cluster gets nothing sent: the intent to execute checks the row against its
+    seal, and verify names the proposal. Clearing the cluster is refused the same way."""
+    with backend.open() as s:
+        one = s.enqueue(*in_cluster(make("fp-1"), "staging"), now=T0, operator=ALICE)
+        two = s.enqueue(*in_cluster(make("fp-2"), "staging"), now=T0, operator=ALICE)
+        for rec in (one, two):
+            s.decide(rec.id, "approved", ALICE, "ok", now=T0)
+        backend.tamper("UPDATE proposals SET cluster = ? WHERE id = ?", ("prod", one.id))
+        backend.tamper("UPDATE proposals SET cluster = ? WHERE id = ?", ("", two.id))
+        for rec in (one, two):
+            plan = {**PLAN, "parameters": dict(rec.parameters)}
+            with pytest.raises(SealBroken, match="cluster"):
+                s.begin_execution(rec.id, plan, {"pid": 1}, ALICE, now=T0)
+            assert s.get(rec.id).state == "approved"
+    result = audit.verify(backend.location())
+    assert not result.ok and f"proposal #{one.id}" in result.reason
+
+
+def test_the_intent_is_refused_for_an_executor_of_another_cluster(backend: Backend):
+    """The executor says which cluster it sends to; the intent, recorded in the same
+    transaction that checks the seal, is refused when that is not the proposal's."""
+    with backend.open() as s:
+        rec = s.enqueue(*in_cluster(make(), "prod-eu"), now=T0, operator=ALICE)
+        s.decide(rec.id, "approved", ALICE, "ok", now=T0)
+        with pytest.raises(SealBroken, match="prod-eu.*prod-us"):
+            s.begin_execution(rec.id, {**PLAN, "cluster": "prod-us"}, {"pid": 1}, ALICE, now=T0)
+        with pytest.raises(SealBroken, match="prod-eu"):
+            s.begin_execution(rec.id, PLAN, {"pid": 1}, ALICE, now=T0)  # an executor that names no cluster
+        assert s.get(rec.id).state == "approved"
+        assert s.begin_execution(rec.id, {**PLAN, "cluster": "prod-eu"}, {"pid": 1}, ALICE, now=T0).state == "executing"
+    assert audit.verify(backend.location()).ok
+
+
 # -- sealed content and the chain -------------------------------------------------------------------
 
 def test_an_edited_row_is_refused_at_approval_and_named_by_verify(backend: Backend):
@@ -381,12 +454,36 @@ def test_init_db_is_idempotent_and_a_queue_without_it_is_named(pg: Backend, post
         ReviewStore(postgres.dsn("alice", bare))
 
 
+def test_init_db_upgrades_a_queue_made_before_clusters(pg: Backend, postgres):
+    """A queue created by an older sreconsole (no cluster column, the one-pending indexes
+    without the cluster): consoles are told to have init-db run again, which adds them,
+    and the queue's rows and chain are as they were."""
+    import psycopg
+
+    with pg.open() as s:
+        rec = s.enqueue(*make(), now=T0, operator=ALICE)
+    with psycopg.connect(postgres.dsn(database=pg.database), autocommit=True) as conn:  # as the administrator
+        conn.execute("SET search_path TO sreconsole")
+        conn.execute("ALTER TABLE proposals DROP COLUMN cluster")  # drops the indexes on it too
+        conn.execute("CREATE UNIQUE INDEX proposals_one_pending ON proposals(fingerprint) WHERE state = 'pending'")
+        conn.execute("CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(action, target) WHERE state = 'pending'")
+    with pytest.raises(ReviewError, match="older sreconsole.*init-db"):
+        pg.open()
+    assert "added column proposals.cluster" in pg_backend.init_db(postgres.dsn(database=pg.database))
+    assert not any("added" in line for line in pg_backend.init_db(postgres.dsn(database=pg.database)))
+    with pg.open() as s:
+        assert s.get(rec.id).cluster == "" and s.get(rec.id).state == "pending"
+        other = s.enqueue(*in_cluster(make(), "prod-eu"), now=T0, operator=ALICE)  # the same alert in a cluster of its own
+        assert other.id != rec.id and s.get(rec.id).state == "pending"
+    assert audit.verify(pg.location()).ok
+
+
 def test_migrate_copies_a_sqlite_queue_with_its_chain(pg: Backend, tmp_path: Path):
     source = tmp_path / "old" / "review.sqlite"
     key = b"m" * 32
     with ReviewStore(source, audit_key=key) as s:
         a = s.enqueue(*make("fp-1"), now=T0, operator=ALICE)
-        b = s.enqueue(*make("fp-2"), now=T0, operator=BOB)
+        b = s.enqueue(*in_cluster(make("fp-2"), "prod-eu"), now=T0, operator=BOB)
         s.decide(a.id, "approved", ALICE, "ok", now=T0)
         s.decide(b.id, "rejected", BOB, "no", now=T0)
     before = list(audit.export(source))
@@ -395,6 +492,7 @@ def test_migrate_copies_a_sqlite_queue_with_its_chain(pg: Backend, tmp_path: Pat
     assert audit.verify(pg.location(), key=key).ok
     with pg.open("carol", audit_key=key) as s:
         assert s.get(a.id).decided_by == "alice" and s.get(b.id).state == "rejected"
+        assert (s.get(a.id).cluster, s.get(b.id).cluster) == ("", "prod-eu")  # and its seal with it: verified below
         c = s.enqueue(*make("fp-3"), now=T0, operator=op("carol"))
         assert c.id == b.id + 1  # the id sequence moved past the copied rows
     assert audit.verify(pg.location(), key=key).ok

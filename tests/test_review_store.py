@@ -131,7 +131,7 @@ def test_the_database_allows_one_pending_proposal_per_alert(store: ReviewStore, 
                   " command, api, confidence, method, requires_human_review, review_reasons, risk, reversible, model_version,"
                   " evidence, alternatives, missing_parameters, notes, labels, annotations, alert_started_at, 'pending',"
                   " created_at, updated_at, decided_by, decided_from, decided_at, reason, corrected_action, result,"
-                  " changed_version, 'another-target', alerts, alert_source, alert_state, alert_state_since, decided_claim, outcome, outcome_detail, approvals"
+                  " changed_version, 'another-target', alerts, alert_source, alert_state, alert_state_since, decided_claim, outcome, outcome_detail, approvals, cluster"
                   " FROM proposals")
 
 
@@ -714,6 +714,49 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_its_chain_kept(db: Path,
             assert {"proposals_one_pending", "proposals_one_pending_target", "proposals_watched", "audit_proposal", *audit.TRIGGERS} <= names
     result = audit.verify(db)
     assert result.ok and "may still be executed" not in result.reason, result
+
+
+def test_seals_written_before_clusters_still_hold_after_the_cluster_step(db: Path, monkeypatch: pytest.MonkeyPatch):
+    """Schema 6 (several clusters) on a file written at schema 5: its proposals get cluster ''
+    (the one cluster there was), the seals digested then, without a cluster, still match, so
+    verify passes and the proposal can be approved and executed; a cluster written into a row
+    sealed without one breaks its seal."""
+    import hashlib
+
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:5])
+        m.setattr(store_module, "SCHEMA_VERSION", 5)
+        ReviewStore(db).close()
+    params = {"namespace": "shop", "pod": "web-1"}
+    content = {"action": "pod-restart", "fingerprint": "fp-a", "parameters": params, "undo": None}
+    sealed_then = hashlib.sha256(chain.canonical(content).encode("ascii")).hexdigest()  # schema 5's digest
+    ts = T0.isoformat(timespec="microseconds")
+    with raw(db) as c:
+        pid = c.execute(
+            "INSERT INTO proposals (fingerprint, alertname, namespace, severity, action, title, parameters, command, api,"
+            " confidence, method, requires_human_review, review_reasons, risk, reversible, model_version, evidence,"
+            " alternatives, missing_parameters, notes, labels, annotations, alert_started_at, state, created_at, updated_at,"
+            " changed_version, target) VALUES ('fp-a', 'X', 'shop', 'warning', 'pod-restart', 't', ?, 'k', NULL,"
+            " 0.7, 'trm', 0, '[]', 'low', 0, '', '[]', '[]', '[]', '[]', '{}', '{}', ?, 'pending', ?, ?, 1, 'alert:fp-a')",
+            (chain.canonical(params), ts, ts, ts)).lastrowid
+        c.execute("BEGIN IMMEDIATE")
+        chain.append(c, ts=ts, user="alice", client="", event="enqueue", proposal_id=pid, action="pod-restart",
+                     parameters=params, command="k", seal=sealed_then)
+        c.execute("COMMIT")
+    assert audit.verify(db).ok
+    with ReviewStore(db) as s:
+        assert s.get(pid).cluster == ""
+        result = audit.verify(db)
+        assert result.ok and "before sealing" not in result.reason, result
+        s.decide(pid, "approved", ALICE, "ok", now=T0)
+        assert s.begin_execution(pid, {"action": "pod-restart", "parameters": params, "call": None}, {"pid": 1}, ALICE,
+                                 now=T0).state == "executing"
+        assert list(audit.export(db))[-1]["seal"] == sealed_then  # the intent changed the result, not the content
+        later = s.enqueue(*make("fp-b"), now=T0)
+    with raw(db) as c:
+        c.execute("UPDATE proposals SET cluster = 'prod' WHERE id = ?", (later.id,))
+    result = audit.verify(db)
+    assert not result.ok and f"proposal #{later.id}" in result.reason
 
 
 # -- group commit: a triage pass's burst of enqueues -------------------------------------------------

@@ -83,9 +83,14 @@ class Choice:
 @dataclass(frozen=True)
 class Address:
     """Empty (not configured) or an ``http://`` / ``https://`` URL with a host and, if
-    given, a port from 1 to 65535."""
+    given, a port from 1 to 65535. ``many``: a list of such URLs, none of them empty (an
+    empty entry in ``urls`` is a typo, not "one member fewer")."""
+
+    many: bool = False
 
     def allowed(self) -> str:
+        if self.many:
+            return "a list of http:// or https:// URLs with a host (port 1-65535), none empty"
         return "empty or an http:// or https:// URL with a host (port 1-65535)"
 
 
@@ -123,11 +128,16 @@ THEMES = ("dark", "light")
 @dataclass
 class AlertmanagerSettings:
     url: str = setting("", "Alertmanager base URL, e.g. http://alertmanager:9093. Empty: use the demo.", Address())
+    urls: list[str] = setting([], "Several Alertmanager base URLs of one HA cluster (instead of url): each is polled, alerts are merged by fingerprint, one member down shows as degraded (env: comma-separated).", Address(many=True))
     timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.", TIMEOUT)
     retries: int = setting(2, "Retries after a failed call, with exponential backoff.", RETRIES)
     username: str = setting("", "HTTP basic-auth user, if Alertmanager sits behind one.")
     password: str = secret(doc="HTTP basic-auth password.")
     bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
+
+    def all_urls(self) -> list[str]:
+        """The members to poll: ``urls``, or ``url`` alone, or none (the demo)."""
+        return list(self.urls) if self.urls else ([self.url] if self.url else [])
 
 
 @dataclass
@@ -148,11 +158,46 @@ class LokiSettings:
 
 
 @dataclass
+class TempoSettings:
+    """Traces beside the metric and the logs: kept key for key parallel to LokiSettings
+    (same timeout, retries, tenant and token), so one cluster's table can hold both."""
+
+    url: str = setting("", "Tempo base URL (its query frontend), e.g. http://tempo:3200. Empty: no traces in the evidence.", Address())
+    timeout_s: float = setting(5.0, "Timeout of one HTTP call, seconds.", TIMEOUT)
+    retries: int = setting(2, "Retries after a failed call, with exponential backoff.", RETRIES)
+    tenant: str = setting("", "X-Scope-OrgID for multi-tenant Tempo.")
+    bearer_token: str = secret(doc="Bearer token sent as Authorization header.")
+    slow_ms: int = setting(500, "A trace counts as slow when a span of the alert's service took longer than this, milliseconds (failed spans are shown whatever their duration).", Number(least=1, most=3_600_000))
+    limit: int = setting(10, "Most traces shown per alert.", Number(least=1, most=100))
+
+
+@dataclass
 class KubernetesSettings:
     kubeconfig: str = setting("", "Path to a kubeconfig file. Empty: not configured.")
     context: str = setting("", "Context in the kubeconfig; empty means its current-context.")
     in_cluster: bool = setting(False, "Use the pod's service account instead of a kubeconfig.")
     timeout_s: float = setting(5.0, "Timeout of one API call, seconds.", TIMEOUT)
+
+
+CLUSTER_NAME = re.compile(r"[a-z0-9][a-z0-9\-_.]*")
+"""A cluster's name: it is shown in a column, matched by ``cluster="…"`` and recorded with
+each proposal, so lower-case letters, digits and ``-_.`` only (no spaces, no markup)."""
+
+CLUSTER_SECTIONS = ("alertmanager", "prometheus", "loki", "kubernetes")
+"""The sub-tables of a ``[[clusters]]`` table: the per-cluster sources."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """One cluster the console watches: its name and its own sources, with the same keys
+    as the top-level tables. Built by :meth:`Settings.cluster_list`, never by hand in the
+    settings file's absence, so one code path serves one cluster and many."""
+
+    name: str
+    alertmanager: AlertmanagerSettings
+    prometheus: PrometheusSettings
+    loki: LokiSettings
+    kubernetes: KubernetesSettings
 
 
 @dataclass
@@ -265,6 +310,7 @@ class Settings:
     alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
     loki: LokiSettings = field(default_factory=LokiSettings)
+    tempo: TempoSettings = field(default_factory=TempoSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     s3: S3Settings = field(default_factory=S3Settings)
@@ -282,13 +328,19 @@ class Settings:
     warnings: list[str] = field(default_factory=list, repr=False, compare=False)
     """Problems worth telling the operator about that do not stop start-up (unknown keys)."""
     config_path: Path | None = field(default=None, repr=False, compare=False)
+    clusters: list[ClusterSettings] = field(default_factory=list, repr=False, compare=False)
+    """The file's ``[[clusters]]`` tables, in order; empty: one cluster from the flat keys."""
 
     # -- derived values -------------------------------------------------------------
 
     @property
     def is_demo(self) -> bool:
         """The demo runs when forced or when no alert source is configured."""
-        return self.demo_mode or not self.alertmanager.url
+        if self.demo_mode:
+            return True
+        if self.clusters:
+            return False  # each [[clusters]] table must name an Alertmanager (checked on load)
+        return not self.alertmanager.all_urls()
 
     @property
     def environment_name(self) -> str:
@@ -296,7 +348,24 @@ class Settings:
             return self.environment
         if self.is_demo:
             return "demo"
-        return url_host(self.alertmanager.url) or "cluster"  # never the userinfo: it may hold a password
+        if self.clusters:
+            return ", ".join(c.name for c in self.clusters)
+        return url_host(self.alertmanager.all_urls()[0]) or "cluster"  # never the userinfo: it may hold a password
+
+    def cluster_list(self) -> list[ClusterSettings]:
+        """The clusters to watch, in the file's order. Without ``[[clusters]]`` tables it is
+        one cluster made of the flat top-level tables, named after :attr:`environment_name`
+        when that is a valid cluster name (``demo``, an Alertmanager host) and ``default``
+        otherwise, so a set-up from before clusters existed keeps working unchanged."""
+        if self.clusters and not self.demo_mode:
+            return list(self.clusters)
+        name = self.environment_name.strip().lower()
+        return [
+            ClusterSettings(
+                name if CLUSTER_NAME.fullmatch(name) else "default",
+                self.alertmanager, self.prometheus, self.loki, self.kubernetes,
+            )
+        ]
 
     @property
     def data_path(self) -> Path:
@@ -306,16 +375,26 @@ class Settings:
         return Path(base) / "sreconsole"
 
     def configured_sources(self) -> dict[str, str]:
-        """Outside sources that have an address, by name (the header and doctor list these)."""
+        """Outside sources that have an address, by name (the header and doctor list these).
+        With several clusters a cluster's sources are named ``kind cluster``
+        (``prometheus prod-eu``) and each member of an HA Alertmanager ``alertmanager
+        cluster url``; the first word is always the kind the probe asks."""
         out = {}
-        if self.alertmanager.url and not self.demo_mode:
-            out["alertmanager"] = self.alertmanager.url
-        if self.prometheus.url and not self.demo_mode:
-            out["prometheus"] = self.prometheus.url
-        if self.loki.url and not self.demo_mode:
-            out["loki"] = self.loki.url
-        if (self.kubernetes.kubeconfig or self.kubernetes.in_cluster) and not self.demo_mode:
-            out["kubernetes"] = self.kubernetes.kubeconfig or "in-cluster"
+        if not self.demo_mode:
+            clusters = self.cluster_list()
+            for c in clusters:
+                suffix = f" {c.name}" if len(clusters) > 1 else ""
+                urls = c.alertmanager.all_urls()
+                for u in urls:
+                    out[f"alertmanager{suffix}" + (f" {url_host(u)}" if len(urls) > 1 else "")] = u
+                if c.prometheus.url:
+                    out[f"prometheus{suffix}"] = c.prometheus.url
+                if c.loki.url:
+                    out[f"loki{suffix}"] = c.loki.url
+                if c.kubernetes.kubeconfig or c.kubernetes.in_cluster:
+                    out[f"kubernetes{suffix}"] = c.kubernetes.kubeconfig or "in-cluster"
+            if self.tempo.url:  # one Tempo for all clusters until [[clusters]] takes a tempo table
+                out["tempo"] = self.tempo.url
         if self.mlflow.tracking_uri:
             out["mlflow"] = self.mlflow.tracking_uri
         if self.s3.endpoint:
@@ -347,6 +426,14 @@ class Settings:
                 rows.append(
                     (f.name, value, self.origins.get(f.name, "default"), False, f.metadata.get("doc", ""))
                 )
+        for i, cluster in enumerate(self.clusters):
+            head = f"clusters[{i}]"
+            rows.append((f"{head}.name", cluster.name, self.origins.get(f"{head}.name", "default"), False, "The cluster's name (column, matcher cluster=\"…\")."))
+            for section in CLUSTER_SECTIONS:
+                holder = getattr(cluster, section)
+                for sub in fields(holder):
+                    key = f"{head}.{section}.{sub.name}"
+                    rows.append((key, getattr(holder, sub.name), self.origins.get(key, "default"), bool(sub.metadata.get("secret")), sub.metadata.get("doc", "")))
         return rows
 
 
@@ -354,6 +441,7 @@ _SECTIONS = {
     "alertmanager",
     "prometheus",
     "loki",
+    "tempo",
     "kubernetes",
     "mlflow",
     "s3",
@@ -369,7 +457,7 @@ _SECTIONS = {
 
 
 def _public_fields(cls: type) -> list[dataclasses.Field]:
-    return [f for f in fields(cls) if f.name not in ("origins", "warnings", "config_path")]
+    return [f for f in fields(cls) if f.name not in ("origins", "warnings", "config_path", "clusters")]
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -474,6 +562,7 @@ def load_settings(
     explicit = path is not None or bool(env.get(ENV_PREFIX + "CONFIG"))
     cfg_path = path or default_config_path(env)
     settings.config_path = cfg_path
+    cluster_tables = None
 
     if cfg_path.exists() or explicit:
         try:
@@ -489,6 +578,7 @@ def load_settings(
             raise ConfigError(f"{cfg_path}:{line}: config file is not valid UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(_decode_error_line(cfg_path, exc)) from None
+        cluster_tables = doc.pop("clusters", None)
         for key, value in _flatten(doc):
             if not _apply(settings, key, value, f"file {cfg_path}", str(cfg_path)):
                 settings.warnings.append(f"{cfg_path}: unknown setting '{key}' ignored")
@@ -506,46 +596,122 @@ def load_settings(
         if not _apply(settings, key, value, "flag", "command line"):
             raise ConfigError(f"command line: unknown setting {key}")
 
+    if cluster_tables is not None:
+        settings.clusters = _load_clusters(settings, cluster_tables, cfg_path)
     _validate(settings)
     return settings
 
 
+def _load_clusters(settings: Settings, tables: Any, path: Path) -> list[ClusterSettings]:
+    """The ``[[clusters]]`` tables as :class:`ClusterSettings`. Each sub-table starts from
+    the defaults, not from the top-level table: a cluster that inherited another's
+    Alertmanager or Prometheus would show one cluster's alerts under two names. Clusters
+    come from the file only (an environment variable per cluster and key would be noise).
+    The first problem raises one line naming the file, the key and what is wrong."""
+    where, origin = str(path), f"file {path}"
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where}: clusters must be [[clusters]] tables, got {type(tables).__name__}")
+    top_level = settings.alertmanager.all_urls()
+    if tables and top_level:
+        key = "alertmanager.urls" if settings.alertmanager.urls else "alertmanager.url"
+        raise ConfigError(
+            f"{settings.origins.get(key, origin)}: {key} is set beside [[clusters]] tables: "
+            "give each cluster its own alertmanager sub-table instead"
+        )
+    clusters: list[ClusterSettings] = []
+    seen: dict[str, int] = {}
+    for i, table in enumerate(tables):
+        head = f"clusters[{i}]"
+        name = table.get("name")
+        if not isinstance(name, str) or not CLUSTER_NAME.fullmatch(name):
+            shown = redact_url(repr(name))[:60] if name is not None else "nothing"
+            raise ConfigError(f"{where}: {head}.name must be lower-case letters, digits and -_. (starting with a letter or digit), got {shown}")
+        if name in seen:
+            raise ConfigError(f"{where}: {head}.name {name!r} is already the name of clusters[{seen[name]}]: cluster names must differ")
+        seen[name] = i
+        settings.origins[f"{head}.name"] = origin
+        parts = {}
+        for section in CLUSTER_SECTIONS:
+            holder = type(getattr(settings, section))()
+            raw = table.get(section, {})
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{where}: {head}.{section} must be a table, got {type(raw).__name__}")
+            known = {f.name: f for f in fields(holder)}
+            for sub, value in raw.items():
+                key = f"{head}.{section}.{sub}"
+                if sub not in known:
+                    settings.warnings.append(f"{where}: unknown setting '{key}' ignored")
+                    continue
+                current = getattr(holder, sub)
+                kind = list if isinstance(current, list) else current
+                setattr(holder, sub, _coerce(value, kind, where, key, bool(known[sub].metadata.get("secret"))))
+                settings.origins[key] = origin
+            parts[section] = holder
+        for sub in table:
+            if sub != "name" and sub not in CLUSTER_SECTIONS:
+                settings.warnings.append(f"{where}: unknown setting '{head}.{sub}' ignored")
+        am = parts["alertmanager"]
+        if am.url and am.urls:
+            raise ConfigError(f"{where}: {head}.alertmanager: give url or urls, not both")
+        if not am.all_urls():
+            raise ConfigError(f"{where}: {head}.alertmanager.urls must name at least one Alertmanager (cluster {name!r} has none)")
+        clusters.append(ClusterSettings(name, **parts))
+    return clusters
+
+
 def _validate(settings: Settings) -> None:
     """Check every value that has a rule (see :class:`Number`, :class:`Choice`,
-    :class:`Address`); choices are stored lower-case. The first bad value raises."""
+    :class:`Address`), the top-level ones and each cluster's; choices are stored
+    lower-case. The first bad value raises."""
     for section, f in _ruled_fields(settings):
-        rule = f.metadata["rule"]
         key = f"{section}.{f.name}" if section else f.name
         holder = getattr(settings, section) if section else settings
-        value = getattr(holder, f.name)
-        origin = settings.origins.get(key, "default")
-        if isinstance(rule, Number):
-            integer = f.type in (int, "int")
-            try:
-                fine = rule.admits(float(value))
-            except OverflowError:
-                fine = False
-            if not fine:
-                raise ConfigError(f"{origin}: {key} must be {rule.allowed(integer)}, got {_shown(value)}")
-        elif isinstance(rule, Choice):
-            values = value if rule.many else [value]
-            lowered = [v.strip().lower() for v in values]
-            bad = [v for v, low in zip(values, lowered) if low not in rule.values]
-            if bad:
-                what = f"a list of {', '.join(rule.values)}" if rule.many else f"one of {', '.join(rule.values)}"
-                got = ", ".join(repr(b) for b in bad) if rule.many else repr(value)
-                raise ConfigError(f"{origin}: {key} must be {what}, got {got} (case does not matter)")
-            setattr(holder, f.name, list(dict.fromkeys(lowered)) if rule.many else lowered[0])
-        elif isinstance(rule, Address) and value:
-            problem = _address_problem(value)
-            if problem:
-                raise ConfigError(f"{origin}: {key} must be {rule.allowed()}, got {redact_url(value)!r:.120} ({problem})")
+        _check_rule(holder, f, key, settings.origins.get(key, "default"))
+    for i, cluster in enumerate(settings.clusters):
+        for section in CLUSTER_SECTIONS:
+            holder = getattr(cluster, section)
+            for f in fields(holder):
+                if f.metadata.get("rule") is not None:
+                    key = f"clusters[{i}].{section}.{f.name}"
+                    _check_rule(holder, f, key, settings.origins.get(key, "default"))
+    am = settings.alertmanager
+    if am.url and am.urls:
+        origin = settings.origins.get("alertmanager.urls", "default")
+        raise ConfigError(f"{origin}: alertmanager.urls is set beside alertmanager.url: give one of them")
     t = settings.triage
     if t.low_threshold > t.high_threshold:
         origin = settings.origins.get("triage.low_threshold", "default")
         raise ConfigError(
             f"{origin}: triage.low_threshold must be <= triage.high_threshold ({_num(t.high_threshold)}), got {_num(t.low_threshold)}"
         )
+
+
+def _check_rule(holder: Any, f: dataclasses.Field, key: str, origin: str) -> None:
+    """Check one field's value against its rule; a choice is stored lower-case."""
+    rule = f.metadata["rule"]
+    value = getattr(holder, f.name)
+    if isinstance(rule, Number):
+        integer = f.type in (int, "int")
+        try:
+            fine = rule.admits(float(value))
+        except OverflowError:
+            fine = False
+        if not fine:
+            raise ConfigError(f"{origin}: {key} must be {rule.allowed(integer)}, got {_shown(value)}")
+    elif isinstance(rule, Choice):
+        values = value if rule.many else [value]
+        lowered = [v.strip().lower() for v in values]
+        bad = [v for v, low in zip(values, lowered) if low not in rule.values]
+        if bad:
+            what = f"a list of {', '.join(rule.values)}" if rule.many else f"one of {', '.join(rule.values)}"
+            got = ", ".join(repr(b) for b in bad) if rule.many else repr(value)
+            raise ConfigError(f"{origin}: {key} must be {what}, got {got} (case does not matter)")
+        setattr(holder, f.name, list(dict.fromkeys(lowered)) if rule.many else lowered[0])
+    elif isinstance(rule, Address) and value:
+        for one in value if rule.many else [value]:
+            problem = _address_problem(one) if one else "an empty URL"
+            if problem:
+                raise ConfigError(f"{origin}: {key} must be {rule.allowed()}, got {redact_url(one)!r:.120} ({problem})")
 
 
 def _ruled_fields(settings: Settings):

@@ -57,6 +57,12 @@ BUILDERS = {
     "_row",
     "mute_count",
     "would_mute",
+    "trace_line",
+    "traces_renderable",
+    "traces_heading",
+    "traces_query",
+    "span_tree_renderable",
+    "_fitted",
 }
 SINK_CALLS = {"Static", "Label", "Option", "Group", "Markdown", "Panel", "Content", "Pretty", "Rule", "Syntax"}
 SINK_METHODS = {"update", "add_row", "write"}

@@ -29,10 +29,13 @@ def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = Fals
         return EXIT_FAILED
     from sreconsole.domain.alerts import sort_key
 
-    alerts = sorted((a for a in snapshot.alerts if flt.matches(a.labels, a.search_text())), key=sort_key)
+    alerts = sorted((a for a in snapshot.alerts if flt.matches_alert(a)), key=sort_key)
+    clusters = [c.name for c in settings.cluster_list()]
+    default_cluster = clusters[0]  # the demo's alerts and those of one plain Alertmanager name none
     if as_json:
         write_json([
             {
+                "cluster": a.cluster or default_cluster,
                 "fingerprint": a.fingerprint,
                 "alertname": a.alertname,
                 "severity": a.severity.label,
@@ -54,6 +57,9 @@ def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = Fals
         Column("state", key=True), Column("fingerprint", wide=True), Column("starts at", wide=True),
         Column("summary", second_line=True),  # free text last: a pipe's columns before it split on spaces
     ]
+    several = len(clusters) > 1
+    if several:
+        columns.insert(0, Column("cluster", key=True))  # which cluster is the first thing to know
     sev_style = {"critical": "bold red", "warning": "bold yellow"}
     rows = []
     for a in alerts:
@@ -62,6 +68,8 @@ def run_alerts_list(settings, filter_text: str, as_json: bool, wide: bool = Fals
         rows.append([(a.severity.label, sev_style.get(a.severity.label, "")), a.alertname, target,
                      format_age(a.age_seconds(snapshot.fetched_at)), (state, "bold" if state == "firing" else "dim"),
                      a.fingerprint, a.starts_at.isoformat(), a.summary])
+        if several:
+            rows[-1].insert(0, a.cluster or default_cluster)
     print_table(columns, rows, title=f"{len(alerts)} alerts from {snapshot.health.name}", wide=wide,
                 empty=f"no alerts from {snapshot.health.name}" + (" match the filter" if filter_text else ""))
     return EXIT_OK

@@ -70,6 +70,7 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
     group.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL", **keep)
     group.add_argument("--prometheus", metavar="URL", help="Prometheus base URL", **keep)
     group.add_argument("--loki", metavar="URL", help="Loki base URL", **keep)
+    group.add_argument("--tempo", metavar="URL", help="Tempo base URL (traces in the evidence)", **keep)
     group.add_argument("--data-dir", metavar="PATH", help="where all state lives (also SRECONSOLE_DATA_DIR)", **keep)
     group.add_argument("--theme", choices=("dark", "light"), help="colour theme", **keep)
     group.add_argument("--read-only", action="store_true", help="disable approve, execute, silences and every other change", **keep)
@@ -290,6 +291,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "alertmanager.url": args.alertmanager,
         "prometheus.url": args.prometheus,
         "loki.url": args.loki,
+        "tempo.url": args.tempo,
         "data_dir": args.data_dir,
         "theme": args.theme,
         # A replay changes nothing: the queue, silences and training are refused in it.

@@ -134,6 +134,10 @@ def _list(queue, args) -> int:
          age_text(r.created_at, now), r.method, str(len(r.alerts)), r.decided_by, r.reason]
         for r in records
     ]
+    if len({r.cluster for r in records}) > 1:  # where each would run, once it is not the same everywhere
+        columns.insert(1, Column("cluster", key=True))
+        for row, r in zip(rows, records):
+            row.insert(1, r.cluster or "-")
     which = "all" if args.all else "pending"
     print_table(columns, rows, title=f"review queue ({which}): {len(records)}", wide=args.wide,
                 empty=f"no {'' if args.all else 'pending '}proposals in {queue.path}")

@@ -76,7 +76,12 @@ def fingerprint(labels: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert instance. Label and annotation values are untrusted text."""
+    """One alert instance. Label and annotation values are untrusted text.
+
+    ``cluster`` names the configured cluster whose Alertmanager reported it ("" where no
+    cluster is known: the default cluster). With several clusters the ``fingerprint`` is
+    ``cluster/fingerprint``: two clusters may report the same label set, and the pane, the
+    review queue and the caches key alerts by fingerprint."""
 
     fingerprint: str
     labels: Mapping[str, str]
@@ -87,6 +92,10 @@ class Alert:
     generator_url: str = ""
     silenced_by: tuple[str, ...] = ()
     inhibited_by: tuple[str, ...] = ()
+    cluster: str = ""
+    """The configured cluster the alert came from (its ``[[clusters]]`` ``name``, or the one
+    cluster's name made from the flat keys); '' for the demo's own alerts. Evidence,
+    silences and proposals go back to this cluster."""
     _search: str | None = field(default=None, init=False, repr=False, compare=False)
     _severity: Severity | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -125,6 +134,8 @@ class Alert:
         filter keystroke over 10,000 alerts must not rebuild 10,000 strings)."""
         if self._search is None:
             parts = [f"{k}={v}" for k, v in self.labels.items()]
+            if self.cluster and "cluster" not in self.labels:
+                parts.append(f"cluster={self.cluster}")  # the pseudo-label, as matchers see it
             parts.append(self.summary)
             parts.append(self.state.value)
             object.__setattr__(self, "_search", " ".join(parts).lower())  # a cache, not state

@@ -1,4 +1,4 @@
-"""Evidence shown beside an alert: the rule's metric trend and recent log lines."""
+"""Evidence shown beside an alert: the rule's metric trend, recent log lines and traces."""
 
 from __future__ import annotations
 
@@ -60,6 +60,13 @@ class Evidence:
     when the knowledge base is off or did not answer in time; typed loosely so the domain
     layer does not depend on the knowledge layer."""
     knowledge_error: str = ""
+    traces: tuple = ()
+    """``domain.traces.TraceSummary`` rows: the alert's service's slow or failed traces."""
+    traces_error: str = ""
+    traces_query: str = ""
+    """The TraceQL that was sent (shown, so the operator can run it in Grafana)."""
+    traces_configured: bool = False
+    """Whether Tempo is configured at all: without it the traces part is not drawn."""
 
 
 BLOCKS = "▁▂▃▄▅▆▇█"

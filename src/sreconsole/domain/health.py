@@ -21,6 +21,7 @@ class HealthState(enum.Enum):
     OK = "ok"
     STALE = "stale"  # answered before, not recently: data on screen is getting old
     DOWN = "down"  # never answered, or failing now with a reason
+    DEGRADED = "degraded"  # some members answer, some do not: the data is whole, the redundancy is not
     UNCONFIGURED = "off"
 
 
@@ -69,6 +70,8 @@ class SourceHealth:
             return f"stale {age}" + (f": {self.reason}" if self.reason else "")
         if self.state is HealthState.DOWN:
             return f"down: {self.reason}" if self.reason else "down"
+        if self.state is HealthState.DEGRADED:
+            return f"degraded: {self.reason}" if self.reason else "degraded"
         return "off"
 
 
@@ -86,3 +89,30 @@ def after_failure(
     if last_ok is not None and (now - last_ok).total_seconds() < stale_after_s:
         return SourceHealth(name, HealthState.STALE, last_ok=last_ok, since=since, reason=reason, stale_after_s=stale_after_s)
     return SourceHealth(name, HealthState.DOWN, last_ok=last_ok, since=since, reason=reason, stale_after_s=stale_after_s)
+
+
+def combined(name: str, parts: list[SourceHealth], now: datetime) -> SourceHealth:
+    """One health for several members that serve the same data (an HA pair of
+    Alertmanagers, or the clusters of a merged list), each aged to ``now``: ok when all
+    are; degraded when some answer (ok, or degraded themselves) and some do not, since an
+    operator must not read "down" while the list is still live, nor "ok" while a member
+    is gone; stale when none answers but an answer is recent; down when none answered.
+    The reason names the members that are not ok."""
+    if not parts:
+        return SourceHealth(name, HealthState.DOWN, reason="nothing configured")
+    aged = [p.at(now) for p in parts]
+    answered = [p.last_ok for p in aged if p.last_ok is not None]
+    last_ok = max(answered) if answered else None
+    stale_after_s = max(p.stale_after_s for p in aged)
+    bad = [p for p in aged if p.state is not HealthState.OK]
+    if not bad:
+        since = min((p.since or now) for p in aged)
+        return SourceHealth(name, HealthState.OK, last_ok=last_ok, since=since, stale_after_s=stale_after_s)
+    reason = "; ".join(f"{p.name} {p.describe_as_is(now)}" for p in bad)
+    if any(p.state in (HealthState.OK, HealthState.DEGRADED) for p in aged):
+        state = HealthState.DEGRADED
+    elif any(p.state is HealthState.STALE for p in aged):
+        state = HealthState.STALE
+    else:
+        state = HealthState.DOWN
+    return SourceHealth(name, state, last_ok=last_ok, since=now, reason=reason)

@@ -90,6 +90,16 @@ class Matcher:
         hit = self._regex_hit(actual)
         return hit if self.type is MatchType.REGEX else not hit
 
+    def matches_alert(self, alert) -> bool:
+        """:meth:`matches` on an alert's labels, where ``cluster`` is also a pseudo-label
+        holding :attr:`Alert.cluster` (the configured cluster the alert came from). A real
+        ``cluster`` label, when the alert carries one (Prometheus external labels often
+        do), wins: it is what the rule author wrote and what a silence would match."""
+        labels = alert.labels
+        if self.name == "cluster" and "cluster" not in labels:
+            labels = {"cluster": alert.cluster}
+        return self.matches(labels)
+
     def _regex_hit(self, actual: str) -> bool:
         memo = self._memo
         if len(actual) <= _MEMO_VALUE_CHARS:
@@ -159,6 +169,14 @@ class Filter:
 
     def matches(self, labels: Mapping[str, str], text: str) -> bool:
         return all(m.matches(labels) for m in self.matchers) and all(t in text for t in self.terms)
+
+    def matches_alert(self, alert) -> bool:
+        """:meth:`matches` for an :class:`~sreconsole.domain.alerts.Alert`, with the
+        ``cluster`` pseudo-label (:meth:`Matcher.matches_alert` says which wins)."""
+        if not all(m.matches_alert(alert) for m in self.matchers):
+            return False
+        text = alert.search_text()
+        return all(t in text for t in self.terms)
 
     def __bool__(self) -> bool:
         return bool(self.matchers or self.terms)

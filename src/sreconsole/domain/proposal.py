@@ -58,6 +58,9 @@ class Proposal:
     model_confidence: float | None = None  # its calibrated confidence
     named_ref: str = ""  # where a named action comes from: "path:first-last" or "annotation lambda_function"
     similarity: float | None = None  # cosine to the nearest training alert: how familiar this one is
+    cluster: str = ""
+    """The cluster of the alert it answers (``Alert.cluster``): the only cluster it may ever be
+    executed against. Sealed with its executable content in the review queue."""
 
     @property
     def calibrated(self) -> bool:
@@ -98,4 +101,5 @@ class Proposal:
             "model_confidence": None if self.model_confidence is None else round(self.model_confidence, 4),
             "named_ref": self.named_ref,
             "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "cluster": self.cluster,
         }

@@ -25,6 +25,9 @@ class Silence:
     created_by: str
     comment: str
     state: str  # active | pending | expired
+    cluster: str = ""
+    """The cluster whose Alertmanager holds it, with several clusters ("" otherwise): it
+    mutes only that cluster's alerts, however alike another cluster's labels are."""
 
     @property
     def is_ack(self) -> bool:
@@ -107,7 +110,8 @@ def silence_rows(
     for s in silences:
         if s.state == "expired" and (s.ends_at is None or now - s.ends_at > expired_within):
             continue
-        muted = tuple(muted_alerts(s.matchers, pool)) if s.state == "active" else ()
+        mine = [a for a in pool if a.cluster == s.cluster] if s.cluster else pool
+        muted = tuple(muted_alerts(s.matchers, mine)) if s.state == "active" else ()
         rows.append(SilenceRow(s, muted))
     far = datetime.max.replace(tzinfo=now.tzinfo)
 

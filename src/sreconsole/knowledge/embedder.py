@@ -31,6 +31,12 @@ no loss against 256 on the dev questions, so longer chunks are embedded by their
 128 tokens (heading first) while BM25 still reads all of them."""
 
 
+_SESSION = {"enable_cpu_mem_arena": False}
+"""onnxruntime's CPU arena keeps the peak of every batch for the life of the process: one
+64-text batch left a console ~430 MB larger for good, with no gain in speed measured here
+(bench/README.md, "reader RSS"). Without it memory goes back after each call."""
+
+
 class EmbedderError(RuntimeError):
     """The model cannot be loaded; the message says which file or setting is wrong."""
 
@@ -88,7 +94,7 @@ class Embedder:
                             dim=384,
                             model_file="model.onnx",
                         )
-                    model = TextEmbedding(_SHIPPED_ID, specific_model_path=str(directory), local_files_only=True, threads=self.threads)
+                    model = TextEmbedding(_SHIPPED_ID, specific_model_path=str(directory), local_files_only=True, threads=self.threads, **_SESSION)
                 else:
                     if not self.model_path:
                         raise EmbedderError(
@@ -97,7 +103,7 @@ class Embedder:
                         )
                     if not Path(self.model_path).is_dir():
                         raise EmbedderError(f"knowledge.model_path {self.model_path!r} is not a directory")
-                    model = TextEmbedding(self.model_name, specific_model_path=self.model_path, local_files_only=True, threads=self.threads)
+                    model = TextEmbedding(self.model_name, specific_model_path=self.model_path, local_files_only=True, threads=self.threads, **_SESSION)
             except (MissingAsset, ValueError, OSError) as exc:
                 raise EmbedderError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
             except Exception as exc:  # fastembed/onnxruntime raise assorted types

@@ -88,6 +88,25 @@ class RunbookPassage:
     text: str
 
 
+_BLAS: object | None = None
+
+
+def _one_blas_thread():
+    """A context in which numpy's BLAS runs on one thread. A query's products are
+    matrix-vector products of a few thousand rows, which threads do not speed up; but
+    OpenBLAS's threads then spin waiting for more work and take the CPU from the query
+    embedding that follows (onnxruntime's own threads). On 2 cores that made hybrid search
+    with its embedding 28 ms p95 instead of 10 (bench/README.md, "knowledge base at 100,000
+    chunks", 2026-12-03). threadpoolctl's controller is built once: entering a limit is
+    then ~20 µs."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 class KnowledgeBase:
     def __init__(self, path: Path, embedder: Embedder | None = None, *, caches: bool = True) -> None:
         """``caches=False`` turns off both caches (benchmarks measure the full path)."""
@@ -265,15 +284,21 @@ class KnowledgeBase:
         return mask
 
     def _vector_rank(self, snap, q: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and cosine similarities, best first. Exact unless the store has IVF lists
-        and no narrow filter (a filter that keeps few rows is scanned exactly: probing
-        lists would find too few of them)."""
+        """Rows and cosine similarities, best first, on one BLAS thread (see
+        :func:`_one_blas_thread`)."""
+        with _one_blas_thread():
+            return self._vector_rank_inner(snap, q, n, mask)
+
+    def _vector_rank_inner(self, snap, q: np.ndarray, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact unless the store has IVF lists and no narrow filter (a filter that keeps
+        few rows is scanned exactly: probing lists would find too few of them)."""
         narrow = mask is not None and mask.sum() < 0.05 * len(mask)
         if snap.centroids is not None and not narrow:
             best_lists = top_k(snap.centroids @ q, NPROBE)
             spans = [(snap.offsets[j], snap.offsets[j + 1]) for j in best_lists.tolist()]
             pos = np.concatenate([np.arange(a, b) for a, b in spans]) if spans else np.zeros(0, dtype=np.int64)
-            sims = snap.vectors[pos] @ q
+            # Each list is a contiguous block of rows: multiply views, never gather a copy.
+            sims = np.concatenate([snap.vectors[a:b] @ q for a, b in spans]) if spans else np.zeros(0, dtype=np.float32)
             rows = snap.vec_rows[pos]
         elif narrow:
             rows = np.flatnonzero(mask)

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -493,18 +494,17 @@ class Writer:
         tids: list[int] = []
         tfs: list[int] = []
         for cid, tokens in zip(ids, token_lists):
-            counts: dict[int, int] = {}
-            for tok in tokens:
+            # Counter counts in C, and in order of first occurrence, so new terms get the ids
+            # they would get token by token; only distinct terms reach the Python loop.
+            for tok, tf in Counter(tokens).items():
                 tid = vocab.get(tok)
                 if tid is None:
                     tid = len(vocab) + 1
                     vocab[tok] = tid
                     new_terms.append((tid, tok))
-                counts[tid] = counts.get(tid, 0) + 1
-            for tid, tf in counts.items():
                 cids.append(cid)
                 tids.append(tid)
-                tfs.append(min(tf, 32767))
+                tfs.append(tf if tf < 32767 else 32767)
         if new_terms:
             self.con.register("_terms", pa.table({"term_id": pa.array([t[0] for t in new_terms], pa.int32()), "term": [t[1] for t in new_terms]}))
             self.con.execute("INSERT INTO terms SELECT * FROM _terms")

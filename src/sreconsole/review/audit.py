@@ -267,7 +267,11 @@ a warning (a rejected or superseded one is not)."""
 def _compare_queue(conn: sqlite3.Connection, replay: dict[int, dict[str, Any]]) -> tuple[str, int]:
     """The queue rows against the replayed trail: ('' when they agree, how many rows were
     last changed before sealing)."""
-    wanted = ("id", "state", "decided_by", "parameters", "command", "api", "action", "fingerprint", "result")
+    wanted: tuple[str, ...] = ("id", "state", "decided_by", "parameters", "command", "api", "action", "fingerprint", "result")
+    own = getattr(conn, "proposal_columns", None)  # PostgreSQL
+    present = own() if own is not None else {r[1] for r in conn.execute("PRAGMA table_info(proposals)")}
+    if "cluster" in present:  # sealed since schema step 6 (several clusters)
+        wanted += ("cluster",)
     rows = conn.execute(f"SELECT {', '.join(wanted)} FROM proposals ORDER BY id")
     seen_ids = set()
     unsealed = 0

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,7 +49,11 @@ def started(at: str) -> dict[str, Any]:
 
 
 def matches(row: Mapping[str, Any], alert: Mapping[str, Any]) -> bool:
-    """Whether an alert the source holds is one of this executed proposal's."""
+    """Whether an alert the source holds is one of this executed proposal's: never one of
+    another cluster (the same labels there are another workload), when both name theirs."""
+    cluster, theirs = (row["cluster"] if "cluster" in row.keys() else "") or "", str(alert.get("cluster") or "")
+    if cluster and theirs and cluster != theirs:
+        return False
     mine = json.loads(row["alerts"] or "[]") or [{"fingerprint": row["fingerprint"], "alertname": row["alertname"]}]
     if alert.get("fingerprint") in {a.get("fingerprint") for a in mine} | {row["fingerprint"]}:
         return True
@@ -92,17 +96,23 @@ def judge(detail: Mapping[str, Any], window_s: float, firing: bool, now: datetim
 
 def watch(
     c: sqlite3.Connection, alerts: Iterable[Mapping[str, Any]], windows: Mapping[str, float], *, at: datetime, actor: Actor,
-    dry: bool = False,
+    dry: bool = False, clusters: Collection[str] | None = None,
 ) -> list[tuple[int, str, str]]:
     """The verdicts one observation changes — ``alerts``: every alert the source holds now
-    (``fingerprint``, ``labels``, ``state``; a resolved one may be left out or say so);
-    ``windows``: action id → seconds. Written with an ``outcome`` audit entry each, unless
-    ``dry`` (a read transaction asking whether there is anything to write)."""
+    (``fingerprint``, ``labels``, ``state``, and ``cluster`` where several are watched; a
+    resolved one may be left out or say so); ``windows``: action id → seconds;
+    ``clusters``: the clusters this observation speaks for (None: all) — a proposal of
+    another cluster is not judged by it, since its alerts cannot be in it. Written with an
+    ``outcome`` audit entry each, unless ``dry`` (a read transaction asking whether there
+    is anything to write)."""
     holding = [a for a in alerts if a.get("state") != "resolved"]
     out = []
     for row in c.execute(WATCHED).fetchall():
         window = windows.get(row["action"])
         if window is None:
+            continue
+        cluster = (row["cluster"] if "cluster" in row.keys() else "") or ""
+        if clusters is not None and cluster and cluster not in clusters:
             continue
         detail = json.loads(row["outcome_detail"])
         if row["outcome"] == "effective" and detail.get("final"):

@@ -107,7 +107,11 @@ class ExecutionResult:
 
 class Executor:
     """Sends catalog actions to one cluster. Holds no state between calls: safe to share
-    between worker threads (the client's connection pool is thread-safe)."""
+    between worker threads (the client's connection pool is thread-safe).
+
+    ``cluster`` names that cluster: every plan handed to ``before_send`` carries it, so the
+    review queue can refuse to record the intent for a proposal of another cluster (an
+    executor cannot be pointed at a proposal it does not serve and still send)."""
 
     def __init__(
         self,
@@ -118,6 +122,7 @@ class Executor:
         read_only: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         timeout_s: float | None = None,
+        cluster: str = "",
     ) -> None:
         unknown = sorted(set(apply_risks) - set(RISKS))
         if unknown:
@@ -129,6 +134,8 @@ class Executor:
         self.apply_risks = frozenset(apply_risks)
         """Risk levels that run for real when the caller does not say."""
         self.read_only = read_only
+        self.cluster = cluster
+        """The configured cluster's name this executor's client talks to."""
         self.clock = clock
         if timeout_s is None:
             # make_api_client records the configured timeout on the client it builds.
@@ -153,7 +160,7 @@ class Executor:
         invalid parameter, a read-only console, or no configured API.
 
         ``before_send(plan)`` is called once, after every check and before the first request
-        of a real run, with what is about to be sent (``action``, ``parameters``, ``call``:
+        of a real run, with what is about to be sent (``action``, ``parameters``, ``cluster``, ``call``:
         the rendered request). The review queue checks the proposal against its sealed audit
         entry and records the intent to execute there; whatever it raises propagates, and
         nothing is sent.
@@ -168,7 +175,7 @@ class Executor:
             return ExecutionResult(action.id, dry, True, ())
         resolve(action.operation, action.operation.verb)  # unsupported: refuse now
         if not dry and before_send is not None:
-            before_send({"action": action.id, "parameters": dict(values), "call": _call_plan(rendered.api)})
+            before_send({"action": action.id, "parameters": dict(values), "call": _call_plan(rendered.api), "cluster": self.cluster})
         calls = Calls(self.api_client, self.timeout_s, dry)
         output: dict | None = None
         try:
@@ -213,7 +220,8 @@ class Executor:
         dry = self._decide(action, dry_run, "roll back")
         resolve(op, op.verb)
         if not dry and before_send is not None:
-            before_send({"action": action.id, "parameters": dict(values), "undo": dict(undo), "call": _call_plan(restore)})
+            before_send({"action": action.id, "parameters": dict(values), "undo": dict(undo), "call": _call_plan(restore),
+                         "cluster": self.cluster})
         calls = Calls(self.api_client, self.timeout_s, dry)
         try:
             calls.request(op, values, restore, summary)

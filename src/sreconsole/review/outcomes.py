@@ -94,6 +94,12 @@ def begin(
         raise seal.SealBroken(
             f"proposal #{proposal_id} holds {row['action']} with other parameters than the executor was given: nothing sent", None
         )
+    # The executor names the cluster it sends to; a proposal for another one is refused here,
+    # in the transaction that checked the seal (so also the cluster) of the row.
+    cluster = seal.cluster_of(row)
+    if cluster and plan.get("cluster") != cluster:
+        sends_to = f"cluster {plan['cluster']!r}" if plan.get("cluster") else "no named cluster"
+        raise seal.SealBroken(f"proposal #{proposal_id} is for cluster {cluster!r} and the executor sends to {sends_to}: nothing sent", None)
     stored = jsonable({"intent": {**dict(intent), "call": plan.get("call")}})
     ts = iso(at)
     c.execute("UPDATE proposals SET state = 'executing', result = ?, updated_at = ?, changed_version = ? WHERE id = ? AND state = 'approved'",

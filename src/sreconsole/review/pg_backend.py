@@ -156,6 +156,9 @@ class PgConnection:
     def audit_columns(self) -> tuple[str, ...]:
         return COLUMNS
 
+    def proposal_columns(self) -> set[str]:
+        return _proposal_columns(self.raw)
+
     def trigger_names(self) -> set[str]:
         rows = self.raw.execute(
             "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -236,6 +239,10 @@ class PgReviewStore(ReviewStore):
         if found != 3:
             raise ReviewError(f"the review store {self.path} has no review queue yet: an administrator runs"
                               f" `sreconsole review init-db` on it first")
+        lacking = [column for column, _ in pg_schema.UPGRADES if column not in _proposal_columns(self._conn.raw)]
+        if lacking:
+            raise ReviewError(f"the review store {self.path} was made by an older sreconsole (no {lacking[0]} column):"
+                              f" an administrator runs `sreconsole review init-db` on it again to upgrade it")
 
     def _actor(self, operator: Any) -> Actor:
         """The database's authenticated user is the name; the OS user the console runs as
@@ -337,6 +344,7 @@ def init_db(dsn: str, *, operators: Iterable[str] = (), readers: Iterable[str] =
                     raw.execute(statement)
                 raw.execute("RESET ROLE")
                 done.append(f"created schema {pg_schema.SCHEMA_NAME} (tables proposals, audit, audit_head)")
+            done += _upgrade(raw)
             for statement in pg_schema.GRANTS:
                 raw.execute(statement)
             for group, members in ((pg_schema.OPERATOR, operators), (pg_schema.READER, readers)):
@@ -353,6 +361,29 @@ def init_db(dsn: str, *, operators: Iterable[str] = (), readers: Iterable[str] =
     finally:
         conn.close()
     return done
+
+
+def _proposal_columns(raw: Any) -> set[str]:
+    return {r[0] for r in raw.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'proposals'",
+        (pg_schema.SCHEMA_NAME,)).fetchall()}
+
+
+def _upgrade(raw: Any) -> list[str]:
+    """Bring a queue made by an older sreconsole up to this layout (:data:`pg_schema.UPGRADES`),
+    as its owner, inside init-db's transaction; what was added."""
+    from psycopg import sql
+
+    have = _proposal_columns(raw)
+    missing = [(column, steps) for column, steps in pg_schema.UPGRADES if column not in have]
+    if not missing:
+        return []
+    raw.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(pg_schema.OWNER)))
+    for _, steps in missing:
+        for statement in steps:
+            raw.execute(statement)
+    raw.execute("RESET ROLE")
+    return [f"added column proposals.{column}" for column, _ in missing]
 
 
 # -- review migrate ------------------------------------------------------------------------------

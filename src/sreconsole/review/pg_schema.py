@@ -39,8 +39,25 @@ LOCK_KEY = 0x5EC0_2020
 SQLite's ``BEGIN IMMEDIATE``, so the chain's next entry and the compare-and-set decide
 against the newest committed state."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 """The SQLite schema version this layout corresponds to (``review migrate`` copies from it)."""
+
+UPGRADES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "cluster",
+        (
+            # Several clusters (issue 20), as SQLite's schema step 6: the proposal's cluster,
+            # and one pending proposal per alert, and per action and target, in each cluster.
+            "ALTER TABLE proposals ADD COLUMN cluster TEXT NOT NULL DEFAULT ''",
+            "DROP INDEX proposals_one_pending",
+            "CREATE UNIQUE INDEX proposals_one_pending ON proposals(cluster, fingerprint) WHERE state = 'pending'",
+            "DROP INDEX proposals_one_pending_target",
+            "CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(cluster, action, target) WHERE state = 'pending'",
+        ),
+    ),
+)
+"""What ``init-db`` adds to a queue created by an older sreconsole: ``(column of proposals
+it adds, statements)``, applied when the column is missing. Append, never edit."""
 
 
 def _values(values: tuple[str, ...]) -> str:
@@ -91,11 +108,12 @@ TABLES = (
         decided_claim TEXT NOT NULL DEFAULT '',
         outcome TEXT NOT NULL DEFAULT '' CHECK (outcome IN ({_values(effect.OUTCOMES)})),
         outcome_detail TEXT,
-        approvals TEXT NOT NULL DEFAULT '[]'
+        approvals TEXT NOT NULL DEFAULT '[]',
+        cluster TEXT NOT NULL DEFAULT ''
     )""",
     "CREATE INDEX proposals_outcome_watch ON proposals(outcome) WHERE outcome IN ('watching', 'effective')",
-    "CREATE UNIQUE INDEX proposals_one_pending ON proposals(fingerprint) WHERE state = 'pending'",
-    "CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(action, target) WHERE state = 'pending'",
+    "CREATE UNIQUE INDEX proposals_one_pending ON proposals(cluster, fingerprint) WHERE state = 'pending'",
+    "CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(cluster, action, target) WHERE state = 'pending'",
     "CREATE INDEX proposals_pair ON proposals(fingerprint, action, id)",
     "CREATE INDEX proposals_state ON proposals(state, id)",
     "CREATE INDEX proposals_changed ON proposals(changed_version)",

@@ -12,6 +12,8 @@ One pending proposal per action and target: two alerts asking to restart the sam
 deployment are one decision, not two rows an operator could approve twice. The second
 alert joins the first proposal's ``alerts`` (its evidence) with a ``merge`` audit entry, and
 the unique index ``proposals_one_pending_target`` makes the database refuse a second row.
+All of it is per cluster: ``shop/web`` in prod-eu and ``shop/web`` in prod-us are two
+deployments, and a decision on one must never be taken for the other.
 """
 
 from __future__ import annotations
@@ -46,11 +48,14 @@ from sreconsole.review.records import (
 @dataclass(frozen=True)
 class Placement:
     """Where a proposal goes besides its snapshot: the target it acts on, the alert entry it
-    brings to the proposal's evidence, and the alert source that watches that alert."""
+    brings to the proposal's evidence, the alert source that watches that alert, and the
+    cluster both live in (the same fingerprint or ``namespace/name`` in two clusters is two
+    things: nothing here matches across clusters)."""
 
     target: str
     alert: dict[str, Any]
     source: str = ""
+    cluster: str = ""
 
 
 def target_of(fingerprint: str, parameters: Mapping[str, str]) -> str:
@@ -84,19 +89,24 @@ def plan(
     the pending proposal for the same action and target), ``refresh`` (same pending,
     changed), ``stand`` (decided in this firing: leave it), ``merge`` (another alert's
     pending proposal has the same action and target: join it), ``create``; plus the pending
-    proposals of the same alert with another action, to supersede."""
-    pending = c.execute("SELECT * FROM proposals WHERE fingerprint = ? AND state = 'pending'", (fingerprint,)).fetchall()
+    proposals of the same alert with another action, to supersede. Only proposals of the
+    same cluster are considered."""
+    cluster = place.cluster if place is not None else ""
+    pending = c.execute("SELECT * FROM proposals WHERE fingerprint = ? AND cluster = ? AND state = 'pending'",
+                        (fingerprint, cluster)).fetchall()
     others = [r for r in pending if r["action"] != action]
     same = next((r for r in pending if r["action"] == action), None)
     if same is not None:
         changed = any(same[k] != values[k] for k in SNAPSHOT_COLUMNS)
         changed = changed or bool(place and place.source and not same["alert_source"])
         return ("refresh" if changed else "keep"), same, others
-    last = c.execute("SELECT * FROM proposals WHERE fingerprint = ? AND action = ? ORDER BY id DESC LIMIT 1", (fingerprint, action)).fetchone()
+    last = c.execute("SELECT * FROM proposals WHERE fingerprint = ? AND action = ? AND cluster = ? ORDER BY id DESC LIMIT 1",
+                     (fingerprint, action, cluster)).fetchone()
     if last is not None and last["state"] in DECIDED and last["alert_started_at"] == values["alert_started_at"]:
         return "stand", last, others
     if place is not None:
-        host = c.execute("SELECT * FROM proposals WHERE action = ? AND target = ? AND state = 'pending'", (action, place.target)).fetchone()
+        host = c.execute("SELECT * FROM proposals WHERE action = ? AND target = ? AND cluster = ? AND state = 'pending'",
+                         (action, place.target, cluster)).fetchone()
         if host is not None:
             joined = any(a.get("fingerprint") == fingerprint for a in json.loads(host["alerts"]))
             return ("keep" if joined else "merge"), host, others
@@ -136,10 +146,10 @@ def enqueue(
     new_id = row["id"] if row is not None and what != "create" else None
     if what == "create":
         columns = ("fingerprint", "action", *SNAPSHOT_COLUMNS, "state", "created_at", "updated_at", "changed_version",
-                   "target", "alerts", "alert_source", "alert_state", "alert_state_since")
+                   "target", "alerts", "alert_source", "alert_state", "alert_state_since", "cluster")
         cur = c.execute(f"INSERT INTO proposals ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                         (fingerprint, action, *[values[k] for k in SNAPSHOT_COLUMNS], "pending", ts, ts, version,
-                         place.target, chain.canonical([place.alert]), place.source, place.alert["state"], ts))
+                         place.target, chain.canonical([place.alert]), place.source, place.alert["state"], ts, place.cluster))
         new_id = int(cur.lastrowid)
     for old in others:
         why = f"superseded by #{new_id} ({action})"

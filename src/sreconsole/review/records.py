@@ -129,6 +129,9 @@ class ProposalRecord:
     """When it executed, resolved (``resolved_after_s``), came back; ``final`` once the watch ended."""
     approvals: tuple[dict, ...] = ()
     """Approvals gathered while pending (four eyes): ``user``, ``client``, ``at``, ``reason``."""
+    cluster: str = ""
+    """The cluster the proposal is for (its alert's), the only one it is executed or rolled
+    back against; '' for a proposal queued where only one cluster was configured."""
 
     def as_dict(self) -> dict:
         out = {}
@@ -198,12 +201,16 @@ def snapshot(p: Proposal, alert: Alert) -> dict[str, Any]:
 def audit_snapshot(row: sqlite3.Row) -> dict[str, Any]:
     """What the model said when the entry was written: enough to ask later "what did the
     operator see?" without copying the evidence texts into every entry."""
-    return {
+    out = {
         "model_version": row["model_version"],
         "confidence": row["confidence"],
         "method": row["method"],
         "evidence": [e.get("ref", "") for e in json.loads(row["evidence"]) if isinstance(e, dict)],
     }
+    cluster = _column(row, "cluster", "")
+    if cluster:  # which cluster the decision was about, for whoever reads the trail
+        out["cluster"] = cluster
+    return out
 
 
 def to_record(r: sqlite3.Row) -> ProposalRecord:
@@ -251,6 +258,7 @@ def to_record(r: sqlite3.Row) -> ProposalRecord:
         outcome=_column(r, "outcome", ""),
         outcome_detail=loads(_column(r, "outcome_detail", None)),
         approvals=tuple(json.loads(_column(r, "approvals", "[]"))),
+        cluster=_column(r, "cluster", ""),
     )
 
 

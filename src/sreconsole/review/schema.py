@@ -151,6 +151,17 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         "ALTER TABLE proposals ADD COLUMN approvals TEXT NOT NULL DEFAULT '[]'",
         widen_audit_events,
     ),
+    (
+        # Several clusters (issue 20): the cluster a proposal may be executed against, sealed
+        # with its executable content ('' for proposals queued before: the one cluster there
+        # was). The same fingerprint or target in two clusters is two things, so the one
+        # pending proposal per alert, and per action and target, is per cluster.
+        "ALTER TABLE proposals ADD COLUMN cluster TEXT NOT NULL DEFAULT ''",
+        "DROP INDEX proposals_one_pending",
+        "CREATE UNIQUE INDEX proposals_one_pending ON proposals(cluster, fingerprint) WHERE state = 'pending'",
+        "DROP INDEX proposals_one_pending_target",
+        "CREATE UNIQUE INDEX proposals_one_pending_target ON proposals(cluster, action, target) WHERE state = 'pending'",
+    ),
 ]
 """Schema steps; step ``i`` takes ``user_version`` from ``i`` to ``i + 1``. Append, never edit:
 files already on bastion hosts were built by the existing steps."""

@@ -16,8 +16,14 @@ So a queue row edited with ``sqlite3`` no longer matches the newest entry about 
 * :func:`sreconsole.review.audit.verify` compares every queue row with its newest entry.
 
 The content is plain JSON from plain columns; a PostgreSQL store computes the same digests.
-A later column that decides the target (the cluster, in a multi-cluster set-up) belongs
-in :func:`content`.
+
+**The cluster** decides where the call goes, so it is part of the content: a row moved from
+prod-us to prod-eu after its approval no longer matches its seal, and nothing is sent. It
+is in the content **only when it is not empty**: every entry sealed before clusters existed
+digested the four keys below, and a proposal of those files has cluster '' (the one cluster
+there was); writing ``"cluster": ""`` into the content would break every one of those seals.
+Leaving the key out for '' keeps them verifying, and still seals a change in either
+direction (adding a cluster adds a key; clearing one removes it).
 """
 
 from __future__ import annotations
@@ -44,12 +50,21 @@ def content(row: Mapping[str, Any]) -> dict:
     """A proposals row's executable content, as plain JSON values."""
     result = _json(row["result"])
     undo = result.get("undo") if isinstance(result, dict) else None
-    return {
+    out = {
         "action": row["action"],
         "fingerprint": row["fingerprint"],
         "parameters": _json(row["parameters"]),
         "undo": undo,
     }
+    cluster = cluster_of(row)
+    if cluster:  # only when set: see the module (seals written before clusters must still hold)
+        out["cluster"] = cluster
+    return out
+
+
+def cluster_of(row: Mapping[str, Any]) -> str:
+    """The row's cluster; '' for a row of a store opened at a schema step before clusters."""
+    return (row["cluster"] or "") if "cluster" in row.keys() else ""
 
 
 def digest(row: Mapping[str, Any]) -> str:
@@ -109,7 +124,10 @@ def differs(row: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
         return "its action"
     if now["parameters"] != entry.get("parameters"):
         return "its parameters"
-    return "its undo data or its alert"
+    sealed_cluster = (entry.get("snapshot") or {}).get("cluster") if isinstance(entry.get("snapshot"), Mapping) else None
+    if sealed_cluster is not None and sealed_cluster != now.get("cluster", ""):
+        return f"its cluster, sealed as {sealed_cluster!r}"
+    return "its cluster, its undo data or its alert"
 
 
 def _json(text: Any) -> Any:

@@ -399,6 +399,9 @@ class ReviewStore:
           ``merge`` audit entry, instead of a second row;
         * any pending proposal for the same alert with another action is superseded.
 
+        All of this within the proposal's cluster (``proposal.cluster``, else the alert's),
+        which the record keeps and seals: it is the only cluster the proposal is executed on.
+
         ``source`` names the alert source the alert came from (it then watches the alert's
         live state, see :meth:`observe`); '' for alerts from elsewhere (a file).
         A poll that changes nothing takes no write lock.
@@ -443,11 +446,14 @@ class ReviewStore:
     def _enqueue_item(self, proposal: Proposal, alert: Alert, at: datetime, source: str) -> tuple:
         if proposal.fingerprint != alert.fingerprint:
             raise ReviewError(f"proposal is for alert {proposal.fingerprint} but the alert given is {alert.fingerprint}")
+        if proposal.cluster and alert.cluster and proposal.cluster != alert.cluster:
+            raise ReviewError(f"proposal is for cluster {proposal.cluster!r} but its alert came from cluster {alert.cluster!r}")
         values = snapshot(proposal, alert)
         fingerprint, action = storable_text(proposal.fingerprint), storable_text(proposal.action)
         state = alert_state_of(alert) if source else "unknown"
         place = queue.Placement(queue.target_of(fingerprint, json.loads(values["parameters"])),
-                                queue.alert_entry(fingerprint, values["alertname"], values["alert_started_at"], state, iso(at)), source)
+                                queue.alert_entry(fingerprint, values["alertname"], values["alert_started_at"], state, iso(at)), source,
+                                storable_text(proposal.cluster or alert.cluster))
         return fingerprint, action, values, place
 
     def observe(
@@ -528,18 +534,21 @@ class ReviewStore:
 
     def watch_outcomes(
         self, alerts: Iterable[Mapping], windows: Mapping[str, float], *, now: datetime | None = None,
-        operator: Operator | None = None,
+        operator: Operator | None = None, clusters: Iterable[str] | None = None,
     ) -> list[tuple[int, str, str]]:
         """Judge executed actions by what the alert source holds now (``alerts``: each with
-        ``fingerprint``, ``labels``, ``state``; ``windows``: action id → seconds, from the
-        catalog): ``(id, outcome before, outcome now)`` per verdict, each audited
-        (:mod:`~sreconsole.review.effect`). One read and no write lock when nothing is due."""
+        ``fingerprint``, ``labels``, ``state``, and ``cluster`` where several are watched;
+        ``windows``: action id → seconds, from the catalog; ``clusters``: the clusters the
+        observation speaks for, None for all): ``(id, outcome before, outcome now)`` per
+        verdict, each audited (:mod:`~sreconsole.review.effect`). One read and no write lock
+        when nothing is due."""
         at = utc(now)
-        actor = Actor.of(operator)
+        actor = self._actor(operator)  # on PostgreSQL the entry must name the session's user
         alerts = [dict(a) for a in alerts]
-        if not self._read(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor, dry=True)):
+        spoken = None if clusters is None else frozenset(clusters)
+        if not self._read(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor, dry=True, clusters=spoken)):
             return []
-        return self._write(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor))
+        return self._write(lambda c: effect.watch(c, alerts, windows, at=at, actor=actor, clusters=spoken))
 
     def begin_execution(
         self, proposal_id: int, plan: dict, intent: dict, operator: Operator, *, now: datetime | None = None

@@ -32,6 +32,13 @@ class AlertsSnapshot:
     filtered_by: tuple[str, ...] = ()
     """The matchers the source applied (``name="value"``): ``alerts`` are then only those
     that match, and an alert missing from them has not resolved."""
+    health_parts: tuple[SourceHealth, ...] = ()
+    """With several clusters or an HA pair: each cluster's and each member's health
+    (``health`` is then their combination); empty for one plain Alertmanager or the demo."""
+
+    def healths(self) -> list[SourceHealth]:
+        """What the header shows: the combined health, then each part."""
+        return [self.health, *self.health_parts]
 
 
 class AlertsService:
@@ -67,6 +74,7 @@ class AlertsService:
                 health=self.source.health(),
                 fetched_at=self.clock(),
                 error=str(exc),
+                health_parts=self._health_parts(),
             )
             await self._record(snapshot)
             return snapshot
@@ -77,6 +85,7 @@ class AlertsService:
             fetched_at=self.clock(),
             acks=await self._acks(fetched),
             filtered_by=tuple(f'{m.name}{m.type.value}"{m.value}"' for m in pushed),
+            health_parts=self._health_parts(),
         )
         await self._record(snapshot)
         return snapshot
@@ -87,6 +96,27 @@ class AlertsService:
         TUI's. Awaited, so polls are written in order."""
         if self.recorder.enabled:
             await asyncio.to_thread(self.recorder.poll, snapshot)
+
+    def _health_parts(self) -> tuple[SourceHealth, ...]:
+        parts = getattr(self.source, "health_parts", None)
+        return tuple(parts()) if parts is not None else ()
+
+    def source_for(self, alert: Alert):
+        """Where a silence or an ack of ``alert`` goes: its cluster's Alertmanager when
+        several clusters are merged (never another cluster's), else the one source."""
+        pick = getattr(self.source, "for_cluster", None)
+        return pick(alert.cluster) if pick is not None else self.source
+
+    def _source_for_silence(self, silence_id: str):
+        pick = getattr(self.source, "for_silence", None)
+        return pick(silence_id) if pick is not None else self.source
+
+    async def _create_for(self, alert: Alert, *args) -> str:
+        silence_id = await self.source_for(alert).create_silence(matchers_for(alert), *args)
+        remember = getattr(self.source, "created_in", None)
+        if remember is not None:
+            remember(alert.cluster, silence_id)
+        return silence_id
 
     async def _acks(self, alerts) -> frozenset[str]:
         ids = {sid for a in alerts for sid in a.silenced_by}
@@ -117,14 +147,14 @@ class AlertsService:
         if not comment.strip():
             raise SourceError("a silence needs a comment saying why")
         now = self.clock()
-        return await self.source.create_silence(matchers_for(alert), now, now + duration, str(operator), comment.strip())
+        return await self._create_for(alert, now, now + duration, str(operator), comment.strip())
 
     async def acknowledge(self, alert: Alert, operator: Operator, note: str = "", duration: timedelta = ACK_DURATION) -> str:
         """A short silence whose comment marks it as an ack: someone is on it."""
         self._check("silence")
         comment = f"{ACK_PREFIX} {operator} is looking at this" + (f": {note.strip()}" if note.strip() else "")
         now = self.clock()
-        return await self.source.create_silence(matchers_for(alert), now, now + duration, str(operator), comment)
+        return await self._create_for(alert, now, now + duration, str(operator), comment)
 
     async def expire(self, silence_id: str) -> None:
         await self.source.expire_silence(silence_id)
@@ -159,7 +189,8 @@ class AlertsService:
         if not silence.matchers:
             raise SourceError(f"silence {silence.id} has no matchers the console can read")
         now = self.clock()
-        return await self.source.create_silence(silence.matchers, now, now + duration, str(operator), comment.strip())
+        source = self._source_for_silence(silence.id)  # the cluster it was listed in
+        return await source.create_silence(silence.matchers, now, now + duration, str(operator), comment.strip())
 
     async def aclose(self) -> None:
         await self.source.aclose()

@@ -220,7 +220,8 @@ class ChatService:
         alert = self._chat_alert(d, action, params)
         for_same = {alert.fingerprint} | ({d.alert.fingerprint} if d.alert is not None else set())
         for record in self.review_queue.list():
-            if record.fingerprint in for_same and record.action == action_id and record.parameters == params:
+            if (record.fingerprint in for_same and record.action == action_id and record.parameters == params
+                    and record.cluster == alert.cluster):
                 return record, False
         proposal = Proposal(
             fingerprint=alert.fingerprint,
@@ -238,6 +239,7 @@ class ChatService:
             reversible=action.reversible,
             evidence=d.evidence,
             notes=(f"asked: {d.question[:300]}",) + ((f"context: {d.context}",) if d.context else ()),
+            cluster=alert.cluster,
         )
         (record,) = self.review_queue.enqueue([proposal], [alert])
         return record, True
@@ -245,7 +247,8 @@ class ChatService:
     def _chat_alert(self, d: "ProposalDraft", action, params: Mapping[str, str]) -> Alert:
         """The alert a chat proposal is filed under: the firing alert's labels (or, with
         none, the cited runbook's alert name and the parameters under their label names),
-        plus ``source=bruno``."""
+        plus ``source=bruno``; in the firing alert's cluster (none without an alert: then it
+        can only be executed where a single cluster is configured)."""
         if d.alert is not None:
             labels = dict(d.alert.labels)
             annotations = dict(d.alert.annotations)
@@ -258,4 +261,5 @@ class ChatService:
             annotations = {"summary": f"proposed from Bruno: {d.question[:200]}"}
             started = self.clock()
         labels[CHAT_SOURCE_LABEL[0]] = CHAT_SOURCE_LABEL[1]
-        return Alert(fingerprint(labels), labels, annotations, starts_at=started)
+        cluster = d.alert.cluster if d.alert is not None else ""
+        return Alert(fingerprint(labels), labels, annotations, starts_at=started, cluster=cluster)

@@ -178,7 +178,7 @@ def _all_checks(settings: Settings) -> list[Check]:
         detail = f"{probe.endpoint()}" + ("" if ok else f": {health.describe(now)}")
         checks.append(Check(probe.name, ok, detail))
     probed = {p.name for p in probes}
-    for name in ("alertmanager", "prometheus", "loki", "kubernetes", "mlflow", "s3", "ollama"):
+    for name in ("alertmanager", "prometheus", "loki", "tempo", "kubernetes", "mlflow", "s3", "ollama"):
         if name in probed:
             continue
         if name == "kubernetes" and name in sources:

@@ -73,11 +73,12 @@ def alert_source_id(settings: Settings) -> str:
     the proposals queued from it): ``demo``, or the Alertmanager URL without credentials."""
     if settings.is_demo:
         return "demo"
-    parts = urlsplit(settings.alertmanager.url)
+    first = settings.cluster_list()[0].alertmanager.all_urls()[0]  # the flat url: as before clusters
+    parts = urlsplit(first)
     host = parts.hostname or ""
     if parts.port:
         host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", "")) or settings.alertmanager.url
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", "")) or first
 
 
 def build_alert_source(
@@ -85,8 +86,10 @@ def build_alert_source(
     clock: Callable[[], datetime] = wall_clock,
     demo_epoch: datetime | None = None,
 ) -> AlertSource:
-    """The demo when nothing is configured (or ``--demo``), else Alertmanager. The demo
-    runs from ``demo_epoch``, by default the data dir's persisted one (:func:`persisted_demo_epoch`).
+    """The demo when nothing is configured (or ``--demo``), else Alertmanager: one, an HA
+    pair (:class:`~sreconsole.sources.clusters.AlertmanagerPair`), or several clusters
+    merged (:class:`~sreconsole.sources.clusters.ClusterAlerts`). The demo is one cluster;
+    it runs from ``demo_epoch``, by default the data dir's persisted one (:func:`persisted_demo_epoch`).
 
     Imports are local: the demo path never imports httpx, which keeps start-up fast.
     """
@@ -98,18 +101,37 @@ def build_alert_source(
         cluster.remedies = demo_remedies(settings)
         return DemoAlertSource(cluster, clock)
     from sreconsole.sources.alertmanager import AlertmanagerSource
+    from sreconsole.sources.clusters import AlertmanagerPair, ClusterAlerts
+    from sreconsole.domain.text import url_host
 
-    am = settings.alertmanager
-    return AlertmanagerSource(
-        am.url,
-        timeout_s=am.timeout_s,
-        retries=am.retries,
-        username=am.username,
-        password=am.password,
-        bearer_token=am.bearer_token,
-        stale_after_s=settings.stale_after_s,
-        clock=clock,
-    )
+    clusters = settings.cluster_list()
+    several = len(clusters) > 1
+
+    def cluster_source(cluster):
+        am = cluster.alertmanager
+        urls = am.all_urls()
+        name = f"alertmanager {cluster.name}" if several else "alertmanager"
+        members = [
+            AlertmanagerSource(
+                url,
+                timeout_s=am.timeout_s,
+                retries=am.retries,
+                username=am.username,
+                password=am.password,
+                bearer_token=am.bearer_token,
+                stale_after_s=settings.stale_after_s,
+                clock=clock,
+                cluster=cluster.name,
+                prefix=f"{cluster.name}/" if several else "",
+                name=f"{name} {url_host(url)}" if len(urls) > 1 else name,
+            )
+            for url in urls
+        ]
+        return members[0] if len(members) == 1 else AlertmanagerPair(members, name, clock)
+
+    if not several:
+        return cluster_source(clusters[0])
+    return ClusterAlerts({c.name: cluster_source(c) for c in clusters}, clock)
 
 
 def poll_interval(settings: Settings) -> float:

@@ -37,6 +37,11 @@ class ReadOnly(Exception):
     """The console runs read-only: nothing that changes the cluster or the queue."""
 
 
+class UnknownCluster(LookupError):
+    """A proposal's cluster is not one this console is configured for (or it names none and
+    several are): nothing is sent, and no other cluster ever stands in for it."""
+
+
 class UnknownParameter(ValueError):
     """An edit names a parameter the action does not take (a typo must not leave the original
     value in place silently)."""
@@ -119,13 +124,14 @@ class ReviewQueue:
         self.path = review_store_path(settings)
         self._store = None
         self._reader = None
-        self._executor = None
+        self._executors: dict[str, object] = {}
         self._catalog = None
         self._lock = threading.Lock()
         self._expired_at: datetime | None = None
         self._policy = None
         self._groups: frozenset[str] | None = None
-        self.api_error = ""
+        self.api_errors: dict[str, str] = {}
+        """Cluster name → why its Kubernetes API cannot be used ('' or absent: it can)."""
 
     recorder = NO_RECORDER
     """Where decisions and queue changes are also written (``--record``)."""
@@ -208,16 +214,39 @@ class ReviewQueue:
             self._catalog = load_catalog_for(self.settings)
         return self._catalog
 
-    @property
-    def executor(self):
+    # -- where executions go: one executor per configured cluster ------------------------------
+
+    def cluster_for(self, name: str):
+        """The configured cluster a proposal of cluster ``name`` goes to
+        (:class:`~sreconsole.config.ClusterSettings`), looked up by name and nothing else:
+        :class:`UnknownCluster`, naming it, when none has that name. A proposal that names no
+        cluster (queued before there were several) goes to the one configured cluster, and
+        is refused where there are several: guessing would be executing on the wrong one."""
+        clusters = self.settings.cluster_list()
+        names = ", ".join(repr(c.name) for c in clusters) or "none"
+        if name:
+            for cluster in clusters:
+                if cluster.name == name:
+                    return cluster
+            raise UnknownCluster(f"its cluster {name!r} is not configured in this console (configured: {names}): nothing sent")
+        if len(clusters) == 1:
+            return clusters[0]
+        raise UnknownCluster(f"it names no cluster and {len(clusters)} are configured ({names}): nothing sent to any of them")
+
+    def executor_for(self, name: str):
+        """The executor bound to the proposal's cluster (:meth:`cluster_for`), built once per
+        cluster from that cluster's own ``kubernetes`` settings. It names its cluster in every
+        plan it hands the queue, and the queue refuses the intent to execute a proposal of
+        another cluster (:func:`sreconsole.review.outcomes.begin`)."""
         from sreconsole.review.executor import Executor
         from sreconsole.sources.kube_client import KubeClientError, make_api_client
 
+        cluster = self.cluster_for(name)
         with self._lock:
-            if self._executor is None:
-                k = self.settings.kubernetes
+            if cluster.name not in self._executors:
+                k = cluster.kubernetes
                 client = None
-                if self._demo_cluster and self.settings.review.apply_risks:
+                if self._is_demo(cluster) and self.settings.review.apply_risks:
                     # (only when something may run for real: the official client takes a
                     # while to import, and a demo of dry runs never needs it)
                     from sreconsole.services.environment import demo_remedies
@@ -229,36 +258,49 @@ class ReviewQueue:
                         client = make_api_client(k.kubeconfig, k.context, k.in_cluster, k.timeout_s)
                     except KubeClientError as exc:
                         client = None  # dry runs still work; the approve dialog says why nothing can run
-                        self.api_error = str(exc)
+                        self.api_errors[cluster.name] = str(exc)
                 risks = [r for r in self.settings.review.apply_risks if r in RISKS]
-                self._executor = Executor(self.catalog, client, apply_risks=risks, read_only=self.settings.read_only, clock=self.clock)
-            return self._executor
+                self._executors[cluster.name] = Executor(self.catalog, client, apply_risks=risks, read_only=self.settings.read_only,
+                                                         clock=self.clock, cluster=cluster.name)
+            return self._executors[cluster.name]
 
-    def _cluster_kind(self) -> str:
+    def _executor_of(self, record):
+        """:meth:`executor_for` the record's cluster; UnknownCluster names the proposal."""
+        try:
+            return self.executor_for(record.cluster)
+        except UnknownCluster as exc:
+            raise UnknownCluster(f"#{record.id} {record.action}: {exc}") from None
+
+    def _cluster_kind(self, name: str = "") -> str:
         """Where executions go: ``demo`` (the simulated cluster) or ``kubernetes``. Recorded in
         each execution's intent, so an interrupted one is settled only against the same."""
-        return "demo" if self._demo_cluster and self.settings.review.apply_risks else "kubernetes"
+        return "demo" if self._is_demo(self.cluster_for(name)) and self.settings.review.apply_risks else "kubernetes"
 
-    @property
-    def _demo_cluster(self) -> bool:
+    def _is_demo(self, cluster) -> bool:
         """The demo with no Kubernetes API configured: actions change the simulated cluster."""
-        k = self.settings.kubernetes
+        k = cluster.kubernetes
         return self.settings.is_demo and not (k.kubeconfig or k.in_cluster)
 
-    def executor_mode(self, risk: str) -> str:
-        """What approving an action of this risk will do, in words for the approve dialog."""
+    def executor_mode(self, risk: str, cluster: str = "") -> str:
+        """What approving an action of this risk, for a proposal of ``cluster``, will do, in
+        words for the approve dialog."""
         if self.read_only:
             return "nothing (read-only)"
-        if risk in self.settings.review.apply_risks and self._demo_cluster:
+        try:
+            target = self.cluster_for(cluster)
+        except UnknownCluster as exc:
+            return f"an error: {exc}"
+        where = f" of cluster {target.name}" if len(self.settings.cluster_list()) > 1 else ""
+        if risk in self.settings.review.apply_risks and self._is_demo(target):
             return "executed on the simulated demo cluster"
         if risk in self.settings.review.apply_risks:
-            k = self.settings.kubernetes
+            k = target.kubernetes
             if not (k.kubeconfig or k.in_cluster):
-                return "an error: no Kubernetes API is configured (kubernetes.kubeconfig or in_cluster)"
-            _ = self.executor
-            if self.api_error:
-                return f"an error: the Kubernetes API cannot be used ({self.api_error})"
-            return "executed through the Kubernetes API"
+                return f"an error: no Kubernetes API is configured{where} (kubernetes.kubeconfig or in_cluster)"
+            self.executor_for(cluster)
+            if self.api_errors.get(target.name):
+                return f"an error: the Kubernetes API{where} cannot be used ({self.api_errors[target.name]})"
+            return f"executed through the Kubernetes API{where}"
         return f"a dry run ({risk} risk is not in review.apply_risks)"
 
     @property
@@ -340,8 +382,18 @@ class ReviewQueue:
         configured alert source, which then keeps their live state (:meth:`observe`)."""
         self._writable("enqueueing proposals")
         now = self.clock()
-        source = self.source_id if from_source else ""
-        return self.store.enqueue_many(zip(proposals, alerts), now=now, operator=self.operator, source=source)
+        if not from_source:
+            return self.store.enqueue_many(zip(proposals, alerts), now=now, operator=self.operator, source="")
+        # One burst per cluster's source (each its own group commit), records in the order given.
+        by_source: dict[str, list[int]] = {}
+        for i, alert in enumerate(alerts):
+            by_source.setdefault(self.source_of(alert.cluster), []).append(i)
+        out: list = [None] * len(alerts)
+        for source, indexes in by_source.items():
+            records = self.store.enqueue_many([(proposals[i], alerts[i]) for i in indexes], now=now, operator=self.operator, source=source)
+            for i, record in zip(indexes, records):
+                out[i] = record
+        return out
 
     ATTENTION = ("pending", "executing", "unknown")
     """What the default listing shows: pending proposals, and executions whose outcome is
@@ -354,34 +406,59 @@ class ReviewQueue:
 
         return alert_source_id(self.settings)
 
+    def source_of(self, cluster: str) -> str:
+        """The name the queue knows the alert source of ``cluster`` by: the configured
+        source's own (:attr:`source_id`), and where several clusters are configured, with the
+        cluster's name after it (``…#prod-eu``). The same fingerprint in two clusters is two
+        alerts: each cluster's source watches its own, and never speaks for the other's."""
+        if not cluster or len(self.settings.cluster_list()) <= 1:
+            return self.source_id
+        return f"{self.source_id}#{cluster}"
+
     @_recorded(None)
     def observe(self, snapshot) -> list[tuple[int, str, str]]:
         """Apply one poll of the alert source (an
         :class:`~sreconsole.services.alerts.AlertsSnapshot`) to the pending proposals it
         watches: an alert it no longer holds has resolved. A failed poll (stale alerts)
-        and a read-only console change nothing. ``(id, before, now)`` per changed proposal."""
+        and a read-only console change nothing. ``(id, before, now)`` per changed proposal.
+
+        With several clusters, each cluster's alerts are one observation by that cluster's
+        source (:meth:`source_of`). A cluster with no alert in the poll is not observed: in
+        one snapshot, a cluster whose Alertmanager did not answer and one whose alerts all
+        resolved look the same, and marking the first one's proposals resolved would be
+        wrong; its proposals keep their last state until its alerts are seen again."""
         if self.read_only or snapshot.error or not self._writable_here():
             return []
         from sreconsole.review.store import alert_state_of
 
-        observed = {}
+        several = len(self.settings.cluster_list()) > 1
+        groups: dict[str, list] = {} if several else {self.source_id: []}
         for a in snapshot.alerts:
-            state = alert_state_of(a)
-            if state == "silenced" and any(s in snapshot.acks for s in a.silenced_by):
-                state = "acked"
-            if state != "resolved":
-                observed[a.fingerprint] = state
-        changes = self.store.observe(self.source_id, observed, now=self.clock(), operator=self.operator)
-        return changes + self.watch_outcomes(snapshot.alerts, observed)
+            groups.setdefault(self.source_of(a.cluster) if several else self.source_id, []).append(a)
+        changes: list[tuple[int, str, str]] = []
+        states: dict[tuple[str, str], str] = {}
+        for source, alerts in groups.items():
+            observed = {}
+            for a in alerts:
+                state = alert_state_of(a)
+                if state == "silenced" and any(s in snapshot.acks for s in a.silenced_by):
+                    state = "acked"
+                if state != "resolved":
+                    observed[a.fingerprint] = state
+                    states[(a.cluster, a.fingerprint)] = state
+            changes += self.store.observe(source, observed, now=self.clock(), operator=self.operator)
+        clusters = {a.cluster for a in snapshot.alerts} if several else None
+        return changes + self.watch_outcomes(snapshot.alerts, states, clusters)
 
-    def watch_outcomes(self, alerts: Sequence, states: Mapping[str, str]) -> list[tuple[int, str, str]]:
-        """Executed actions judged by the alerts the source holds now (``states``:
-        fingerprint → state, resolved ones left out): did the fix work, within the window
+    def watch_outcomes(self, alerts: Sequence, states: Mapping[tuple[str, str], str], clusters=None) -> list[tuple[int, str, str]]:
+        """Executed actions judged by the alerts the source holds now (``states``: the state
+        of each alert held, by ``(cluster, fingerprint)``, resolved ones left out; ``clusters``: the
+        clusters this poll speaks for, None for all): did the fix work, within the window
         the catalog gives the action. ``(id, outcome before, outcome now)`` per verdict."""
         windows = {a.id: a.effect_window_s for a in self.catalog.actions if a.effect_window_s}
-        held = [{"fingerprint": a.fingerprint, "labels": dict(a.labels), "state": states[a.fingerprint]}
-                for a in alerts if a.fingerprint in states]
-        return self.store.watch_outcomes(held, windows, now=self.clock(), operator=self.operator)
+        held = [{"fingerprint": a.fingerprint, "labels": dict(a.labels), "state": states[(a.cluster, a.fingerprint)],
+                 "cluster": a.cluster} for a in alerts if (a.cluster, a.fingerprint) in states]
+        return self.store.watch_outcomes(held, windows, now=self.clock(), operator=self.operator, clusters=clusters)
 
     def outcomes(self, limit: int = 200) -> list:
         """Executed proposals with a verdict on their effect (or still watched), newest first."""
@@ -466,7 +543,12 @@ class ReviewQueue:
         of the proposal's own. Raises AlreadyDecided for a lost race, UnknownParameter /
         ValueError for bad parameters (nothing stored, nothing sent), SealBroken for a row
         edited outside sreconsole, ReadOnly in read-only mode, AlertResolved when the
-        proposal's alerts resolved and ``even_if_resolved`` is not given."""
+        proposal's alerts resolved and ``even_if_resolved`` is not given, UnknownCluster
+        (nothing stored, nothing sent) when the proposal's cluster is not configured here.
+
+        The executor is the one bound to the proposal's cluster (:meth:`executor_for`); it
+        names that cluster in its plan, and the queue refuses the intent to execute unless it
+        is the sealed row's."""
         from sreconsole.review.executor import ExecutionError
         from sreconsole.review.intent import mark
 
@@ -477,6 +559,7 @@ class ReviewQueue:
         if record.state == "pending" and record.alert_state == "resolved" and not even_if_resolved:
             raise AlertResolved(record, self.clock())
         self._allowed(record, "approve")
+        executor = self._executor_of(record) if execute and record.action != "escalate" else None
         params, command, api = self.validate_parameters(record.action, record.labels, {**record.parameters, **(parameters or {})})
         needed = self.policy.approvals_needed(record.risk)
         record = self.store.decide(proposal_id, "approved", self.operator, reason, parameters=params, command=command, api=api,
@@ -484,14 +567,15 @@ class ReviewQueue:
         if record.state == "pending":  # the first of two approvals (four eyes)
             return Outcome(record, None, f"approved #{record.id}: approval {len(record.approvals)} of {needed}"
                                          f" ({record.risk} risk needs two people); it executes after the second")
-        if not execute or record.action == "escalate":
+        if executor is None:
             return Outcome(record, None, f"approved {record.action} (#{record.id})")
 
         def intent(plan: dict) -> None:  # called by the executor right before its first request
-            self.store.begin_execution(record.id, plan, {**mark(self.executor.timeout_s, self.clock()), "cluster": self._cluster_kind()}, self.operator, now=self.clock())
+            self.store.begin_execution(record.id, plan, {**mark(executor.timeout_s, self.clock()), "cluster": self._cluster_kind(record.cluster)},
+                                       self.operator, now=self.clock())
 
         try:
-            result = self.executor.execute(record.action, record.parameters, before_send=intent)
+            result = executor.execute(record.action, record.parameters, before_send=intent)
         except ExecutionError as exc:  # refused before anything was sent: a failure, not limbo
             failed = {"action": record.action, "dry_run": False, "ok": False, "error": str(exc), "calls": [], "undo": None}
             record = self.store.record_result(record.id, "failed", failed, self.operator, now=self.clock())
@@ -524,7 +608,7 @@ class ReviewQueue:
         if record is None:
             raise LookupError(f"no proposal {proposal_id}")
         params, _, _ = self.validate_parameters(record.action, record.labels, {**record.parameters, **(parameters or {})})
-        result = self.executor.execute(record.action, params, dry_run=True)
+        result = self._executor_of(record).execute(record.action, params, dry_run=True)
         if not self.read_only:
             record = self.store.record_result(record.id, "dry_run", result.as_dict(), self.operator, now=self.clock())
         return Outcome(record, result, f"dry run of {record.action}: {len(result.calls)} call(s), nothing sent")
@@ -549,13 +633,16 @@ class ReviewQueue:
         except InvalidTransition as exc:
             raise ValueError(str(exc)) from None
         undo = (record.result or {}).get("undo")
+        executor = self._executor_of(record)  # where it was executed: the cluster sealed on it
 
         def still_sealed(plan: dict) -> None:  # right before the request: the same values, still sealed
             now = self.store.sealed(proposal_id, ("executed",))
             if (plan["parameters"], plan["undo"]) != (now.parameters, (now.result or {}).get("undo") or {}):
                 raise SealBroken(f"proposal #{proposal_id} changed while the rollback was prepared: nothing sent", None)
+            if now.cluster and plan.get("cluster") != now.cluster:
+                raise SealBroken(f"proposal #{proposal_id} is for cluster {now.cluster!r}, not {plan.get('cluster')!r}: nothing sent", None)
 
-        result = self.executor.rollback(record.action, record.parameters, undo or {}, before_send=still_sealed)
+        result = executor.rollback(record.action, record.parameters, undo or {}, before_send=still_sealed)
         if result.dry_run:
             self.store.record_result(record.id, "dry_run", result.as_dict(), self.operator, now=self.clock())
             return Outcome(record, result, "rollback dry run only (the action's risk is not in review.apply_risks)")
@@ -572,8 +659,6 @@ class ReviewQueue:
         as outcome unknown."""
         from sreconsole.review.errors import InvalidTransition
         from sreconsole.review.intent import interrupted
-        from sreconsole.review.reconcile import Observation, observe
-
         now = self.clock()
         out: list[Reconciled] = []
         if not self.path.exists():
@@ -586,13 +671,7 @@ class ReviewQueue:
             if self.read_only or not self._writable_here():
                 out.append(Reconciled(record.id, record.action, "unknown", f"interrupted: {why}; outcome unknown (not recorded here)", False))
                 continue
-            if (intent or {}).get("cluster", "kubernetes") != self._cluster_kind():
-                # Sent to the simulated demo cluster and asked of a real one, or the other way
-                # round: neither can say what happened to the other's request.
-                where = (intent or {}).get("cluster", "kubernetes")
-                seen = Observation("unknown", f"it was sent to the {where} cluster, and this console talks to the {self._cluster_kind()} one: a human must look")
-            else:
-                seen = observe(self.executor, record.action, record.parameters, intent or {})
+            seen = self._look(record, intent or {})
             result = {"action": record.action, "dry_run": False, "ok": seen.outcome == "executed", "error": "" if seen.outcome == "executed" else seen.reason,
                       "calls": [], "undo": None, "reconciled": True, "interrupted": why, "observed": seen.observed,
                       "reason": f"interrupted ({why}); {seen.reason}", "intent": intent}
@@ -602,6 +681,22 @@ class ReviewQueue:
                 continue
             out.append(Reconciled(record.id, record.action, seen.outcome, seen.reason, True, seen.observed))
         return out
+
+    def _look(self, record, intent: dict):
+        """What the proposal's own cluster shows of an interrupted execution (never another
+        cluster's: one that is not configured here is a human's to look at)."""
+        from sreconsole.review.reconcile import Observation, observe
+
+        try:
+            kind = self._cluster_kind(record.cluster)
+        except UnknownCluster as exc:
+            return Observation("unknown", f"{exc}: a human must look")
+        where = intent.get("cluster", "kubernetes")
+        if where != kind:
+            # Sent to the simulated demo cluster and asked of a real one, or the other way
+            # round: neither can say what happened to the other's request.
+            return Observation("unknown", f"it was sent to the {where} cluster, and this console talks to the {kind} one: a human must look")
+        return observe(self.executor_for(record.cluster), record.action, record.parameters, intent)
 
     def resolve(self, proposal_id: int, outcome: str, reason: str) -> Outcome:
         """A human's verdict on an execution whose outcome is unknown: ``executed`` or

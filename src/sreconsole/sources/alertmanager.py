@@ -31,8 +31,10 @@ def _str_map(value: Any) -> dict[str, str]:
     return {to_str(k): to_str(v) for k, v in value.items()}
 
 
-def parse_alert(raw: Any) -> Alert | None:
-    """One element of ``/api/v2/alerts``; None when it is not an alert at all."""
+def parse_alert(raw: Any, cluster: str = "", prefix: str = "") -> Alert | None:
+    """One element of ``/api/v2/alerts``; None when it is not an alert at all. ``cluster``
+    becomes :attr:`Alert.cluster`; ``prefix`` (``"prod-eu/"`` when several clusters are
+    merged) goes before the fingerprint, so two clusters' equal label sets stay two rows."""
     if not isinstance(raw, dict):
         return None
     labels = _str_map(raw.get("labels"))
@@ -52,7 +54,7 @@ def parse_alert(raw: Any) -> Alert | None:
         state = AlertState.FIRING
     fp = raw.get("fingerprint")
     return Alert(
-        fingerprint=to_str(fp) if isinstance(fp, str) and fp else fingerprint(labels),
+        fingerprint=prefix + (to_str(fp) if isinstance(fp, str) and fp else fingerprint(labels)),
         labels=labels,
         annotations=_str_map(raw.get("annotations")),
         starts_at=parse_time(raw.get("startsAt")) or datetime.now(timezone.utc),
@@ -61,6 +63,7 @@ def parse_alert(raw: Any) -> Alert | None:
         generator_url=to_str(raw.get("generatorURL") or ""),
         silenced_by=silenced_by,
         inhibited_by=inhibited_by,
+        cluster=cluster,
     )
 
 
@@ -72,8 +75,13 @@ braces or spaces, whose escaping differs between its matcher parsers."""
 def server_matchers(matchers: Sequence[Matcher]) -> list[Matcher]:
     """The matchers Alertmanager evaluates exactly as the pane does: ``=`` and ``!=`` on a
     plain value (a missing label is the empty string on both sides). Regex matchers stay
-    on our side (RE2 here, Go's regexp there: close, not the same guarantees)."""
-    return [m for m in matchers if m.type in (MatchType.EQUAL, MatchType.NOT_EQUAL) and _PLAIN_VALUE.fullmatch(m.value)]
+    on our side (RE2 here, Go's regexp there: close, not the same guarantees), and so does
+    ``cluster``: it may be the pseudo-label of the configured cluster, which Alertmanager
+    has never heard of (:meth:`~sreconsole.domain.matchers.Matcher.matches_alert`)."""
+    return [
+        m for m in matchers
+        if m.type in (MatchType.EQUAL, MatchType.NOT_EQUAL) and m.name != "cluster" and _PLAIN_VALUE.fullmatch(m.value)
+    ]
 
 
 class AlertmanagerSource(TracksHealth):
@@ -93,8 +101,19 @@ class AlertmanagerSource(TracksHealth):
         stale_after_s: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         transport: httpx.AsyncBaseTransport | None = None,
+        cluster: str = "",
+        prefix: str = "",
+        name: str = "alertmanager",
     ) -> None:
         self.url = url.rstrip("/")
+        self.name = name
+        """What the header calls it: ``alertmanager``, or with the cluster and member."""
+        self.cluster = cluster
+        self.prefix = prefix
+        """Put before every fingerprint (see :func:`parse_alert`)."""
+        self.updated_at: dict[str, str] = {}
+        """Fingerprint (with prefix) → ``updatedAt`` as the last poll received it: an HA
+        pair's merge keeps the fresher of two copies (:mod:`sreconsole.sources.clusters`)."""
         self.timeout_s = timeout_s
         """The total deadline of one request (see :mod:`sreconsole.sources.http`)."""
         self.retries = retries
@@ -160,7 +179,7 @@ class AlertmanagerSource(TracksHealth):
             if not isinstance(item, dict):
                 continue
             receiver = item.get("receiver") if isinstance(item.get("receiver"), dict) else {}
-            alerts = [a for a in (parse_alert(x) for x in item.get("alerts") or () if isinstance(item.get("alerts"), list)) if a is not None]
+            alerts = [a for a in (parse_alert(x, self.cluster, self.prefix) for x in item.get("alerts") or () if isinstance(item.get("alerts"), list)) if a is not None]
             groups.append(AlertGroup(to_str(receiver.get("name") or ""), _str_map(item.get("labels")), tuple(alerts)))
         self._answered()
         return groups
@@ -171,6 +190,7 @@ class AlertmanagerSource(TracksHealth):
         poll is alerts that did not change."""
         previous = self._cache
         current: dict[str, tuple[tuple, Alert]] = {}
+        updated: dict[str, str] = {}
         alerts = []
         for item in data:
             if not isinstance(item, dict):
@@ -182,13 +202,16 @@ class AlertmanagerSource(TracksHealth):
             if cached is not None and cached[0] == signature:
                 alert = cached[1]
             else:
-                alert = parse_alert(item)
+                alert = parse_alert(item, self.cluster, self.prefix)
                 if alert is None:
                     continue
             if signature is not None:
                 current[fp] = (signature, alert)
+                if isinstance(signature[0], str):
+                    updated[alert.fingerprint] = signature[0]
             alerts.append(alert)
         self._cache = current
+        self.updated_at = updated
         return alerts
 
     # -- silences -----------------------------------------------------------------

@@ -14,14 +14,17 @@ httpx is imported here, lazily from the sources that need it, so the demo never 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 
-from sreconsole.domain.text import redact_url
-from sreconsole.sources.base import SourceError
+from sreconsole.domain.text import clean, redact_url
+from sreconsole.sources.base import SourceError, TracksHealth
+
+T = TypeVar("T")
 
 
 class DeadlineExceeded(httpx.TimeoutException):
@@ -81,12 +84,15 @@ async def get_json(
     retries: int = 2,
     backoff_s: float = 0.2,
     deadline_s: float | None = None,
+    error_body: bool = False,
 ) -> Any:
     """GET and decode JSON, retrying connection errors, timeouts and 5xx with backoff.
 
     Each attempt must be over within ``deadline_s`` (default: the client's read timeout),
     however the server dribbles its answer. 4xx answers and undecodable bodies are not
     retried: they will not get better. Raises :class:`SourceError` with a readable reason.
+    ``error_body``: a 4xx reason also carries the start of the body, cleaned, for servers
+    whose 400 says what was wrong with the query (Tempo: "invalid TraceQL query: …").
     """
     if deadline_s is None:
         deadline_s = client.timeout.read or 5.0
@@ -97,7 +103,8 @@ async def get_json(
             if response.status_code >= 500:
                 raise httpx.HTTPStatusError("server error", request=response.request, response=response)
             if response.status_code >= 400:
-                raise SourceError(redact_url(f"HTTP {response.status_code} from {url}"))
+                said = f": {clean(response.content[:400], 200).strip()}" if error_body and response.content.strip() else ""
+                raise SourceError(redact_url(f"HTTP {response.status_code} from {url}{said}"))
             try:
                 return orjson.loads(response.content)
             except ValueError:
@@ -110,3 +117,47 @@ async def get_json(
             if attempt < retries:
                 await asyncio.sleep(backoff_s * (2**attempt))
     raise SourceError(describe_error(last) if last else "failed")
+
+
+class JsonApiSource(TracksHealth):
+    """A read-only JSON-over-HTTP source (Loki, Tempo): one client with the source's auth
+    headers, every call under the total deadline, health kept from each call's outcome.
+
+    Subclasses set ``name`` and call :meth:`_fetch`; ``error_body`` says whether a 4xx
+    reason carries what the server said (see :func:`get_json`)."""
+
+    error_body = False
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        retries: int = 2,
+        tenant: str = "",
+        bearer_token: str = "",
+        stale_after_s: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.stale_after_s = stale_after_s
+        self.clock = clock
+        self._client = httpx.AsyncClient(timeout=timeout_s, headers=auth_headers(bearer_token, tenant), transport=transport)
+
+    async def _fetch(self, path: str, params: Mapping[str, str] | None, parse: Callable[[Any], T]) -> T:
+        """GET ``path``, decode it with ``parse``; a failure of either marks the source
+        down with its reason and is raised as :class:`SourceError`."""
+        try:
+            payload = await get_json(self._client, f"{self.url}{path}", params=params, retries=self.retries, deadline_s=self.timeout_s, error_body=self.error_body)
+            result = parse(payload)
+        except SourceError as exc:
+            self._failed(str(exc))
+            raise
+        self._answered()
+        return result
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

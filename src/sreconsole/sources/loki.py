@@ -8,17 +8,14 @@ interpolated, so a hostile label cannot change the query.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
-
-import httpx
 
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import LogLine
 from sreconsole.domain.text import to_str
-from sreconsole.sources.base import SourceError, TracksHealth
-from sreconsole.sources.http import auth_headers, get_json
+from sreconsole.sources.base import SourceError
+from sreconsole.sources.http import JsonApiSource
 
 SELECTOR_LABELS = ("namespace", "pod", "container")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,252}")
@@ -63,27 +60,8 @@ def parse_streams(payload: Any, limit: int) -> list[LogLine]:
     return lines[-limit:]
 
 
-class LokiSource(TracksHealth):
+class LokiSource(JsonApiSource):
     name = "loki"
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout_s: float = 5.0,
-        retries: int = 2,
-        tenant: str = "",
-        bearer_token: str = "",
-        stale_after_s: float = 30.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.stale_after_s = stale_after_s
-        self.clock = clock
-        self._client = httpx.AsyncClient(timeout=timeout_s, headers=auth_headers(bearer_token, tenant), transport=transport)
 
     async def logs_for(self, alert: Alert, since: timedelta = timedelta(hours=1), limit: int = 50) -> list[LogLine]:
         selector = build_selector(dict(alert.labels))
@@ -95,14 +73,4 @@ class LokiSource(TracksHealth):
             "limit": str(limit),
             "direction": "backward",
         }
-        try:
-            payload = await get_json(self._client, f"{self.url}/loki/api/v1/query_range", params=params, retries=self.retries, deadline_s=self.timeout_s)
-            lines = parse_streams(payload, limit)
-        except SourceError as exc:
-            self._failed(str(exc))
-            raise
-        self._answered()
-        return lines
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+        return await self._fetch("/loki/api/v1/query_range", params, lambda payload: parse_streams(payload, limit))

@@ -21,6 +21,7 @@ HEALTH_PATHS = {
     "alertmanager": "/-/healthy",
     "prometheus": "/-/healthy",
     "loki": "/ready",
+    "tempo": "/ready",
     "ollama": "/api/version",
     "mlflow": "/health",
     "s3": "/",  # any HTTP answer (even 403) proves an S3 endpoint is there
@@ -38,7 +39,7 @@ class HttpProbe:
 
     def endpoint(self) -> str:
         base = self.url if "://" in self.url else f"http://{self.url}"
-        return base.rstrip("/") + HEALTH_PATHS.get(self.name, "/")
+        return base.rstrip("/") + HEALTH_PATHS.get(self.name.split()[0], "/")
 
     async def check(self, clock: Callable[[], datetime]) -> SourceHealth:
         try:
@@ -56,11 +57,12 @@ def probes_for(sources: dict[str, str], timeout_s: float = 3.0, stale_after_s: f
     """HTTP probes for configured sources; kubernetes and file-based mlflow are not HTTP."""
     out = []
     for name, url in sources.items():
-        if name not in HEALTH_PATHS:
+        kind = name.split()[0]  # "prometheus prod-eu": a cluster's source is asked as its kind
+        if kind not in HEALTH_PATHS:
             continue
-        if name == "mlflow" and not url.startswith(("http://", "https://")):
+        if kind == "mlflow" and not url.startswith(("http://", "https://")):
             continue
-        out.append(HttpProbe(name, url, timeout_s, stale_after_s, any_status_ok=(name == "s3")))
+        out.append(HttpProbe(name, url, timeout_s, stale_after_s, any_status_ok=(kind == "s3")))
     return out
 
 

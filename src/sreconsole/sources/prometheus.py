@@ -10,17 +10,15 @@ failure. Rules are cached for a minute: they change with deploys, not with polls
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
-
-import httpx
 
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import AlertRule
 from sreconsole.domain.text import to_str
-from sreconsole.sources.base import SourceError, TracksHealth
-from sreconsole.sources.http import auth_headers, get_json
+from sreconsole.sources.base import SourceError
+from sreconsole.sources.http import JsonApiSource
 
 RULES_TTL_S = 60.0
 
@@ -34,37 +32,16 @@ def _data(payload: Any, what: str) -> Any:
     return payload.get("data")
 
 
-class PrometheusSource(TracksHealth):
+class PrometheusSource(JsonApiSource):
     name = "prometheus"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout_s: float = 5.0,
-        retries: int = 2,
-        bearer_token: str = "",
-        stale_after_s: float = 30.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.stale_after_s = stale_after_s
-        self.clock = clock
-        self._client = httpx.AsyncClient(timeout=timeout_s, headers=auth_headers(bearer_token), transport=transport)
+    def __init__(self, url: str, **http: Any) -> None:
+        """``http``: the keys every JSON API source takes (timeout, retries, token, clock)."""
+        super().__init__(url, **http)
         self._rules: tuple[float, list[AlertRule]] | None = None
 
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        try:
-            payload = await get_json(self._client, f"{self.url}{path}", params=params, retries=self.retries, deadline_s=self.timeout_s)
-            data = _data(payload, path)
-        except SourceError as exc:
-            self._failed(str(exc))
-            raise
-        self._answered()
-        return data
+        return await self._fetch(path, params, lambda payload: _data(payload, path))
 
     async def rules(self) -> list[AlertRule]:
         if self._rules and time.monotonic() - self._rules[0] < RULES_TTL_S:
@@ -124,6 +101,3 @@ class PrometheusSource(TracksHealth):
         data = await self._get("/api/v1/query", {"query": expr})
         result = data.get("result") if isinstance(data, dict) else None
         return list(result) if isinstance(result, list) else []
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

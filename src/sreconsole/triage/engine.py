@@ -428,14 +428,17 @@ class TriageEngine:
             similarity=pred.similarity if pred is not None else None,
             missing_parameters=tuple(binding.missing) + tuple(n for n, _ in binding.invalid),
             notes=tuple(notes),
+            cluster=alert.cluster,  # the only cluster it may be executed against
         )
 
 
 def _cache_key(alert: Alert, version: str) -> tuple:
     """Fingerprint and model version, plus what else the flow reads off the alert: the
-    fingerprint covers labels only, and an edited rule may change its annotations."""
+    fingerprint covers labels only, and an edited rule may change its annotations. And the
+    cluster: the same labels in two clusters are two alerts, and a proposal carries its
+    alert's cluster."""
     a = alert.annotations
-    return (alert.fingerprint, version, a.get("lambda_function", ""), a.get("summary", ""), a.get("description", ""))
+    return (alert.cluster, alert.fingerprint, version, a.get("lambda_function", ""), a.get("summary", ""), a.get("description", ""))
 
 
 def _api_dict(api) -> dict | None:

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 from sreconsole.domain.alerts import Alert
 
-GROUPINGS = ("alertname", "namespace", "severity", "incident", "none")
+GROUPINGS = ("alertname", "namespace", "cluster", "severity", "incident", "none")
+"""``cluster`` is offered only when several clusters are watched (the pane skips it)."""
 SORTINGS = ("severity", "age", "name")
 GROUP_PREFIX = "group:"
 """Row keys of group headers start with this (alert rows are keyed by fingerprint)."""
@@ -31,6 +32,8 @@ def group_of(alert: Alert, grouping: str) -> str:
         return alert.namespace or "(no namespace)"
     if grouping == "severity":
         return alert.severity.label
+    if grouping == "cluster":
+        return alert.cluster or "(default)"
     return ""
 
 

@@ -122,10 +122,16 @@ class SreConsoleApp(App[None]):
     # -- layout -------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(self.settings.environment_name, self.operator, id="header")
+        clusters = tuple(c.name for c in self.settings.cluster_list())
+        # Several clusters name themselves in the header's sources; the count is enough here.
+        environment = self.settings.environment or (f"{len(clusters)} clusters" if len(clusters) > 1 else self.settings.environment_name)
+        yield StatusHeader(environment, self.operator, clusters=clusters, id="header")
         with TabbedContent(id="panes", initial="alerts"):
             with TabPane("1 Alerts", id="alerts"):
-                yield AlertsPane(self.alerts_service, self.operator, self.evidence_service, self.triage_service, id="alerts-pane")
+                yield AlertsPane(
+                    self.alerts_service, self.operator, self.evidence_service, self.triage_service,
+                    clusters=tuple(c.name for c in self.settings.cluster_list()), id="alerts-pane",
+                )
             with TabPane("2 Review", id="review"):
                 yield ReviewPane(self.review_queue, id="review-pane")
             with TabPane("3 Training", id="training"):
@@ -220,7 +226,7 @@ class SreConsoleApp(App[None]):
             # A poll that ends while the app shuts down finds its panes (or their tables)
             # already removed (seen on a loaded machine when a test exits right after a key).
             return
-        self.query_one(StatusHeader).update_health([message.snapshot.health], message.snapshot.fetched_at)
+        self.query_one(StatusHeader).update_health(message.snapshot.healths(), message.snapshot.fetched_at)
         # A snapshot the source filtered (matchers pushed from the Alerts pane) does not
         # hold every alert: the review queue would read the rest as resolved.
         if not message.snapshot.error and not message.snapshot.filtered_by and not self.review_queue.read_only and not self._observing:
@@ -260,7 +266,7 @@ class SreConsoleApp(App[None]):
     def _start_probes(self) -> None:
         from sreconsole.services.environment import probe_sources
 
-        sources = {k: v for k, v in self.settings.configured_sources().items() if k != "alertmanager"}
+        sources = {k: v for k, v in self.settings.configured_sources().items() if k.split()[0] != "alertmanager"}  # the polls report those
         self._probes = probe_sources(sources, self.settings)
         if self._probes:
             self.check_sources()

@@ -1,4 +1,5 @@
-"""Renderables for an alert's evidence: sparkline with threshold, log tail, runbook."""
+"""Renderables for an alert's evidence: sparkline with threshold, log tail, traces, runbook,
+and one trace's span tree."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from rich.text import Text
 from sreconsole.domain.evidence import Evidence, sparkline
 from sreconsole.domain.proposal import CALIBRATED_METHODS
 from sreconsole.domain.text import clean
+from sreconsole.domain.traces import format_duration_ms
 from sreconsole.tui.render import safe
 
 
-def evidence_renderable(evidence: Evidence | None, width: int, theme, loading: bool = False) -> Group:
+def evidence_renderable(evidence: Evidence | None, width: int, theme, loading: bool = False, trace_lines: bool = True) -> Group:
+    """The whole evidence block. ``trace_lines``: draw the traces part here (the side
+    panel); the detail screen draws it itself, with a list that ``enter`` opens."""
     parts: list = []
     if evidence is None:
         return Group(Text("evidence: loading…" if loading else "evidence: none", style="dim"))
@@ -40,6 +44,9 @@ def evidence_renderable(evidence: Evidence | None, width: int, theme, loading: b
             parts.append(Text.assemble((f"{line.at:%H:%M:%S} ", "dim"), safe(line.line, 400)))
     else:
         parts.append(safe(evidence.logs_error or "no log lines in the last hour", 300, style="dim"))
+    if evidence.traces_configured and trace_lines:
+        parts.append(Text(""))
+        parts.extend(traces_renderable(evidence, theme))
     parts.append(Text(""))
     parts.append(Text("runbook", style="bold underline"))
     parts.append(safe(evidence.runbook_url or "no runbook_url annotation", 300, style="dim" if not evidence.runbook_url else ""))
@@ -60,6 +67,74 @@ def evidence_renderable(evidence: Evidence | None, width: int, theme, loading: b
         note = evidence.knowledge_error if knowledge is None else "none recorded"
         parts.append(safe(note or "none recorded", 300, style="dim"))
     return Group(*parts)
+
+
+def traces_renderable(evidence: Evidence, theme, trace_lines: bool = True) -> list:
+    """The traces part: heading, one line per trace (or the reason there are none), the
+    TraceQL that was asked."""
+    out = traces_heading(evidence, "enter on the alert, then t: a trace's span tree")
+    if evidence.traces and trace_lines:
+        out[1:1] = [trace_line(t, theme, id_len=8) for t in evidence.traces]
+    return out + traces_query(evidence)
+
+
+def traces_heading(evidence: Evidence, hint: str) -> list:
+    """The heading, then the reason there are no traces, or ``hint`` when there are."""
+    out: list = [Text("traces (slow or failed)", style="bold underline")]
+    if evidence.traces:
+        out.append(safe(hint, 120, style="dim"))
+    else:
+        out.append(safe(evidence.traces_error or "no traces", 300, style="dim", single_line=False))
+    return out
+
+
+def traces_query(evidence: Evidence) -> list:
+    """The TraceQL that was sent, to run it again in Grafana."""
+    return [safe(evidence.traces_query, 600, style="dim italic", single_line=False)] if evidence.traces_query else []
+
+
+def trace_line(trace, theme, id_len: int = 16) -> Text:
+    """``error   2.4s  4bf92f3577b34da6  frontend: GET /checkout``: status, duration, trace
+    id, root service and span name, on one line; the name is what an ellipsis cuts in a
+    narrow panel, never the id. All of it from Tempo, so all of it through ``safe``."""
+    hot = trace.status == "error"
+    line = Text.assemble(
+        safe(f"{trace.status:<5} ", 6, style=f"bold {theme.error or 'red'}" if hot else (theme.warning or "yellow")),
+        safe(f"{format_duration_ms(trace.duration_ms):>6}  ", 9),
+        safe(f"{trace.trace_id[:id_len]:<{id_len}}  " if id_len else "", id_len + 2, style="dim"),
+        safe(f"{trace.root_service}: " if trace.root_service else "", 40, style="dim"),
+        safe(trace.root_name or "?", 80),
+    )
+    line.no_wrap, line.overflow = True, "ellipsis"
+    return line
+
+
+def span_tree_renderable(rows, theme, width: int) -> Group:
+    """One line per span, indented under its parent: name, service, duration, status.
+
+    Fixed-width columns cut with ``Text.truncate`` rather than a Rich ``Table``: a table
+    measures every cell of every row first, which took seconds for 2,000 spans
+    (``bench/span_tree.py``), on the thread that draws the screen."""
+    took_w, status_w = 7, 6
+    service_w = max(min(width // 5, 24), 8)
+    name_w = max(width - service_w - took_w - status_w - 3, 10)
+    indent_cap = max(name_w // 3 // 2, 1)
+    header = Text.assemble(safe("span".ljust(name_w), None, style="bold"), " ", safe("service".ljust(service_w), None, style="bold"), " ",
+                           safe("took".rjust(took_w), None, style="bold"), " ", safe("status", None, style="bold"))
+    lines = [header]
+    for depth, span in rows:
+        status_style = f"bold {theme.error or 'red'}" if span.status == "error" else ("dim" if span.status == "unset" else (theme.success or "green"))
+        line = Text.assemble(_fitted(Text.assemble(safe("  " * min(depth, indent_cap), None), safe(span.name or "?", 200)), name_w), " ",
+                             _fitted(safe(span.service, 60, style="dim"), service_w), " ", safe(format_duration_ms(span.duration_ms).rjust(took_w), 8), " ", safe(span.status, 6, style=status_style))
+        line.no_wrap, line.overflow = True, "ellipsis"
+        lines.append(line)
+    return Group(*lines)
+
+
+def _fitted(text: Text, width: int) -> Text:
+    """``text`` cut with an ellipsis or padded to exactly ``width`` cells: a column."""
+    text.truncate(width, overflow="ellipsis", pad=True)
+    return text
 
 
 PASSAGE_PARTS = 4

@@ -27,6 +27,7 @@ def binding_groups(pane: str, global_bindings: list[Binding]) -> list[tuple[str,
     from sreconsole.tui.panes.silences import ConfirmExpireScreen, DurationScreen, SilencesScreen
     from sreconsole.tui.panes.stats import StatsScreen as ConsoleStatsScreen
     from sreconsole.tui.panes.training import StartRunScreen, TextScreen, ThresholdScreen, TrainingPane
+    from sreconsole.tui.span_tree import SpanTreeScreen
 
     listed = {b.id for b in LIST_BINDINGS}
     alerts = list(AlertsPane.BINDINGS) + [b for b in AlertList.BINDINGS if b.id not in listed]
@@ -48,7 +49,7 @@ def binding_groups(pane: str, global_bindings: list[Binding]) -> list[tuple[str,
         ("approve dialog", ApproveScreen), ("resolved alert", ResolvedScreen), ("reject / roll back dialog", ReasonScreen), ("edit dialog", EditScreen),
         ("training start dialog", StartRunScreen), ("log / MLflow view", TextScreen), ("propose dialog", ProposeScreen), ("Bruno's numbers", StatsScreen),
         ("silences view", SilencesScreen), ("expire confirmation", ConfirmExpireScreen), ("extend / re-create dialog", DurationScreen),
-        ("threshold tuning", ThresholdScreen), ("the console's numbers", ConsoleStatsScreen),
+        ("threshold tuning", ThresholdScreen), ("the console's numbers", ConsoleStatsScreen), ("span tree", SpanTreeScreen),
     )
     groups += [(name, list(cls.BINDINGS)) for name, cls in dialogs]
     from sreconsole.tui.replay import REPLAY_BINDINGS

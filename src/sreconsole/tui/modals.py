@@ -14,13 +14,16 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+from textual.widgets.option_list import Option
 
 from sreconsole.domain.alerts import Alert, format_age
 from sreconsole.domain.matchers import Matcher
 from sreconsole.domain.silences import matchers_for, parse_duration
-from sreconsole.tui.evidence_view import evidence_renderable, proposal_renderable
+from sreconsole.tui.evidence_view import evidence_renderable, proposal_renderable, trace_line, traces_heading, traces_query
+from sreconsole.tui.list_keys import ChoiceList
 from sreconsole.tui.messages import KnowledgeReady
 from sreconsole.tui.render import clean, safe
+from sreconsole.tui.span_tree import SpanTreeScreen
 
 
 @dataclass(frozen=True)
@@ -143,16 +146,21 @@ class MuteConfirmScreen(ModalScreen[bool]):
 
 
 class AlertDetailScreen(ModalScreen[None]):
-    """Everything about one alert: labels, annotations, times, silences."""
+    """Everything about one alert: labels, annotations, times, silences, evidence; where
+    Tempo is configured, its slow or failed traces as a list (``t`` moves into it, ``enter``
+    on a trace opens its span tree)."""
 
     DEFAULT_CSS = """
     AlertDetailScreen { align: center middle; }
     AlertDetailScreen > VerticalScroll {
         width: 100%; height: 100%; border: round $primary; background: $surface; padding: 0 1;
     }
+    AlertDetailScreen #detail-traces { height: auto; max-height: 12; display: none; }
+    AlertDetailScreen #detail-traces.-has-traces { display: block; }
     """
     BINDINGS = [
         Binding("escape,q,enter", "dismiss", "Close", id="detail.close"),
+        Binding("t", "traces", "Traces", id="detail.traces"),
         Binding("j,down", "scroll('down')", "Down", show=False, id="detail.down"),
         Binding("k,up", "scroll('up')", "Up", show=False, id="detail.up"),
     ]
@@ -172,6 +180,9 @@ class AlertDetailScreen(ModalScreen[None]):
                 yield Static(id="detail-proposal")
             yield Static(alert_detail(self.alert, self.now), id="detail-body")
             yield Static(Text("evidence: loading…", style="dim"), id="detail-evidence")
+            yield Static("", id="detail-traces-head")
+            yield ChoiceList(id="detail-traces", markup=False, compact=True)
+            yield Static("", id="detail-traces-query")
 
     def on_mount(self) -> None:
         if self.proposal is not None:
@@ -187,7 +198,31 @@ class AlertDetailScreen(ModalScreen[None]):
     async def _load(self) -> None:
         self.evidence = await self.evidence_service.gather(self.alert)
         width = max(self.size.width - 6, 20)
-        self.query_one("#detail-evidence", Static).update(evidence_renderable(self.evidence, width, self.app.current_theme))
+        self.query_one("#detail-evidence", Static).update(evidence_renderable(self.evidence, width, self.app.current_theme, trace_lines=False))
+        traces = self.query_one("#detail-traces", ChoiceList)
+        traces.clear_options()
+        id_len = 32 if width >= 100 else 16
+        traces.add_options([Option(trace_line(t, self.app.current_theme, id_len), id=t.trace_id) for t in self.evidence.traces])
+        traces.set_class(bool(self.evidence.traces), "-has-traces")
+        if self.evidence.traces_configured:
+            head = traces_heading(self.evidence, "t: into the list · enter on a trace: its span tree")
+            self.query_one("#detail-traces-head", Static).update(Group(Text(""), *head))
+            self.query_one("#detail-traces-query", Static).update(Group(*traces_query(self.evidence)))
+
+    def action_traces(self) -> None:
+        """Into the trace list, on its first trace (nothing to do without traces)."""
+        traces = self.query_one("#detail-traces", ChoiceList)
+        if traces.option_count:
+            traces.focus()
+            if traces.highlighted is None:
+                traces.highlighted = 0
+            traces.scroll_visible()
+
+    @on(ChoiceList.OptionSelected, "#detail-traces")
+    def _open_trace(self, event: ChoiceList.OptionSelected) -> None:
+        chosen = next((t for t in self.evidence.traces if t.trace_id == event.option.id), None) if self.evidence else None
+        if chosen is not None:
+            self.app.push_screen(SpanTreeScreen(chosen, self.evidence_service))
 
     def action_scroll(self, direction: str) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=1 if direction == "down" else -1, animate=False)

@@ -23,22 +23,25 @@ class RecordTable(KeyedTable):
     cells in place when the keys are unchanged, and otherwise rebuilds the rows with the
     cursor kept on the record it was on. A wide terminal gets more and wider columns."""
 
-    def __init__(self, columns: Sequence[Column], cells: Callable[[object], list[Text]], **kwargs) -> None:
+    def __init__(self, columns: Sequence[Column], cells: Callable[[object], list[Text]], *, hidden: Sequence[str] = (), **kwargs) -> None:
         super().__init__(cursor_type="row", **kwargs)
         self.all_columns = tuple(columns)
         self.cells_of = cells
         self.order: list[str] = []
         self.records: Mapping[str, object] = {}
         self.wide = False
+        self.hidden: frozenset[str] = frozenset(hidden)
+        """Column keys left out whatever the width (a column that would say the same on every
+        row, such as the cluster where the queue holds one)."""
         self._use_columns()
 
     def _use_columns(self) -> None:
+        self._shown = [i for i, (key, label, width, *spec) in enumerate(self.all_columns)
+                       if ((self.wide and spec) or width > 0) and key not in self.hidden]
         self.column_spec = tuple(
             (key, label, (spec[0] if self.wide and spec else width))
-            for key, label, width, *spec in self.all_columns
-            if (self.wide and spec) or width > 0
+            for key, label, width, *spec in (self.all_columns[i] for i in self._shown)
         )
-        self._shown = [i for i, (key, label, width, *spec) in enumerate(self.all_columns) if (self.wide and spec) or width > 0]
         for key, label, width in self.column_spec:
             self.add_column(label, key=key, width=width)
 
@@ -61,11 +64,20 @@ class RecordTable(KeyedTable):
         wide = self.app.size.width >= WIDE
         if wide != self.wide:
             self.wide = wide
-            selected = self.selected_key()
-            self.clear(columns=True)
-            self.order = []
-            self._use_columns()
-            self.show(self.records, keep=selected)
+            self._rebuild()
+
+    def hide(self, keys: frozenset[str]) -> None:
+        """Leave out the columns ``keys`` (the others come back); rebuilt only on a change."""
+        if frozenset(keys) != self.hidden:
+            self.hidden = frozenset(keys)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        selected = self.selected_key()
+        self.clear(columns=True)
+        self.order = []
+        self._use_columns()
+        self.show(self.records, keep=selected)
 
     def show(self, records: Mapping[str, object], keep: str | None = None) -> None:
         self.records = records

@@ -41,30 +41,49 @@ COLUMNS = (
     ("age", "AGE", 5),
     ("state", "STATE", 9),
     ("proposal", "PROPOSAL", 19),  # "rollback 0.62 human": action, calibrated confidence, method
+    # Width 0: not shown; with several clusters as wide as their names. Before SUMMARY, not
+    # first: at 80 columns the summary is dropped and the cluster still shows, and the cells
+    # of the columns before it keep their places for everything that reads them by index.
+    ("cluster", "CLUSTER", 0),
     ("summary", "SUMMARY", 40),
 )
-FLEXIBLE = ("alert", "target", "summary")
-FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key not in FLEXIBLE) + 2 * len(FLEXIBLE)
-"""The columns of fixed width, and the padding of the others (one cell each side)."""
+FLEXIBLE = ("cluster", "alert", "target", "summary")
+FIXED_WIDTH = sum(width + 2 for key, _, width in COLUMNS if key not in FLEXIBLE) + 2 * (len(FLEXIBLE) - 1)
+"""The columns of fixed width, and the padding of the others (one cell each side; the
+CLUSTER column's only when it is shown)."""
 ALERT_WIDTH = (15, 34)
 TARGET_WIDTH = (13, 20)
 SUMMARY_MIN = 8
+CLUSTER_WIDTH = 12
+"""The most the CLUSTER column takes; a longer name ends in an ellipsis (the detail view
+and the ``cluster=`` matcher have it whole)."""
+NARROW_WITH_CLUSTER = (12, 6)
+"""ALERT's and TARGET's least widths while the CLUSTER column is shown, so that 80
+columns still hold every column of fixed meaning (SEV, AGE, STATE, PROPOSAL) unscrolled."""
 
 
-def column_widths(table_width: int, longest_name: int) -> dict[str, int]:
+def column_widths(table_width: int, longest_name: int, longest_cluster: int = 0) -> dict[str, int]:
     """ALERT as wide as the longest name (within ALERT_WIDTH), TARGET next, SUMMARY what
     is left; a summary that would be narrower than SUMMARY_MIN is not shown (it is in the
-    detail view and the side panel) and TARGET takes its room."""
-    free = max(table_width - FIXED_WIDTH, ALERT_WIDTH[0] + TARGET_WIDTH[0])
-    alert = max(ALERT_WIDTH[0], min(longest_name, ALERT_WIDTH[1], free - TARGET_WIDTH[0]))
-    target = min(TARGET_WIDTH[1], free - alert)
+    detail view and the side panel) and TARGET takes its room. ``longest_cluster`` > 0
+    shows the CLUSTER column (as wide as the longest name, at most CLUSTER_WIDTH), which
+    ALERT and TARGET make room for down to NARROW_WITH_CLUSTER."""
+    alert_min, target_min = NARROW_WITH_CLUSTER if longest_cluster else (ALERT_WIDTH[0], TARGET_WIDTH[0])
+    # The room left beside ALERT and TARGET at their least (SUMMARY's padding is free then:
+    # it is not shown), and never under 4 cells: "pro…" still tells prod from staging.
+    room = table_width - FIXED_WIDTH - alert_min - target_min
+    cluster = min(longest_cluster, CLUSTER_WIDTH, max(room, 4))
+    free = max(table_width - FIXED_WIDTH - (cluster + 2 if cluster else 0), alert_min + target_min)
+    alert = max(alert_min, min(longest_name, ALERT_WIDTH[1], free - TARGET_WIDTH[0]))
+    target = max(target_min, min(TARGET_WIDTH[1], free - alert))
+    alert = min(alert, free - target)
     summary = free - alert - target
     if summary < SUMMARY_MIN and target - (SUMMARY_MIN - summary) >= TARGET_WIDTH[0]:
         # TARGET gives up some of its width so the summary can show at all.
         target, summary = target - (SUMMARY_MIN - summary), SUMMARY_MIN
     if summary < SUMMARY_MIN:
         target, summary = min(free - alert, TARGET_WIDTH[1] + summary), 0
-    return {"alert": alert, "target": target, "summary": summary}
+    return {"cluster": cluster, "alert": alert, "target": target, "summary": summary}
 
 INCOMPLETE_MATCHER = re.compile(r'(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*$')
 """A matcher at the end of the filter whose value is not typed yet."""
@@ -133,13 +152,19 @@ class AlertsPane(SilenceActions, Vertical):
         Binding("x", "expire", "Expire", id="alerts.expire", tooltip="Expire the silences on the selected alert"),
         Binding("S", "silences", "Silences", show=False, id="alerts.silences", tooltip="Every silence: active, pending, expired in 24 h, and how many alerts each mutes"),
         Binding("y", "copy", "Copy cmd", show=False, id="alerts.copy", tooltip="Copy the proposed command"),
-        Binding("v", "cycle_grouping", "Group", id="alerts.group", tooltip="Group by alertname, namespace, severity, incident, none"),
+        Binding("v", "cycle_grouping", "Group", id="alerts.group", tooltip="Group by alertname, namespace, cluster (several clusters), severity, incident, none"),
         Binding("o", "cycle_sorting", "Sort", id="alerts.sort", tooltip="Sort by severity, age, name"),
     ]
 
-    def __init__(self, service: AlertsService, operator: Operator, evidence_service=None, triage_service=None, **kwargs) -> None:
+    def __init__(
+        self, service: AlertsService, operator: Operator, evidence_service=None, triage_service=None,
+        clusters: tuple[str, ...] = (), **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.service = service
+        self.clusters = clusters
+        """The configured clusters' names; with more than one the CLUSTER column shows and
+        grouping by cluster is offered."""
         self.triage_service = triage_service
         self.proposals: dict[str, object] = {}
         """Fingerprint → Proposal, filled by a thread worker after each poll."""
@@ -208,7 +233,8 @@ class AlertsPane(SilenceActions, Vertical):
     def _fit_columns(self) -> None:
         table = self.query_one(AlertTable)
         side_width = SIDE_PANEL_WIDTH if self.query_one("#alerts-side").display else 0
-        widths = column_widths(self.size.width - side_width - 3, self._longest_name)
+        longest_cluster = max(map(len, self.clusters), default=0) if self.several_clusters else 0
+        widths = column_widths(self.size.width - side_width - 3, self._longest_name, longest_cluster)
         for key, width in widths.items():
             table.set_column_width(key, width)
 
@@ -289,8 +315,13 @@ class AlertsPane(SilenceActions, Vertical):
 
     # -- grouping and sorting -----------------------------------------------------
 
+    @property
+    def several_clusters(self) -> bool:
+        return len(self.clusters) > 1
+
     def action_cycle_grouping(self) -> None:
-        self.set_grouping(GROUPINGS[(GROUPINGS.index(self.grouping) + 1) % len(GROUPINGS)])
+        offered = [g for g in GROUPINGS if g != "cluster" or self.several_clusters]
+        self.set_grouping(offered[(offered.index(self.grouping) + 1) % len(offered)] if self.grouping in offered else offered[0])
 
     def action_cycle_sorting(self) -> None:
         self.set_sorting(SORTINGS[(SORTINGS.index(self.sorting) + 1) % len(SORTINGS)])
@@ -452,7 +483,7 @@ class AlertsPane(SilenceActions, Vertical):
         if not flt.matchers and len(flt.terms) == 1:  # the common keystroke: one word
             term = flt.terms[0]
             return [pair for pair in ordered if term in pair[0].search_text()]
-        return [pair for pair in ordered if flt.matches(pair[0].labels, pair[0].search_text())]
+        return [pair for pair in ordered if flt.matches_alert(pair[0])]
 
     def _filter_pool(self, flt: Filter, ordered_rows: list[tuple[Alert, str]]) -> list[tuple[Alert, str]]:
         """What the filter has to look at: the previous answer when the filter only grew
@@ -518,6 +549,7 @@ class AlertsPane(SilenceActions, Vertical):
             age,
             safe(self._state_word(alert), 12, style=state_style),
             self._proposal_cell(alert),
+            safe(alert.cluster, 40, style=fade or "bold"),
             safe(alert.summary, 300, style=fade),
         ]
 
@@ -553,11 +585,12 @@ class AlertsPane(SilenceActions, Vertical):
         return first == fingerprint
 
     def _group_row(self, name: str, size: int) -> list[Text]:
-        label = {"alertname": "", "namespace": "ns ", "severity": "severity ", "incident": "incident "}.get(self.grouping, "")
+        label = {"alertname": "", "namespace": "ns ", "cluster": "", "severity": "severity ", "incident": "incident "}.get(self.grouping, "")
         return [
             Text("▾", style="bold"),
             Text.assemble(safe(label, 20, style="dim"), safe(name, 60, style="bold")),
             Text(f"{size:d} alert{'s' if size != 1 else ''}", style="dim"),
+            Text(""),
             Text(""),
             Text(""),
             Text(""),

@@ -28,14 +28,16 @@ from sreconsole.tui.list_keys import ChoiceList
 from sreconsole.tui.record_table import RecordTable
 from sreconsole.tui.render import clean, notify_plain, safe
 
-COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("alert", "ALERT", 12, 24), ("action", "ACTION", 13, 20), ("target", "TARGET", 0, 24),
+COLUMNS = (("id", "ID", 4), ("sev", "SEV", 4), ("cluster", "CLUSTER", 0, 12), ("alert", "ALERT", 12, 24), ("action", "ACTION", 13, 20), ("target", "TARGET", 0, 24),
            ("conf", "CONF", 4), ("method", "METHOD", 7), ("state", "STATE", 8), ("live", "LIVE", 11, 12), ("queued", "QUEUED", 0, 7),
            ("why", "WHY", 0, 24))
 """79 columns with the cell padding: the whole row fits an 80x24 terminal. A wide terminal
 (see :data:`~sreconsole.tui.record_table.WIDE`) also shows the target and how long ago
 the proposal was queued, and the names in full. LIVE is the alert's state now (firing,
 resolved, silenced, acked) and for how long; for an executed action, whether it fixed
-the alert. CONF only for a calibrated probability; METHOD is human when a human must
+the alert. CLUSTER (on a wide terminal, and only while the queue holds proposals of more
+than one cluster; the detail and every dialog name it at any width) is where the action
+would run. CONF only for a calibrated probability; METHOD is human when a human must
 decide; WHY (on a wide terminal; the detail below says it at any width) is the source of a named action with
 the model's opinion, and the first review reason."""
 
@@ -46,8 +48,10 @@ NO_CORRECTION = "(none: only reject)"
 
 
 def dialog_target(r) -> str:
-    """What a dialog acts on, for its title: ``#7 rollout-restart payments/deploy/api``."""
-    return f"#{r.id} {r.action} {shown_target(r)}".strip()
+    """What a dialog acts on, for its title: ``#7 rollout-restart payments/deploy/api``, and
+    ``in prod-eu`` when the proposal is for a named cluster (the only one it can run on)."""
+    where = f" in {r.cluster}" if getattr(r, "cluster", "") else ""
+    return f"#{r.id} {r.action} {shown_target(r)}".strip() + where
 
 
 def console_now(app) -> datetime:
@@ -89,7 +93,7 @@ class ReviewPane(Vertical, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static("Review  loading…", classes="pane-title", id="review-title")
         yield Input(select_on_focus=False, placeholder="filter: words matched against namespace, action, state, alert", id="review-filter")
-        yield RecordTable(COLUMNS, self._cells, id="review-table")
+        yield RecordTable(COLUMNS, self._cells, hidden=("cluster",), id="review-table")  # until a second cluster shows up
         with VerticalScroll(id="review-side"):
             yield Static("", id="review-detail")
 
@@ -148,9 +152,11 @@ class ReviewPane(Vertical, can_focus=False):
         self.error = error
         if records is not None:
             words = self.filter_text.lower().split()
-            shown = [r for r in records if all(w in f"{r.namespace} {r.action} {r.state} {r.alertname} {r.severity}".lower() for w in words)]
+            shown = [r for r in records if all(w in f"{r.namespace} {r.action} {r.state} {r.alertname} {r.severity} {r.cluster}".lower() for w in words)]
             self.records = {str(r.id): r for r in shown}
-            self.query_one(RecordTable).show(self.records)
+            table = self.query_one(RecordTable)
+            table.hide(frozenset() if len({r.cluster for r in records}) > 1 else frozenset({"cluster"}))
+            table.show(self.records)
         self._title(records)
         self._detail()
 
@@ -171,6 +177,7 @@ class ReviewPane(Vertical, can_focus=False):
         return [
             safe(r.id, 8, style="dim"),
             safe(r.severity[:4].upper(), 4, style=sev_style),
+            safe(r.cluster or "—", 60, style="bold"),
             safe(r.alertname, 60),
             safe(action, 40, style="bold" if r.requires_human_review else ""),
             safe(shown_target(r) or "—", 80, style="dim"),
@@ -310,7 +317,7 @@ class ReviewPane(Vertical, can_focus=False):
                 self._run(lambda: self.queue.approve(r.id, reason, params, even_if_resolved=resolved), r.id)
 
         def approve() -> None:
-            self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk)), done)
+            self.app.push_screen(ApproveScreen(r, command, api, self.queue.executor_mode(r.risk, r.cluster)), done)
 
         if resolved:
             # Its alert is no longer firing: say so, and ask before the usual dialog.
@@ -426,8 +433,11 @@ def record_renderable(r, edits, execution, thresholds, theme, now: datetime, roo
     shown = shown_confidence(r.confidence, r.method)
     style = confidence_style(shown, high, low, theme)
     source = named_source(r.method, r.evidence)
+    head = Text.assemble((f"#{r.id:d} ", "dim"), safe(r.alertname, 80, style="bold"), ("  ", ""), safe(r.namespace or "", 60, style="dim"))
+    if getattr(r, "cluster", ""):  # the only cluster this proposal can run on
+        head.append_text(Text.assemble(("  cluster ", "dim"), safe(r.cluster, 60, style="bold")))
     lines: list = [
-        Text.assemble((f"#{r.id:d} ", "dim"), safe(r.alertname, 80, style="bold"), ("  ", ""), safe(r.namespace or "", 60, style="dim")),
+        head,
         Text.assemble(("action ", "dim"), safe(r.action, 60, style=f"bold {style}"), safe(f"  risk {r.risk}" + (", reversible" if r.reversible else ", not reversible"), 60, style="dim")),
         Text.assemble(("confidence ", "dim"), ("—" if shown is None else f"{shown:.2f}", style), safe(f"  method {r.method}", 40, style="dim"), safe(f"  model {r.model_version}" if r.model_version else "", 80, style="dim")),
     ]
