@@ -243,3 +243,13 @@ def test_the_replay_shows_the_evidence_opened_then_and_says_when_none_was(settin
     assert [line.line for line in again.logs] == [line.line for line in opened.logs]
     assert [v for _, v in again.series] == [v for _, v in opened.series] and again.expr == opened.expr
     assert asyncio.run(replayed.gather(alerts[1])).metric_error == "not opened during the recording"
+
+
+def test_an_alerts_cluster_is_recorded_and_read_back() -> None:
+    from sreconsole.domain.alerts import Alert
+    from sreconsole.services.recording import alert_from_json, alert_json
+
+    alert = Alert("prod-eu/0123456789abcdef", {"alertname": "X", "pod": "web-1"}, {"summary": "s"}, FIXED_NOW, cluster="prod-eu")
+    data = alert_json(alert)
+    assert data["cluster"] == "prod-eu"
+    assert alert_from_json(json.loads(json.dumps(data))) == alert
