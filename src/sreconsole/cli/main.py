@@ -168,6 +168,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train_trm.add_argument("--epochs", type=_whole(1, 100000), metavar="N", help="training epochs (default 40)")
     train_trm.add_argument("--no-activate", action="store_true", help="save the model without making it the active one")
     train_trm.add_argument("--json", action="store_true", help="machine-readable report")
+    train_cal = train_sub.add_parser("calibrate", help="refit the flow's evidence re-scoring (its trm+rag confidence) of the active model on the calibration alerts, through this console's knowledge base and incident history (train trm does it at its end)")
+    train_cal.add_argument("--file", metavar="FILE.jsonl", help="{\"alert\", \"expected\"} rows (default: the shipped calibration set, the dev half of bench/data/triage_heldout.jsonl)")
+    train_cal.add_argument("--split", default="", help="only rows whose \"split\" is this (e.g. dev); never the half you report")
+    train_cal.add_argument("--model-dir", metavar="DIR", help="the model to calibrate (default: the active one)")
+    train_cal.add_argument("--json", action="store_true", help="machine-readable report")
 
     triage = sub.add_parser("triage", help="propose a remediation for Alertmanager v2 alerts")
     triage.add_argument("alert", nargs="?", metavar="ALERT.json", help="a JSON object with an \"alert\" key (or the alert itself)")

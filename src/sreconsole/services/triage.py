@@ -160,3 +160,43 @@ def evaluate_recording(service: TriageService, labels) -> dict:
     }
     out["decisions"] = dict(labels.decisions)
     return out
+
+
+def calibrate_model(service: TriageService, model_path=None, file=None, split: str = "") -> dict:
+    """``train calibrate`` (and the end of ``train trm``): refit how evidence re-scores each
+    classifier of the model at ``model_path`` (default: the active one) on the calibration
+    alerts of ``file`` (default: the shipped set, the dev half of the held-out set), with
+    the evidence *this console's* store retrieves for them (its knowledge base and incident
+    history, as ``eval triage`` and the Alerts pane see them), and save it in the model's
+    metadata with what it was fitted on. The ``trm+rag`` confidence is the flow's, and it
+    must be calibrated on alerts like the ones it will score, through the same store.
+
+    Returns {kind: metadata entry} and "model_dir"; raises ValueError when there is no
+    model or no calibration row."""
+    from pathlib import Path
+
+    from sreconsole.triage.engine import TriageEngine
+    from sreconsole.triage.models import model_dir
+    from sreconsole.triage.training import SHIPPED_CALIBRATION, calibrate_flow, labelled_from_file
+    from sreconsole.triage.trm import CheckpointError, TRMRunner
+
+    base = service.engine()
+    target = Path(model_path) if model_path is not None else model_dir(service.settings)
+    try:
+        runner = TRMRunner.load(target, service.settings.triage.model)
+    except CheckpointError as exc:
+        raise ValueError(f"no model to calibrate: {exc}") from None
+    cal = labelled_from_file(Path(file) if file else SHIPPED_CALIBRATION, split)
+    if not len(cal):
+        raise ValueError(f"no calibration rows in {file or SHIPPED_CALIBRATION}{f' (split {split})' if split else ''}")
+    store = "none (knowledge disabled or not indexed)" if base.store is None else f"knowledge base {service.knowledge.path} ({service.settings.environment_name})"
+    ck = runner.checkpoint
+    out: dict = {"model_dir": str(target.resolve()), "version": ck.version}
+    for kind in ck.kinds:
+        engine = TriageEngine(base.catalog, runner=runner if kind == runner.kind else TRMRunner(ck, kind), embed=base.embed, store=base.store,
+                              trusted=base.trusted, high=base.high, low=base.low, clock=base.clock)
+        out[kind] = calibrate_flow(engine, cal, store)
+    ck.metadata["rescorer"] = ck.metadata["rescorers"]["trm"]  # the first format's key, read by older code
+    ck.save_metadata(target.resolve())
+    service.reload()
+    return out
