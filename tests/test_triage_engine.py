@@ -355,6 +355,73 @@ def test_proposals_are_cached_per_fingerprint_and_model(trained):
     assert calls == [1, 1]
 
 
+def calibration_rows(n: int, right: int):
+    """``n`` alerts of which the first ``right`` expect the pinned model's pod-restart and the
+    rest expect escalate: a model that is right right/n of the time on them."""
+    from sreconsole.triage.training import LabelledAlerts
+
+    alerts = [make_alert({**GOOD, "pod": f"payments-api-7d9f8b6c4-{i:05d}"}) for i in range(n)]
+    expected = [["pod-restart"] if i < right else ["escalate"] for i in range(n)]
+    return LabelledAlerts([a.alertname for a in alerts], ["escalate"] * n, expected, ["test"] * n, alerts)
+
+
+def test_flow_calibration_fits_the_rescored_confidence_on_the_stores_evidence(trained):
+    """The trm+rag confidence comes from the re-scorer; fitted on calibration alerts through
+    the engine's own store, it says how often such re-scored proposals are right (here 1 in
+    2, however confident the default weights were), and the checkpoint records what it was
+    fitted on."""
+    import copy
+
+    from sreconsole.triage.training import calibrate_flow
+
+    ck = copy.deepcopy(trained.ck)
+    misleading = SimpleNamespace(incident_id="INC-9", action="cordon-node", outcome="resolved", score=0.9, reason="unrelated")
+    eng = engine(pinned(ck, "pod-restart", 0.6), Store(incidents=[misleading]))
+    before = eng.propose(make_alert(GOOD))
+    assert before.method == "trm+rag" and before.confidence > 0.7  # the unfitted default weights claim more
+    entry = calibrate_flow(eng, calibration_rows(20, 10), "a test store")
+    assert entry["fitted_on"] == 20 and entry["calibration_rows"] == 20 and entry["store"] == "a test store"
+    assert ck.metadata["rescorers"]["trm"] is entry
+    after = eng.propose(make_alert(GOOD))  # the cache was cleared: re-scored with the fitted weights
+    assert after.method == "trm+rag" and after.action == "pod-restart"
+    assert after.confidence == pytest.approx(0.5, abs=0.02)
+    # Right half the time: no low threshold lets proposals through at 97 %.
+    assert entry["on_calibration"]["low_threshold_for_target"]["found"] is False
+    assert entry["on_calibration"]["accuracy"] == pytest.approx(0.5)
+    # A fresh engine on the saved metadata re-scores alike.
+    again = engine(pinned(ck, "pod-restart", 0.6), Store(incidents=[misleading])).propose(make_alert(GOOD))
+    assert again.confidence == pytest.approx(after.confidence)
+
+
+def test_too_few_calibration_alerts_with_evidence_leave_the_evidence_unused(trained):
+    import copy
+
+    from sreconsole.triage.training import calibrate_flow
+
+    ck = copy.deepcopy(trained.ck)
+    eng = engine(pinned(ck, "pod-restart", 0.6), Store(incidents=[INCIDENT]))
+    entry = calibrate_flow(eng, calibration_rows(5, 5), "a test store")
+    assert entry["fitted_on"] == 5 and "not used" in entry["note"]
+    p = eng.propose(make_alert(GOOD))
+    # Shown (the incident is evidence) but neither the action nor the confidence moved.
+    assert p.method == "trm+rag" and [e.ref for e in p.evidence] == ["incident:INC-7"]
+    assert (p.action, p.confidence) == ("pod-restart", pytest.approx(0.6))
+
+
+def test_fit_rescorer_accepts_every_acceptable_action():
+    """A calibration row may have several right actions: the re-scorer's accuracy counts
+    any of them, and evidence that picks the second acceptable one is not held against it."""
+    from sreconsole.triage.engine import fit_rescorer
+
+    probs = np.tile([0.7, 0.2, 0.1], (10, 1))
+    votes = np.tile([0.0, 1.0, 0.0], (10, 1))
+    ok = np.tile([False, True, False], (10, 1))
+    ok[:5, 0] = True  # half the rows accept the model's own answer too
+    rescorer, info = fit_rescorer(probs, probs.max(axis=1), votes, ok)
+    # beta 0 keeps action 0 (right 5 of 10); a large beta follows the evidence to action 1 (10 of 10).
+    assert rescorer.beta > 0 and info["accuracy_with_evidence"] == 1.0 and info["model_accuracy_on_them"] == 0.5
+
+
 # -- 4. the CLI --------------------------------------------------------------------------------
 
 

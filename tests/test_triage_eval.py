@@ -153,3 +153,32 @@ def test_eval_triage_matches_a_hand_computation_of_its_own_proposals(data_dir, t
     assert text.returncode == 0, text.stderr
     for words in ("majority baseline", "labelling rules alone", "logistic regression", "reliability", "accuracy–coverage", "not to a human"):
         assert words in text.stdout
+
+
+def test_train_calibrate_refits_the_flow_and_records_its_inputs(data_dir, tmp_path):
+    """``train calibrate`` through the CLI on the real tiny model: every classifier's
+    re-scorer entry names the rows and the store it was fitted with (knowledge is off here,
+    so there is no evidence and it is left unused, which the entry says), and the model
+    still loads and proposes afterwards."""
+    import shutil
+
+    d = tmp_path / "data"
+    shutil.copytree(data_dir, d, symlinks=True)
+    rows = [{"alert": {"labels": labels, "annotations": {"summary": summary}, "startsAt": "2026-12-01T06:00:00Z"}, "expected": exp,
+             "split": "dev" if i % 2 else "test"} for i, (labels, summary, exp) in enumerate(EVAL_ROWS)]
+    f = tmp_path / "cal.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = cli(d, "train", "calibrate", "--file", str(f), "--split", "dev", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    meta = json.loads((d / "models" / "trm" / "active" / "metadata.json").read_text())
+    for kind in ("trm", "logreg"):
+        entry = meta["rescorers"][kind]
+        assert entry == out[kind]
+        assert entry["calibration_rows"] == 4 and entry["fitted_on"] == 0 and entry["store"].startswith("none")
+        assert entry["weights"] == [1.0, 0.0, 0.0, 0.0] and entry["beta"] == 0.0
+        assert 0.0 <= entry["on_calibration"]["accuracy"] <= 1.0
+    again = cli(d, "eval", "triage", str(f), "--json")
+    assert again.returncode == 0, again.stderr
+    missing = cli(d, "train", "calibrate", "--file", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "not a file" in missing.stderr

@@ -18,6 +18,10 @@ EXIT_READ_ONLY = 5
 EXIT_REFUSED = 6
 """The approval policy refused it (four eyes, self-approval, a rule): the message names the rule."""
 """Refused because sreconsole runs read-only."""
+EXIT_BAD_RECORDING = 7
+"""A session recording that cannot be used: damaged before its first event, not a
+recording, of a format version this sreconsole does not read, or (``--record``) a file
+that exists already."""
 EXIT_BROKEN_PIPE = 141
 """The reader of stdout went away (``sreconsole ask --json | head -1``): the command stops
 quietly, with the status a shell reports for a Unix tool killed by SIGPIPE (128 + 13), so

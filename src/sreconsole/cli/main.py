@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from sreconsole import __version__
-from sreconsole.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_CONFIG, EXIT_OK
+from sreconsole.cli.exit_codes import EXIT_BAD_RECORDING, EXIT_BROKEN_PIPE, EXIT_CONFIG, EXIT_OK
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +41,17 @@ def _whole(low: int, high: int):
 
     parse.__name__ = "whole number"
     return parse
+
+
+def _speed(text: str) -> float:
+    """An argparse type: a replay speed from 0.1 to 1000."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.1 to 1000, got {text!r}") from None
+    if not 0.1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.1 to 1000, got {text!r}")
+    return value
 
 
 KINDS = ("runbook", "markdown", "text", "incident")
@@ -91,7 +102,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sreconsole {__version__}")
     _global_options(parser)
+    parser.add_argument("--record", metavar="FILE", help="record the session (polls, evidence opened, queue changes, decisions; no secrets) into FILE, gzip-compressed JSON lines; see: replay")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    replay = sub.add_parser("replay", help="play a recording (made with --record) back in the console, read-only, with a timeline")
+    replay.add_argument("file", metavar="FILE", help="the recording")
+    replay.add_argument("--speed", type=_speed, default=1.0, metavar="X", help="how many recorded seconds pass per second (default 1, e.g. 10)")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -152,6 +168,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train_trm.add_argument("--epochs", type=_whole(1, 100000), metavar="N", help="training epochs (default 40)")
     train_trm.add_argument("--no-activate", action="store_true", help="save the model without making it the active one")
     train_trm.add_argument("--json", action="store_true", help="machine-readable report")
+    train_cal = train_sub.add_parser("calibrate", help="refit the flow's evidence re-scoring (its trm+rag confidence) of the active model on the calibration alerts, through this console's knowledge base and incident history (train trm does it at its end)")
+    train_cal.add_argument("--file", metavar="FILE.jsonl", help="{\"alert\", \"expected\"} rows (default: the shipped calibration set, the dev half of bench/data/triage_heldout.jsonl)")
+    train_cal.add_argument("--split", default="", help="only rows whose \"split\" is this (e.g. dev); never the half you report")
+    train_cal.add_argument("--model-dir", metavar="DIR", help="the model to calibrate (default: the active one)")
+    train_cal.add_argument("--json", action="store_true", help="machine-readable report")
 
     triage = sub.add_parser("triage", help="propose a remediation for Alertmanager v2 alerts")
     triage.add_argument("alert", nargs="?", metavar="ALERT.json", help="a JSON object with an \"alert\" key (or the alert itself)")
@@ -242,7 +263,8 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="evaluate a component on a labelled file")
     eval_sub = evaluate.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
     eval_triage = eval_sub.add_parser("triage", help="accuracy, balanced accuracy, macro-F1, ECE, coverage and the share sent to a human, beside the majority baseline, the labelling rules and the other classifier, on {\"alert\", \"expected\"} rows")
-    eval_triage.add_argument("file", metavar="FILE.jsonl")
+    eval_triage.add_argument("file", metavar="FILE.jsonl", nargs="?", help="labelled rows (or --from-recording)")
+    eval_triage.add_argument("--from-recording", metavar="FILE", help="score on a session recording's alerts, the operators' decisions as the labels (approved: right; rejected: wrong)")
     eval_triage.add_argument("--split", default="", help="only rows whose \"split\" is this (e.g. test); default: every row")
     eval_triage.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -277,7 +299,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "tempo.url": args.tempo,
         "data_dir": args.data_dir,
         "theme": args.theme,
-        "read_only": True if args.read_only else None,
+        # A replay changes nothing: the queue, silences and training are refused in it.
+        "read_only": True if args.read_only or args.command == "replay" else None,
         "chat.generator": getattr(args, "generator", None),
     }
 
@@ -361,7 +384,9 @@ def _main(argv: list[str] | None) -> int:
 
         _print_warnings(settings)
         return run_doctor(settings, as_json=args.json)
-    return _run_tui(settings)
+    if args.command == "replay":
+        return _run_replay(settings, args.file, args.speed)
+    return _run_tui(settings, getattr(args, "record", None))
 
 
 def _private_state(settings) -> None:
@@ -389,14 +414,46 @@ def _print_warnings(settings) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def _run_tui(settings) -> int:
+def _run_tui(settings, record: str | None = None) -> int:
+    from sreconsole.services.environment import wall_clock
+    from sreconsole.services.recording import RecordingError, open_recorder
     from sreconsole.sources.demo.simulator import ScenarioError
     from sreconsole.tui.app import make_app
 
+    recorder = None
+    if record:
+        try:
+            recorder = open_recorder(record, settings, wall_clock)
+        except RecordingError as exc:
+            print(f"sreconsole: {exc}", file=sys.stderr)
+            return EXIT_BAD_RECORDING
     try:
-        app = make_app(settings)
+        app = make_app(settings, recorder=recorder)
     except ScenarioError as exc:
+        if recorder is not None:
+            recorder.close()
         print(f"sreconsole: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        app.run()
+    finally:
+        if recorder is not None:
+            recorder.close()  # also after a crash: the file keeps its gzip trailer
+    return app.return_code or EXIT_OK
+
+
+def _run_replay(settings, path: str, speed: float) -> int:
+    """A damaged recording or one of an unknown version is one line and
+    ``EXIT_BAD_RECORDING``, never a traceback."""
+    from sreconsole.services.recording import RecordingError
+    from sreconsole.services.replay import open_replay
+    from sreconsole.tui.app import make_app
+
+    try:
+        session = open_replay(path, speed)
+    except RecordingError as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_BAD_RECORDING
+    app = make_app(settings, replay=session)
     app.run()
     return app.return_code or EXIT_OK

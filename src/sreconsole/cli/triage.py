@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from sreconsole.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_READ_ONLY
+from sreconsole.cli.exit_codes import EXIT_BAD_RECORDING, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_READ_ONLY
 from sreconsole.cli.output import rich_console, write_json, write_json_line
 
 
@@ -43,7 +43,46 @@ def _service(settings):
 # -- train -------------------------------------------------------------------------------------
 
 
+def _calibrate(settings, args, model_path=None, quiet: bool = False) -> tuple[int, dict]:
+    """Refit the flow's re-scorer on the calibration alerts (``train calibrate``); the
+    message says what it was fitted on and the low threshold it suggests."""
+    from sreconsole.services.triage import calibrate_model
+
+    if getattr(args, "file", None) and not Path(args.file).is_file():
+        print(f"sreconsole: --file {args.file!r} is not a file", file=sys.stderr)
+        return EXIT_CONFIG, {}
+    try:
+        out = calibrate_model(_service(settings), model_path or getattr(args, "model_dir", None), getattr(args, "file", None), getattr(args, "split", ""))
+    except ValueError as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_FAILED, {}
+    if quiet:
+        return EXIT_OK, out
+    if args.json:
+        write_json(out)
+        return EXIT_OK, out
+    print(f"model {out['version']} ({out['model_dir']}): evidence re-scoring refitted on {args.file or 'the shipped calibration set'}")
+    for kind in ("logreg", "trm"):
+        entry = out.get(kind)
+        if not entry:
+            continue
+        print(f"  {kind}: {_rescorer_line(entry)}")
+    return EXIT_OK, out
+
+
+def _rescorer_line(entry: dict) -> str:
+    on = entry.get("on_calibration", {})
+    low = on.get("low_threshold_for_target") or {}
+    said = (f"fitted on {entry['fitted_on']} of {entry['calibration_rows']} alerts with evidence (beta {entry['beta']:g})"
+            if "note" not in entry else entry["note"])
+    suggest = (f"low threshold {low['threshold']:.2f} lets {low['coverage']:.0%} through, right {low['accuracy']:.0%} of the time"
+               if low.get("found") else f"no low threshold reaches {low.get('target', 0):.0%} on these alerts")
+    return f"{said}; the flow on them: accuracy {on.get('accuracy', 0):.3f}, ECE {on.get('ece', 0):.3f}; {suggest}"
+
+
 def _train(settings, args) -> int:
+    if args.train_command == "calibrate":
+        return _calibrate(settings, args)[0]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sreconsole.services.triage import train_trm
@@ -86,6 +125,12 @@ def _train(settings, args) -> int:
         "embedding_cache": {"hits": report.embed_cache[0], "misses": report.embed_cache[1]},
         "metrics": report.metrics,
     }
+    # The flow's re-scoring, refitted through this console's own store (knowledge base and
+    # incident history) on the shipped calibration alerts: what `train calibrate` does.
+    code, calibrated = _calibrate(settings, args, report.path, quiet=True)
+    if code:
+        return code
+    out["flow_calibration"] = {k: v for k, v in calibrated.items() if isinstance(v, dict)}
     if args.json:
         write_json(out)
         return EXIT_OK
@@ -102,6 +147,8 @@ def _train(settings, args) -> int:
         if tiered:
             print(f"  tiered flow (re-scored with runbook evidence below the high threshold): accuracy {tiered.get('accuracy', 0):.3f}, "
                   f"ECE {tiered.get('ece', 0):.3f}, sent to a human {tiered.get('share_to_human', 0):.1%}")
+    for kind, entry in out["flow_calibration"].items():
+        print(f"flow calibration, {kind}: {_rescorer_line(entry)}")
     print("held-out alerts written apart from the training data: `sreconsole eval triage bench/data/triage_heldout.jsonl --split test`")
     return EXIT_OK
 
@@ -225,6 +272,15 @@ def _print_proposal(p, engine) -> None:
 def _eval(settings, args) -> int:
     from sreconsole.services.triage import alert_from_row, evaluate_rows, read_rows
 
+    recording = getattr(args, "from_recording", None)
+    if recording and args.file:
+        print("sreconsole: eval triage takes a labelled file or --from-recording, not both", file=sys.stderr)
+        return EXIT_CONFIG
+    if recording:
+        return _eval_recording(settings, recording, as_json=args.json)
+    if not args.file:
+        print("sreconsole: eval triage needs a labelled file (FILE.jsonl) or --from-recording FILE", file=sys.stderr)
+        return EXIT_CONFIG
     path = Path(args.file)
     if not path.is_file():
         print(f"sreconsole: {args.file!r} is not a file", file=sys.stderr)
@@ -257,6 +313,40 @@ def _eval(settings, args) -> int:
     for e in errors:
         print(f"line {e['line']}: {e['error']}", file=sys.stderr)
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _eval_recording(settings, path: str, *, as_json: bool) -> int:
+    """The model on a recording's alerts, the operators' decisions as the labels."""
+    from sreconsole.services.recording import RecordingError, read_recording, recorded_labels
+    from sreconsole.services.triage import evaluate_recording
+
+    try:
+        recording = read_recording(path)
+    except RecordingError as exc:
+        print(f"sreconsole: {exc}", file=sys.stderr)
+        return EXIT_BAD_RECORDING
+    labels = recorded_labels(recording)
+    result = evaluate_recording(_service(settings), labels)
+    result = {**result["flow"], **result, "split": "recording", "recording": str(path), "notes": list(recording.notes), "errors": []}
+    if as_json:
+        write_json(result)
+        return EXIT_OK
+    for note in recording.notes:
+        print(f"recording: {note}", file=sys.stderr)
+    d = result["decisions"]
+    print(f"{path}: {d.get('approved', 0)} approved, {d.get('rejected', 0)} rejected ({d.get('rejected_with_action', 0)} naming the right action):"
+          f" {result['n']} labelled alerts")
+    if result["n"]:
+        _print_eval(result, settings)
+    rej = result["rejected"]
+    if rej["n"]:
+        again = ", ".join(f"{name} {n} of {rej['n']}" for name, n in rej["proposed_again"].items())
+        print(f"rejected naming no better action: the rejected action proposed again (lower is better): {again}")
+    un = result["unlabelled"]
+    if un["n"]:
+        top = ", ".join(f"{a} {n}" for a, n in list(un["actions"].items())[:6])
+        print(f"{un['n']} alerts nobody decided (not scored): {un['to_human']} to a human; proposed: {top}")
+    return EXIT_OK
 
 
 def _fig(value, fmt: str = ".3f") -> str:

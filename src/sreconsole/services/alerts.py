@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -10,6 +11,7 @@ from sreconsole.domain.alerts import Alert
 from sreconsole.domain.health import SourceHealth
 from sreconsole.domain.operator import Operator
 from sreconsole.domain.silences import ACK_PREFIX, Silence, SilenceRow, matchers_for, silence_rows
+from sreconsole.services.recording import NO_RECORDER
 from sreconsole.sources.base import AlertSource, SourceError
 
 
@@ -51,6 +53,9 @@ class AlertsService:
         """Silence id → whether it is an ack; a silence's comment never changes, so the
         silences are listed only when an id not seen before appears."""
 
+    recorder = NO_RECORDER
+    """Where each poll is also written (``--record``): see :mod:`sreconsole.services.recording`."""
+
     server_matchers: tuple = ()
     """Matchers to have the source apply, where it can (a source with ``pushable``)."""
 
@@ -64,15 +69,17 @@ class AlertsService:
         try:
             fetched = await (self.source.fetch_alerts(pushed) if pushed else self.source.fetch_alerts())
         except SourceError as exc:
-            return AlertsSnapshot(
+            snapshot = AlertsSnapshot(
                 alerts=tuple(self._last.values()),
                 health=self.source.health(),
                 fetched_at=self.clock(),
                 error=str(exc),
                 health_parts=self._health_parts(),
             )
+            await self._record(snapshot)
+            return snapshot
         self._last = {a.fingerprint: a for a in fetched}
-        return AlertsSnapshot(
+        snapshot = AlertsSnapshot(
             alerts=tuple(fetched),  # in the source's order: each view sorts as it shows them
             health=self.source.health(),
             fetched_at=self.clock(),
@@ -80,6 +87,15 @@ class AlertsService:
             filtered_by=tuple(f'{m.name}{m.type.value}"{m.value}"' for m in pushed),
             health_parts=self._health_parts(),
         )
+        await self._record(snapshot)
+        return snapshot
+
+    async def _record(self, snapshot: AlertsSnapshot) -> None:
+        """Write the poll to the recording (``--record``) in a thread: the first poll of a
+        large cluster is all new alerts to scrub and compress, and the event loop is the
+        TUI's. Awaited, so polls are written in order."""
+        if self.recorder.enabled:
+            await asyncio.to_thread(self.recorder.poll, snapshot)
 
     def _health_parts(self) -> tuple[SourceHealth, ...]:
         parts = getattr(self.source, "health_parts", None)

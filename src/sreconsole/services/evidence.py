@@ -16,6 +16,7 @@ from sreconsole.config import Settings
 from sreconsole.domain.alerts import Alert
 from sreconsole.domain.evidence import Evidence, LogLine, parse_threshold
 from sreconsole.domain.traces import Span, TraceSummary
+from sreconsole.services.recording import NO_RECORDER
 from sreconsole.sources.base import SourceError
 
 WINDOW = timedelta(hours=1)
@@ -117,11 +118,14 @@ class EvidenceService:
         """A ``services.knowledge.KnowledgeService`` or None (off)."""
         self.knowledge_timeout_s = knowledge_timeout_s
 
+    recorder = NO_RECORDER
+    """Where each answer an operator opened is also written (``--record``)."""
+
     async def gather(self, alert: Alert, log_limit: int = 30) -> Evidence:
         (expr, threshold, unit, series, metric_error), (logs, logs_error), (knowledge, knowledge_error), (traces, traces_error, traces_query) = await asyncio.gather(
             self._metric(alert), self._logs(alert, log_limit), self._knowledge(alert), self._traces(alert)
         )
-        return Evidence(
+        evidence = Evidence(
             fingerprint=alert.fingerprint,
             expr=expr,
             threshold=threshold,
@@ -138,6 +142,8 @@ class EvidenceService:
             traces_query=traces_query,
             traces_configured=self.traces is not None,
         )
+        self.recorder.evidence(alert, evidence)
+        return evidence
 
     async def _traces(self, alert: Alert):
         """The search fails on its own, like logs: a refused label, a dead or slow Tempo, a

@@ -15,6 +15,7 @@ work on a read-only filesystem too.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from sreconsole.config import Settings
 from sreconsole.domain.operator import Operator
 from sreconsole.review.backend import is_postgres
 from sreconsole.review.paths import review_store_path
+from sreconsole.services.recording import NO_RECORDER
 
 RISKS = ("low", "medium", "high")
 EXPIRE_EVERY = timedelta(seconds=60)
@@ -84,6 +86,33 @@ class Outcome:
     message: str = ""
 
 
+def _recorded(verdict: str | None):
+    """Also write what the method changed to the session recording (``--record``): the
+    decision (``verdict``, from the returned :class:`Outcome`), then the queue as it is
+    now. With ``verdict=None`` only the queue, and only when the method changed something.
+    A recording that cannot be written never fails the decision: it is a witness."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def recorded(self, *args, **kwargs):
+            result = method(self, *args, **kwargs)
+            if self.recorder.enabled and result:
+                try:
+                    records = self.reader.list(states=None)
+                    if verdict is not None:
+                        reason = kwargs.get("reason", args[1] if len(args) > 1 and isinstance(args[1], str) else "")
+                        self.recorder.decision(verdict, result.record, str(reason or ""), self.operator, queue=records)
+                    else:
+                        self.recorder.queue(records)
+                except Exception:  # noqa: BLE001 - see the docstring: the decision stands
+                    pass
+            return result
+
+        return recorded
+
+    return wrap
+
+
 class ReviewQueue:
     """One per process. The store and the executor open lazily (a TUI that never opens the
     Review pane never touches SQLite or imports the Kubernetes client)."""
@@ -103,6 +132,12 @@ class ReviewQueue:
         self._groups: frozenset[str] | None = None
         self.api_errors: dict[str, str] = {}
         """Cluster name → why its Kubernetes API cannot be used ('' or absent: it can)."""
+
+    recorder = NO_RECORDER
+    """Where decisions and queue changes are also written (``--record``)."""
+
+    read_only_reason = "read-only"
+    """How a refused change begins ("read-only: approve ... disabled"); a replay says so."""
 
     # -- lazily built parts ------------------------------------------------------------------
 
@@ -339,6 +374,7 @@ class ReviewQueue:
 
     # -- queue ------------------------------------------------------------------------------
 
+    @_recorded(None)
     def enqueue(self, proposals: Sequence, alerts: Sequence, *, from_source: bool = False) -> list:
         """Put proposals in the queue: one pending proposal per action and target (a second
         alert for the same target joins the first one's evidence), and a newer proposal for
@@ -379,6 +415,7 @@ class ReviewQueue:
             return self.source_id
         return f"{self.source_id}#{cluster}"
 
+    @_recorded(None)
     def observe(self, snapshot) -> list[tuple[int, str, str]]:
         """Apply one poll of the alert source (an
         :class:`~sreconsole.services.alerts.AlertsSnapshot`) to the pending proposals it
@@ -496,6 +533,7 @@ class ReviewQueue:
             api = {"method": call.api.method, "path": call.api.path, "content_type": call.api.content_type, "body": call.api.body, "body_from": call.api.body_from}
         return dict(binding.params), call.command, api
 
+    @_recorded("approved")
     def approve(
         self, proposal_id: int, reason: str, parameters: Mapping[str, str] | None = None, *, execute: bool = True,
         even_if_resolved: bool = False,
@@ -550,6 +588,7 @@ class ReviewQueue:
         self._remember_incident(record, result)
         return Outcome(record, result, f"{'executed' if result.ok else 'failed'}: {record.action} (#{record.id})" + (f": {result.error}" if result.error else ""))
 
+    @_recorded("rejected")
     def reject(self, proposal_id: int, reason: str, corrected_action: str | None = None) -> Outcome:
         self._writable("rejecting")
         if corrected_action and corrected_action not in self.catalog:
@@ -561,6 +600,7 @@ class ReviewQueue:
         record = self.store.decide(proposal_id, "rejected", self.operator, reason, corrected_action=corrected_action or None, now=self.clock())
         return Outcome(record, None, f"rejected #{record.id}" + (f"; labelled {corrected_action}" if corrected_action else ""))
 
+    @_recorded("dry_run")
     def dry_run(self, proposal_id: int, parameters: Mapping[str, str] | None = None) -> Outcome:
         """What approving would call, sending nothing; recorded in the audit trail (not by a
         read-only console, which opens the store read-only)."""
@@ -573,6 +613,7 @@ class ReviewQueue:
             record = self.store.record_result(record.id, "dry_run", result.as_dict(), self.operator, now=self.clock())
         return Outcome(record, result, f"dry run of {record.action}: {len(result.calls)} call(s), nothing sent")
 
+    @_recorded("rolled_back")
     def rollback(self, proposal_id: int, reason: str) -> Outcome:
         """Send back what an execution recorded before it changed anything — after checking
         the proposal, its undo data included, against its sealed audit entry (SealBroken:

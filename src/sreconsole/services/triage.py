@@ -125,3 +125,78 @@ def evaluate_rows(service: TriageService, alerts: Sequence[Alert], expected: Seq
     for name, props in rows.items():
         out["baselines"][name] = evaluate(props, expected)
     return out
+
+
+def evaluate_recording(service: TriageService, labels) -> dict:
+    """``eval triage --from-recording``: :func:`evaluate_rows` on the alerts an operator
+    approved (the proposed action is right) or rejected naming the right one, and for the
+    rejections that named none, how often each way of proposing proposes the rejected
+    action again (lower is better). The alerts nobody decided are proposed for too: how
+    many, how many of those go to a human, and which actions (no label, so no score).
+    ``labels``: a :class:`~sreconsole.services.recording.RecordedLabels`."""
+    from sreconsole.triage.dataset import rule_label
+
+    out = evaluate_rows(service, list(labels.alerts), [list(e) for e in labels.expected])
+    rejected_alerts = [a for a, _ in labels.rejected]
+    wrong = [action for _, action in labels.rejected]
+    ways = {
+        "flow": [p.action for p in service.propose(rejected_alerts)] if rejected_alerts else [],
+        "majority": ["escalate"] * len(rejected_alerts),
+        "rules": [rule_label(a.alertname, a.annotations.get("summary", ""), a.annotations.get("description", "")).action
+                  for a in rejected_alerts],
+    }
+    out["rejected"] = {
+        "n": len(wrong),
+        "proposed_again": {name: sum(1 for got, bad in zip(actions, wrong) if got == bad) for name, actions in ways.items()},
+    }
+    proposals = service.propose(list(labels.unlabelled)) if labels.unlabelled else []
+    actions: dict[str, int] = {}
+    for p in proposals:
+        actions[p.action] = actions.get(p.action, 0) + 1
+    out["unlabelled"] = {
+        "n": len(proposals),
+        "to_human": sum(1 for p in proposals if p.requires_human_review),
+        "actions": dict(sorted(actions.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+    out["decisions"] = dict(labels.decisions)
+    return out
+
+
+def calibrate_model(service: TriageService, model_path=None, file=None, split: str = "") -> dict:
+    """``train calibrate`` (and the end of ``train trm``): refit how evidence re-scores each
+    classifier of the model at ``model_path`` (default: the active one) on the calibration
+    alerts of ``file`` (default: the shipped set, the dev half of the held-out set), with
+    the evidence *this console's* store retrieves for them (its knowledge base and incident
+    history, as ``eval triage`` and the Alerts pane see them), and save it in the model's
+    metadata with what it was fitted on. The ``trm+rag`` confidence is the flow's, and it
+    must be calibrated on alerts like the ones it will score, through the same store.
+
+    Returns {kind: metadata entry} and "model_dir"; raises ValueError when there is no
+    model or no calibration row."""
+    from pathlib import Path
+
+    from sreconsole.triage.engine import TriageEngine
+    from sreconsole.triage.models import model_dir
+    from sreconsole.triage.training import SHIPPED_CALIBRATION, calibrate_flow, labelled_from_file
+    from sreconsole.triage.trm import CheckpointError, TRMRunner
+
+    base = service.engine()
+    target = Path(model_path) if model_path is not None else model_dir(service.settings)
+    try:
+        runner = TRMRunner.load(target, service.settings.triage.model)
+    except CheckpointError as exc:
+        raise ValueError(f"no model to calibrate: {exc}") from None
+    cal = labelled_from_file(Path(file) if file else SHIPPED_CALIBRATION, split)
+    if not len(cal):
+        raise ValueError(f"no calibration rows in {file or SHIPPED_CALIBRATION}{f' (split {split})' if split else ''}")
+    store = "none (knowledge disabled or not indexed)" if base.store is None else f"knowledge base {service.knowledge.path} ({service.settings.environment_name})"
+    ck = runner.checkpoint
+    out: dict = {"model_dir": str(target.resolve()), "version": ck.version}
+    for kind in ck.kinds:
+        engine = TriageEngine(base.catalog, runner=runner if kind == runner.kind else TRMRunner(ck, kind), embed=base.embed, store=base.store,
+                              trusted=base.trusted, high=base.high, low=base.low, clock=base.clock)
+        out[kind] = calibrate_flow(engine, cal, store)
+    ck.metadata["rescorer"] = ck.metadata["rescorers"]["trm"]  # the first format's key, read by older code
+    ck.save_metadata(target.resolve())
+    service.reload()
+    return out

@@ -235,6 +235,11 @@ class TriageEngine:
                 error = str(exc)
         return cls(catalog, runner=runner, model_error=error, **kwargs)
 
+    def clear_cache(self) -> None:
+        """Forget cached proposals: after the re-scorer or a threshold changed in place."""
+        with self._lock:
+            self._cache.clear()
+
     @property
     def model_version(self) -> str:
         return self.runner.version if self.runner else ""
@@ -290,25 +295,12 @@ class TriageEngine:
             return self._named(alert, static, "annotation", "annotation lambda_function", evidence, notes, pred)
 
         acts = self._actions(pred)
-        vote, items, runbook_action = np.zeros(len(acts)), [], ""
-        if self.store is not None:
-            try:
-                vote, items, runbook_action = runbook_evidence(alert.alertname, self._sections(alert.alertname), acts, self.trusted)
-            except Exception as exc:  # noqa: BLE001 - retrieval is best effort; the proposal says so
-                notes.append(f"runbook sections could not be read: {exc}")
+        vote, items, runbook_action = self._evidence(alert, pred, acts, notes)
         untrusted = [i for i in items if i.kind == "runbook" and i.weight == 0.0 and not i.action]
         if runbook_action:
             named = [i for i in items if i.kind == "runbook" and i.action == runbook_action]
             evidence.extend(named + untrusted)
             return self._named(alert, runbook_action, "runbook", named[0].ref, evidence, notes, pred)
-        if self.store is not None and (pred is None or pred.confidence < self.high):
-            try:
-                incidents = self.store.similar_incidents(alert.alertname, alert.labels, alert.annotations.get("summary", ""), k=5, now=self.clock())
-                more, inc_items = incident_evidence(incidents, acts)
-                vote, items = vote + more, items + inc_items
-            except Exception as exc:  # noqa: BLE001
-                notes.append(f"similar incidents could not be searched: {exc}")
-        vote = normalise(vote)
         if pred is None:
             notes.append(f"no trained model: {self.model_error}" if self.model_error else "no trained model (run `sreconsole train trm`)")
             if vote.sum() > 0:
@@ -330,6 +322,42 @@ class TriageEngine:
         chosen = self.rescorer.combine(probs, vote)
         conf = self.rescorer.confidence(pred.confidence, float(vote[chosen]), acts[chosen] == pred.action)
         return self._proposal(alert, acts[chosen], conf, "trm+rag", evidence, notes, pred)
+
+    def _evidence(self, alert: Alert, pred: Prediction | None, acts: Sequence[str], notes: list[str]) -> tuple[np.ndarray, list[EvidenceItem], str]:
+        """The normalised vote of the retrieved evidence over ``acts``, its items, and the
+        action a trusted runbook names ('' if none). Similar incidents are searched only
+        where the flow would use them: no runbook names an action and the model is below
+        the high threshold (or absent)."""
+        vote, items, runbook_action = np.zeros(len(acts)), [], ""
+        if self.store is None:
+            return vote, items, runbook_action
+        try:
+            vote, items, runbook_action = runbook_evidence(alert.alertname, self._sections(alert.alertname), acts, self.trusted)
+        except Exception as exc:  # noqa: BLE001 - retrieval is best effort; the proposal says so
+            notes.append(f"runbook sections could not be read: {exc}")
+        if not runbook_action and (pred is None or pred.confidence < self.high):
+            try:
+                incidents = self.store.similar_incidents(alert.alertname, alert.labels, alert.annotations.get("summary", ""), k=5, now=self.clock())
+                more, inc_items = incident_evidence(incidents, acts)
+                vote, items = vote + more, items + inc_items
+            except Exception as exc:  # noqa: BLE001
+                notes.append(f"similar incidents could not be searched: {exc}")
+        return normalise(vote), items, runbook_action
+
+    def rescoring_inputs(self, alerts: Sequence[Alert]) -> list[tuple[Prediction, np.ndarray] | None]:
+        """For each alert, the model's prediction and the evidence vote where the flow would
+        re-score it (method ``trm+rag``), else None: exactly what the re-scorer sees, so
+        that :func:`sreconsole.triage.training.calibrate_flow` fits it on the evidence this
+        deployment's store returns (not on the training corpus's runbooks)."""
+        out: list[tuple[Prediction, np.ndarray] | None] = []
+        for alert, pred in zip(alerts, self._predict(alerts)):
+            static = alert.annotations.get("lambda_function", "").strip()
+            if pred is None or (static and static in self.catalog) or pred.confidence >= self.high:
+                out.append(None)
+                continue
+            vote, _, runbook_action = self._evidence(alert, pred, self._actions(pred), [])
+            out.append(None if runbook_action or vote.sum() == 0 else (pred, vote))
+        return out
 
     def _named(
         self, alert: Alert, action_id: str, method: str, ref: str,
@@ -447,25 +475,43 @@ def _api_dict(api) -> dict | None:
     return {"method": api.method, "path": api.path, "content_type": api.content_type, "body": api.body, "body_from": api.body_from}
 
 
+UNFITTED = Rescorer(0.0, (1.0, 0.0, 0.0, 0.0))
+"""What a model uses when too few calibration alerts had evidence to fit a re-scorer: the
+evidence is shown but changes neither the action nor the confidence (nothing measured
+what it is worth on alerts like these)."""
+
+MIN_RESCORE_ROWS = 8
+BETAS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+
+
 def fit_rescorer(probs: np.ndarray, trm_conf: np.ndarray, votes: np.ndarray, labels: np.ndarray) -> tuple[Rescorer, dict]:
-    """Fit ``beta`` (grid, maximising validation accuracy, ties to the smaller) and the
-    logistic confidence (gradient descent on log loss) on examples that have evidence."""
-    has = votes.sum(axis=1) > 0
-    if has.sum() < 5:
-        return Rescorer(), {"fitted_on": int(has.sum()), "note": "too little evidence on validation; defaults kept"}
-    p, c, v, y = probs[has], trm_conf[has], votes[has], labels[has]
+    """Fit ``beta`` (grid, maximising accuracy, ties to the smaller) and the logistic
+    confidence (:func:`sreconsole.triage.trm.fit_calibration`: damped Newton with L2, so a
+    few dozen rows give bounded weights) on the rows that have evidence.
+
+    ``labels`` is the right action's index per row, or a boolean matrix [rows, actions] of
+    every acceptable action (the calibration set's rows may have several). The rows must be
+    alerts like those the flow will re-score: the calibration set seen through this
+    deployment's evidence store (:func:`sreconsole.triage.training.calibrate_flow`), not a
+    split of the rule-labelled corpus whose runbooks labelled it."""
+    from sreconsole.triage.trm import fit_calibration
+
+    labels = np.asarray(labels)
+    ok = labels.astype(bool) if labels.ndim == 2 else np.eye(probs.shape[1], dtype=bool)[labels]
+    has = votes.sum(axis=1) > 0 if len(votes) else np.zeros(0, dtype=bool)
+    if has.sum() < MIN_RESCORE_ROWS:
+        return UNFITTED, {"fitted_on": int(has.sum()), "note": f"fewer than {MIN_RESCORE_ROWS} calibration alerts with evidence: evidence shown, not used"}
+    p, c, v, y = probs[has], trm_conf[has], votes[has], ok[has]
+    rows = np.arange(len(p))
     best_beta, best_acc = 0.0, -1.0
-    for beta in (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0):
+    for beta in BETAS:
         chosen = np.argmax(np.log(p + 1e-9) + beta * np.log(v + EPS), axis=1)
-        acc = float((chosen == y).mean())
+        acc = float(y[rows, chosen].mean())
         if acc > best_acc + 1e-9:
             best_beta, best_acc = beta, acc
     chosen = np.argmax(np.log(p + 1e-9) + best_beta * np.log(v + EPS), axis=1)
-    cc = np.clip(c, 1e-6, 1 - 1e-6)
-    X = np.stack([np.log(cc / (1 - cc)), v[np.arange(len(v)), chosen], (chosen == np.argmax(p, axis=1)).astype(float), np.ones(len(v))], axis=1)
-    t = (chosen == y).astype(float)
-    w = np.array([1.0, 0.0, 0.0, 0.0])
-    for _ in range(3000):
-        z = 1 / (1 + np.exp(-(X @ w)))
-        w -= 0.1 * (X.T @ (z - t) / len(t) + 1e-3 * np.r_[w[:3], 0])
-    return Rescorer(best_beta, tuple(float(x) for x in w)), {"fitted_on": int(has.sum()), "accuracy_with_evidence": best_acc}
+    right = y[rows, chosen]
+    fitted = fit_calibration(c, v[rows, chosen], right, (chosen == np.argmax(p, axis=1)).astype(float))
+    weights = (fitted.a, fitted.b, fitted.d, fitted.c)
+    return Rescorer(best_beta, weights), {"fitted_on": int(has.sum()), "accuracy_with_evidence": best_acc,
+                                          "model_accuracy_on_them": float(y[rows, np.argmax(p, axis=1)].mean())}

@@ -130,12 +130,17 @@ class LabelledAlerts:
     rules: list[str]
     expected: list[list[str]]
     origin: list[str]
+    alerts: list = field(default_factory=list)
+    """The alerts themselves (:class:`~sreconsole.domain.alerts.Alert` or training
+    :class:`~sreconsole.triage.examples.Example`), where known: what evidence is retrieved
+    for when the re-scorer is fitted on these rows."""
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def __add__(self, other: LabelledAlerts) -> LabelledAlerts:
-        return LabelledAlerts(self.texts + other.texts, self.rules + other.rules, self.expected + other.expected, self.origin + other.origin)
+        alerts = self.alerts + other.alerts if len(self.alerts) == len(self) and len(other.alerts) == len(other) else []
+        return LabelledAlerts(self.texts + other.texts, self.rules + other.rules, self.expected + other.expected, self.origin + other.origin, alerts)
 
 
 def labelled_from_examples(rows: Sequence, origin: str) -> LabelledAlerts:
@@ -143,7 +148,7 @@ def labelled_from_examples(rows: Sequence, origin: str) -> LabelledAlerts:
 
     return LabelledAlerts([e.text() for e in rows],
                           [rule_label(e.alertname, e.annotations.get("summary", ""), e.annotations.get("description", "")).action for e in rows],
-                          [[e.action] for e in rows], [origin] * len(rows))
+                          [[e.action] for e in rows], [origin] * len(rows), list(rows))
 
 
 def labelled_from_file(path: Path, split: str = "") -> LabelledAlerts:
@@ -163,6 +168,7 @@ def labelled_from_file(path: Path, split: str = "") -> LabelledAlerts:
         exp = [exp] if isinstance(exp, str) else list(exp or [])
         if not exp:
             raise ValueError(f"{path}:{n}: no expected action")
+        out.alerts.append(alert)
         out.texts.append(alert_text(alert.alertname, alert.labels, alert.annotations))
         out.rules.append(rule_label(alert.alertname, alert.annotations.get("summary", ""), alert.annotations.get("description", "")).action)
         out.expected.append(exp)
@@ -253,7 +259,6 @@ def fit_models(
     result, whose checkpoint holds all of it (not yet saved)."""
     import numpy as np
 
-    from sreconsole.triage.engine import fit_rescorer
     from sreconsole.triage.logreg import fit_logreg, logreg_logits
     from sreconsole.triage.trm import MODEL_KINDS, TRMRunner, train
 
@@ -272,14 +277,17 @@ def fit_models(
     ck.metadata["train_options"] = asdict(options)
     metrics = ck.metadata.setdefault("metrics", {})
     rescorers = ck.metadata.setdefault("rescorers", {})
-    val_rules = labelled_from_examples(splits["validation"], "validation").rules
     test_rows = labelled_from_examples(splits["test"], "test")
     for kind in MODEL_KINDS:
         calibrate(ck, kind, cal_x, cal, options)
         runner = TRMRunner(ck, kind)
-        vp, vc, vv = score_with_evidence(runner, xs["validation"], splits["validation"], sections, val_rules)
-        rescorer, fit_info = fit_rescorer(vp, vc, vv, ys["validation"])
-        rescorers[kind] = {**rescorer.as_dict(), **fit_info}
+        # The re-scorer is fitted on the calibration alerts too (not on a split of the
+        # rule-labelled corpus, whose runbooks labelled it and so agree with it by
+        # construction), with the evidence the corpus's runbooks give them; the console's
+        # own store (its knowledge base and incident history) is fitted in by
+        # ``calibrate_flow`` after training, where one is configured.
+        rescorer, fit_info = rescorer_on(runner, cal_x, cal, sections, high)
+        rescorers[kind] = {**rescorer.as_dict(), **fit_info, "evidence": "training runbooks"}
         metrics.setdefault("test_by_model", {})[kind] = measure(runner, xs["test"], test_rows, sections, splits["test"], rescorer, low, high)
     ck.metadata["rescorer"] = rescorers["trm"]  # the first format's key, read by older code
     metrics["test"] = metrics["test_by_model"]["trm"]
@@ -431,6 +439,80 @@ def thin_majority(rows: list, action: str = "escalate") -> list:
             seen.add(e.group)
         out.append(e)
     return out
+
+
+def acceptable(expected: Sequence[Sequence[str]], actions: Sequence[str]):
+    """[rows, actions] booleans: which actions are right for each row."""
+    import numpy as np
+
+    return np.array([[a in exp for a in actions] for exp in expected], dtype=bool).reshape(len(expected), len(actions))
+
+
+def rescorer_on(runner, x, cal: LabelledAlerts, sections, high: float):
+    """The re-scorer fitted on ``cal``'s alerts with the runbook evidence ``sections``
+    gives them, only where the flow re-scores (below ``high``)."""
+    from sreconsole.triage.engine import UNFITTED, fit_rescorer
+
+    if len(cal.alerts) != len(cal):
+        return UNFITTED, {"fitted_on": 0, "note": "the calibration rows carry no alerts to retrieve evidence for"}
+    probs, conf, votes = score_with_evidence(runner, x, cal.alerts, sections, cal.rules)
+    votes[conf >= high] = 0.0
+    return fit_rescorer(probs, conf, votes, acceptable(cal.expected, runner.config.actions))
+
+
+def calibrate_flow(engine, cal: LabelledAlerts, source: str = "") -> dict:
+    """Fit the re-scorer of ``engine``'s model (its ``trm+rag`` confidence) on the
+    calibration alerts, with the evidence this engine's store retrieves for them, and store
+    it in the checkpoint's metadata with what it was fitted on. Then the flow's own
+    figures on those alerts, and the lowest low threshold whose un-flagged proposals are
+    right at least :data:`FLOW_TARGET` of the time on them (a suggestion: the thresholds are
+    the operator's settings). Returns the metadata entry."""
+    import hashlib
+
+    import numpy as np
+
+    from sreconsole.triage.engine import Rescorer, fit_rescorer
+    from sreconsole.triage.evaluation import evaluate, pick_thresholds
+
+    runner = engine.runner
+    actions = runner.config.actions
+    inputs = engine.rescoring_inputs(cal.alerts)
+    picked = [i for i, v in enumerate(inputs) if v is not None]
+    probs = np.array([[inputs[i][0].probabilities[a] for a in actions] for i in picked]).reshape(len(picked), len(actions))
+    conf = np.array([inputs[i][0].confidence for i in picked])
+    votes = np.array([inputs[i][1] for i in picked]).reshape(len(picked), len(actions))
+    rescorer, info = fit_rescorer(probs, conf, votes, acceptable([cal.expected[i] for i in picked], actions))
+    digest = hashlib.sha256("\n".join(f"{t}\t{','.join(e)}" for t, e in zip(cal.texts, cal.expected)).encode()).hexdigest()[:16]
+    entry = {**rescorer.as_dict(), **info, "evidence": "the console's store", "store": source, "calibration_rows": len(cal),
+             "calibration_sha256": digest, "origins": {o: cal.origin.count(o) for o in sorted(set(cal.origin))}}
+    meta = runner.checkpoint.metadata
+    meta.setdefault("rescorers", {})[runner.kind] = entry
+    engine.rescorer = Rescorer.from_dict(entry)
+    engine.clear_cache()
+    low = engine.low
+    engine.low = 0.0  # every review reason but the confidence, to pick the threshold from
+    try:
+        proposals = engine.propose_many(cal.alerts)
+    finally:
+        engine.low = low
+        engine.clear_cache()
+    flow = evaluate(proposals, cal.expected)
+    eligible = [i for i, p in enumerate(proposals) if not p.requires_human_review and p.confidence is not None]
+    suggestion = pick_thresholds([proposals[i].confidence for i in eligible], [proposals[i].action in cal.expected[i] for i in eligible],
+                                 target=FLOW_TARGET, min_rows=FLOW_MIN_ROWS)
+    if suggestion["found"]:
+        # pick_thresholds measures its share among the eligible rows; the share that
+        # matters is of every alert (escalate and high-risk ones go to a human anyway).
+        suggestion["coverage"] = suggestion["n"] / len(cal)
+        suggestion["to_human"] = 1 - suggestion["coverage"]
+    entry["on_calibration"] = {"accuracy": flow["accuracy"], "ece": flow["ece"], "methods": flow["methods"],
+                               "low_threshold_for_target": suggestion}
+    return entry
+
+
+FLOW_TARGET = 0.97
+"""The accuracy of un-flagged proposals the suggested low threshold aims at (issue 17)."""
+FLOW_MIN_ROWS = 10
 
 
 def score_with_evidence(runner, x, rows: Sequence, sections, rules: Sequence[str] | None = None) -> tuple:

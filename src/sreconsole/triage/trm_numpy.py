@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 import zlib
 from collections.abc import Callable, Sequence
@@ -224,6 +225,16 @@ class Checkpoint:
         meta = {"format": FORMAT, **self.metadata, "temperature": self.temperature}
         (directory / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return directory
+
+    def save_metadata(self, directory: Path) -> Path:
+        """Rewrite only ``metadata.json`` (a calibration refitted in place), atomically: a
+        console loading the model meanwhile reads the old file or the new, never half."""
+        path = Path(directory) / METADATA
+        meta = {"format": FORMAT, **self.metadata, "temperature": self.temperature}
+        tmp = path.with_name(f".{METADATA}.{os.getpid()}")
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
 
     @classmethod
     def load(cls, directory: Path) -> Checkpoint:

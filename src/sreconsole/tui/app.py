@@ -34,6 +34,7 @@ from sreconsole.tui.render import notify_plain
 from sreconsole.tui.typeahead import TypeAhead
 
 PANES = ("alerts", "review", "training", "bruno")
+REPLAY_POLL_S = 0.25
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
 
@@ -67,6 +68,8 @@ class SreConsoleApp(App[None]):
         clock: Callable[[], datetime] = wall_clock,
         demo_epoch: datetime | None = None,
         operator: Operator | None = None,
+        recorder=None,
+        replay=None,
     ) -> None:
         super().__init__(css_path=[str(p) for p in stylesheets()])
         # No animations: over SSH every animated frame is bytes and latency, and an operator
@@ -75,20 +78,39 @@ class SreConsoleApp(App[None]):
         self.settings = settings
         self.clock = clock
         self.operator = operator or Operator("unknown")
-        source = build_alert_source(settings, clock, demo_epoch)
-        self.alerts_service = AlertsService(source, clock)
-        self.evidence_service = build_evidence_service(settings, source, clock)
-        self.triage_service = None
-        if settings.triage.enabled:
-            from sreconsole.services.triage import TriageService
+        self.replay = replay
+        """A :class:`~sreconsole.services.replay.ReplaySession` (``sreconsole replay``): its
+        source, evidence and queue answer from the recording; no model runs."""
+        self.recorder = recorder
+        """A :class:`~sreconsole.services.recording.Recorder` (``--record``), or None."""
+        if replay is not None:
+            self.clock = clock = replay.timeline.now
+            self.alerts_service = AlertsService(replay.source, clock)
+            self.evidence_service = replay.evidence
+            self.triage_service = None
+            self.review_queue = replay.queue(settings, self.operator)
+        else:
+            source = build_alert_source(settings, clock, demo_epoch)
+            self.alerts_service = AlertsService(source, clock)
+            self.evidence_service = build_evidence_service(settings, source, clock)
+            self.triage_service = None
+            if settings.triage.enabled:
+                from sreconsole.services.triage import TriageService
 
-            self.triage_service = TriageService(settings, self.evidence_service.knowledge, clock)
-        self.review_queue = ReviewQueue(settings, self.operator, clock)
+                self.triage_service = TriageService(settings, self.evidence_service.knowledge, clock)
+            self.review_queue = ReviewQueue(settings, self.operator, clock)
+        if recorder is not None:
+            # The services write what they receive; the app itself writes nothing.
+            self.alerts_service.recorder = recorder
+            self.evidence_service.recorder = recorder
+            self.review_queue.recorder = recorder
         self.training_board = TrainingBoard(settings)
         # The approval policy (review.policy_file) decides who may silence and promote.
         self.alerts_service.allow = self.review_queue.refusal
         self.training_board.allow = self.review_queue.refusal
-        self.poll_interval_s = poll_interval(settings)
+        # A replay polls its recording often: each recorded poll shows at its recorded time
+        # (scaled by the speed), not up to a whole live interval late.
+        self.poll_interval_s = REPLAY_POLL_S if replay is not None else poll_interval(settings)
         self._probes = None
         self.polls = 0
         self._poll_timer = None
@@ -291,6 +313,8 @@ class SreConsoleApp(App[None]):
         if getattr(self, "_metrics_server", None) is not None:
             self._metrics_server.shutdown()
         await self.alerts_service.aclose()
+        if self.recorder is not None:
+            self.recorder.close()
 
     def _start_metrics(self) -> None:
         """The console's own metrics for Prometheus, when ``metrics.listen`` asks (opt-in;
@@ -415,10 +439,17 @@ def make_app(
     clock: Callable[[], datetime] = wall_clock,
     demo_epoch: datetime | None = None,
     operator: Operator | None = None,
+    recorder=None,
+    replay=None,
 ) -> SreConsoleApp:
-    """The one factory the CLI, the tests and the benchmarks share."""
+    """The one factory the CLI, the tests and the benchmarks share. ``recorder``: write the
+    session to a recording (``--record``); ``replay``: play one back instead of polling."""
     if operator is None:
         from sreconsole.services.identity import current_operator
 
         operator = current_operator()  # the kernel's user; $USER and SSH_CONNECTION as claims
-    return SreConsoleApp(settings, clock=clock, demo_epoch=demo_epoch, operator=operator)
+    if replay is not None:
+        from sreconsole.tui.replay import ReplayApp
+
+        return ReplayApp(settings, clock=clock, operator=operator, replay=replay)
+    return SreConsoleApp(settings, clock=clock, demo_epoch=demo_epoch, operator=operator, recorder=recorder)

@@ -52,6 +52,10 @@ def binding_groups(pane: str, global_bindings: list[Binding]) -> list[tuple[str,
         ("threshold tuning", ThresholdScreen), ("the console's numbers", ConsoleStatsScreen), ("span tree", SpanTreeScreen),
     )
     groups += [(name, list(cls.BINDINGS)) for name, cls in dialogs]
+    from sreconsole.tui.replay import REPLAY_BINDINGS
+
+    global_ids = {b.id for b in global_bindings}
+    groups.append(("replay (sreconsole replay)", [b for b in REPLAY_BINDINGS if b.id not in global_ids]))
     return groups
 
 

@@ -36,7 +36,8 @@ class SilenceActions:
 
     def _read_only(self) -> bool:
         if getattr(self.app, "settings", None) is not None and self.app.settings.read_only:
-            notify_plain(self, "read-only mode: silences are disabled", severity="warning")
+            why = "replay is read-only" if getattr(self.app, "replay", None) is not None else "read-only mode"
+            notify_plain(self, f"{why}: silences are disabled", severity="warning")
             return True
         return False
 

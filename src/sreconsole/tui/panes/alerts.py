@@ -565,7 +565,12 @@ class AlertsPane(SilenceActions, Vertical):
         if self.grouping == "incident" and not self._is_incident_cause(alert.fingerprint):
             return Text("↑ incident's proposal", style="dim")
         if self.triage_service is None:
-            return Text("no model", style="dim")
+            # A replay runs no model: it shows what the recorded queue held for the alert.
+            recorded = getattr(getattr(self.app, "review_queue", None), "recorded_proposal", None)
+            if recorded is None:
+                return Text("no model", style="dim")
+            r = recorded(alert.fingerprint)
+            return safe(f"{r.state} {r.action}", 40, style="dim") if r is not None else Text("not queued", style="dim")
         proposal = self.proposals.get(alert.fingerprint)
         if proposal is None:
             return Text("…", style="dim")

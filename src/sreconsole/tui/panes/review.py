@@ -54,6 +54,12 @@ def dialog_target(r) -> str:
     return f"#{r.id} {r.action} {shown_target(r)}".strip() + where
 
 
+def console_now(app) -> datetime:
+    """The console's clock (a replay's is the recorded moment; a test's is fixed)."""
+    clock = getattr(app, "clock", None)
+    return clock() if callable(clock) else datetime.now(timezone.utc)
+
+
 def live_cell(r, live_style: str, theme, now: datetime) -> Text:
     """The alert's live state; for an executed action, whether it fixed the alert."""
     if getattr(r, "outcome", "") and r.state == "executed":
@@ -167,7 +173,7 @@ class ReviewPane(Vertical, can_focus=False):
         live_style = {"firing": f"bold {theme.error or 'red'}", "resolved": theme.success or "green", "acked": theme.warning or "yellow"}.get(r.alert_state, "dim")
         from sreconsole.services.review import age_text
 
-        now = datetime.now(timezone.utc)
+        now = console_now(self.app)
         return [
             safe(r.id, 8, style="dim"),
             safe(r.severity[:4].upper(), 4, style=sev_style),
@@ -245,7 +251,7 @@ class ReviewPane(Vertical, can_focus=False):
             return
         view.update(Group(*self.policy_notes_renderable(r), record_renderable(
             r, self.edits.get(r.id), self.last_result.get(r.id), thresholds(self.app), self.app.current_theme,
-            datetime.now(r.created_at.tzinfo), self._roots())))
+            console_now(self.app), self._roots())))
 
     def _roots(self) -> tuple[str, ...]:
         """The indexed directories: evidence paths are shown relative to them."""
@@ -283,7 +289,7 @@ class ReviewPane(Vertical, can_focus=False):
 
     def _writable(self) -> bool:
         if self.queue.read_only:
-            notify_plain(self, "read-only: approve, reject, edit and undo are disabled", severity="warning")
+            notify_plain(self, f"{self.queue.read_only_reason}: approve, reject, edit and undo are disabled", severity="warning")
             return False
         return True
 
