@@ -204,8 +204,15 @@ async def test_keys_typed_ahead_of_slash_land_in_the_filter(make_demo_app):
         assert field.value == "checkout"
         assert app.focused is field
         # enter leaves the field at once: the keys after it move the table, and the enter
-        # itself opens no detail view.
+        # itself opens no detail view. The filter's rows are drawn first (on a loaded machine
+        # half a second was not always enough, and a redraw after G put the cursor back on 0).
         table = app.query_one(AlertTable)
+        pane = app.query_one("AlertsPane")
+        for _ in range(400):
+            if not pane.filtering:
+                break
+            await pilot.pause(0.02)
+        await pilot.pause(0.2)
         for key in ("enter", "G"):
             app.post_message(events.Key(key, "G" if key == "G" else None))
         await pilot.pause(0.5)
