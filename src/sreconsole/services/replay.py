@@ -82,17 +82,17 @@ class Timeline:
 
     def step(self) -> bool:
         """To the next event after now (paused there); False at the end."""
-        i = bisect.bisect_right(self._offsets, self.position() + 1e-6)
-        if i >= len(self._offsets):
-            return False
-        self.seek(self._offsets[i], pause=True)
-        return True
+        return self._to_next(self._offsets)
 
     def next_decision(self) -> bool:
-        i = bisect.bisect_right(self._decisions, self.position() + 1e-6)
-        if i >= len(self._decisions):
+        return self._to_next(self._decisions)
+
+    def _to_next(self, marks: list[float]) -> bool:
+        """Seek, paused, to the first of ``marks`` (sorted offsets) after now; False if none."""
+        i = bisect.bisect_right(marks, self.position() + 1e-6)
+        if i >= len(marks):
             return False
-        self.seek(self._decisions[i], pause=True)
+        self.seek(marks[i], pause=True)
         return True
 
     def previous_decision(self) -> bool:
