@@ -18,8 +18,8 @@ from sreconsole.domain.alerts import Alert, AlertGroup, AlertState, fingerprint,
 from sreconsole.domain.matchers import Matcher, MatchType
 from sreconsole.domain.silences import Silence, parse_silence
 from sreconsole.domain.text import to_str
-from sreconsole.sources.base import SourceError, TracksHealth
-from sreconsole.sources.http import auth_headers, describe_error, get_json, within
+from sreconsole.sources.base import SourceError
+from sreconsole.sources.http import JsonApiSource, describe_error, get_json, within
 
 
 _SILENCE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -84,28 +84,14 @@ def server_matchers(matchers: Sequence[Matcher]) -> list[Matcher]:
     ]
 
 
-class AlertmanagerSource(TracksHealth):
-    """Alerts from a real Alertmanager."""
+class AlertmanagerSource(JsonApiSource):
+    """Alerts, groups and silences from a real Alertmanager. The connection options
+    (timeout, retries, basic or bearer auth, tenant, transport) are :class:`JsonApiSource`'s."""
 
     name = "alertmanager"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout_s: float = 5.0,
-        retries: int = 2,
-        username: str = "",
-        password: str = "",
-        bearer_token: str = "",
-        stale_after_s: float = 30.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-        transport: httpx.AsyncBaseTransport | None = None,
-        cluster: str = "",
-        prefix: str = "",
-        name: str = "alertmanager",
-    ) -> None:
-        self.url = url.rstrip("/")
+    def __init__(self, url: str, *, cluster: str = "", prefix: str = "", name: str = "alertmanager", **options: Any) -> None:
+        super().__init__(url, **options)
         self.name = name
         """What the header calls it: ``alertmanager``, or with the cluster and member."""
         self.cluster = cluster
@@ -114,18 +100,6 @@ class AlertmanagerSource(TracksHealth):
         self.updated_at: dict[str, str] = {}
         """Fingerprint (with prefix) → ``updatedAt`` as the last poll received it: an HA
         pair's merge keeps the fresher of two copies (:mod:`sreconsole.sources.clusters`)."""
-        self.timeout_s = timeout_s
-        """The total deadline of one request (see :mod:`sreconsole.sources.http`)."""
-        self.retries = retries
-        self.stale_after_s = stale_after_s
-        self.clock = clock
-        auth = httpx.BasicAuth(username, password) if username else None
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s),
-            headers=auth_headers(bearer_token),
-            auth=auth,
-            transport=transport,
-        )
         self._cache: dict[str, tuple[tuple, Alert]] = {}
 
     @staticmethod
@@ -140,48 +114,22 @@ class AlertmanagerSource(TracksHealth):
         comes back with all its matchers."""
         params: list[tuple[str, str]] = [("active", "true"), ("silenced", "true"), ("inhibited", "true"), ("unprocessed", "true")]
         params += [("filter", f'{m.name}{m.type.value}"{m.value}"') for m in server_matchers(matchers)]
-        try:
-            data = await get_json(
-                self._client,
-                f"{self.url}/api/v2/alerts",
-                params=params,
-                retries=self.retries,
-                deadline_s=self.timeout_s,
-            )
-            if not isinstance(data, list):
-                raise SourceError(f"unexpected answer: a JSON {type(data).__name__}, not a list of alerts")
-        except SourceError as exc:
-            self._failed(str(exc))
-            raise
-        alerts = self._parse_all(data)
-        self._answered()
-        return alerts
+        return await self._fetch("/api/v2/alerts", params, lambda data: self._parse_all(_a_list(data, "alerts")))
 
     async def fetch_groups(self) -> list[AlertGroup]:
         """Alertmanager's own grouping (``/api/v2/alerts/groups``): its route's ``group_by``
         and receivers, i.e. how notifications were batched — what an operator compares with
         the pane's grouping when asking "why did I get one page for all of these?"."""
-        try:
-            data = await get_json(
-                self._client,
-                f"{self.url}/api/v2/alerts/groups",
-                params={"active": "true", "silenced": "true", "inhibited": "true"},
-                retries=self.retries,
-                deadline_s=self.timeout_s,
-            )
-            if not isinstance(data, list):
-                raise SourceError(f"unexpected answer: a JSON {type(data).__name__}, not a list of groups")
-        except SourceError as exc:
-            self._failed(str(exc))
-            raise
+        return await self._fetch("/api/v2/alerts/groups", {"active": "true", "silenced": "true", "inhibited": "true"}, self._parse_groups)
+
+    def _parse_groups(self, data: Any) -> list[AlertGroup]:
         groups = []
-        for item in data:
+        for item in _a_list(data, "groups"):
             if not isinstance(item, dict):
                 continue
             receiver = item.get("receiver") if isinstance(item.get("receiver"), dict) else {}
             alerts = [a for a in (parse_alert(x, self.cluster, self.prefix) for x in item.get("alerts") or () if isinstance(item.get("alerts"), list)) if a is not None]
             groups.append(AlertGroup(to_str(receiver.get("name") or ""), _str_map(item.get("labels")), tuple(alerts)))
-        self._answered()
         return groups
 
     def _parse_all(self, data: list) -> list[Alert]:
@@ -264,5 +212,8 @@ class AlertmanagerSource(TracksHealth):
         if response.status_code != 200:
             raise SourceError(f"Alertmanager refused to expire {silence_id}: HTTP {response.status_code}: {response.text[:200]}")
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+
+def _a_list(data: Any, what: str) -> list:
+    if not isinstance(data, list):
+        raise SourceError(f"unexpected answer: a JSON {type(data).__name__}, not a list of {what}")
+    return data

@@ -120,7 +120,7 @@ async def get_json(
 
 
 class JsonApiSource(TracksHealth):
-    """A read-only JSON-over-HTTP source (Loki, Tempo): one client with the source's auth
+    """A JSON-over-HTTP source (Alertmanager, Loki, Tempo): one client with the source's auth
     headers, every call under the total deadline, health kept from each call's outcome.
 
     Subclasses set ``name`` and call :meth:`_fetch`; ``error_body`` says whether a 4xx
@@ -136,18 +136,22 @@ class JsonApiSource(TracksHealth):
         retries: int = 2,
         tenant: str = "",
         bearer_token: str = "",
+        username: str = "",
+        password: str = "",
         stale_after_s: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        """The total deadline of one request, retries included (see :func:`get_json`)."""
         self.retries = retries
         self.stale_after_s = stale_after_s
         self.clock = clock
-        self._client = httpx.AsyncClient(timeout=timeout_s, headers=auth_headers(bearer_token, tenant), transport=transport)
+        auth = httpx.BasicAuth(username, password) if username else None
+        self._client = httpx.AsyncClient(timeout=timeout_s, headers=auth_headers(bearer_token, tenant), auth=auth, transport=transport)
 
-    async def _fetch(self, path: str, params: Mapping[str, str] | None, parse: Callable[[Any], T]) -> T:
+    async def _fetch(self, path: str, params: Any, parse: Callable[[Any], T]) -> T:
         """GET ``path``, decode it with ``parse``; a failure of either marks the source
         down with its reason and is raised as :class:`SourceError`."""
         try:
