@@ -190,18 +190,14 @@ class PgReviewStore(ReviewStore):
     threads (calls are serialised on one connection) and between hosts."""
 
     def __init__(
-        self,
-        path: Path | str,
-        *,
-        busy_timeout_s: float = 5.0,
-        synchronous: str = "FULL",
-        read_only: bool = False,
-        audit_key: bytes | None = None,
-        witness: Path | str | None = None,
-        syslog: str = "",
-        share_group: str = "",
+        self, path: Path | str, *, busy_timeout_s: float = 5.0, read_only: bool = False,
+        audit_key: bytes | None = None, **file_options: Any,
     ) -> None:
-        del synchronous, witness, syslog, share_group  # SQLite's file options
+        """``ReviewStore(dsn, ...)`` lands here with the SQLite store's arguments;
+        ``file_options`` (``synchronous``, ``witness``, ``syslog``, ``share_group``) are
+        about a database file and mean nothing to a server: PostgreSQL's own settings
+        (``synchronous_commit``, roles) govern durability and sharing."""
+        del file_options
         self.location = str(path).strip()
         self.path = redacted(self.location)  # type: ignore[assignment]  # for messages: a URI, never opened as a file
         self.busy_timeout_s = max(float(busy_timeout_s), 0.0)
