@@ -121,3 +121,24 @@ def test_actions_are_checked_against_the_ids_given(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD_RULE + DEFAULT)
     with pytest.raises(LabelRuleError, match="'pod-restart' is not in the catalog"):
         load_label_rules(path, action_ids=("escalate",))
+
+
+@pytest.mark.parametrize(
+    ("alertname", "summary", "action", "rule"),
+    [
+        # A Flux object is reconciled whatever it deploys: the component it names (Loki,
+        # cert-manager, Redis) does not make it a monitoring, certificate or data alert.
+        ("HelmReleaseUpgradeFailed", "HelmRelease monitoring/loki upgrade failed", "flux-reconcile-helmrelease", "flux-helmrelease"),
+        ("HelmChartPullFailed", "HelmRelease cert-manager: chart could not be fetched", "flux-reconcile-helmrelease", "flux-helmrelease"),
+        ("KustomizationFailing", "Kustomization redis-cache apply failed", "flux-reconcile-kustomization", "flux-kustomization"),
+        # ... but a suspended one, or one whose controller is gone, is still a human's.
+        ("FluxHelmReleaseSuspended", "HelmRelease loki is suspended", "escalate", "suspended"),
+        ("FluxSourceControllerAbsent", "source-controller has disappeared", "escalate", "controller-absent"),
+        # The components keep their own rules when no Flux object is named.
+        ("LokiRequestErrors", "Loki ingester returns errors", "escalate", "monitoring-stack"),
+        ("CertManagerCertExpirySoon", "certificate expires in 3 days", "escalate", "certificate"),
+    ],
+)
+def test_flux_objects_come_before_the_components_they_deploy(alertname: str, summary: str, action: str, rule: str) -> None:
+    got = ds.rule_label(alertname, summary)
+    assert (got.action, got.id) == (action, rule)
