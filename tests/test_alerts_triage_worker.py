@@ -141,3 +141,30 @@ async def test_a_growing_filter_shows_what_filtering_everything_shows(make_demo_
         await pilot.pause()
         assert len(pane.visible_alerts()) == len([a for a, _ in pool if "kube" in a.search_text()]) > 0
         assert set(table.keys) >= {a.fingerprint for a in pane.visible_alerts()}
+
+
+async def test_proposals_for_rows_off_screen_repaint_nothing(make_demo_app, settings):
+    """A triage pass over 10,000 alerts fills the column in 40 batches, most of them far
+    below the screen: each used to repaint the whole table (bench/README.md, issue 18)."""
+    app = make_demo_app()
+    app.triage_service = RecordingTriage(settings)
+    async with app.run_test(size=(120, 16)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        table = app.query_one(AlertTable)
+        await _settle(pane, pilot)
+        shown = table.scrollable_content_region.height - 1  # under the header line
+        alerts = [k for k in table.keys if k in pane.proposals]
+        assert table.row_count > shown and alerts, (table.row_count, shown)
+        top = int(table.scroll_y)
+        on = [k for k in alerts if top <= table.index_of(k) < top + shown]
+        off = [k for k in alerts if not top <= table.index_of(k) < top + shown]
+        assert on and off
+        repainted: list[tuple[int, int]] = []
+        real = table.refresh_lines
+        table.refresh_lines = lambda y, n=1: (repainted.append((y, n)), real(y, n))[1]
+        pane._proposals_ready([pane.proposals[k] for k in off])
+        assert repainted == []
+        pane._proposals_ready([pane.proposals[k] for k in off + on[-1:]])
+        line = table.index_of(on[-1]) + 1  # line 0 is the header
+        assert repainted == [(line, 1)]

@@ -157,3 +157,33 @@ def test_owner_references_are_read_from_the_kubernetes_api(tmp_path):
         assert len(server.requests) == 3
     finally:
         server.close()
+
+
+async def test_the_alerts_are_correlated_once_per_change_not_once_per_triage_batch(make_demo_app, monkeypatch):
+    """Correlating 10,000 alerts is ~0.45 s of Python: once per batch of a triage pass (40
+    batches) it was 18 s of a 20 s pass, and the event loop waited for the GIL throughout."""
+    from dataclasses import replace
+
+    from sreconsole.services.incidents import IncidentService
+    from sreconsole.tui.panes.alerts import AlertsPane
+
+    calls = []
+    real = IncidentService.explained
+    monkeypatch.setattr(IncidentService, "explained", lambda self, alerts: (calls.append(len(alerts)), real(self, alerts))[1])
+    app = make_demo_app()
+    async with app.run_test(size=(140, 36)) as pilot:
+        await wait_for_polls(app, pilot)
+        pane = app.query_one(AlertsPane)
+        firing = [(f"proposal-{a.fingerprint}", a) for a in pane.snapshot.alerts]
+        calls.clear()
+        first = [pane._queue_candidates(firing[i : i + 2]) for i in range(0, len(firing), 2)]
+        assert len(calls) == 1 and len(first) > 1
+        # The next poll with the same alert objects: no new correlation.
+        pane.snapshot = replace(pane.snapshot, alerts=tuple(pane.snapshot.alerts))
+        pane._queue_candidates(firing)
+        assert len(calls) == 1
+        # One alert changed: correlated again.
+        changed = replace(pane.snapshot.alerts[0], annotations={"summary": "changed"})
+        pane.snapshot = replace(pane.snapshot, alerts=(changed, *pane.snapshot.alerts[1:]))
+        pane._queue_candidates(firing)
+        assert len(calls) == 2
