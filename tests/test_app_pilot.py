@@ -288,3 +288,19 @@ async def test_new_alerts_are_marked_and_resolved_ones_fade_then_leave(settings)
         now[0] = DEMO_EPOCH + timedelta(seconds=320)
         await wait_for_polls(app, pilot, app.polls + 1)
         assert helm.fingerprint not in set(table.keys)
+
+
+@pytest.mark.parametrize(("key", "pane", "focus"), [("2", "review", "review-table"), ("3", "training", "training-table"), ("4", "bruno", "bruno-input")])
+async def test_a_pane_key_pressed_before_the_hidden_panes_mount_still_lands_there(make_demo_app, key, pane, focus):
+    """The Review, Training and Bruno panes mount after the first paint (Textual's Lazy, for
+    start-up): a key pressed in that first frame switches to the pane and focuses it once
+    it is there, and never fails on a widget not yet mounted."""
+    app = make_demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(key)  # no pause first: the hidden panes may not be mounted yet
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if app.focused is not None and app.focused.id == focus:
+                break
+        assert app.query_one(TabbedContent).active == pane
+        assert app.focused is not None and app.focused.id == focus

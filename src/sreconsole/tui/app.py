@@ -9,6 +9,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.lazy import Lazy
 from textual.widgets import TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -36,6 +37,8 @@ from sreconsole.tui.typeahead import TypeAhead
 PANES = ("alerts", "review", "training", "bruno")
 REPLAY_POLL_S = 0.25
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
+MOUNT_WAIT_REFRESHES = 50
+"""How many refreshes a key for a hidden pane waits for Lazy to mount it (a few, in practice)."""
 
 
 class SreConsoleApp(App[None]):
@@ -132,12 +135,16 @@ class SreConsoleApp(App[None]):
                     self.alerts_service, self.operator, self.evidence_service, self.triage_service,
                     clusters=tuple(c.name for c in self.settings.cluster_list()), id="alerts-pane",
                 )
+            # The hidden panes mount after the first paint (Textual's Lazy): styling their
+            # ~150 widgets was most of what the first paint spent above a trivial app's
+            # (bench/README.md, "Start-up", 2026-12-04). A key that switches to one in that
+            # first frame finds it mounted a refresh later.
             with TabPane("2 Review", id="review"):
-                yield ReviewPane(self.review_queue, id="review-pane")
+                yield Lazy(ReviewPane(self.review_queue, id="review-pane"))
             with TabPane("3 Training", id="training"):
-                yield TrainingPane(self.training_board, id="training-pane")
+                yield Lazy(TrainingPane(self.training_board, id="training-pane"))
             with TabPane("4 Bruno", id="bruno"):
-                yield BrunoPane(self._make_chat(), id="bruno-pane")
+                yield Lazy(BrunoPane(self._make_chat(), id="bruno-pane"))
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -348,17 +355,24 @@ class SreConsoleApp(App[None]):
         self.query_one(TabbedContent).active = pane
         self._focus_pane(pane)
 
-    def _focus_pane(self, pane: str) -> None:
+    def _focus_pane(self, pane: str, tries: int = 0) -> None:
         # Synchronous on purpose: a deferred ``focus()`` would land after keys already
         # typed (``1`` then ``/`` then text) and pull focus back from the filter.
-        if pane == "alerts":
-            target = self.query_one(AlertTable)
-        elif pane in ("review", "training"):
-            target = self.query_one(f"#{pane}-table")
-        elif pane == "bruno":
-            target = self.query_one("#bruno-input")
-        else:
-            target = self.query_one(f"#{pane}-pane")
+        try:
+            if pane == "alerts":
+                target = self.query_one(AlertTable)
+            elif pane in ("review", "training"):
+                target = self.query_one(f"#{pane}-table")
+            elif pane == "bruno":
+                target = self.query_one("#bruno-input")
+            else:
+                target = self.query_one(f"#{pane}-pane")
+        except NoMatches:
+            # A hidden pane that Lazy has not mounted yet (the key came in the first frame):
+            # focus it once it is there, unless the operator has moved on meanwhile.
+            if tries < MOUNT_WAIT_REFRESHES and self.query_one(TabbedContent).active == pane:
+                self.call_after_refresh(self._focus_pane, pane, tries + 1)
+            return
         if self.focused is not target and not (pane == "alerts" and self.focused is not None and self.query_one(AlertsPane) in self.focused.ancestors):
             self.screen.set_focus(target)
 
@@ -415,22 +429,26 @@ class SreConsoleApp(App[None]):
 
     def action_training(self, method: str, *args: str) -> None:
         """Palette entry point for the Training pane's actions."""
-        from sreconsole.tui.panes.training import TrainingPane
-
-        self.action_show_pane("training")
-        getattr(self.query_one(TrainingPane), method)(*args)
+        self._pane_action("training", TrainingPane, method, args)
 
     def action_bruno(self, method: str, *args: str) -> None:
         """Palette entry point for the Bruno pane's actions."""
-        self.action_show_pane("bruno")
-        getattr(self.query_one(BrunoPane), method)(*args)
+        self._pane_action("bruno", BrunoPane, method, args)
 
     def action_review(self, method: str, *args: str) -> None:
         """Palette entry point for the Review pane's actions."""
-        from sreconsole.tui.panes.review import ReviewPane
+        self._pane_action("review", ReviewPane, method, args)
 
-        self.action_show_pane("review")
-        getattr(self.query_one(ReviewPane), method)(*args)
+    def _pane_action(self, pane: str, kind: type, method: str, args: tuple, tries: int = 0) -> None:
+        if tries == 0:
+            self.action_show_pane(pane)
+        try:
+            target = self.query_one(kind)
+        except NoMatches:  # not mounted yet (Lazy): call it once it is
+            if tries < MOUNT_WAIT_REFRESHES:
+                self.call_after_refresh(self._pane_action, pane, kind, method, args, tries + 1)
+            return
+        getattr(target, method)(*args)
 
 
 def make_app(
