@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sreconsole.knowledge.store_file import BATCH_ROWS, StoreError, read_meta, reading, stream_vectors
+from sreconsole.knowledge.store_file import BATCH_ROWS, StoreError, no_pandas, read_meta, reading, stream_vectors
 from sreconsole.knowledge.textindex import Postings
 
 
@@ -39,6 +39,7 @@ class Snapshot:
     incidents: dict[int, dict] = field(default_factory=dict)  # chunk row -> incident record
 
 
+@no_pandas  # pyarrow's to_numpy imports pandas otherwise (store_file)
 def load_snapshot(path: Path, model_id: str) -> Snapshot:
     """Everything search needs, read from the live file through one read-only connection
     that is closed before returning (so no reader holds a lock a writer could trip over).

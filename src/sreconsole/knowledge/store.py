@@ -66,6 +66,7 @@ from sreconsole.knowledge.store_file import (
     has_table,
     key_for,
     load_vectors,
+    no_pandas,
     read_meta,
 )
 from sreconsole.knowledge.textindex import Tokenizer
@@ -278,6 +279,7 @@ class Writer:
 
     # -- documents -----------------------------------------------------------------
 
+    @no_pandas  # its pyarrow tables import pandas otherwise (store_file)
     def index(self, paths: Sequence[str | Path], progress: Progress | None = None) -> IndexSummary:
         """Bring the store in line with the files under ``paths``: new and changed files are
         (re)chunked and embedded, unchanged ones cost a ``stat``, vanished ones leave."""
@@ -517,6 +519,7 @@ class Writer:
 
     # -- incidents -----------------------------------------------------------------
 
+    @no_pandas
     def add_incidents(self, incidents: Iterable[IncidentRecord]) -> int:
         """Record incidents (an id seen before is replaced: an outcome may be updated)."""
         incidents = list(incidents)

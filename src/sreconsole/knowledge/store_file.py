@@ -7,9 +7,12 @@ The writer (:mod:`sreconsole.knowledge.store`) and the readers
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -92,13 +95,89 @@ def default_store_path(data_dir: Path) -> Path:
     return data_dir / "knowledge.duckdb"
 
 
-def connect(path: Path, read_only: bool = False):
+# -- the store without pandas -------------------------------------------------------------
+# DuckDB's Python client (1.5) imports pandas on every query with parameters, to ask whether
+# a parameter is a pandas value, and pyarrow imports it on its first table built from a dict
+# or column turned into numpy; both carry on without it where it is not installed. The store
+# never hands either a pandas value, but pandas is installed (MLflow needs it), so a console's
+# first knowledge query paid ~0.45 s of imports holding the GIL and 46-72 MB of RSS for
+# nothing (bench/README.md, "Start-up", 2026-12-04). While a thread works on the store,
+# pandas is "not installed" for that thread only; other threads, and code running where
+# pandas is already imported, are untouched.
+
+_WORKING = threading.local()
+
+
+class _NoPandasForTheStore:
+    """A meta-path finder: refuses ``pandas`` to a thread inside :func:`without_pandas`."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" and getattr(_WORKING, "depth", 0):
+            raise ModuleNotFoundError("pandas is kept out of the knowledge store's DuckDB and pyarrow calls", name=name)
+        return None
+
+
+_FINDER = _NoPandasForTheStore()
+
+
+@contextmanager
+def without_pandas() -> Iterator[None]:
+    """Run the block with pandas refused to this thread (see above)."""
+    if "pandas" in sys.modules:  # already imported by someone else: DuckDB may use it as it is
+        yield
+        return
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    _WORKING.depth = getattr(_WORKING, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _WORKING.depth -= 1
+
+
+def no_pandas(fn: Callable) -> Callable:
+    """:func:`without_pandas` around every call of ``fn``."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        with without_pandas():
+            return fn(*args, **kwargs)
+
+    return call
+
+
+class Connection:
+    """A DuckDB connection of the store whose every call runs :func:`without_pandas`.
+    ``execute`` and ``executemany`` hand back this wrapper, so a chained ``.fetchall()``
+    stays inside it too."""
+
+    __slots__ = ("_con",)
+
+    def __init__(self, con) -> None:
+        self._con = con
+
+    def execute(self, *args, **kwargs) -> Connection:
+        with without_pandas():
+            self._con.execute(*args, **kwargs)
+        return self
+
+    def executemany(self, *args, **kwargs) -> Connection:
+        with without_pandas():
+            self._con.executemany(*args, **kwargs)
+        return self
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._con, name)
+        return no_pandas(attr) if callable(attr) else attr
+
+
+def connect(path: Path, read_only: bool = False) -> Connection:
     """Open the store; :class:`StoreBusy` when another process holds it,
     :class:`StoreCorrupt` when it is damaged, :class:`StoreError` for anything else."""
     import duckdb
 
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return Connection(duckdb.connect(str(path), read_only=read_only))
     except duckdb.Error as exc:
         raise as_store_error(path, exc) from exc
 
