@@ -8,7 +8,10 @@ takes the :data:`EXPANSION_TERMS` words that weigh most in them (term frequency 
 document frequency over the store) and are not in the question, and adds a BM25 ranking
 of question + those words to the fusion: the runbook's vocabulary enters the query without
 a hand-made synonym list. **files** ranks passages by the best score of their file too
-(a runbook whose other section matches well is a better answer).
+(a runbook whose other section matches well is a better answer). **glossary** adds, first,
+the names runbooks use for what the question describes in plain words ("the cluster
+store" → etcd, "a node agent" → kubelet; ``glossary.toml``): expansion can only add words
+the first passages already have, and for a paraphrase those passages are the wrong ones.
 
 Only the store's public search is used (``KnowledgeBase.search`` in ``bm25`` and
 ``vector`` modes, each cached), plus its snapshot's postings for document frequencies,
@@ -24,11 +27,12 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from sreconsole.knowledge.textindex import STOPWORDS
 
-OPTIONS = ("expand", "files")
-DEFAULT_OPTIONS = ("expand", "files")
+OPTIONS = ("glossary", "expand", "files")
+DEFAULT_OPTIONS = ("glossary", "files")
 """What Bruno uses: the best R@5 + MRR summed over the dev halves of both question sets
 (bench/README.md)."""
 DEPTH = 50
@@ -102,6 +106,28 @@ def expansion_words(kb, question: str, hits: Sequence, n: int = EXPANSION_TERMS)
     return [surface[s] for s, _ in weight.most_common(n)]
 
 
+@lru_cache(maxsize=1)
+def _glossary() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(phrase as a whole-word, case-blind pattern, the name it stands for), from the
+    shipped ``glossary.toml``."""
+    import tomllib
+    from importlib import resources
+
+    terms = tomllib.loads(resources.files(__package__).joinpath("glossary.toml").read_text(encoding="utf-8"))["terms"]
+    return tuple((re.compile(r"\b" + re.escape(phrase) + r"\b", re.IGNORECASE), name) for name, phrases in terms.items() for phrase in phrases)
+
+
+def glossary_names(question: str) -> list[str]:
+    """The names of the glossary whose phrases ``question`` uses and that it does not
+    already say, in the glossary's order."""
+    asked = question.lower()
+    out: list[str] = []
+    for pattern, name in _glossary():
+        if name not in out and name.lower() not in asked and pattern.search(question):
+            out.append(name)
+    return out
+
+
 def search(kb, query: str, k: int = 5, *, options: Sequence[str] = DEFAULT_OPTIONS, exclude_kind: str | None = None, kind: str | None = None):
     """Top ``k`` passages for ``query``: the store's BM25 and vector rankings fused (RRF),
     with the rankings ``options`` add. Returns the store's ``SearchResult`` shape."""
@@ -115,8 +141,16 @@ def search_with_similarity(kb, query: str, k: int = 5, *, options: Sequence[str]
     unknown = set(options) - set(OPTIONS)
     if unknown:
         raise ValueError(f"unknown retrieval option(s): {', '.join(sorted(unknown))}")
+    asked = query
+    if "glossary" in options:
+        names = glossary_names(query)
+        if names:
+            query = f"{query} {' '.join(names)}"
     bm25 = kb.search(query, DEPTH, mode="bm25", kind=kind, exclude_kind=exclude_kind)
     vector = kb.search(query, DEPTH, mode="vector", kind=kind, exclude_kind=exclude_kind)
+    # The "I don't know" gate reads how close the question itself came to a passage, not the
+    # question with names added ("is the coffee machine broken" must not gain a node's runbook).
+    plain = vector if query == asked else kb.search(asked, DEPTH, mode="vector", kind=kind, exclude_kind=exclude_kind)
     rankings = [list(bm25.hits), list(vector.hits)]
     if "expand" in options and (bm25.hits or vector.hits):
         first = [hit for hit, _ in _rrf(rankings, FEEDBACK)]
@@ -131,5 +165,5 @@ def search_with_similarity(kb, query: str, k: int = 5, *, options: Sequence[str]
             rankings.append(sorted(ranking, key=lambda h: order[h.path]))
     fused = _rrf(rankings, k)
     hits = tuple(replace(hit, score=score) for hit, score in fused)
-    best = vector.hits[0].score if vector.hits else 0.0
+    best = plain.hits[0].score if plain.hits else 0.0
     return replace(vector if vector.hits else bm25, hits=hits, cached=False), best
