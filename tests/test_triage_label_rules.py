@@ -142,3 +142,26 @@ def test_actions_are_checked_against_the_ids_given(tmp_path: Path) -> None:
 def test_flux_objects_come_before_the_components_they_deploy(alertname: str, summary: str, action: str, rule: str) -> None:
     got = ds.rule_label(alertname, summary)
     assert (got.action, got.id) == (action, rule)
+
+
+@pytest.mark.parametrize(
+    ("alertname", "summary", "description", "action", "rule"),
+    [
+        # What started with a new revision is the revision's fault, whatever the symptom.
+        ("MediaApiOOMKilled", "media-api pods OOMKilled", "OOMKilled since revision 41 was rolled out", "rollback-deployment", "bad-rollout"),
+        ("OrdersCrashLooping", "orders crash looping", "crash looping since the new release", "rollback-deployment", "bad-rollout"),
+        ("MediaApiOOMKilled", "media-api pods OOMKilled", "memory grows for days until the limit", "rollout-restart", "oom"),
+        # The catalog rolls back Deployments only: a StatefulSet's bad release is a human's.
+        ("KubeStatefulSetCrashLooping", "ledger statefulset crash looping", "since the new release", "escalate", "not-a-deployment"),
+        # The cluster drifted from Git: Flux re-applies it.
+        ("ClusterDriftFromGit", "cluster state drifted from Git for apps-web", "", "flux-reconcile-kustomization", "gitops-drift"),
+        # A saturated worker pool or connection limit on a Deployment gets replicas.
+        ("RenderWorkersBusy", "render-api: all workers busy for 20m", "", "scale-deployment", "needs-scale"),
+        ("GatewayConnectionsNearMax", "gateway: connections near the max on every pod", "", "scale-deployment", "needs-scale"),
+        # ... but not a worker whose memory is exhausted (that is not a replica count).
+        ("SparkWorkerMemoryExhausted", "Spark worker memory exhausted", "", "escalate", "default"),
+    ],
+)
+def test_a_rollout_names_its_failure_and_saturation_gets_replicas(alertname, summary, description, action, rule) -> None:
+    got = ds.rule_label(alertname, summary, description)
+    assert (got.action, got.id) == (action, rule)
