@@ -101,7 +101,9 @@ def features(texts: Sequence[str], embed: Callable[..., np.ndarray], hash_dim: i
 
 
 def _rms_norm(h: np.ndarray, weight: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    return h / np.sqrt(np.mean(h * h, axis=-1, keepdims=True) + eps) * weight
+    # A sum times 1/d, not np.mean: the same value without np.mean's Python-level overhead,
+    # which was a fifth of a one-alert prediction (55 norms per alert).
+    return h * (weight / np.sqrt(np.add.reduce(h * h, axis=-1, keepdims=True) * (1.0 / h.shape[-1]) + eps))
 
 
 def _silu(a: np.ndarray) -> np.ndarray:
@@ -115,16 +117,20 @@ class NumpyTRM:
         self.config = config
         self.p = params
         self._layers = sorted({k.split(".")[2] for k in params if k.startswith("net.layers.")}, key=int)
-
-    def _net(self, h: np.ndarray) -> np.ndarray:
-        p = self.p
+        # Each layer's weights looked up and transposed once (the recursion runs the net 18
+        # times per alert), gate and up as one matrix: one product where there were two.
+        self._weights = []
         for i in self._layers:
             pre = f"net.layers.{i}."
-            n = _rms_norm(h, p[pre + "norm.weight"])
-            gate = n @ p[pre + "gate.weight"].T
-            up = n @ p[pre + "up.weight"].T
-            h = h + (_silu(gate) * up) @ p[pre + "down.weight"].T
-        return _rms_norm(h, p["net.norm.weight"])
+            gate_up = np.ascontiguousarray(np.concatenate([params[pre + "gate.weight"], params[pre + "up.weight"]], axis=0).T)
+            self._weights.append((params[pre + "norm.weight"], gate_up, np.ascontiguousarray(params[pre + "down.weight"].T)))
+
+    def _net(self, h: np.ndarray) -> np.ndarray:
+        for norm, gate_up, down in self._weights:
+            both = _rms_norm(h, norm) @ gate_up
+            half = both.shape[-1] // 2
+            h = h + (_silu(both[..., :half]) * both[..., half:]) @ down
+        return _rms_norm(h, self.p["net.norm.weight"])
 
     def forward(self, x_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits [B, C], halt logit [B]) after all supervision steps."""
