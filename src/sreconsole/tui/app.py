@@ -370,7 +370,8 @@ class SreConsoleApp(App[None]):
         except NoMatches:
             # A hidden pane that Lazy has not mounted yet (the key came in the first frame):
             # focus it once it is there, unless the operator has moved on meanwhile.
-            if tries < MOUNT_WAIT_REFRESHES and self.query_one(TabbedContent).active == pane:
+            tabs = self.query(TabbedContent)  # gone while the app shuts down
+            if tries < MOUNT_WAIT_REFRESHES and tabs and tabs.first().active == pane:
                 self.call_after_refresh(self._focus_pane, pane, tries + 1)
             return
         if self.focused is not target and not (pane == "alerts" and self.focused is not None and self.query_one(AlertsPane) in self.focused.ancestors):
